@@ -1,0 +1,39 @@
+# The README's first two commands: `make demo` and `make test`.
+# Each sets itself up from nothing but python3 and make.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+ifeq ($(OS),Windows_NT)
+BIN := $(VENV)/Scripts
+endif
+STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
+
+.PHONY: demo test bench soak clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(TEST_STAMP): pyproject.toml $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+demo: $(STAMP)
+	$(BIN)/mlc demo $(ARGS)
+
+test: $(TEST_STAMP)
+	$(BIN)/python -m pytest $(ARGS)
+
+bench: $(TEST_STAMP)
+	$(BIN)/python -m bench $(ARGS)
+
+soak: $(TEST_STAMP)
+	MLC_SOAK=1 $(BIN)/python -m pytest tests -m slow $(ARGS)
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

@@ -1,0 +1,324 @@
+"""``mlc``: the one command line of ml-connector (contract: command names are fixed).
+
+This module is the composition root: it may import every part, and imports each lazily so that
+``mlc check-config`` does not load Textual and ``mlc console`` does not load the worker.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import NoReturn
+
+import click
+
+from shared.config import Config, ConfigError, load_config
+
+EXIT_CONFIG = 2
+
+
+def fail(message: str, status: int = EXIT_CONFIG) -> NoReturn:
+    click.echo(message, err=True)
+    sys.exit(status)
+
+
+def not_yet(what: str) -> NoReturn:
+    fail(f"mlc {what}: not available in this version yet")
+
+
+class Context:
+    def __init__(self, config_path: str | None) -> None:
+        self.config_path = config_path
+        self._config: Config | None = None
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            try:
+                self._config = load_config(self.config_path)
+            except ConfigError as exc:
+                for problem in exc.problems:
+                    click.echo(problem, err=True)
+                sys.exit(EXIT_CONFIG)
+        return self._config
+
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_path", envvar="MLC_CONFIG", default=None, help="mlc.toml to use (default: $MLC_CONFIG, else ./mlc.toml)")
+@click.pass_context
+def main(click_ctx: click.Context, config_path: str | None) -> None:
+    """ml-connector: SAP Concur expense reports and invoices into QuickBooks Desktop, exactly once."""
+    click_ctx.obj = Context(config_path)
+
+
+@main.command()
+def version() -> None:
+    """Print the version."""
+    from importlib.metadata import version as dist_version
+
+    click.echo(f"ml-connector {dist_version('ml-connector')}")
+
+
+@main.command("check-config")
+@pass_ctx
+def check_config(ctx: Context) -> None:
+    """Validate the config and print what it found."""
+    config = ctx.config
+    from shared.checks import describe
+
+    click.echo(describe(config))
+
+
+@main.command()
+@pass_ctx
+def worker(ctx: Context) -> None:
+    """Run the worker (QBWC SOAP, webhooks, operator API, background jobs)."""
+    import trio
+
+    from worker.main import run_forever
+    from worker.store.db import StoreError
+
+    try:
+        trio.run(run_forever, ctx.config)
+    except StoreError as exc:
+        fail(f"mlc worker: {exc}")
+    except KeyboardInterrupt:
+        pass
+
+
+@main.command()
+@click.option("--url", default=None, help="worker base URL (default: from the config's listen address)")
+@click.option("--token-file", type=click.Path(path_type=Path), default=None, help="operator token file (default: from the config)")
+@pass_ctx
+def console(ctx: Context, url: str | None, token_file: Path | None) -> None:
+    """Open the operator console."""
+    from console.launch import run_console
+
+    if url is None or token_file is None:
+        config = ctx.config
+        url = url or local_url(config)
+        token_file = token_file or config.operator.token_file
+    sys.exit(run_console(url, token_file))
+
+
+def local_url(config: Config) -> str:
+    w = config.worker
+    scheme = "https" if w.tls_certfile else "http"
+    host = "127.0.0.1" if w.listen_host in ("0.0.0.0", "") else w.listen_host
+    host = "[::1]" if host == "::" else (f"[{host}]" if ":" in host else host)
+    return f"{scheme}://{host}:{w.listen_port}"
+
+
+@main.command()
+@click.option("--headless", is_flag=True, help="no console: show progress, end with the JSON summary line")
+@click.option("--reports", default=25, show_default=True, help="expense reports to generate")
+@click.option("--invoices", default=10, show_default=True, help="invoices to generate")
+@click.option("--seed", default=7, show_default=True, help="seed of the generated data")
+@pass_ctx
+def demo(ctx: Context, headless: bool, reports: int, invoices: int, seed: int) -> None:
+    """Worker + simulated Concur, QuickBooks and Web Connector on loopback, with generated data."""
+    from mlc.demo import run_demo
+
+    sys.exit(run_demo(ctx.config_path, headless=headless or not sys.stdout.isatty(), reports=reports, invoices=invoices, seed=seed))
+
+
+@main.command()
+@click.argument("company")
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None, help="write here instead of stdout")
+@pass_ctx
+def qwc(ctx: Context, company: str, output: Path | None) -> None:
+    """Write the .qwc file to load into QuickBooks Web Connector."""
+    from worker.qbwc.qwc import QwcError, qwc_for_company
+
+    config = ctx.config
+    company_config = company_or_fail(config, company)
+    try:
+        text = qwc_for_company(config, company_config)
+    except QwcError as exc:
+        fail(f"mlc qwc: {exc}")
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}", err=True)
+
+
+@main.command("set-password")
+@click.argument("company")
+@pass_ctx
+def set_password(ctx: Context, company: str) -> None:
+    """Store the argon2 hash of the Web Connector password (asked, or read from stdin)."""
+    from worker.qbwc.passwords import store_password
+
+    config = ctx.config
+    company_or_fail(config, company)
+    if sys.stdin.isatty():
+        password = click.prompt("Web Connector password", hide_input=True, confirmation_prompt=True)
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if len(password) < 8:
+        fail("mlc set-password: use at least 8 characters")
+    store_password(config, company, password)
+    click.echo(f"password for {company} stored; enter the same one in QuickBooks Web Connector")
+
+
+@main.group()
+def concur() -> None:
+    """Concur connection and webhook subscriptions."""
+
+
+@concur.command("connect")
+@click.argument("company")
+@pass_ctx
+def concur_connect(ctx: Context, company: str) -> None:
+    """Exchange the company request token for access and refresh tokens."""
+    from worker.concur_admin import connect
+
+    config = ctx.config
+    sys.exit(connect(config, company_or_fail(config, company)))
+
+
+@concur.command("subscribe")
+@click.argument("company")
+@pass_ctx
+def concur_subscribe(ctx: Context, company: str) -> None:
+    """Create or update the webhook subscriptions (expense reports, payment requests)."""
+    from worker.concur_admin import subscribe
+
+    config = ctx.config
+    sys.exit(subscribe(config, company_or_fail(config, company)))
+
+
+@concur.command("subscriptions")
+@click.argument("company")
+@pass_ctx
+def concur_subscriptions(ctx: Context, company: str) -> None:
+    """List the webhook subscriptions."""
+    from worker.concur_admin import subscriptions
+
+    config = ctx.config
+    sys.exit(subscriptions(config, company_or_fail(config, company)))
+
+
+@concur.command("unsubscribe")
+@click.argument("company")
+@click.argument("subscription_id")
+@pass_ctx
+def concur_unsubscribe(ctx: Context, company: str, subscription_id: str) -> None:
+    """Delete one webhook subscription."""
+    from worker.concur_admin import unsubscribe
+
+    config = ctx.config
+    sys.exit(unsubscribe(config, company_or_fail(config, company), subscription_id))
+
+
+@main.command()
+@click.argument("document")
+@pass_ctx
+def plan(ctx: Context, document: str) -> None:
+    """Dry run: the planned QuickBooks transactions and their exact qbXML; posts nothing."""
+    from worker.tools import plan_command
+
+    sys.exit(plan_command(ctx.config, document))
+
+
+def _action(name: str):
+    @main.command(name)
+    @click.argument("document")
+    @click.option("--reason", default="", help="why (kept in the audit trail)")
+    @click.option("--force", is_flag=True, help="replay a posted document (only if QuickBooks does not have it)")
+    @pass_ctx
+    def command(ctx: Context, document: str, reason: str, force: bool) -> None:
+        from worker.tools import action_command
+
+        sys.exit(action_command(ctx.config, name, document, reason, force))
+
+    command.__doc__ = {
+        "hold": "Hold a document: it will not be posted until released.",
+        "release": "Release a held document for planning and posting.",
+        "replay": "Re-plan and re-post a held or failed document.",
+        "skip": "Skip a document: it will never be posted.",
+    }[name]
+    return command
+
+
+for _name in ("hold", "release", "replay", "skip"):
+    _action(_name)
+
+
+@main.command()
+@click.argument("company")
+@click.option("--from", "date_from", default=None, help="first day (YYYY-MM-DD)")
+@click.option("--to", "date_to", default=None, help="last day (YYYY-MM-DD)")
+@pass_ctx
+def reconcile(ctx: Context, company: str, date_from: str | None, date_to: str | None) -> None:
+    """Concur approved totals against posted totals per account and class; exit 1 on a difference."""
+    from worker.tools import reconcile_command
+
+    config = ctx.config
+    sys.exit(reconcile_command(config, company_or_fail(config, company), date_from, date_to))
+
+
+@main.group()
+def audit() -> None:
+    """The audit trail."""
+
+
+@audit.command("export")
+@click.argument("company")
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="jsonl", show_default=True)
+@pass_ctx
+def audit_export(ctx: Context, company: str, fmt: str) -> None:
+    """Write the company's audit trail to stdout."""
+    from worker.tools import audit_export_command
+
+    config = ctx.config
+    sys.exit(audit_export_command(config, company_or_fail(config, company), fmt))
+
+
+@audit.command("verify")
+@pass_ctx
+def audit_verify(ctx: Context) -> None:
+    """Check the audit trail's hash chain; exit 1 when an entry was edited or removed."""
+    from worker.tools import audit_verify_command
+
+    sys.exit(audit_verify_command(ctx.config))
+
+
+@main.group()
+def sim() -> None:
+    """The simulators of Concur, QuickBooks and the Web Connector, on their own."""
+
+
+def _mount_simulators() -> None:
+    from importlib import import_module
+
+    for module, attribute in (("sim.concur.cli", "concur"), ("sim.quickbooks.cli", "quickbooks"), ("sim.webconnector.cli", "webconnector")):
+        try:
+            command = getattr(import_module(module), attribute)
+        except (ImportError, AttributeError):
+
+            @click.command(attribute, context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+            def command() -> None:
+                not_yet("sim")
+
+            command.name = attribute
+        sim.add_command(command, attribute)
+
+
+_mount_simulators()
+
+
+def company_or_fail(config: Config, company: str):
+    try:
+        return config.company(company)
+    except KeyError:
+        known = ", ".join(c.id for c in config.companies)
+        fail(f"unknown company {company!r} (configured: {known})")
+
+
+if __name__ == "__main__":
+    main()

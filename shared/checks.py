@@ -1,0 +1,31 @@
+"""What ``mlc check-config`` prints about a valid config."""
+
+from __future__ import annotations
+
+from shared.config import Config
+
+
+def describe(config: Config) -> str:
+    w = config.worker
+    lines = [
+        f"config: {config.path}",
+        f"worker: listen {w.listen}, public {w.public_url}, data in {w.data_dir}" + (", HTTPS" if w.tls_certfile else ""),
+        f"operator tokens: {config.operator.token_file}" + ("" if config.operator.token_file.exists() else " (created on first start)"),
+    ]
+    for c in config.companies:
+        lines.append(f"company {c.id} ({c.name}):")
+        lines.append(f"  concur: {c.concur.base_url}, company {c.concur.company_uuid}, sweep every {c.concur.sweep_interval_s:g}s")
+        for key in c.concur.webhook_public_keys:
+            lines.append(f"    webhook key {key}" + ("" if key.exists() else " (missing: webhooks will be refused until it exists)"))
+        if not c.concur.verify_webhook_signature:
+            lines.append("    warning: webhook signatures are NOT verified")
+        if not c.concur.request_token:
+            lines.append("    request token: none (fine once connected)")
+        password = "hash in config" if c.qbwc.password_hash else "from environment" if c.qbwc.password else "set with mlc set-password"
+        lines.append(f"  qbwc: user {c.qbwc.username}, password {password}, qbXML {c.qbwc.qbxml_version}, every {c.qbwc.run_every_minutes} min")
+        p = c.posting
+        lines.append(f"  posting: reports as {p.expense_report_as}, on status {', '.join(p.post_on_status)}, vendors {p.vendor_policy}")
+        m = c.mapping
+        lines.append(f"  mapping: {len(m.expense_types)} expense types, {len(m.classes)} classes, {len(m.customers)} customers, dimensions {m.dimensions or 'none'}")
+    lines.append("ok")
+    return "\n".join(lines)

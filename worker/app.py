@@ -1,0 +1,95 @@
+"""The quart-trio application: routes are thin; each blueprint lives beside the code it serves."""
+
+from __future__ import annotations
+
+import logging
+from importlib import resources
+
+from quart import Response, jsonify, request
+from quart_trio import QuartTrio
+from werkzeug.exceptions import HTTPException
+
+from worker.context import WorkerContext
+from worker.web import context, json_error
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 10 * 1024 * 1024
+
+
+def create_app(ctx: WorkerContext) -> QuartTrio:
+    app = QuartTrio("ml-connector")
+    app.extensions["mlc"] = ctx
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    app.config["PROVIDE_AUTOMATIC_OPTIONS"] = True
+
+    from worker.api.operator import blueprint as operator_api
+    from worker.intake import blueprint as intake
+    from worker.qbwc.routes import blueprint as qbwc
+
+    app.register_blueprint(qbwc)
+    app.register_blueprint(intake)
+    app.register_blueprint(operator_api)
+
+    app.add_url_rule("/healthz", view_func=healthz)
+    app.add_url_rule("/metrics", view_func=metrics)
+    app.add_url_rule("/support", view_func=support)
+    app.register_error_handler(HTTPException, http_error)
+    app.register_error_handler(Exception, internal_error)
+    return app
+
+
+async def healthz() -> Response:
+    ctx = context()
+    ok = await ctx.store.healthy()
+    companies = await ctx.store.run(_company_health, [c.id for c in ctx.config.companies]) if ok else []
+    body = {"status": "ok" if ok else "store unusable", "store": "ok" if ok else "error", "companies": companies}
+    response = jsonify(body)
+    response.status_code = 200 if ok else 503
+    return response
+
+
+def _company_health(conn, company_ids: list[str]) -> list[dict]:
+    result = []
+    for company in company_ids:
+        token = conn.execute("SELECT needs_reconnect, reason, refresh_token IS NOT NULL AS has_refresh FROM concur_tokens WHERE company = ?", (company,)).fetchone()
+        if token is None:
+            concur = "not_connected"
+        elif token["needs_reconnect"]:
+            concur = "needs_reconnect"
+        else:
+            concur = "connected"
+        qb = conn.execute("SELECT last_contact_at, last_result, unreachable_since FROM qb_company WHERE company = ?", (company,)).fetchone()
+        result.append({
+            "id": company,
+            "concur": concur,
+            "concur_reason": token["reason"] if token is not None else "",
+            "quickbooks_last_contact_at": qb["last_contact_at"] if qb else None,
+            "quickbooks_last_result": qb["last_result"] if qb else None,
+            "quickbooks_unreachable_since": qb["unreachable_since"] if qb else None,
+        })
+    return result
+
+
+async def metrics() -> Response:
+    ctx = context()
+    counts = await ctx.store.run(lambda conn: conn.execute("SELECT company, state, COUNT(*) FROM documents GROUP BY company, state").fetchall())
+    ctx.metrics.documents.clear()
+    for company, state, count in counts:
+        ctx.metrics.documents.labels(company, state).set(count)
+    return Response(ctx.metrics.render(), content_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+async def support() -> Response:
+    html = resources.files("worker").joinpath("support.html").read_text(encoding="utf-8")
+    return Response(html, content_type="text/html; charset=utf-8")
+
+
+async def http_error(error: HTTPException):
+    return json_error(error.code or 500, error.description or error.name)
+
+
+async def internal_error(error: Exception):
+    # Never a traceback to the caller; the log (scrubbed) keeps it.
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    return json_error(500, "internal error; see the worker log")

@@ -1,0 +1,32 @@
+"""What every part of a running worker shares: config, store, metrics, wake-ups, secrets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from shared.config import Config
+from shared.tokens import OperatorToken
+from worker.bus import Pulse
+from worker.logs import Scrubber
+from worker.metrics import Metrics
+from worker.store.db import Store
+
+
+@dataclass
+class WorkerContext:
+    config: Config
+    store: Store
+    operator_tokens: list[OperatorToken]
+    scrub: Scrubber = field(default_factory=Scrubber)
+    metrics: Metrics = field(default_factory=Metrics)
+    # Rings when documents change state (the operator stream and the planner listen).
+    changed: Pulse = field(default_factory=Pulse)
+    # Rings when new Concur events are stored (the fetcher listens).
+    inbox: Pulse = field(default_factory=Pulse)
+    # Set by a config reload; read by everything that plans or maps.
+    config_generation: int = 0
+
+    def reload(self, config: Config) -> None:
+        self.config = config
+        self.config_generation += 1
+        self.changed.notify()

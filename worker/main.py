@@ -1,0 +1,117 @@
+"""The worker process: Hypercorn serving the app and the background jobs, in one trio nursery."""
+
+from __future__ import annotations
+
+import logging
+import signal
+from dataclasses import dataclass
+from functools import partial
+
+import trio
+from hypercorn.config import Config as HyperConfig
+from hypercorn.trio import serve
+
+from shared.config import Config
+from shared.tokens import ensure_token_file
+from worker import jobs
+from worker.app import create_app
+from worker.context import WorkerContext
+from worker.logs import setup_logging
+from worker.store.db import Store
+
+log = logging.getLogger(__name__)
+
+GRACEFUL_SECONDS = 10
+
+
+@dataclass(frozen=True)
+class RunningWorker:
+    ctx: WorkerContext
+    url: str  # the bound base URL, e.g. http://127.0.0.1:8750 (the real port when 0 was asked)
+
+
+def hypercorn_config(config: Config, port: int | None = None) -> HyperConfig:
+    hc = HyperConfig()
+    w = config.worker
+    host = f"[{w.listen_host}]" if ":" in w.listen_host else w.listen_host
+    hc.bind = [f"{host}:{w.listen_port if port is None else port}"]
+    hc.graceful_timeout = GRACEFUL_SECONDS
+    hc.accesslog = None
+    hc.errorlog = logging.getLogger("hypercorn.error")
+    hc.keep_alive_timeout = 75  # the Web Connector reuses its connection between callbacks
+    if w.tls_certfile and w.tls_keyfile:
+        hc.certfile = str(w.tls_certfile)
+        hc.keyfile = str(w.tls_keyfile)
+    return hc
+
+
+def open_context(config: Config, stderr_log: bool = True) -> WorkerContext:
+    scrub = setup_logging(config.worker.data_dir, config.worker.log_level, config.secrets(), stderr=stderr_log)
+    store = Store.in_dir(config.worker.data_dir)
+    tokens = ensure_token_file(config.operator.token_file)
+    for token in tokens:
+        scrub.add(token.token)
+    return WorkerContext(config=config, store=store, operator_tokens=tokens, scrub=scrub)
+
+
+async def serve_worker(
+    config: Config,
+    shutdown: trio.Event,
+    *,
+    port: int | None = None,
+    background: bool = True,
+    stderr_log: bool = True,
+    task_status: trio.TaskStatus[RunningWorker] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve until ``shutdown`` is set: then finish in-flight requests, stop jobs, close the store."""
+    ctx = open_context(config, stderr_log)
+    try:
+        app = create_app(ctx)
+        background_scope = trio.CancelScope()
+
+        async def run_background() -> None:
+            with background_scope:
+                if background:
+                    await jobs.run_all(ctx)
+                else:
+                    await trio.sleep_forever()
+
+        async def run_http(*, task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED) -> None:
+            try:
+                await serve(app, hypercorn_config(config, port), shutdown_trigger=shutdown.wait, task_status=task_status)
+            finally:
+                background_scope.cancel()
+
+        async with trio.open_nursery() as nursery:
+            binds = await nursery.start(run_http)
+            nursery.start_soon(run_background)
+            url = binds[0]
+            log.info("worker listening on %s", url)
+            task_status.started(RunningWorker(ctx=ctx, url=url))
+    finally:
+        ctx.store.close()
+        log.info("worker stopped")
+
+
+async def watch_signals(shutdown: trio.Event) -> None:
+    """Ctrl-C and SIGTERM ask for a graceful stop; a second one stops at once."""
+    wanted = [signal.SIGINT] + ([signal.SIGTERM] if hasattr(signal, "SIGTERM") else [])
+    try:
+        receiver = trio.open_signal_receiver(*wanted)
+    except (ValueError, RuntimeError):  # not the main thread, or a platform without them
+        await trio.sleep_forever()
+        return
+    with receiver as signals:
+        async for signum in signals:
+            if shutdown.is_set():
+                raise KeyboardInterrupt
+            log.info("signal %s: finishing in-flight requests, then stopping", signal.Signals(signum).name)
+            shutdown.set()
+
+
+async def run_forever(config: Config) -> None:
+    shutdown = trio.Event()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(watch_signals, shutdown)
+        await serve_worker(config, shutdown)
+        nursery.cancel_scope.cancel()

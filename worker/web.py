@@ -1,0 +1,18 @@
+"""Small helpers every route module uses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from quart import current_app, jsonify
+from quart.typing import ResponseReturnValue
+
+from worker.context import WorkerContext
+
+
+def context() -> WorkerContext:
+    return current_app.extensions["mlc"]
+
+
+def json_error(status: int, message: str, **extra: Any) -> ResponseReturnValue:
+    return jsonify({"error": message, **extra}), status
