@@ -131,7 +131,7 @@ def demo(ctx: Context, headless: bool, reports: int, invoices: int, seed: int) -
 @pass_ctx
 def qwc(ctx: Context, company: str, output: Path | None) -> None:
     """Write the .qwc file to load into QuickBooks Web Connector."""
-    from worker.qbwc.qwc import QwcError, qwc_for_company
+    from worker.tools import QwcError, qwc_for_company
 
     config = ctx.config
     company_config = company_or_fail(config, company)

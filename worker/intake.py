@@ -1,5 +1,123 @@
-"""Concur webhook intake: placeholder until the Concur side lands."""
+"""``POST /webhooks/concur``: verify, store durably (deduplicated on the event id), answer 200.
 
-from quart import Blueprint
+Concur waits 60 s and retries on 5xx and 429 but drops an event on any other 4xx, so a body we
+cannot read is refused with a 4xx only when resending it would not help (bad signature, not an
+event), and a store failure answers 503 so Concur retries.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from functools import lru_cache
+from pathlib import Path
+
+from quart import Blueprint, Response, jsonify, request
+
+from shared.clock import now_iso
+from shared.config import Config
+from shared.types import Actor
+from worker.concur.webhooks import BadEvent, Event, load_public_keys, object_of, parse_event, verify_signature
+from worker.store import audit
+from worker.web import context, json_error
+
+log = logging.getLogger(__name__)
 
 blueprint = Blueprint("intake", __name__)
+
+MAX_WEBHOOK_BYTES = 1024 * 1024
+SIGNATURE_HEADER = "Concur-Signature"
+UNKNOWN_COMPANY = "unknown"
+
+
+@lru_cache(maxsize=8)
+def _keys(paths: tuple[Path, ...], stamps: tuple[float, ...]) -> list:
+    """Public keys, re-read when a key file changes (key rotation without a restart)."""
+    pems = []
+    for path in paths:
+        try:
+            pems.append(path.read_bytes())
+        except OSError:
+            log.warning("webhook public key %s cannot be read", path)
+    return load_public_keys(pems) if pems else []
+
+
+def public_keys(config: Config) -> list:
+    paths = tuple(dict.fromkeys(k for c in config.companies if c.concur.verify_webhook_signature for k in c.concur.webhook_public_keys))
+    stamps = tuple(p.stat().st_mtime_ns if p.exists() else 0 for p in paths)
+    return _keys(paths, stamps)
+
+
+def company_of(config: Config, event: Event) -> str:
+    """Events name the company by its Concur UUID; with one company, that company."""
+    wanted = event.company_id.lower()
+    for company in config.companies:
+        if company.concur.company_uuid.lower() == wanted:
+            return company.id
+    if not wanted and len(config.companies) == 1:
+        return config.companies[0].id
+    return UNKNOWN_COMPANY
+
+
+@blueprint.post("/webhooks/concur")
+async def concur_webhook() -> Response:
+    ctx = context()
+    source = request.remote_addr or ""
+    if (request.content_length or 0) > MAX_WEBHOOK_BYTES:
+        return await _reject(413, "body too large", source)
+    body = await request.get_data(cache=False)
+    if len(body) > MAX_WEBHOOK_BYTES:
+        return await _reject(413, "body too large", source)
+    if any(c.concur.verify_webhook_signature for c in ctx.config.companies):
+        keys = public_keys(ctx.config)
+        if not keys or not verify_signature(keys, body, request.headers.get(SIGNATURE_HEADER)):
+            return await _reject(401, "missing or invalid Concur-Signature", source)
+    try:
+        event = parse_event(body)
+    except BadEvent as exc:
+        return await _reject(400, str(exc), source)
+    company = company_of(ctx.config, event)
+    target = object_of(event)
+    try:
+        stored = await ctx.store.run(_store_event, company, event, target, body.decode("utf-8", "replace"), durable=True)
+    except sqlite3.Error:
+        log.exception("could not store Concur event %s", event.id)
+        return json_error(503, "could not store the event; retry later")
+    if stored:
+        ctx.metrics.webhooks_received.labels(company).inc()
+        ctx.inbox.notify()
+    else:
+        ctx.metrics.webhooks_duplicate.labels(company).inc()
+    return jsonify({"stored": stored, "event": event.id})
+
+
+async def _reject(status: int, reason: str, source: str):
+    ctx = context()
+    ctx.metrics.webhooks_rejected.labels(reason.split()[0]).inc()
+    try:
+        await ctx.store.run(_record_rejection, reason, source)
+    except sqlite3.Error:
+        log.exception("could not record a webhook rejection")
+    log.warning("Concur webhook from %s refused: %s", source, reason)
+    return json_error(status, reason)
+
+
+def _record_rejection(conn: sqlite3.Connection, reason: str, source: str) -> None:
+    conn.execute("INSERT INTO webhook_rejections (company, received_at, source, reason) VALUES (NULL, ?, ?, ?)", (now_iso(), source, reason))
+
+
+def _store_event(conn: sqlite3.Connection, company: str, event: Event, target, body: str) -> bool:
+    kind, object_id = target if target else (None, None)
+    cur = conn.execute(
+        """INSERT INTO events (company, event_id, source, topic, event_type, object_kind, object_id, href, received_at, processed_at, body)
+           VALUES (?, ?, 'webhook', ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (company, event_id) DO NOTHING""",
+        (company, event.id, event.topic, event.event_type, kind, object_id, event.href, now_iso(),
+         # Events about nothing we post (other topics, other companies) are kept but need no work.
+         now_iso() if target is None or company == UNKNOWN_COMPANY else None, body),
+    )
+    if cur.rowcount:
+        return True
+    # The same event again: Concur delivers at least once. Count it where operators look.
+    document = conn.execute("SELECT id FROM documents WHERE company = ? AND kind = ? AND concur_id = ?", (company, kind, object_id)).fetchone() if target else None
+    audit.append(conn, company, document[0] if document else None, Actor.CONCUR, "duplicate_skipped", {"event": event.id, "why": "event delivered again"})
+    return False

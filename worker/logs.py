@@ -82,6 +82,7 @@ def setup_logging(data_dir: Path, level: str = "info", secrets: Iterable[str] = 
     root.setLevel(getattr(logging, level.upper(), logging.INFO))
     # Hypercorn's access log would print every QBWC poll; keep it at warning.
     logging.getLogger("hypercorn.access").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     return scrub
 
 

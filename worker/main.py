@@ -66,6 +66,9 @@ async def serve_worker(
     """Serve until ``shutdown`` is set: then finish in-flight requests, stop jobs, close the store."""
     ctx = open_context(config, stderr_log)
     try:
+        moved = ctx.store.run_sync(jobs.recover_after_restart, durable=True)
+        if moved:
+            log.info("%d QuickBooks writes from before the restart will be checked before anything is resent", moved)
         app = create_app(ctx)
         background_scope = trio.CancelScope()
 

@@ -1,5 +1,53 @@
-"""QBWC SOAP endpoint: placeholder until the QuickBooks side lands."""
+"""``POST /qbwc`` (the Web Connector's SOAP calls) and ``GET /qbwc?wsdl``: thin HTTP around the service."""
 
-from quart import Blueprint
+from __future__ import annotations
+
+import time
+
+from quart import Blueprint, Response, current_app, request
+
+from worker.qbwc import soap
+from worker.qbwc.service import Call, QbwcService
+from worker.web import context
 
 blueprint = Blueprint("qbwc", __name__)
+
+
+def service() -> QbwcService:
+    existing = current_app.extensions.get("qbwc")
+    if existing is None:
+        existing = current_app.extensions["qbwc"] = QbwcService(context())
+    return existing
+
+
+def _xml(body: bytes, status: int = 200) -> Response:
+    return Response(body, status=status, content_type=soap.CONTENT_TYPE)
+
+
+@blueprint.get("/qbwc")
+async def wsdl() -> Response:
+    url = context().config.worker.public_url + "/qbwc"
+    return Response(soap.wsdl_text(url), content_type="text/xml; charset=utf-8")
+
+
+@blueprint.post("/qbwc")
+async def callback() -> Response:
+    length = request.content_length
+    if length is not None and length > soap.MAX_SOAP_BYTES:
+        return _xml(soap.fault_envelope("Client", "request too large"), 413)
+    body = await request.get_data(cache=False)
+    if len(body) > soap.MAX_SOAP_BYTES:
+        return _xml(soap.fault_envelope("Client", "request too large"), 413)
+    try:
+        method, params = soap.parse_request(body)
+    except soap.SoapError as exc:
+        return _xml(soap.fault_envelope(exc.code, exc.message), 500)
+    svc = service()
+    if method not in svc.handlers:
+        return _xml(soap.fault_envelope("Client", f"unknown method {method}"), 500)
+    ctx = context()
+    ctx.metrics.qbwc_calls.labels(method).inc()
+    started = time.perf_counter()
+    value = await svc.call(Call(method, params, request.remote_addr or ""))
+    ctx.metrics.soap_seconds.labels(method).observe(time.perf_counter() - started)
+    return _xml(soap.response_envelope(method, value))

@@ -171,6 +171,31 @@ class PreferencesQuery:
     pass
 
 
+# --- company data extensions (the FileID guard) --------------------------------------------
+
+
+@dataclass(frozen=True)
+class DataExtDefAdd:
+    """Defines a private company-level data extension under our OwnerID.
+
+    QBWC itself stores the .qwc FileID this way; these exist so the worker can record it when
+    QBWC has not (first use), or keep other per-file facts.
+    """
+
+    owner_id: str  # "{GUID}" (not "0": public extensions are visible in the QuickBooks UI)
+    name: str  # <= 31, e.g. "FileID"
+    data_ext_type: Literal["STR255TYPE", "STR1024TYPE"] = "STR255TYPE"
+
+
+@dataclass(frozen=True)
+class DataExtAdd:
+    """Sets a company-level data extension value (``OtherDataExtType`` = Company)."""
+
+    owner_id: str
+    name: str
+    value: str  # <= 255 for STR255TYPE
+
+
 Request = (
     VendorAdd
     | VendorMod
@@ -183,6 +208,8 @@ Request = (
     | HostQuery
     | CompanyQuery
     | PreferencesQuery
+    | DataExtDefAdd
+    | DataExtAdd
 )
 
 
@@ -203,10 +230,10 @@ class Response:
 
     request_id: str
     kind: str  # e.g. "BillAddRs"
-    status_code: int
+    status_code: int  # -1 when QuickBooks sent none
     status_severity: str  # Info / Warn / Error
     status_message: str
     records: tuple[dict[str, object], ...] = ()  # each *Ret flattened (see parse.py)
     iterator_id: str = ""
     iterator_remaining: int | None = None
-    extra: dict[str, object] = field(default_factory=dict)
+    extra: dict[str, object] = field(default_factory=dict)  # retCount, non-Ret children

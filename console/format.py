@@ -1,0 +1,87 @@
+"""Pure text helpers for the console: ages, times, states, sparklines."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from shared.clock import parse_iso
+
+BARS = "▁▂▃▄▅▆▇█"
+
+STATE_STYLES = {
+    "received": "cyan",
+    "fetched": "cyan",
+    "queued": "yellow",
+    "sent": "yellow",
+    "posted": "green",
+    "unknown": "bold magenta",
+    "held": "bold yellow",
+    "failed": "bold red",
+    "skipped": "dim",
+}
+
+STATE_ORDER = ("received", "fetched", "queued", "sent", "unknown", "posted", "held", "failed", "skipped")
+
+
+def state_style(state: str) -> str:
+    return STATE_STYLES.get(state, "")
+
+
+def age(seconds: float | None) -> str:
+    """``3d 4h``, ``2h 05m``, ``7m``, ``12s``: two units at most."""
+    if seconds is None:
+        return "-"
+    s = max(0, int(seconds))
+    days, rest = divmod(s, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    if minutes:
+        return f"{minutes}m"
+    return f"{secs}s"
+
+
+def since(iso_text: str | None, now: dt.datetime) -> str:
+    if not iso_text:
+        return "-"
+    try:
+        return age((now - parse_iso(iso_text)).total_seconds())
+    except ValueError:
+        return iso_text
+
+
+def short_time(iso_text: str | None) -> str:
+    """``2026-01-05T09:30:00.000000Z`` -> ``01-05 09:30`` (UTC, compact for tables)."""
+    if not iso_text:
+        return "-"
+    try:
+        return parse_iso(iso_text).strftime("%m-%d %H:%M")
+    except ValueError:
+        return iso_text
+
+
+def long_time(iso_text: str | None) -> str:
+    if not iso_text:
+        return "-"
+    try:
+        return parse_iso(iso_text).strftime("%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return iso_text
+
+
+def sparkline(values: list[int]) -> str:
+    if not values:
+        return ""
+    top = max(values)
+    if top <= 0:
+        return BARS[0] * len(values)
+    return "".join(BARS[min(len(BARS) - 1, (v * (len(BARS) - 1) + top - 1) // top)] if v else BARS[0] for v in values)
+
+
+def money(amount: str | None, currency: str | None) -> str:
+    if amount is None:
+        return "-"
+    return f"{amount} {currency}" if currency else amount

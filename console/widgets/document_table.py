@@ -1,0 +1,76 @@
+"""The live document table: rows keyed by document id, so updates keep the cursor where it is."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+from console.format import short_time, state_style
+from shared.api import Document
+
+COLUMNS = (("id", "ID", 6), ("company", "Company", 8), ("concur_id", "Concur id", 12), ("state", "State", 8),
+           ("amount", "Amount", 10), ("who", "Employee / vendor", 16), ("updated", "Updated", 11), ("reason", "Reason", 40))
+
+
+def row_cells(d: Document) -> tuple[object, ...]:
+    return (
+        str(d.id),
+        d.company,
+        d.concur_id,
+        Text(d.state, style=state_style(d.state)),
+        Text(f"{d.amount} {d.currency or ''}".strip() if d.amount else "-", justify="right"),
+        d.who,
+        short_time(d.updated_at),
+        d.reason + (f" [{d.flag}]" if d.flag else ""),
+    )
+
+
+class DocumentTable(DataTable):
+    """The queue's rows; ``near_end`` tells the screen when to fetch the next page."""
+
+    NEAR_END = 10
+
+    def __init__(self, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+        self.documents: dict[int, Document] = {}
+
+    def on_mount(self) -> None:
+        for key, label, width in COLUMNS:
+            self.add_column(label, key=key, width=width)
+
+    def replace(self, docs: list[Document]) -> None:
+        """Show ``docs`` instead, keeping the cursor on the same document when it is still there."""
+        keep = self.current_document()
+        self.clear()
+        self.documents = {}
+        self.extend(docs)
+        if keep is not None and keep.id in self.documents:
+            self.move_cursor(row=self.get_row_index(str(keep.id)), animate=False)
+
+    def extend(self, docs: list[Document]) -> None:
+        for d in docs:
+            if d.id in self.documents:
+                continue
+            self.documents[d.id] = d
+            self.add_row(*row_cells(d), key=str(d.id))
+
+    def update_document(self, d: Document) -> bool:
+        """Update a shown row in place; False when the document is not in the table."""
+        if d.id not in self.documents:
+            return False
+        self.documents[d.id] = d
+        for (key, _, _), value in zip(COLUMNS, row_cells(d)):
+            self.update_cell(str(d.id), key, value)
+        return True
+
+    def current_document(self) -> Document | None:
+        if not self.row_count or self.cursor_row < 0:
+            return None
+        try:
+            key = self.coordinate_to_cell_key((self.cursor_row, 0)).row_key.value
+        except Exception:  # noqa: BLE001 - an empty or shrinking table has no current row
+            return None
+        return self.documents.get(int(key)) if key else None
+
+    def near_end(self) -> bool:
+        return self.row_count > 0 and self.cursor_row >= self.row_count - self.NEAR_END

@@ -1,0 +1,215 @@
+"""The whole product on loopback: simulated Concur, the real worker, a simulated QuickBooks company
+file driven by the simulated Web Connector. ``mlc demo``, the end-to-end tests and the benchmarks
+all run through this one harness, so what the demo shows is what the tests prove.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import sqlite3
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import trio
+
+from shared.config import Config
+from sim.concur.server import CompanyParams, ConcurSim
+from sim.quickbooks.engine import CompanyFile
+from sim.quickbooks.latency import LatencyModel, SimClock
+from sim.quickbooks.seed import seed_company
+from sim.webconnector.client import SessionReport, run_session
+from sim.webconnector.knobs import FaultKnobs
+from worker.main import RunningWorker, serve_worker
+
+DEMO_PASSWORD = "demo-sync-password"  # the password whose hash the shipped mlc.toml holds
+FINAL_STATES = ("posted", "held", "failed", "skipped")
+
+
+@dataclass
+class Harness:
+    config: Config
+    concur: ConcurSim
+    company_file: CompanyFile
+    company_path: Path
+    worker: RunningWorker | None
+    password: str
+    clock: SimClock
+    shutdown: trio.Event = field(default_factory=trio.Event)
+    sessions: list[SessionReport] = field(default_factory=list)
+
+    @property
+    def company(self) -> str:
+        return self.config.companies[0].id
+
+    @property
+    def qbwc_url(self) -> str:
+        assert self.worker is not None
+        return self.worker.url + "/qbwc"
+
+    @property
+    def webhook_url(self) -> str:
+        assert self.worker is not None
+        return self.worker.url + "/webhooks/concur"
+
+
+def demo_config(config: Config, run_dir: Path, concur_url: str) -> Config:
+    """The config with its data in ``run_dir`` and Concur pointing at the simulator."""
+    key = run_dir / "concur-webhook.pem"
+    companies = tuple(
+        dataclasses.replace(c, concur=dataclasses.replace(c.concur, base_url=concur_url, webhook_public_keys=(key,), verify_webhook_signature=True))
+        for c in config.companies
+    )
+    return dataclasses.replace(
+        config,
+        worker=dataclasses.replace(config.worker, data_dir=run_dir),
+        operator=dataclasses.replace(config.operator, token_file=run_dir / "operator.token"),
+        companies=companies,
+    )
+
+
+def _port(url: str) -> int:
+    return urlsplit(url).port or 0
+
+
+async def start(
+    nursery: trio.Nursery,
+    config: Config,
+    run_dir: Path,
+    *,
+    seed: int = 7,
+    reports: int = 10,
+    invoices: int = 4,
+    worker_port: int | None = None,
+    concur_port: int | None = None,
+    latency: LatencyModel | None = None,
+    clock_scale: float = 0.0,
+    password: str = DEMO_PASSWORD,
+    stderr_log: bool = False,
+    start_worker: bool = True,
+) -> Harness:
+    """Start Concur (with generated data) and the worker; seed the QuickBooks company file."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    company = config.companies[0]
+    concur = ConcurSim(seed, [
+        CompanyParams(
+            id=c.id, uuid=c.concur.company_uuid, client_id=c.concur.client_id, client_secret=c.concur.client_secret.reveal(),
+            request_token=c.concur.request_token.reveal() or "demo-request-token", reports=reports, invoices=invoices,
+        )
+        for c in config.companies
+    ])
+    concur_url = await concur.serve(nursery, "127.0.0.1", _port(company.concur.base_url) if concur_port is None else concur_port)
+    concur.write_public_key(run_dir / "concur-webhook.pem")
+    config = demo_config(config, run_dir, concur_url)
+    company_path = run_dir / f"{company.id}.qbsim"
+    company_file = seed_company(company.qbwc.file_id, company.qbwc.owner_id, company_name=company.name, latency=latency or LatencyModel(0, 0, 0, 0, 0))
+    company_file.save(company_path)
+    harness = Harness(config, concur, company_file, company_path, None, password, SimClock(clock_scale))
+    if start_worker:
+        await start_worker_in(nursery, harness, worker_port, stderr_log)
+    return harness
+
+
+async def start_worker_in(nursery: trio.Nursery, harness: Harness, port: int | None = None, stderr_log: bool = False) -> RunningWorker:
+    harness.shutdown = trio.Event()
+    harness.worker = await nursery.start(lambda task_status: serve_worker(harness.config, harness.shutdown, port=port, stderr_log=stderr_log, task_status=task_status))
+    return harness.worker
+
+
+async def stop_worker(harness: Harness) -> None:
+    harness.shutdown.set()
+    harness.worker = None
+
+
+def approve_everything(harness: Harness) -> int:
+    return len(harness.concur.approve_all(harness.company))
+
+
+async def deliver(harness: Harness, *, duplicates: int = 1, shuffle: bool = True):
+    return await harness.concur.deliver_events(harness.webhook_url, duplicates=duplicates, shuffle=shuffle)
+
+
+async def web_connector_run(harness: Harness, knobs: FaultKnobs | None = None) -> SessionReport:
+    report = await run_session(harness.qbwc_url, harness.config.companies[0].qbwc.username, harness.password, harness.company_file, knobs, harness.clock,
+                               owner_id=harness.config.companies[0].qbwc.owner_id)
+    harness.sessions.append(report)
+    harness.company_file.save(harness.company_path)
+    return report
+
+
+def _progress(conn: sqlite3.Connection) -> dict[str, int]:
+    return {state: count for state, count in conn.execute("SELECT state, COUNT(*) FROM documents GROUP BY state")}
+
+
+async def progress(harness: Harness) -> dict[str, int]:
+    assert harness.worker is not None
+    return await harness.worker.ctx.store.run(_progress)
+
+
+async def drain(harness: Harness, *, expected: int, timeout_s: float = 120.0, knobs: FaultKnobs | None = None, pause_s: float = 0.05, on_progress=None) -> dict[str, int]:
+    """Run Web Connector sessions until ``expected`` documents reached a final state."""
+    with trio.move_on_after(timeout_s):
+        while True:
+            counts = await progress(harness)
+            if on_progress is not None:
+                on_progress(counts)
+            finished = sum(counts.get(s, 0) for s in FINAL_STATES)
+            pending = await harness.worker.ctx.store.run(lambda conn: conn.execute("SELECT COUNT(*) FROM postings WHERE state IN ('queued', 'sent', 'unknown')").fetchone()[0])
+            if finished >= expected and not pending:
+                return counts
+            await web_connector_run(harness, knobs)
+            await trio.sleep(pause_s)
+    return await progress(harness)
+
+
+def quickbooks_transactions(company_file: CompanyFile) -> list[tuple[str, dict]]:
+    """(kind, record) of every bill and journal entry in the simulated company file."""
+    txns = company_file.state.txns
+    return [(kind, t) for kind in ("Bill", "JournalEntry") for t in txns.get(kind, [])]
+
+
+def transaction_total(kind: str, txn: dict) -> Decimal:
+    """What a transaction moves: a bill's amount due, a journal entry's debits."""
+    if kind == "Bill":
+        return Decimal(txn["AmountDue"])
+    return sum((Decimal(line["Amount"]) for line in txn.get("Lines", []) if line.get("_tag") == "JournalDebitLine"), Decimal(0))
+
+
+def summary(harness: Harness, seconds: float) -> dict:
+    """The fixed JSON summary line of ``mlc demo --headless`` (contract)."""
+    assert harness.worker is not None
+    counts, duplicates_skipped, posted_total = harness_counts(harness)
+    txns = quickbooks_transactions(harness.company_file)
+    keys = [str(t.get("ExternalGUID") or t.get("TxnID")) for _, t in txns]
+    qb_total = sum((transaction_total(kind, t) for kind, t in txns), Decimal(0))
+    return {
+        "documents": sum(counts.values()),
+        "posted": counts.get("posted", 0),
+        "held": counts.get("held", 0),
+        "failed": counts.get("failed", 0),
+        "skipped_duplicates": duplicates_skipped,
+        "quickbooks_transactions": len(txns),
+        "quickbooks_duplicates": len(keys) - len(set(keys)),
+        "concur_total": f"{harness.concur.totals_approved(harness.company):.2f}",
+        "quickbooks_total": f"{qb_total:.2f}",
+        "seconds": round(seconds, 1),
+    }
+
+
+def harness_counts(harness: Harness) -> tuple[dict[str, int], int, Decimal]:
+    store = harness.worker.ctx.store  # type: ignore[union-attr]
+    counts = store.run_sync(_progress)
+    duplicates = store.run_sync(lambda conn: conn.execute("SELECT COUNT(*) FROM audit WHERE action = 'duplicate_skipped'").fetchone()[0])
+    posted = store.run_sync(lambda conn: conn.execute("SELECT COALESCE(SUM(CAST(amount AS REAL)), 0) FROM documents WHERE state = 'posted'").fetchone()[0])
+    return counts, duplicates, Decimal(str(posted))
+
+
+def dump(value: dict) -> str:
+    return json.dumps(value, separators=(", ", ": "))
+
+
+def today() -> dt.date:
+    return dt.date.today()

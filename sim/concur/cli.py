@@ -1,0 +1,64 @@
+"""``mlc sim concur``: run the Concur simulator on its own."""
+
+from __future__ import annotations
+
+import json
+
+import click
+import trio
+
+from sim.concur.server import PRIMARY, SECONDARY, CompanyParams, ConcurSim
+
+
+@click.command("concur")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8760, show_default=True, type=int, help="primary data centre; 0 = any free port")
+@click.option("--secondary-port", default=0, show_default=True, type=int, help="second data centre (code 16 routing)")
+@click.option("--seed", default=1, show_default=True, type=int)
+@click.option("--reports", default=5, show_default=True, type=int)
+@click.option("--invoices", default=2, show_default=True, type=int)
+@click.option("--company", "company_id", default="demo", show_default=True)
+@click.option("--company-uuid", default="5d1a8c3e-6f43-4d85-ba0d-94e844849dc1", show_default=True)
+@click.option("--client-id", default="sim-client", show_default=True)
+@click.option("--client-secret", default="sim-secret", show_default=True)
+@click.option("--request-token", default="sim-request-token", show_default=True)
+@click.option("--webhook-url", default=None, help="deliver signed events here")
+@click.option("--approve-every", default=2.0, show_default=True, type=float,
+              help="with --webhook-url: approve one pending document every N seconds")
+@click.option("--key-out", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="write the webhook signing public key (PEM) here, for webhook_public_key")
+def concur(host: str, port: int, secondary_port: int, seed: int, reports: int, invoices: int, company_id: str,
+           company_uuid: str, client_id: str, client_secret: str, request_token: str, webhook_url: str | None,
+           approve_every: float, key_out: str | None) -> None:
+    """Imitate SAP Concur (OAuth, v4/v3 reads, ESS, signed webhooks) for one company."""
+    params = CompanyParams(company_id, company_uuid, client_id, client_secret, request_token,
+                           reports=reports, invoices=invoices)
+    sim = ConcurSim(seed, [params])
+    if key_out:
+        sim.write_public_key(key_out)
+
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+            await sim.serve(nursery, host, port, secondary_port)
+            click.echo(json.dumps({"primary": sim.urls[PRIMARY], "secondary": sim.urls[SECONDARY],
+                                   "company": company_id, "company_uuid": company_uuid, "client_id": client_id,
+                                   "reports": reports, "invoices": invoices, "public_key": key_out}))
+            if webhook_url:
+                nursery.start_soon(sim.deliver_forever, webhook_url, 1.0)
+                data = sim.companies[company_id].data
+                for doc in [*data.reports.values(), *data.invoices.values()]:
+                    await trio.sleep(approve_every)
+                    if doc in data.reports.values():
+                        sim.approve(doc.id)
+                    else:
+                        sim.approve_invoice(doc.id)
+                    click.echo(f"approved {doc.id}")
+
+    try:
+        trio.run(main)
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    concur()

@@ -1,0 +1,137 @@
+"""The real worker (HTTP intake, store, fetcher, sweep) against the Concur simulator over HTTP.
+
+Every approved document must be stored once and fetched once, none lost: webhooks arrive twice
+and out of order, a 429 and a token expiry hit mid-run, the company lives in the second data
+centre (code 16), and the worker is down while events are sent and Concur's retention passes, so
+the sweep at the next start has to find the rest.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from functools import partial
+from pathlib import Path
+
+import pytest
+import trio
+
+from sim.concur.server import SECONDARY, Fault
+from shared.config import load_config
+
+from concur_helpers import company_params, running
+
+serve_worker = pytest.importorskip("worker.main").serve_worker
+
+QBWC = """
+[companies.qbwc]
+username = "acme-sync"
+password_hash = "$argon2id$v=19$m=65536,t=3,p=4$EFmZ4XO7ywSTiYyHiPQ9xA$VQLDIE1HC99TOh4Ia/nQaQcSAtdSkLnoqTsPGRgtd6c"
+file_id = "{FAF95B0C-891A-4578-9057-7CAF0389A2A1}"
+owner_id = "{A73CF5ED-0325-46C2-9A26-DB13B6268201}"
+"""
+
+
+def write_config(directory: Path, sim, params) -> Path:
+    sim.write_public_key(directory / "concur.pem")
+    (directory / "operator.token").write_text("admin admin-token-0123456789abcdef\n", encoding="utf-8")
+    text = f"""[worker]
+listen = "127.0.0.1:0"
+data_dir = "var"
+log_level = "warning"
+
+[operator]
+token_file = "operator.token"
+
+[[companies]]
+id = "{params.id}"
+name = "Acme"
+
+[companies.concur]
+base_url = "{sim.base_url}"
+client_id = "{params.client_id}"
+client_secret = "{params.client_secret}"
+company_uuid = "{params.uuid}"
+request_token = "{params.request_token}"
+webhook_public_key = "concur.pem"
+sweep_interval_s = 0.3
+""" + QBWC
+    path = directory / "mlc.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def fetched_counts(conn):
+    rows = conn.execute(
+        """SELECT d.kind, d.concur_id, d.amount,
+                  (SELECT COUNT(*) FROM audit a WHERE a.document_id = d.id AND a.action = 'fetched') AS fetches
+           FROM documents d WHERE d.company = 'acme'""").fetchall()
+    return {(r["kind"], r["concur_id"]): (r["amount"], r["fetches"]) for r in rows}
+
+
+async def wait_for(ctx, wanted: set, seconds: float = 20.0) -> dict:
+    with trio.fail_after(seconds):
+        while True:
+            counts = await ctx.store.run(fetched_counts)
+            if wanted <= {k for k, (_amount, fetches) in counts.items() if fetches}:
+                return counts
+            await trio.sleep(0.05)
+
+
+@pytest.mark.trio
+async def test_every_approved_document_fetched_exactly_once_through_faults_and_an_outage(tmp_path):
+    params = company_params(home=SECONDARY, reports=8, invoices=3)
+    async with running([params]) as env:
+        sim = env.sim
+        config = load_config(write_config(tmp_path, sim, params), environ={})
+        data = sim.companies["acme"].data
+        reports, invoices = list(data.reports), list(data.invoices)
+
+        # --- run 1: webhooks, duplicated and shuffled, with a 429 and a token expiry in between
+        shutdown = trio.Event()
+        worker = await env.nursery.start(partial(serve_worker, config, shutdown, port=0, stderr_log=False))
+        url = worker.url + "/webhooks/concur"
+        sim.add_fault(Fault(status=429, retry_after="0.05", count=1, path_prefix="/expensereports/"))
+        for rid in reports[:3]:
+            sim.approve(rid)
+        sim.approve_invoice(invoices[0])
+        first = await sim.deliver_events(url, duplicates=1, shuffle=True)
+        assert first.delivered == 4
+        await wait_for(worker.ctx, {("expense_report", r) for r in reports[:3]})
+        sim.expire_access_tokens("acme")
+        sim.approve(reports[3])
+        await sim.deliver_events(url, duplicates=2, shuffle=True)
+        await wait_for(worker.ctx, {("expense_report", reports[3])})
+        shutdown.set()
+        await trio.sleep(0.3)
+
+        # --- the worker is down: deliveries fail, then Concur's retention drops the events
+        for rid in reports[4:7]:
+            sim.approve(rid)
+        sim.approve_invoice(invoices[1])
+        down = await sim.deliver_events(url, max_attempts=2, retry_wait=0.001)
+        assert down.delivered == 0 and down.pending == 4
+        sim.drop_pending_events()
+
+        # --- run 2: the sweep at start finds what the lost webhooks never told
+        shutdown = trio.Event()
+        worker = await env.nursery.start(partial(serve_worker, config, shutdown, port=0, stderr_log=False))
+        approved = sim.approved_ids("acme")
+        expected = {("expense_report", r) for r in approved["expense_report"]} | {("invoice", i) for i in approved["invoice"]}
+        assert len(expected) == 9
+        counts = await wait_for(worker.ctx, expected, seconds=30)
+        await trio.sleep(1.0)  # a few more sweeps: known documents must not be read again
+        shutdown.set()
+
+        assert set(counts) == expected  # nothing unapproved was taken in
+        assert {k: fetches for k, (_a, fetches) in counts.items()} == {k: 1 for k in expected}
+        for (kind, concur_id), (amount, _f) in counts.items():
+            doc = data.reports[concur_id] if kind == "expense_report" else data.invoices[concur_id]
+            assert amount == f"{doc.total:.2f}"
+        api_calls = [r for r in sim.requests if r.company == "acme" and not r.path.startswith("/oauth2/")]
+        assert {r.dc for r in api_calls} == {SECONDARY}  # code 16 routing held throughout
+        report_reads = Counter(r.path.rsplit("/", 1)[1] for r in api_calls
+                               if r.status == 200 and r.path.startswith("/expensereports/") and r.path.count("/") == 8)
+        invoice_reads = Counter(r.path.rsplit("/", 1)[1] for r in api_calls if r.path.startswith("/api/v3.0/invoice/paymentrequest/"))
+        assert report_reads == {r: 1 for r in approved["expense_report"]}
+        assert invoice_reads == {i: 1 for i in approved["invoice"]}
+        assert len([r for r in api_calls if r.path == "/api/v3.0/expense/reports"]) >= 3  # the sweep kept running

@@ -1,0 +1,49 @@
+"""A seeded worker in its own process, for console tests (the console is asyncio, the worker trio).
+
+    python -m tests.helpers.serve_seeded DIR
+
+writes ``DIR/mlc.toml`` and ``DIR/operator.token``, seeds the store (tests.helpers.seed), serves
+on a free loopback port and prints ``URL <url>`` on stdout. It stops when stdin closes (the test
+ended) or on SIGINT/SIGTERM.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import trio
+
+from tests.helpers.config import test_config
+from tests.helpers.seed import seed
+from worker.main import serve_worker, watch_signals
+from worker.store.db import Store
+
+
+async def main(directory: Path) -> None:
+    config = test_config(directory)
+    store = Store.in_dir(config.worker.data_dir)
+    try:
+        if store.run_sync(lambda conn: conn.execute("SELECT COUNT(*) FROM documents").fetchone()[0]) == 0:
+            store.run_sync(seed)
+    finally:
+        store.close()
+    shutdown = trio.Event()
+
+    async def stdin_closed() -> None:
+        await trio.to_thread.run_sync(sys.stdin.read, abandon_on_cancel=True)
+        shutdown.set()
+
+    async with trio.open_nursery() as nursery:
+
+        async def run_worker(*, task_status: trio.TaskStatus = trio.TASK_STATUS_IGNORED) -> None:
+            await serve_worker(config, shutdown, port=0, background=False, stderr_log=False, task_status=task_status)
+            nursery.cancel_scope.cancel()  # stopped: end the signal and stdin watchers too
+
+        nursery.start_soon(watch_signals, shutdown)
+        nursery.start_soon(stdin_closed)
+        running = await nursery.start(run_worker)
+        print(f"URL {running.url}", flush=True)
+
+if __name__ == "__main__":
+    trio.run(main, Path(sys.argv[1]))

@@ -1,0 +1,350 @@
+"""The Concur side of the worker's background: tokens, the event inbox, fetching, the sweep.
+
+Events (webhook or sweep) only say "look at this document"; the fetcher reads the document's
+current content from Concur and the planner decides. A posted document that Concur mentions
+again is fetched once more to tell a harmless re-delivery (duplicate, counted) from a real change
+after posting (flagged for the operator, never posted twice).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import sqlite3
+
+import trio
+
+from shared.clock import iso, now_iso, parse_iso, utc_now
+from shared.config import CompanyConfig, Config
+from shared.domain import Document, ExpenseReport, to_json
+from shared.types import Actor, DocKind, DocState
+from worker.concur.client import CompanyCredentials, ConcurClient
+from worker.concur.errors import ConcurError, ConcurNotFound, NeedsReconnect
+from worker.concur.fetch import ListItem, fetch_document
+from worker.concur.oauth import Tokens
+from worker.concur.sweep import Found, sweep
+from worker.context import WorkerContext
+from worker.store import audit, documents
+
+log = logging.getLogger(__name__)
+
+FETCH_CONCURRENCY = 4
+FETCH_BACKOFF_S = (5, 30, 120, 600, 1800)
+SWEEP_CHECKPOINT = "concur_sweep"
+
+
+def credentials(company: CompanyConfig) -> CompanyCredentials:
+    c = company.concur
+    return CompanyCredentials(company.id, c.base_url, c.client_id, c.client_secret.reveal(), c.company_uuid, c.request_token.reveal() or None)
+
+
+def make_client(ctx: WorkerContext, **options) -> ConcurClient:
+    return ConcurClient([credentials(c) for c in ctx.config.companies], SqliteTokenStore(ctx), **options)
+
+
+# --- the stores the Concur client needs -----------------------------------------------------------
+
+
+class SqliteTokenStore:
+    """Tokens in ``concur_tokens``: the rotated refresh token is committed (durably) before use."""
+
+    def __init__(self, ctx: WorkerContext) -> None:
+        self.ctx = ctx
+
+    async def load(self, company: str) -> Tokens | None:
+        row = await self.ctx.store.run(lambda conn: conn.execute("SELECT * FROM concur_tokens WHERE company = ?", (company,)).fetchone())
+        if row is None:
+            return None
+        return Tokens(
+            access_token=row["access_token"] or "",
+            access_expires_at=parse_iso(row["access_expires_at"]) if row["access_expires_at"] else dt.datetime.min.replace(tzinfo=dt.timezone.utc),
+            geolocation=row["geolocation"],
+            refresh_token=row["refresh_token"],
+            refresh_expires_at=parse_iso(row["refresh_expires_at"]) if row["refresh_expires_at"] else None,
+            needs_reconnect=bool(row["needs_reconnect"]),
+            reason=row["reason"],
+        )
+
+    async def save(self, company: str, tokens: Tokens) -> None:
+        for secret in (tokens.access_token, tokens.refresh_token):
+            if secret:
+                self.ctx.scrub.add(secret)
+        await self.ctx.store.run(_save_tokens, company, tokens, durable=True)
+
+    async def mark_needs_reconnect(self, company: str, reason: str) -> None:
+        await self.ctx.store.run(_needs_reconnect, company, reason, durable=True)
+        self.ctx.changed.notify()
+
+
+def _save_tokens(conn: sqlite3.Connection, company: str, tokens: Tokens) -> None:
+    before = conn.execute("SELECT needs_reconnect FROM concur_tokens WHERE company = ?", (company,)).fetchone()
+    conn.execute(
+        """INSERT INTO concur_tokens (company, access_token, access_expires_at, refresh_token, refresh_expires_at, geolocation, needs_reconnect, reason, refreshed_at, updated_at)
+           VALUES (?,?,?,?,?,?,0,'',?,?)
+           ON CONFLICT (company) DO UPDATE SET access_token = excluded.access_token, access_expires_at = excluded.access_expires_at,
+             refresh_token = COALESCE(excluded.refresh_token, concur_tokens.refresh_token), refresh_expires_at = excluded.refresh_expires_at,
+             geolocation = excluded.geolocation, needs_reconnect = 0, reason = '', refreshed_at = excluded.refreshed_at, updated_at = excluded.updated_at""",
+        (company, tokens.access_token, iso(tokens.access_expires_at), tokens.refresh_token,
+         iso(tokens.refresh_expires_at) if tokens.refresh_expires_at else None, tokens.geolocation, now_iso(), now_iso()),
+    )
+    if before is None or before[0]:
+        audit.append(conn, company, None, Actor.CONCUR, "concur_connected", {"geolocation": tokens.geolocation})
+
+
+def _needs_reconnect(conn: sqlite3.Connection, company: str, reason: str) -> None:
+    conn.execute(
+        """INSERT INTO concur_tokens (company, geolocation, needs_reconnect, reason, updated_at) VALUES (?, '', 1, ?, ?)
+           ON CONFLICT (company) DO UPDATE SET needs_reconnect = 1, reason = excluded.reason, updated_at = excluded.updated_at""",
+        (company, reason, now_iso()),
+    )
+    audit.append(conn, company, None, Actor.CONCUR, "concur_needs_reconnect", {"reason": reason})
+
+
+class SqliteListItemCache:
+    def __init__(self, ctx: WorkerContext) -> None:
+        self.ctx = ctx
+
+    async def get(self, company: str, item_id: str) -> ListItem | None:
+        row = await self.ctx.store.run(lambda conn: conn.execute("SELECT code, value FROM concur_list_items WHERE company = ? AND item_id = ?", (company, item_id)).fetchone())
+        return ListItem(item_id, row["code"], row["value"]) if row else None
+
+    async def put(self, company: str, item: ListItem) -> None:
+        await self.ctx.store.run(
+            lambda conn: conn.execute(
+                "INSERT OR REPLACE INTO concur_list_items (company, item_id, code, value, fetched_at) VALUES (?,?,?,?,?)",
+                (company, item.item_id, item.code, item.value, now_iso()),
+            )
+        )
+
+
+# --- noting documents ------------------------------------------------------------------------------
+
+
+def note_document(conn: sqlite3.Connection, company: str, kind: DocKind, concur_id: str, href: str | None, why: str, deleted: bool = False) -> str:
+    """Concur says this document exists or changed: create it, or decide what the news means."""
+    row = conn.execute("SELECT * FROM documents WHERE company = ? AND kind = ? AND concur_id = ?", (company, str(kind), concur_id)).fetchone()
+    now = now_iso()
+    if row is None:
+        if deleted:
+            return "ignored"
+        cur = conn.execute(
+            "INSERT INTO documents (company, kind, concur_id, state, href, created_at, updated_at) VALUES (?,?,?,?,?,?,?)",
+            (company, str(kind), concur_id, str(DocState.RECEIVED), href, now, now),
+        )
+        audit.append(conn, company, cur.lastrowid, Actor.CONCUR, "received", {"why": why})
+        return "new"
+    if href and not row["href"]:
+        conn.execute("UPDATE documents SET href = ? WHERE id = ?", (href, row["id"]))
+    state = DocState(row["state"])
+    if deleted:
+        if state in (DocState.POSTED, DocState.SENT, DocState.UNKNOWN):
+            conn.execute("UPDATE documents SET flag = 'deleted_in_concur' WHERE id = ?", (row["id"],))
+            documents.note(conn, row["id"], Actor.CONCUR, "deleted_after_posting", {"why": why})
+            return "flagged"
+        if state not in (DocState.SKIPPED,):
+            conn.execute("UPDATE postings SET state = 'cancelled' WHERE document_id = ? AND state = 'queued'", (row["id"],))
+            documents.set_state(conn, row["id"], DocState.SKIPPED, "deleted in Concur", Actor.CONCUR, "deleted", {"why": why})
+        return "skipped"
+    if state in (DocState.RECEIVED, DocState.FETCHED):
+        return "pending"
+    if state is DocState.SKIPPED and row["reason"].startswith("not_postable"):
+        documents.set_state(conn, row["id"], DocState.RECEIVED, "", Actor.CONCUR, "received", {"why": why})
+        return "reopened"
+    # Posted, in flight, held, failed or skipped by a person: look again, change nothing yet.
+    conn.execute("UPDATE documents SET next_attempt_at = NULL, attempts = 0 WHERE id = ?", (row["id"],))
+    conn.execute("INSERT OR REPLACE INTO checkpoints (company, name, value) VALUES (?, ?, ?)", (company, f"recheck:{row['id']}", why))
+    return "recheck"
+
+
+def process_events(conn: sqlite3.Connection, limit: int = 200) -> int:
+    rows = conn.execute("SELECT * FROM events WHERE processed_at IS NULL ORDER BY id LIMIT ?", (limit,)).fetchall()
+    for row in rows:
+        if row["object_kind"] and row["object_id"]:
+            deleted = row["event_type"] == "reportDeleted"
+            note_document(conn, row["company"], DocKind(row["object_kind"]), row["object_id"], row["href"], f"event {row['event_type']} {row['event_id']}", deleted)
+        conn.execute("UPDATE events SET processed_at = ? WHERE id = ?", (now_iso(), row["id"]))
+    return len(rows)
+
+
+# --- fetching ----------------------------------------------------------------------------------------
+
+
+def content_hash(doc: Document) -> str:
+    return hashlib.sha256(json.dumps(to_json(doc), sort_keys=True).encode()).hexdigest()
+
+
+def _due(conn: sqlite3.Connection, limit: int) -> list[sqlite3.Row]:
+    now = now_iso()
+    received = conn.execute(
+        "SELECT * FROM documents WHERE state = 'received' AND (next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY id LIMIT ?", (now, limit)
+    ).fetchall()
+    rechecks = conn.execute(
+        """SELECT d.* FROM checkpoints c JOIN documents d ON c.name = 'recheck:' || d.id AND c.company = d.company
+           WHERE d.next_attempt_at IS NULL OR d.next_attempt_at <= ? LIMIT ?""",
+        (now, limit),
+    ).fetchall()
+    return list(received) + list(rechecks)
+
+
+def store_fetched(conn: sqlite3.Connection, document_id: int, doc: Document) -> str:
+    row = documents.get(conn, document_id)
+    digest = content_hash(doc)
+    recheck = conn.execute("DELETE FROM checkpoints WHERE company = ? AND name = ?", (row["company"], f"recheck:{document_id}")).rowcount
+    amount = f"{doc.total:.2f}"
+    employee = doc.owner.name if isinstance(doc, ExpenseReport) else ""
+    vendor_hint = "" if isinstance(doc, ExpenseReport) else doc.vendor_name
+    columns = dict(content=json.dumps(to_json(doc)), content_hash=digest, amount=amount, currency=doc.currency, employee=employee,
+                   approval_status=doc.approval_status, concur_modified_at=doc.modified_at, attempts=0, next_attempt_at=None)
+    state = DocState(row["state"])
+    if state is DocState.RECEIVED:
+        if vendor_hint:
+            columns["vendor"] = vendor_hint
+        documents.set_state(conn, document_id, DocState.FETCHED, "", Actor.CONCUR, "fetched", {"hash": digest[:12]}, **columns)
+        return "fetched"
+    if not recheck:
+        return "ignored"
+    if digest == (row["posted_hash"] or row["content_hash"]):
+        documents.note(conn, document_id, Actor.CONCUR, "duplicate_skipped", {"why": "Concur reported the document again, unchanged"})
+        return "duplicate"
+    if state in (DocState.POSTED, DocState.SENT, DocState.UNKNOWN, DocState.QUEUED):
+        if state is DocState.QUEUED:
+            # Not sent yet: plan again from the new content.
+            conn.execute("UPDATE postings SET state = 'cancelled' WHERE document_id = ? AND state = 'queued'", (document_id,))
+            documents.set_state(conn, document_id, DocState.FETCHED, "", Actor.CONCUR, "changed_before_posting", {"hash": digest[:12]}, **columns)
+            return "replanned"
+        conn.execute("UPDATE documents SET flag = 'changed_after_posting' WHERE id = ?", (document_id,))
+        documents.note(conn, document_id, Actor.CONCUR, "changed_after_posting", {"new_hash": digest[:12], "new_amount": amount})
+        return "flagged"
+    if state in (DocState.HELD, DocState.FAILED):
+        documents.set_state(conn, document_id, DocState.FETCHED, "", Actor.CONCUR, "changed", {"hash": digest[:12]}, **columns)
+        return "replanned"
+    return "ignored"
+
+
+def fetch_failed(conn: sqlite3.Connection, document_id: int, reason: str) -> None:
+    row = documents.get(conn, document_id)
+    attempts = row["attempts"] + 1
+    delay = FETCH_BACKOFF_S[min(attempts - 1, len(FETCH_BACKOFF_S) - 1)]
+    conn.execute(
+        "UPDATE documents SET attempts = ?, next_attempt_at = ?, reason = ? WHERE id = ?",
+        (attempts, iso(utc_now() + dt.timedelta(seconds=delay)), f"fetch failed (try {attempts}): {reason}"[:500], document_id),
+    )
+
+
+async def fetch_one(ctx: WorkerContext, client: ConcurClient, cache: SqliteListItemCache, row: sqlite3.Row) -> None:
+    ref = row["href"] if row["kind"] == DocKind.EXPENSE_REPORT else row["concur_id"]
+    try:
+        if not ref:
+            raise ConcurError("no report link known yet (waiting for an event or the sweep)")
+        doc = await fetch_document(client, row["company"], row["kind"], ref, cache=cache)
+    except NeedsReconnect as exc:
+        await ctx.store.run(fetch_failed, row["id"], f"Concur needs reconnect: {exc.reason}")
+        return
+    except ConcurNotFound:
+        await ctx.store.run(fetch_failed, row["id"], "not found in Concur (yet)")
+        return
+    except ConcurError as exc:
+        await ctx.store.run(fetch_failed, row["id"], str(exc))
+        return
+    await ctx.store.run(store_fetched, row["id"], doc)
+    ctx.changed.notify()
+
+
+async def fetcher(ctx: WorkerContext, client: ConcurClient, idle_s: float = 2.0) -> None:
+    cache = SqliteListItemCache(ctx)
+    limiter = trio.CapacityLimiter(FETCH_CONCURRENCY)
+    seen = ctx.inbox.count
+
+    async def one(row: sqlite3.Row) -> None:
+        async with limiter:
+            await fetch_one(ctx, client, cache, row)
+
+    while True:
+        processed = await ctx.store.run(process_events)
+        rows = await ctx.store.run(_due, 50)
+        if rows:
+            async with trio.open_nursery() as nursery:
+                for row in rows:
+                    nursery.start_soon(one, row)
+            continue
+        if processed:
+            continue
+        seen = await ctx.inbox.wait(seen, timeout=idle_s)
+
+
+# --- sweep and tokens -----------------------------------------------------------------------------
+
+
+def record_sweep(conn: sqlite3.Connection, company: CompanyConfig, found: list[Found], checkpoint: dt.datetime) -> int:
+    noted = 0
+    postable = set(company.posting.post_on_status)
+    for item in found:
+        known = conn.execute("SELECT state, concur_modified_at FROM documents WHERE company = ? AND kind = ? AND concur_id = ?", (company.id, str(item.kind), item.object_id)).fetchone()
+        if known is None and not item.deleted and item.approval_status and item.approval_status not in postable:
+            continue  # not approved yet: the sweep will see it again once it is
+        if known is not None and not item.deleted and known["concur_modified_at"] and item.modified_at and item.modified_at[:19] <= known["concur_modified_at"][:19]:
+            continue  # nothing new since we fetched it
+        outcome = note_document(conn, company.id, item.kind, item.object_id, item.href, "sweep", item.deleted)
+        noted += outcome in ("new", "reopened", "recheck")
+    conn.execute("INSERT OR REPLACE INTO checkpoints (company, name, value) VALUES (?,?,?)", (company.id, SWEEP_CHECKPOINT, iso(checkpoint)))
+    audit.append(conn, company.id, None, Actor.WORKER, "sweep", {"listed": len(found), "noted": noted})
+    return noted
+
+
+async def sweep_company(ctx: WorkerContext, client: ConcurClient, company: CompanyConfig) -> int:
+    row = await ctx.store.run(lambda conn: conn.execute("SELECT value FROM checkpoints WHERE company = ? AND name = ?", (company.id, SWEEP_CHECKPOINT)).fetchone())
+    since = parse_iso(row[0]) if row else None
+    result = await sweep(client, company.id, since, resolve_statuses=frozenset(company.posting.post_on_status))
+    noted = await ctx.store.run(record_sweep, company, result.found, result.checkpoint)
+    if noted:
+        ctx.inbox.notify()
+    return noted
+
+
+async def sweeper(ctx: WorkerContext, client: ConcurClient, company: CompanyConfig) -> None:
+    while True:
+        try:
+            await sweep_company(ctx, client, company)
+        except NeedsReconnect:
+            pass  # shown in health and the console; the sweep tries again next interval
+        except ConcurError as exc:
+            log.warning("Concur sweep for %s failed: %s", company.id, exc)
+        await trio.sleep(company.concur.sweep_interval_s)
+
+
+async def token_keeper(ctx: WorkerContext, client: ConcurClient, company: CompanyConfig, every_s: float = 24 * 3600,
+                       *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+    """Connect on first start when a request token is configured; refresh daily to keep it alive."""
+    first = True
+    while True:
+        try:
+            tokens = await client.tokens.load(company.id)
+            if tokens is None or (not tokens.refresh_token and not tokens.needs_reconnect):
+                if company.concur.request_token:
+                    await client.connect(company.id)
+            elif not tokens.needs_reconnect:
+                await client.keep_alive(company.id)
+        except NeedsReconnect:
+            pass
+        except ConcurError as exc:
+            log.warning("Concur token refresh for %s failed: %s", company.id, exc)
+            if first:
+                task_status.started()
+                first = False
+            await trio.sleep(60)
+            continue
+        if first:
+            task_status.started()
+            first = False
+        await trio.sleep(every_s)
+
+
+async def run(ctx: WorkerContext) -> None:
+    client = make_client(ctx)
+    async with client, trio.open_nursery() as nursery:
+        for company in ctx.config.companies:
+            await nursery.start(token_keeper, ctx, client, company)
+            nursery.start_soon(sweeper, ctx, client, company)
+        nursery.start_soon(fetcher, ctx, client)

@@ -1,0 +1,221 @@
+"""Planning in the background: fetched documents become outbox rows, holds, or skips.
+
+The pure planner decides; this module loads its inputs from the store (QuickBooks facts, list
+cache, vendor links), writes the outcome and its audit entry in one transaction, and re-plans
+documents held for a mapping when the config changes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import sqlite3
+
+import trio
+
+from shared.clock import now_iso
+from shared.config import CompanyConfig, ConfigError, load_config
+from shared.domain import from_json
+from shared.types import Actor, DocState
+from worker.context import WorkerContext
+from worker.posting.outbox import PlannedWrite, queue_writes
+from worker.posting.plan import Hold, ListsView, NotPostable, Plan, PlanResult, QuickBooksFacts, plan_document, plan_to_json
+from worker.posting.vendors import CreateVendor, QbVendor, ReactivateVendor, VendorDirectory
+from worker.qbwc import lists
+from worker.qbxml.model import BillAdd
+from worker.store import audit, documents
+
+log = logging.getLogger(__name__)
+
+BATCH = 100
+WAIT_FOR_LISTS = "waiting for the first Web Connector run to read the QuickBooks lists"
+# Audit actions after which a held document is re-planned by itself when the config changes.
+REPLANNABLE_HOLDS = ("plan_hold", "held")
+
+
+# --- inputs from the store ----------------------------------------------------------------------
+
+
+def quickbooks_facts(conn: sqlite3.Connection, company: str) -> QuickBooksFacts:
+    row = conn.execute("SELECT home_currency, multicurrency, class_tracking, closing_date FROM qb_company WHERE company = ?", (company,)).fetchone()
+    if row is None:
+        return QuickBooksFacts()
+    return QuickBooksFacts(
+        home_currency=row["home_currency"],
+        multicurrency=bool(row["multicurrency"]),
+        class_tracking=row["class_tracking"] is None or bool(row["class_tracking"]),
+        closing_date=dt.date.fromisoformat(row["closing_date"]) if row["closing_date"] else None,
+    )
+
+
+def lists_view(conn: sqlite3.Connection, company: str) -> ListsView:
+    tables: dict[str, dict[str, bool]] = {"Account": {}, "Class": {}, "Customer": {}}
+    for row in conn.execute("SELECT list_type, full_name, is_active FROM qb_lists WHERE company = ? AND list_type IN ('Account', 'Class', 'Customer')", (company,)):
+        tables[row["list_type"]][row["full_name"]] = bool(row["is_active"])
+    synced = {r[0] for r in conn.execute("SELECT list_type FROM qb_list_sync WHERE company = ? AND synced_at IS NOT NULL", (company,))}
+    return ListsView.of(
+        tables["Account"] if "Account" in synced else None,
+        tables["Class"] if "Class" in synced else None,
+        tables["Customer"] if "Customer" in synced else None,
+    )
+
+
+def vendor_directory(conn: sqlite3.Connection, company: str) -> VendorDirectory:
+    vendors = [
+        QbVendor(r["list_id"], r["full_name"], bool(r["is_active"]), r["edit_sequence"] or None)
+        for r in conn.execute("SELECT list_id, full_name, is_active, edit_sequence FROM qb_lists WHERE company = ? AND list_type = 'Vendor'", (company,))
+    ]
+    # Customers (and jobs' top level), plus names QuickBooks told us are taken (3100).
+    others = [r[0].split(":")[0] for r in conn.execute("SELECT full_name FROM qb_lists WHERE company = ? AND list_type IN ('Customer', 'Entity')", (company,))]
+    return VendorDirectory.of(vendors, others)
+
+
+def vendor_links(conn: sqlite3.Connection, company: str) -> dict[str, str]:
+    return {r[0]: r[1] for r in conn.execute("SELECT concur_key, list_id FROM vendor_links WHERE company = ?", (company,))}
+
+
+def plan_row(conn: sqlite3.Connection, row: sqlite3.Row, company: CompanyConfig) -> PlanResult:
+    """The planner's answer for a stored document, from the store's current knowledge."""
+    return plan_document(
+        from_json(json.loads(row["content"])),
+        company,
+        quickbooks_facts(conn, company.id),
+        lists_view(conn, company.id),
+        vendor_directory(conn, company.id),
+        vendor_links(conn, company.id),
+    )
+
+
+def writes_of(result: Plan) -> list[PlannedWrite]:
+    """Outbox rows in dependency order: the vendor before the transactions that name it."""
+    writes: list[PlannedWrite] = []
+    action = result.vendor_action
+    if isinstance(action, CreateVendor):
+        writes.append(PlannedWrite("VendorAdd", action.add, key=action.add.name))
+    elif isinstance(action, ReactivateVendor):
+        writes.append(PlannedWrite("VendorMod", action.mod, key=action.mod.list_id))
+    for txn in result.transactions:
+        op = "BillAdd" if isinstance(txn, BillAdd) else "JournalEntryAdd"
+        writes.append(PlannedWrite(op, txn, key=txn.ref_number, external_guid=txn.external_guid))
+    return writes
+
+
+# --- one document -------------------------------------------------------------------------------
+
+
+def plan_one(conn: sqlite3.Connection, document_id: int, company: CompanyConfig) -> str:
+    """Plan one fetched document; returns what happened (for logs and tests)."""
+    row = documents.get(conn, document_id)
+    if row["state"] != DocState.FETCHED:
+        return "not fetched"
+    if not lists.ready(conn, company.id):
+        if row["reason"] != WAIT_FOR_LISTS:
+            conn.execute("UPDATE documents SET reason = ? WHERE id = ?", (WAIT_FOR_LISTS, document_id))
+        return "waiting"
+    posted = conn.execute("SELECT txn_id FROM postings WHERE document_id = ? AND op IN ('BillAdd', 'JournalEntryAdd') AND state IN ('done', 'sent', 'unknown')", (document_id,)).fetchall()
+    if posted:
+        # QuickBooks has (or may have) this document already: never a second posting.
+        documents.set_state(conn, document_id, DocState.POSTED if all(r[0] for r in posted) else DocState.UNKNOWN, "", Actor.WORKER, "duplicate_skipped", {"why": "already in QuickBooks"})
+        return "duplicate"
+    result = plan_row(conn, row, company)
+    picture = plan_to_json(result)
+    if isinstance(result, Plan):
+        action = result.vendor_action
+        picture["vendor_key"] = action.concur_key if isinstance(action, CreateVendor) else None
+        conn.execute("UPDATE postings SET state = 'cancelled' WHERE document_id = ? AND state = 'queued'", (document_id,))
+        queue_writes(conn, company.id, document_id, writes_of(result))
+        documents.set_state(
+            conn, document_id, DocState.QUEUED, "", Actor.WORKER, "planned",
+            {"decisions": result.decisions, "total": f"{result.total:.2f}"},
+            plan=json.dumps(picture), vendor=result.vendor_name,
+        )
+        return "queued"
+    if isinstance(result, NotPostable):
+        documents.set_state(conn, document_id, DocState.SKIPPED, f"not_postable: {result.reason}", Actor.WORKER, "not_postable", {"decisions": result.decisions}, plan=json.dumps(picture))
+        return "skipped"
+    assert isinstance(result, Hold)
+    documents.set_state(conn, document_id, DocState.HELD, result.reason, Actor.WORKER, "plan_hold", {"decisions": result.decisions}, plan=json.dumps(picture))
+    return "held"
+
+
+def plan_batch(conn: sqlite3.Connection, companies: dict[str, CompanyConfig], limit: int = BATCH) -> int:
+    """Plan up to ``limit`` fetched documents of companies whose lists are known."""
+    planned = 0
+    for company in companies.values():
+        if not lists.ready(conn, company.id):
+            conn.execute("UPDATE documents SET reason = ? WHERE company = ? AND state = 'fetched' AND reason != ?", (WAIT_FOR_LISTS, company.id, WAIT_FOR_LISTS))
+            continue
+        ids = [r[0] for r in conn.execute("SELECT id FROM documents WHERE company = ? AND state = 'fetched' ORDER BY id LIMIT ?", (company.id, limit - planned))]
+        for document_id in ids:
+            plan_one(conn, document_id, company)
+            planned += 1
+    return planned
+
+
+def replan_held(conn: sqlite3.Connection, why: str) -> int:
+    """Held documents whose hold came from planning or from QuickBooks go back to be planned."""
+    ids = [
+        r[0]
+        for r in conn.execute(
+            """SELECT d.id FROM documents d WHERE d.state = 'held' AND d.content IS NOT NULL AND
+               (SELECT a.action FROM audit a WHERE a.document_id = d.id ORDER BY a.id DESC LIMIT 1) IN (?, ?)""",
+            REPLANNABLE_HOLDS,
+        )
+    ]
+    for document_id in ids:
+        documents.set_state(conn, document_id, DocState.FETCHED, "", Actor.WORKER, "replan", {"why": why})
+    return len(ids)
+
+
+# --- background jobs ----------------------------------------------------------------------------
+
+
+async def planner(ctx: WorkerContext, idle_s: float = 2.0) -> None:
+    seen = -1
+    while True:
+        companies = {c.id: c for c in ctx.config.companies}
+        planned = await ctx.store.run(plan_batch, companies)
+        if planned:
+            ctx.changed.notify()
+            await trio.sleep(0)
+            continue
+        seen = await ctx.changed.wait(seen if seen >= 0 else ctx.changed.count, timeout=idle_s)
+
+
+async def config_watcher(ctx: WorkerContext, interval_s: float = 2.0) -> None:
+    """Pick up an edited mlc.toml without a restart; a bad edit is reported and ignored."""
+    path = ctx.config.path
+    last = _mtime(path)
+    while True:
+        await trio.sleep(interval_s)
+        current = _mtime(path)
+        if current == last:
+            continue
+        last = current
+        try:
+            config = load_config(path)
+        except ConfigError as exc:
+            log.error("config change rejected, keeping the running config:\n%s", "\n".join(exc.problems))
+            await ctx.store.run(_note_config, "config_rejected", {"problems": exc.problems})
+            continue
+        ctx.reload(config)
+        moved = await ctx.store.run(_reload_applied)
+        log.info("config reloaded; %d held documents re-planned", moved)
+        ctx.changed.notify()
+
+
+def _mtime(path) -> float | None:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return None
+
+
+def _note_config(conn: sqlite3.Connection, action: str, detail: dict) -> None:
+    audit.append(conn, "*", None, Actor.WORKER, action, detail)
+
+
+def _reload_applied(conn: sqlite3.Connection) -> int:
+    audit.append(conn, "*", None, Actor.WORKER, "config_reloaded", {"at": now_iso()})
+    return replan_held(conn, "config changed")

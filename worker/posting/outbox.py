@@ -1,0 +1,424 @@
+"""The outbox: every qbXML write as a durable row, handed to QuickBooks once.
+
+Rows move ``queued -> sent -> done`` (or ``failed``/``quarantined``/``cancelled``). A row is marked
+``sent`` in the same transaction that hands its qbXML to the Web Connector; when the answer never
+comes the row becomes ``unknown`` and a query by RefNumber (or vendor name) settles it before
+anything is sent again: found -> ``done`` with QuickBooks' id, absent -> ``queued``.
+
+requestIDs carry the row through QuickBooks: a write's requestID is its row id; the queries that
+settle or refresh a row use ``u:<id>`` and ``r:<id>``.
+
+All functions take an open connection and run inside the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from shared.clock import iso, now_iso, utc_now
+from shared.types import Actor, DocState
+from worker.qbxml import limits
+from worker.qbxml.build import build_request
+from worker.qbxml.model import Request, Tagged, TxnQuery, VendorMod, VendorQuery
+from worker.qbxml.parse import Response
+from worker.qbxml.status import Classification, Outcome, classify
+from worker.store import audit, documents
+
+SETTLE = "u:"
+REFRESH = "r:"
+WRITE_OPS = ("VendorAdd", "VendorMod", "BillAdd", "JournalEntryAdd")
+TRANSACTION_OPS = ("BillAdd", "JournalEntryAdd")
+MAX_EDIT_SEQUENCE_RETRIES = 3
+TRANSIENT_BACKOFF_S = (30, 120, 600, 1800)
+
+
+@dataclass(frozen=True)
+class BatchLimits:
+    """How much one sendRequestXML may carry. QuickBooks must answer well inside QBWC's window;
+    ``bench/drain.py`` measures what these numbers cost."""
+
+    max_requests: int = 40
+    max_bytes: int = 400_000
+
+
+@dataclass(frozen=True)
+class PlannedWrite:
+    op: str  # VendorAdd | VendorMod | BillAdd | JournalEntryAdd
+    request: Request
+    # BillAdd/JournalEntryAdd: RefNumber; VendorAdd: the vendor name; VendorMod: the ListID
+    key: str
+    external_guid: str = ""
+
+
+def queue_writes(conn: sqlite3.Connection, company: str, document_id: int, writes: Sequence[PlannedWrite]) -> list[int]:
+    """Insert the document's writes in dependency order (their seq) and return their row ids."""
+    ids = []
+    created = now_iso()
+    for seq, write in enumerate(writes):
+        cur = conn.execute(
+            "INSERT INTO postings (company, document_id, seq, op, ref_number, external_guid, request_xml, state, created_at) VALUES (?,?,?,?,?,?,'', 'queued', ?)",
+            (company, document_id, seq, write.op, write.key, write.external_guid, created),
+        )
+        row_id = int(cur.lastrowid or 0)
+        xml = build_request(Tagged(str(row_id), write.request))
+        conn.execute("UPDATE postings SET request_xml = ?, request_bytes = ? WHERE id = ?", (xml, len(xml.encode("utf-8")), row_id))
+        ids.append(row_id)
+    return ids
+
+
+def pending_count(conn: sqlite3.Connection, company: str, now: str | None = None) -> int:
+    """Rows QuickBooks could be given now: sendable writes, settlements and refreshes."""
+    now = now or now_iso()
+    row = conn.execute(
+        """SELECT COUNT(*) FROM postings WHERE company = ? AND (
+               state = 'unknown'
+               OR (state = 'queued' AND (not_before IS NULL OR not_before <= ?)))""",
+        (company, now),
+    ).fetchone()
+    return int(row[0])
+
+
+def take_batch(conn: sqlite3.Connection, company: str, ticket: str, limits_: BatchLimits, budget: int | None = None) -> list[tuple[str, str]]:
+    """Choose the next requests (settlements first, then refreshes, then writes in dependency
+    order) and mark the writes sent. Returns ``(requestID, request element)`` pairs."""
+    now = now_iso()
+    room = limits_.max_requests if budget is None else budget
+    size = 0
+    items: list[tuple[str, str]] = []
+
+    for row in conn.execute("SELECT id, op, ref_number FROM postings WHERE company = ? AND state = 'unknown' ORDER BY id LIMIT ?", (company, room)):
+        xml = build_request(Tagged(f"{SETTLE}{row['id']}", _settle_query(row["op"], row["ref_number"])))
+        items.append((f"{SETTLE}{row['id']}", xml))
+        size += len(xml)
+    for row in conn.execute("SELECT id, ref_number FROM postings WHERE company = ? AND state = 'queued' AND needs = 'edit_sequence' ORDER BY id LIMIT ?", (company, max(room - len(items), 0))):
+        xml = build_request(Tagged(f"{REFRESH}{row['id']}", VendorQuery(list_ids=(row["ref_number"],))))
+        items.append((f"{REFRESH}{row['id']}", xml))
+        size += len(xml)
+
+    writes: list[int] = []
+    candidates = conn.execute(
+        """SELECT p.id, p.request_xml, p.request_bytes, p.solo FROM postings p
+           WHERE p.company = ? AND p.state = 'queued' AND p.needs = ''
+             AND (p.not_before IS NULL OR p.not_before <= ?)
+             AND NOT EXISTS (SELECT 1 FROM postings q WHERE q.document_id = p.document_id AND q.seq < p.seq
+                             AND q.state NOT IN ('done', 'cancelled'))
+           ORDER BY p.id LIMIT ?""",
+        (company, now, max(room - len(items), 0)),
+    ).fetchall()
+    for row in candidates:
+        if row["solo"]:
+            if items:
+                continue  # a suspect row travels alone, in a set of its own
+            items.append((str(row["id"]), row["request_xml"]))
+            writes.append(row["id"])
+            break
+        if items and size + row["request_bytes"] > limits_.max_bytes:
+            break
+        items.append((str(row["id"]), row["request_xml"]))
+        writes.append(row["id"])
+        size += row["request_bytes"]
+
+    if writes:
+        marks = ",".join("?" * len(writes))
+        conn.execute(f"UPDATE postings SET state = 'sent', ticket = ?, sent_at = ?, attempts = attempts + 1 WHERE id IN ({marks})", (ticket, now, *writes))
+        for document_id in _documents_of(conn, writes):
+            refresh_document(conn, document_id)
+    return items
+
+
+def _settle_query(op: str, key: str) -> Request:
+    if op == "BillAdd":
+        return TxnQuery("Bill", ref_numbers=(key,))
+    if op == "JournalEntryAdd":
+        return TxnQuery("JournalEntry", ref_numbers=(key,))
+    if op == "VendorAdd":
+        return VendorQuery(full_names=(key,))
+    return VendorQuery(list_ids=(key,))
+
+
+def _documents_of(conn: sqlite3.Connection, posting_ids: Iterable[int]) -> list[int]:
+    ids = list(posting_ids)
+    if not ids:
+        return []
+    marks = ",".join("?" * len(ids))
+    return [r[0] for r in conn.execute(f"SELECT DISTINCT document_id FROM postings WHERE id IN ({marks}) AND document_id IS NOT NULL", ids)]
+
+
+def mark_uncertain(conn: sqlite3.Connection, posting_ids: Iterable[int], why: str) -> int:
+    """Writes whose answer was lost: they may or may not be in QuickBooks."""
+    ids = list(posting_ids)
+    if not ids:
+        return 0
+    marks = ",".join("?" * len(ids))
+    changed = conn.execute(f"UPDATE postings SET state = 'unknown', status_message = ? WHERE id IN ({marks}) AND state = 'sent'", (why, *ids)).rowcount
+    for document_id in _documents_of(conn, ids):
+        refresh_document(conn, document_id, reason=why)
+    return changed
+
+
+def mark_company_uncertain(conn: sqlite3.Connection, company: str, why: str) -> int:
+    ids = [r[0] for r in conn.execute("SELECT id FROM postings WHERE company = ? AND state = 'sent'", (company,))]
+    return mark_uncertain(conn, ids, why)
+
+
+def requeue(conn: sqlite3.Connection, posting_ids: Iterable[int], *, solo: bool = False, why: str = "") -> None:
+    """Writes QuickBooks did not apply (the whole set failed before any was processed)."""
+    ids = list(posting_ids)
+    if not ids:
+        return
+    marks = ",".join("?" * len(ids))
+    conn.execute(f"UPDATE postings SET state = 'queued', solo = MAX(solo, ?), status_message = ? WHERE id IN ({marks}) AND state = 'sent'", (int(solo), why, *ids))
+    for document_id in _documents_of(conn, ids):
+        refresh_document(conn, document_id)
+
+
+def quarantine(conn: sqlite3.Connection, posting_id: int, why: str) -> None:
+    """QuickBooks could not parse this request on its own: never resend it blindly."""
+    conn.execute("UPDATE postings SET state = 'quarantined', status_message = ? WHERE id = ?", (why, posting_id))
+    row = conn.execute("SELECT document_id FROM postings WHERE id = ?", (posting_id,)).fetchone()
+    if row and row[0] is not None:
+        _stop_document(conn, row[0], DocState.FAILED, why)
+
+
+# --- answers ---------------------------------------------------------------------------------
+
+
+@dataclass
+class AnswerSummary:
+    done: int = 0
+    settled_found: int = 0
+    settled_absent: int = 0
+    retry: int = 0
+    held: int = 0
+    failed: int = 0
+    replan: int = 0
+    lost: int = 0
+    vendor_names_in_use: list[str] | None = None
+
+
+def apply_answer(conn: sqlite3.Connection, request_id: str, response: Response | None, summary: AnswerSummary) -> None:
+    """Apply QuickBooks' answer to one outbox request (write, settlement or refresh)."""
+    if request_id.startswith(SETTLE):
+        _settle(conn, int(request_id[len(SETTLE):]), response, summary)
+    elif request_id.startswith(REFRESH):
+        _refresh_edit_sequence(conn, int(request_id[len(REFRESH):]), response)
+    elif request_id.isdigit():
+        _write_answer(conn, int(request_id), response, summary)
+
+
+def _posting(conn: sqlite3.Connection, posting_id: int) -> sqlite3.Row | None:
+    return conn.execute("SELECT * FROM postings WHERE id = ?", (posting_id,)).fetchone()
+
+
+def _write_answer(conn: sqlite3.Connection, posting_id: int, response: Response | None, summary: AnswerSummary) -> None:
+    row = _posting(conn, posting_id)
+    if row is None or row["state"] != "sent":
+        return
+    if response is None:
+        # The set was answered but not this request: QuickBooks may have applied it.
+        summary.lost += 1
+        mark_uncertain(conn, [posting_id], "QuickBooks' answer did not include this request")
+        return
+    result = classify(response.status_code, response.status_message, response.status_severity)
+    answered = now_iso()
+    conn.execute(
+        "UPDATE postings SET answered_at = ?, status_code = ?, status_message = ?, response_xml = ? WHERE id = ?",
+        (answered, response.status_code, response.status_message, json.dumps(response.records, default=str)[:20000], posting_id),
+    )
+    if result.outcome in (Outcome.OK, Outcome.WARN_OK):
+        record = response.records[0] if response.records else {}
+        _done(conn, row, record)
+        summary.done += 1
+    elif result.outcome is Outcome.TRANSIENT:
+        attempts = row["attempts"]
+        delay = TRANSIENT_BACKOFF_S[min(attempts - 1, len(TRANSIENT_BACKOFF_S) - 1)]
+        not_before = iso(utc_now() + dt.timedelta(seconds=delay))
+        conn.execute("UPDATE postings SET state = 'queued', not_before = ? WHERE id = ?", (not_before, posting_id))
+        refresh_document(conn, row["document_id"], reason=f"QuickBooks busy ({result.code}); retrying after {not_before}")
+        summary.retry += 1
+    elif result.outcome is Outcome.STALE_EDIT_SEQUENCE and row["op"] == "VendorMod" and row["attempts"] < MAX_EDIT_SEQUENCE_RETRIES:
+        conn.execute("UPDATE postings SET state = 'queued', needs = 'edit_sequence' WHERE id = ?", (posting_id,))
+        refresh_document(conn, row["document_id"], reason="vendor changed in QuickBooks meanwhile; re-reading it")
+        summary.retry += 1
+    elif result.outcome is Outcome.NAME_IN_USE and row["op"] == "VendorAdd":
+        # The name belongs to a customer, employee or other name we had not seen: remember it
+        # and plan the document again, which picks a free name.
+        name = result.ref_name or row["ref_number"]
+        ours = conn.execute("SELECT 1 FROM qb_lists WHERE company = ? AND list_type = 'Vendor' AND name_key = ?", (row["company"], name_key(name))).fetchone()
+        if ours is None:
+            remember_taken_name(conn, row["company"], name)
+        # else: another document's VendorAdd created this vendor moments ago; re-planning uses it.
+        conn.execute("UPDATE postings SET state = 'failed' WHERE id = ?", (posting_id,))
+        _cancel_rest(conn, row["document_id"])
+        documents.set_state(conn, row["document_id"], DocState.FETCHED, f"re-planning: {result.reason}", Actor.QBWC, "replan", {"status": result.code})
+        summary.replan += 1
+        summary.vendor_names_in_use = [*(summary.vendor_names_in_use or []), name]
+    else:
+        conn.execute("UPDATE postings SET state = 'failed' WHERE id = ?", (posting_id,))
+        if result.outcome in (Outcome.MISSING_REFERENCE, Outcome.FEATURE_OFF, Outcome.PERMISSION, Outcome.STALE_EDIT_SEQUENCE, Outcome.NAME_IN_USE):
+            _stop_document(conn, row["document_id"], DocState.HELD, _reason(result, row))
+            summary.held += 1
+        else:
+            _stop_document(conn, row["document_id"], DocState.FAILED, _reason(result, row))
+            summary.failed += 1
+
+
+def _reason(result: Classification, row: sqlite3.Row) -> str:
+    if result.outcome is Outcome.STALE_EDIT_SEQUENCE:
+        return f"vendor kept changing in QuickBooks ({MAX_EDIT_SEQUENCE_RETRIES} tries); release to try again"
+    return f"{row['op']}: {result.reason}"
+
+
+def _done(conn: sqlite3.Connection, row: sqlite3.Row, record: dict[str, object]) -> None:
+    txn_id = str(record.get("TxnID") or record.get("ListID") or "")
+    conn.execute("UPDATE postings SET state = 'done', txn_id = ?, needs = '' WHERE id = ?", (txn_id, row["id"]))
+    if row["op"] in ("VendorAdd", "VendorMod") and record.get("ListID"):
+        remember_vendor(conn, row["company"], record)
+        _link_vendor(conn, row, str(record["ListID"]), str(record.get("Name") or record.get("FullName") or row["ref_number"]))
+    if row["document_id"] is not None:
+        refresh_document(conn, row["document_id"])
+
+
+def _settle(conn: sqlite3.Connection, posting_id: int, response: Response | None, summary: AnswerSummary) -> None:
+    row = _posting(conn, posting_id)
+    if row is None or row["state"] != "unknown" or response is None:
+        return
+    result = classify(response.status_code, response.status_message, response.status_severity)
+    if result.outcome not in (Outcome.OK, Outcome.WARN_OK, Outcome.NOT_FOUND):
+        return  # could not look; stays unknown and is asked again next time
+    doc = conn.execute("SELECT concur_id FROM documents WHERE id = ?", (row["document_id"],)).fetchone()
+    concur_id = doc[0] if doc else ""
+    ours = [r for r in response.records if _is_ours(row, r, concur_id)]
+    if ours:
+        if row["op"] == "VendorMod" and ours[0].get("IsActive") is False:
+            _requeue_vendor_mod(conn, row, ours[0])
+            summary.settled_absent += 1
+        else:
+            audit.append(conn, row["company"], row["document_id"], Actor.QBWC, "settled_found", {"posting": row["id"], "op": row["op"], "key": row["ref_number"]})
+            _done(conn, row, ours[0])
+            summary.settled_found += 1
+        return
+    audit.append(conn, row["company"], row["document_id"], Actor.QBWC, "settled_absent", {"posting": row["id"], "op": row["op"], "key": row["ref_number"]})
+    conn.execute("UPDATE postings SET state = 'queued' WHERE id = ?", (row["id"],))
+    if row["document_id"] is not None:
+        refresh_document(conn, row["document_id"])
+    summary.settled_absent += 1
+
+
+def _is_ours(row: sqlite3.Row, record: dict[str, object], concur_id: str) -> bool:
+    if row["op"] in TRANSACTION_OPS:
+        if row["external_guid"] and limits.same_guid(str(record.get("ExternalGUID") or ""), row["external_guid"]):
+            return True
+        # No GUID came back (an edition that does not keep it): our memo names the document.
+        memo = str(record.get("Memo") or "")
+        return not record.get("ExternalGUID") and str(record.get("RefNumber") or "") == row["ref_number"] and bool(concur_id) and concur_id in memo
+    if row["op"] == "VendorAdd":
+        return str(record.get("Name") or record.get("FullName") or "").casefold() == row["ref_number"].casefold()
+    return str(record.get("ListID") or "") == row["ref_number"]
+
+
+def _refresh_edit_sequence(conn: sqlite3.Connection, posting_id: int, response: Response | None) -> None:
+    row = _posting(conn, posting_id)
+    if row is None or row["needs"] != "edit_sequence" or response is None or not response.records:
+        return
+    _requeue_vendor_mod(conn, row, response.records[0])
+
+
+def _requeue_vendor_mod(conn: sqlite3.Connection, row: sqlite3.Row, record: dict[str, object]) -> None:
+    remember_vendor(conn, row["company"], record)
+    request = VendorMod(list_id=row["ref_number"], edit_sequence=str(record.get("EditSequence") or ""), is_active=True)
+    xml = build_request(Tagged(str(row["id"]), request))
+    conn.execute("UPDATE postings SET state = 'queued', needs = '', request_xml = ?, request_bytes = ? WHERE id = ?", (xml, len(xml), row["id"]))
+    if row["document_id"] is not None:
+        refresh_document(conn, row["document_id"])
+
+
+def _cancel_rest(conn: sqlite3.Connection, document_id: int | None) -> None:
+    if document_id is not None:
+        conn.execute("UPDATE postings SET state = 'cancelled' WHERE document_id = ? AND state IN ('queued')", (document_id,))
+
+
+def _stop_document(conn: sqlite3.Connection, document_id: int | None, state: DocState, reason: str) -> None:
+    if document_id is None:
+        return
+    _cancel_rest(conn, document_id)
+    documents.set_state(conn, document_id, state, reason, Actor.QBWC, str(state))
+
+
+# --- QuickBooks names we learn from answers -----------------------------------------------------
+
+
+def name_key(name: str) -> str:
+    return " ".join(limits.to_latin1(name).casefold().split())
+
+
+def remember_vendor(conn: sqlite3.Connection, company: str, record: dict[str, object]) -> None:
+    list_id = str(record.get("ListID") or "")
+    name = str(record.get("Name") or record.get("FullName") or "")
+    if not list_id or not name:
+        return
+    conn.execute(
+        """INSERT INTO qb_lists (company, list_type, list_id, full_name, name_key, is_active, edit_sequence, data)
+           VALUES (?, 'Vendor', ?, ?, ?, ?, ?, '{}')
+           ON CONFLICT (company, list_type, list_id) DO UPDATE SET full_name = excluded.full_name,
+             name_key = excluded.name_key, is_active = excluded.is_active, edit_sequence = excluded.edit_sequence""",
+        (company, list_id, name, name_key(name), int(record.get("IsActive", True) is not False), str(record.get("EditSequence") or "")),
+    )
+
+
+def remember_taken_name(conn: sqlite3.Connection, company: str, name: str) -> None:
+    """A name QuickBooks says is in use outside the vendor list (customer, employee, other name)."""
+    conn.execute(
+        "INSERT OR IGNORE INTO qb_lists (company, list_type, list_id, full_name, name_key, is_active, data) VALUES (?, 'Entity', ?, ?, ?, 1, '{}')",
+        (company, f"name:{name_key(name)}", name, name_key(name)),
+    )
+
+
+def _link_vendor(conn: sqlite3.Connection, row: sqlite3.Row, list_id: str, name: str) -> None:
+    if row["document_id"] is None:
+        return
+    doc = conn.execute("SELECT plan FROM documents WHERE id = ?", (row["document_id"],)).fetchone()
+    concur_key = json.loads(doc["plan"] or "{}").get("vendor_key") if doc else None
+    if concur_key:
+        conn.execute(
+            "INSERT INTO vendor_links (company, concur_key, list_id, name, linked_at) VALUES (?,?,?,?,?) ON CONFLICT (company, concur_key) DO UPDATE SET list_id = excluded.list_id, name = excluded.name",
+            (row["company"], concur_key, list_id, name, now_iso()),
+        )
+
+
+# --- document state from its rows ---------------------------------------------------------------
+
+
+def refresh_document(conn: sqlite3.Connection, document_id: int, reason: str = "") -> None:
+    """Derive the document's state from its outbox rows (while it is in the posting flow)."""
+    doc = conn.execute("SELECT state, posted_hash, content_hash FROM documents WHERE id = ?", (document_id,)).fetchone()
+    if doc is None or doc["state"] not in (DocState.QUEUED, DocState.SENT, DocState.UNKNOWN, DocState.POSTED):
+        return
+    # Rows of an earlier plan that failed were answered by holding or re-planning the document;
+    # only the live rows say where it stands now.
+    states = [r[0] for r in conn.execute("SELECT state FROM postings WHERE document_id = ? AND state NOT IN ('cancelled', 'failed', 'quarantined')", (document_id,))]
+    if not states:
+        return
+    if "unknown" in states:
+        new = DocState.UNKNOWN
+    elif "sent" in states:
+        new = DocState.SENT
+    elif "queued" in states:
+        new = DocState.QUEUED
+    elif all(s == "done" for s in states):
+        new = DocState.POSTED
+    else:
+        return
+    if new == doc["state"] and not reason:
+        return
+    if new is DocState.POSTED:
+        txn_ids = [r[0] for r in conn.execute("SELECT txn_id FROM postings WHERE document_id = ? AND op IN ('BillAdd', 'JournalEntryAdd') AND state = 'done' ORDER BY seq", (document_id,))]
+        documents.set_state(conn, document_id, DocState.POSTED, "", Actor.QBWC, "posted", {"txn_ids": txn_ids}, quickbooks_txn_id=",".join(t for t in txn_ids if t), posted_hash=doc["content_hash"])
+    elif new != doc["state"]:
+        documents.set_state(conn, document_id, new, reason, Actor.QBWC, str(new))
+    else:
+        conn.execute("UPDATE documents SET reason = ? WHERE id = ?", (reason, document_id))

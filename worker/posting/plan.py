@@ -1,0 +1,540 @@
+"""From one approved Concur document to the QuickBooks transactions that post it: a pure function.
+
+``plan_document`` takes the document, the company's config, what QuickBooks told us about itself
+(preferences, lists, vendors) and the stored vendor links, and returns one of:
+
+* ``Plan``: the vendor to use, create or reactivate, the BillAdd/JournalEntryAdd values (qbXML is
+  built from them elsewhere) and the human-readable decisions behind them;
+* ``Hold``: a person or a config change is needed; the reason says what, naming every problem
+  found (all unmapped codes, all missing accounts) so one fix releases it;
+* ``NotPostable``: the document is not for posting (not approved, nothing to post); the caller
+  marks it ``skipped``.
+
+Money: lines come from allocation amounts (``split.py``) and sum exactly to the document total;
+a journal entry is balanced by construction and checked before it is returned.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Iterable, Mapping
+
+from shared.config import CompanyConfig
+from shared.domain import Document, Expense, ExpenseReport, Invoice
+from shared.types import cents
+from worker.posting.keys import bill_ref_number, external_guid, invoice_memo, invoice_ref_number, journal_ref_number, report_memo
+from worker.posting.mapping import Dimensions, Resolver
+from worker.posting.split import SplitError, allocation_split
+from worker.posting.vendors import (
+    CreateVendor,
+    ReactivateVendor,
+    UseVendor,
+    VendorAction,
+    VendorCandidate,
+    VendorDirectory,
+    VendorHold,
+    decide_vendor,
+    employee_candidate,
+    invoice_vendor_candidate,
+)
+from worker.qbxml import limits
+from worker.qbxml.model import BillAdd, ExpenseLine, JournalEntryAdd, JournalLine, Ref
+
+ZERO = Decimal("0.00")
+
+# The ``kind`` part of each transaction's identity (keys.py): one document can yield two
+# transactions (a bill and a company-card journal entry) and each needs its own keys.
+KIND_REPORT_JE = "expense_report:journal_entry"
+KIND_REPORT_BILL = "expense_report:bill"
+KIND_REPORT_CARD_JE = "expense_report:company_card"
+KIND_INVOICE_BILL = "invoice:bill"
+
+
+# --- inputs ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QuickBooksFacts:
+    """From the Web Connector's host/company/preferences answers; None = not known yet."""
+
+    home_currency: str | None = None
+    multicurrency: bool = False
+    class_tracking: bool = True
+    closing_date: dt.date | None = None
+
+
+@dataclass(frozen=True)
+class ListsView:
+    """Accounts, classes and customer:jobs as cached from QuickBooks: case-folded FullName ->
+    is_active. ``None`` for a list means it has not been synced yet: then nothing is held for
+    it and QuickBooks' own answer (3140) reports a missing reference."""
+
+    accounts: Mapping[str, bool] | None = None
+    classes: Mapping[str, bool] | None = None
+    customers: Mapping[str, bool] | None = None
+
+    @classmethod
+    def of(
+        cls,
+        accounts: Mapping[str, bool] | Iterable[str] | None = None,
+        classes: Mapping[str, bool] | Iterable[str] | None = None,
+        customers: Mapping[str, bool] | Iterable[str] | None = None,
+    ) -> "ListsView":
+        """Build from FullName -> is_active mappings (or plain iterables of active names)."""
+
+        def fold(items: Mapping[str, bool] | Iterable[str] | None) -> dict[str, bool] | None:
+            if items is None:
+                return None
+            pairs = items.items() if isinstance(items, Mapping) else ((name, True) for name in items)
+            return {name.casefold(): bool(active) for name, active in pairs}
+
+        return cls(fold(accounts), fold(classes), fold(customers))
+
+    def problem(self, list_name: str, full_name: str) -> str | None:
+        """Why ``full_name`` cannot be referenced, or None when it can (or we cannot tell)."""
+        table = {"account": self.accounts, "class": self.classes, "customer:job": self.customers}[list_name]
+        if table is None:
+            return None
+        active = table.get(full_name.casefold())
+        if active is None:
+            return f'{list_name} "{full_name}" does not exist in QuickBooks'
+        if not active:
+            return f'{list_name} "{full_name}" is inactive in QuickBooks'
+        return None
+
+
+# --- outputs --------------------------------------------------------------------------------
+
+Transaction = BillAdd | JournalEntryAdd
+
+
+@dataclass(frozen=True)
+class Plan:
+    vendor_action: VendorAction | None
+    transactions: tuple[Transaction, ...]
+    total: Decimal
+    decisions: list[str] = field(default_factory=list)
+
+    @property
+    def vendor_name(self) -> str:
+        return self.vendor_action.name if self.vendor_action is not None else ""
+
+
+@dataclass(frozen=True)
+class Hold:
+    reason: str
+    decisions: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class NotPostable:
+    reason: str
+    decisions: list[str] = field(default_factory=list)
+
+
+PlanResult = Plan | Hold | NotPostable
+
+
+# --- working values -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Line:
+    """One allocation's share, resolved to QuickBooks names."""
+
+    account: str
+    amount: Decimal
+    memo: str
+    dims: Dimensions
+    company_paid: bool = False
+
+
+class _Planner:
+    """Collects problems and decisions for one document while the pieces are worked out."""
+
+    def __init__(self, doc: Document, company: CompanyConfig, qb: QuickBooksFacts, lists: ListsView) -> None:
+        self.doc = doc
+        self.company = company
+        self.qb = qb
+        self.lists = lists
+        self.problems: list[str] = []
+        self.decisions: list[str] = []
+        # One list, so decisions read in the order they were made (mapping rules included).
+        self.resolver = Resolver(company, decisions=self.decisions)
+
+    def note(self, text: str) -> None:
+        if text not in self.decisions:
+            self.decisions.append(text)
+
+    def hold(self) -> Hold:
+        return Hold("; ".join(self.problems), self._all_decisions())
+
+    def _all_decisions(self) -> list[str]:
+        return list(dict.fromkeys(self.decisions))
+
+    # -- checks shared by every document kind ------------------------------------------
+
+    def check_currency(self, parts_are_journal: bool) -> None:
+        currency = self.doc.currency.strip().upper()
+        home = (self.qb.home_currency or "").strip().upper()
+        if not home:
+            self.note(f"currency {currency}: the company file's home currency is not known yet, so it was not checked")
+            return
+        if currency == home:
+            return
+        if not self.qb.multicurrency:
+            self.problems.append(f"currency {currency} is not the company file's home currency {home} and multicurrency is off in QuickBooks")
+        elif parts_are_journal:
+            # JournalEntryAdd would need CurrencyRef and an exchange rate, which we do not send:
+            # posting the foreign amounts as home-currency amounts would be wrong to the cent.
+            self.problems.append(f"currency {currency} is not the home currency {home}: journal entries in a foreign currency are not supported (post it as a bill, or by hand)")
+        else:
+            self.note(f"currency {currency} (home {home}, multicurrency on): QuickBooks takes the bill's currency from the vendor, which must be in {currency}")
+
+    def txn_date(self, date: dt.date, why: str) -> dt.date:
+        closing = self.qb.closing_date
+        if closing is None or date > closing:
+            self.note(f"dated {date.isoformat()} (the {why})")
+            return date
+        # QuickBooks closes the closing date itself too ("on or before").
+        if self.company.posting.closed_period == "first_open_day":
+            moved = closing + dt.timedelta(days=1)
+            self.note(f"dated {moved.isoformat()}, the first open day: the {why} {date.isoformat()} is on or before the QuickBooks closing date {closing.isoformat()} (closed_period = first_open_day)")
+            return moved
+        self.problems.append(f"date {date.isoformat()} (the {why}) is on or before the QuickBooks closing date {closing.isoformat()} (set closed_period = \"first_open_day\" to post on {(closing + dt.timedelta(days=1)).isoformat()} instead)")
+        return date
+
+    def lines_for(self, item: Any, expense_type: str, memo: str, label: str, company_paid: bool = False) -> list[_Line]:
+        """One line per allocation of an expense or invoice line (zero amounts dropped)."""
+        try:
+            split = allocation_split(item)
+        except SplitError as exc:
+            self.problems.append(f"{label}: {exc}")
+            return []
+        if split.method == "percentages_fallback":
+            self.note(f"{label}: {split.note}, so the amount was split by percentage")
+        elif split.method == "percentages":
+            self.note(f"{label}: split by allocation percentage (largest remainder to the cent)")
+        account = self.resolver.account(expense_type)
+        allocations = item.allocations or (None,)
+        lines = []
+        for allocation, amount in zip(allocations, split.amounts):
+            dims = self.resolver.dimensions(allocation.fields) if allocation is not None else Dimensions()
+            if amount == 0:
+                continue
+            # An unmapped account ("") still counts towards the totals, so that every other
+            # check (vendor, currency, ...) runs and the hold names all problems at once.
+            lines.append(_Line(account or "", amount, memo, dims, company_paid))
+        return lines
+
+    def check_lists(self, lines: list[_Line], extra_accounts: Iterable[str]) -> None:
+        seen: set[tuple[str, str]] = set()
+        wanted = [("account", a) for a in extra_accounts]
+        for line in lines:
+            if line.account:
+                wanted.append(("account", line.account))
+            if line.dims.klass:
+                wanted.append(("class", line.dims.klass))
+            if line.dims.customer:
+                wanted.append(("customer:job", line.dims.customer))
+        for list_name, name in wanted:
+            if (list_name, name.casefold()) in seen:
+                continue
+            seen.add((list_name, name.casefold()))
+            if problem := self.lists.problem(list_name, name):
+                self.problems.append(problem)
+
+    def without_classes(self, lines: list[_Line]) -> list[_Line]:
+        """Class tracking off in QuickBooks: a ClassRef would be refused (3250), so drop it."""
+        if self.qb.class_tracking or not any(line.dims.klass for line in lines):
+            return lines
+        self.note("class tracking is off in QuickBooks: mapped classes are not sent")
+        return [dataclasses.replace(line, dims=Dimensions(None, line.dims.customer)) for line in lines]
+
+    def vendor(self, candidate: VendorCandidate, vendors: VendorDirectory, links: Mapping[str, str]) -> VendorAction | None:
+        decided = decide_vendor(candidate, vendors, links, self.company.posting.vendor_policy, self.company.id, self.decisions)
+        if isinstance(decided, VendorHold):
+            self.problems.append(decided.reason)
+            return None
+        return decided
+
+
+# --- building transactions ------------------------------------------------------------------
+
+
+def _ref(name: str | None) -> Ref | None:
+    return Ref(full_name=name) if name else None
+
+
+def _expense_lines(lines: list[_Line]) -> tuple[ExpenseLine, ...]:
+    return tuple(
+        ExpenseLine(account=Ref(full_name=line.account), amount=line.amount, memo=line.memo, customer=_ref(line.dims.customer), klass=_ref(line.dims.klass))
+        for line in lines
+    )
+
+
+def _journal_lines(lines: list[_Line]) -> list[JournalLine]:
+    """Expense lines as debits; a negative one (a credit in Concur) moves to the credit side."""
+    return [
+        JournalLine(
+            side="debit" if line.amount > 0 else "credit",
+            account=Ref(full_name=line.account),
+            amount=abs(line.amount),
+            memo=line.memo,
+            entity=_ref(line.dims.customer),
+            klass=_ref(line.dims.klass),
+        )
+        for line in lines
+    ]
+
+
+def _balancing_line(account: str, owed: Decimal, memo: str, entity: Ref | None = None) -> JournalLine:
+    """The other side of ``owed``: a credit when positive, a debit when the total is negative."""
+    return JournalLine(side="credit" if owed > 0 else "debit", account=Ref(full_name=account), amount=abs(owed), memo=memo, entity=entity)
+
+
+def journal_balance(entry: JournalEntryAdd) -> Decimal:
+    """Debits minus credits: zero for every journal entry the planner returns."""
+    return sum((line.amount if line.side == "debit" else -line.amount for line in entry.lines), ZERO)
+
+
+def _checked(entry: JournalEntryAdd) -> JournalEntryAdd:
+    """Balanced by construction; this guards the construction (and survives ``python -O``)."""
+    balance = journal_balance(entry)
+    if balance != 0:
+        raise AssertionError(f"journal entry {entry.ref_number} is off by {balance}")
+    if not all(line.amount == cents(line.amount) and line.amount > 0 for line in entry.lines):
+        raise AssertionError(f"journal entry {entry.ref_number} has an amount that is not positive cents")
+    return entry
+
+
+def _count(items: list[Any], noun: str) -> str:
+    return f"{len(items)} {noun}{'' if len(items) == 1 else 's'}"
+
+
+def _total(lines: Iterable[_Line]) -> Decimal:
+    return sum((line.amount for line in lines), ZERO)
+
+
+def _expense_memo(expense: Expense) -> str:
+    parts = [expense.transaction_date.isoformat(), expense.expense_type_name or expense.expense_type, expense.merchant, expense.description]
+    return " - ".join(p.strip() for p in parts if p and p.strip())
+
+
+# --- expense reports ------------------------------------------------------------------------
+
+
+def _plan_report(p: _Planner, doc: ExpenseReport, vendors: VendorDirectory, links: Mapping[str, str]) -> PlanResult:
+    company = p.company
+    posting = company.posting
+    as_bill = posting.expense_report_as == "bill"
+    lines: list[_Line] = []
+    for expense in doc.expenses:
+        company_paid = expense.payment_type in posting.company_paid_payment_types
+        lines += p.lines_for(expense, expense.expense_type, _expense_memo(expense), f"expense {expense.expense_id}", company_paid)
+    if reason := p.resolver.unmapped_reason():
+        p.problems.insert(0, reason)
+
+    out_of_pocket = [line for line in lines if not line.company_paid]
+    card = [line for line in lines if line.company_paid]
+    own_total, card_total = _total(out_of_pocket), _total(card)
+    # In bill mode the bill carries the out-of-pocket lines only when they add up to something;
+    # lines that net to zero go into the card journal entry, which balances without them.
+    bill_lines = out_of_pocket if as_bill and own_total != 0 else []
+    journal_lines = [line for line in lines if line.company_paid or not bill_lines]  # document order
+    if as_bill and own_total < 0:
+        p.problems.append(f"the out-of-pocket part is negative ({own_total:.2f}): a QuickBooks bill cannot have a negative total (post it as a journal entry or a vendor credit by hand)")
+    elif bill_lines and any(line.amount < 0 for line in bill_lines):
+        p.note("the bill has credit (negative) lines; its total is positive")
+    needs_vendor = own_total != 0
+
+    p.check_currency(parts_are_journal=bool(journal_lines))
+    # The report date rather than the last expense date: it is Concur's date for the report as
+    # a whole, the same for the bill and the card journal entry, and exists even when expense
+    # dates are scattered over months (the expense dates stay in the line memos).
+    txn_date = p.txn_date(doc.report_date, "report date")
+    accounts = [posting.ap_account] if needs_vendor else []
+    if card_total != 0:
+        accounts.append(posting.company_card_account)
+    p.check_lists(lines, accounts)
+    vendor = p.vendor(employee_candidate(doc.owner), vendors, links) if needs_vendor else None
+    if p.problems:
+        return p.hold()
+    lines = p.without_classes(lines)
+    # Recompute the parts after classes may have been dropped (same lines, same order).
+    bill_lines = [line for line in lines if not line.company_paid] if bill_lines else []
+    journal_lines = [line for line in lines if line.company_paid or not bill_lines]
+
+    memo = report_memo(doc.report_id)
+    who = f"{doc.owner.name}" + (f" ({vendor.name})" if vendor is not None and vendor.name and vendor.name != doc.owner.name else "")
+    transactions: list[Transaction] = []
+    if bill_lines:
+        transactions.append(
+            BillAdd(
+                vendor=vendor.ref,  # type: ignore[union-attr]  # needs_vendor holds here
+                txn_date=txn_date,
+                ref_number=bill_ref_number(company.id, KIND_REPORT_BILL, doc.report_id),
+                lines=_expense_lines(bill_lines),
+                memo=f"{memo} {doc.name}".strip(),
+                external_guid=external_guid(company.id, KIND_REPORT_BILL, doc.report_id),
+                ap_account=Ref(full_name=posting.ap_account),
+            )
+        )
+        p.note(f"bill to {who} for the out-of-pocket part {own_total:.2f} ({_count(bill_lines, 'line')})")
+    if journal_lines:
+        je_lines = _journal_lines(journal_lines)
+        if not as_bill and own_total != 0:
+            je_lines.append(_balancing_line(posting.ap_account, own_total, f"{memo} - owed to {doc.owner.name}", vendor.ref))  # type: ignore[union-attr]
+            p.note(f"A/P ({posting.ap_account}) {'credit' if own_total > 0 else 'debit'} {abs(own_total):.2f} to {who} for the out-of-pocket expenses")
+        if card_total != 0:
+            je_lines.append(_balancing_line(posting.company_card_account, card_total, f"{memo} - company card"))
+            p.note(f"{posting.company_card_account} {'credit' if card_total > 0 else 'debit'} {abs(card_total):.2f} for expenses paid by company card ({', '.join(posting.company_paid_payment_types)})")
+        if any(line.side == "credit" for line in _journal_lines(journal_lines)):
+            p.note("negative expense lines (credits) are on the credit side of the journal entry")
+        kind = KIND_REPORT_CARD_JE if as_bill else KIND_REPORT_JE
+        transactions.append(
+            _checked(
+                JournalEntryAdd(
+                    txn_date=txn_date,
+                    ref_number=journal_ref_number(company.id, kind, doc.report_id),
+                    lines=tuple(je_lines),
+                    memo=memo,
+                    external_guid=external_guid(company.id, kind, doc.report_id),
+                )
+            )
+        )
+        p.note(f"journal entry with {_count(journal_lines, 'expense line')}" + (" for the company-paid part" if as_bill else ""))
+    p.note(f"posted as {'a bill to the employee (expense_report_as = bill)' if as_bill else 'a journal entry (expense_report_as = journal_entry)'}")
+    return Plan(vendor, tuple(transactions), own_total + card_total, p._all_decisions())
+
+
+# --- invoices -------------------------------------------------------------------------------
+
+
+def _plan_invoice(p: _Planner, doc: Invoice, vendors: VendorDirectory, links: Mapping[str, str]) -> PlanResult:
+    company = p.company
+    posting = company.posting
+    total = cents(doc.total)
+    lines: list[_Line] = []
+    for item in doc.lines:
+        lines += p.lines_for(item, item.expense_type, item.description, f"invoice line {item.line_id}")
+    if reason := p.resolver.unmapped_reason():
+        p.problems.insert(0, reason)
+    stated = sum((cents(item.amount) for item in doc.lines), ZERO)
+    if stated != total:
+        p.problems.append(f"the invoice lines add up to {stated:.2f} but the invoice total is {total:.2f}")
+    if total < 0:
+        p.problems.append(f"the invoice total is negative ({total:.2f}): a QuickBooks bill cannot have a negative total (enter a vendor credit by hand)")
+    elif any(line.amount < 0 for line in lines):
+        p.note("the bill has credit (negative) lines; its total is positive")
+    p.check_currency(parts_are_journal=False)
+    txn_date = p.txn_date(doc.invoice_date, "invoice date")
+    p.check_lists(lines, [posting.ap_account])
+    vendor = p.vendor(invoice_vendor_candidate(doc), vendors, links)
+    if p.problems or vendor is None:
+        return p.hold()
+    lines = p.without_classes(lines)
+
+    if doc.invoice_number.strip():
+        ref_number = invoice_ref_number(doc.invoice_number)
+        if ref_number != doc.invoice_number.strip():
+            p.note(f'RefNumber "{ref_number}": the vendor\'s invoice number "{doc.invoice_number}" cut to {limits.BILL_REF_NUMBER} QuickBooks characters')
+        else:
+            p.note(f'RefNumber "{ref_number}": the vendor\'s invoice number')
+    else:
+        ref_number = bill_ref_number(company.id, KIND_INVOICE_BILL, doc.request_id)
+        p.note(f'RefNumber "{ref_number}": the invoice has no vendor invoice number, so one was derived from the Concur id')
+    terms = limits.clean(doc.terms, limits.TERMS_NAME) if doc.terms.strip() else ""
+    if terms:
+        p.note(f'terms "{terms}"')
+    memo = invoice_memo(doc.request_id)
+    bill = BillAdd(
+        vendor=vendor.ref,
+        txn_date=txn_date,
+        ref_number=ref_number,
+        lines=_expense_lines(lines),
+        due_date=doc.due_date,
+        terms=Ref(full_name=terms) if terms else None,
+        memo=f"{memo} {doc.description}".strip() if doc.description.strip() else memo,
+        external_guid=external_guid(company.id, KIND_INVOICE_BILL, doc.request_id),
+        ap_account=Ref(full_name=posting.ap_account),
+    )
+    p.note(f"bill to {vendor.name or doc.vendor_name} for {total:.2f} ({_count(lines, 'line')})")
+    return Plan(vendor, (bill,), total, p._all_decisions())
+
+
+# --- entry point ----------------------------------------------------------------------------
+
+
+def document_total(doc: Document) -> Decimal:
+    """What the lines must add up to: the expenses' approved amounts, or the invoice total."""
+    if isinstance(doc, ExpenseReport):
+        return sum((cents(e.amount) for e in doc.expenses), ZERO)
+    return cents(doc.total)
+
+
+def plan_document(
+    doc: Document,
+    company: CompanyConfig,
+    qb: QuickBooksFacts,
+    lists: ListsView,
+    vendors: VendorDirectory,
+    links: Mapping[str, str],
+) -> PlanResult:
+    """Decide how ``doc`` is posted to ``company``'s QuickBooks file (see the module docstring)."""
+    posting = company.posting
+    label = "report" if isinstance(doc, ExpenseReport) else "invoice"
+    if doc.approval_status not in posting.post_on_status:
+        return NotPostable(f"approval status {doc.approval_status or '(none)'} is not one of post_on_status ({', '.join(posting.post_on_status)})")
+    total = document_total(doc)
+    amounts = [e.amount for e in doc.expenses] if isinstance(doc, ExpenseReport) else [li.amount for li in doc.lines]
+    if cents(doc.total) == 0 and all(cents(a) == 0 for a in amounts):
+        return NotPostable(f"the {label} has nothing to post (total 0.00)")
+    p = _Planner(doc, company, qb, lists)
+    p.note(f"approval status {doc.approval_status} is in post_on_status")
+    if isinstance(doc, ExpenseReport):
+        if cents(doc.total) != total:
+            p.problems.append(f"the report's expenses add up to {total:.2f} but the report total is {cents(doc.total):.2f}")
+        return _plan_report(p, doc, vendors, links)
+    return _plan_invoice(p, doc, vendors, links)
+
+
+# --- display --------------------------------------------------------------------------------
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return f"{value:.2f}"
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, (list, tuple)):
+        return [_encode(v) for v in value]
+    return value
+
+
+def plan_to_json(result: PlanResult) -> dict[str, Any]:
+    """A JSON-ready picture of a planning result, for ``documents.plan``, the API and ``mlc plan``."""
+    if isinstance(result, Hold):
+        return {"outcome": "hold", "reason": result.reason, "decisions": list(result.decisions)}
+    if isinstance(result, NotPostable):
+        return {"outcome": "not_postable", "reason": result.reason, "decisions": list(result.decisions)}
+    vendor: dict[str, Any] | None = None
+    action = result.vendor_action
+    if isinstance(action, UseVendor):
+        vendor = {"action": "use", "list_id": action.list_id, "name": action.name}
+    elif isinstance(action, CreateVendor):
+        vendor = {"action": "create", "name": action.name, "concur_key": action.concur_key, "request": _encode(action.add)}
+    elif isinstance(action, ReactivateVendor):
+        vendor = {"action": "reactivate", "list_id": action.mod.list_id, "name": action.name, "request": _encode(action.mod)}
+    return {
+        "outcome": "plan",
+        "total": f"{result.total:.2f}",
+        "vendor": vendor,
+        "transactions": [{"type": type(t).__name__, **_encode(t)} for t in result.transactions],
+        "decisions": list(result.decisions),
+    }

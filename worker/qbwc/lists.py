@@ -1,0 +1,134 @@
+"""Keeping the QuickBooks lists the planner checks against: accounts, classes, customers:jobs, vendors.
+
+A pass runs at the start of a QBWC session when the lists are older than ``REFRESH_AFTER``.
+Vendors and customers page through iterators (about 100 a page) and, after the first full pass,
+only ask for what changed since the newest ``TimeModified`` seen. Iterator ids live only in the
+QBWC session (QuickBooks forgets them between sessions: 3391), never in the store.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+
+from shared.clock import now_iso, parse_iso
+from worker.posting.outbox import name_key
+from worker.qbwc.session import Session
+from worker.qbxml.build import build_request
+from worker.qbxml.model import Iterator, ListQuery, Request, Tagged, VendorQuery
+from worker.qbxml.parse import Response
+from worker.qbxml.status import Outcome, classify
+
+PREFIX = "l:"
+LIST_TYPES = ("Account", "Class", "Customer", "Vendor")
+PAGED = ("Customer", "Vendor")
+PAGE_SIZE = 100
+REFRESH_AFTER = dt.timedelta(minutes=15)
+_INCLUDE = {
+    "Account": ("ListID", "FullName", "IsActive", "AccountType", "TimeModified"),
+    "Class": ("ListID", "FullName", "IsActive", "TimeModified"),
+    "Customer": ("ListID", "FullName", "Name", "IsActive", "TimeModified"),
+    "Vendor": ("ListID", "Name", "IsActive", "EditSequence", "TimeModified"),
+}
+
+
+def ready(conn: sqlite3.Connection, company: str) -> bool:
+    """Every list has had one complete pass (the planner waits for this)."""
+    row = conn.execute("SELECT COUNT(*) FROM qb_list_sync WHERE company = ? AND synced_at IS NOT NULL", (company,)).fetchone()
+    return row[0] >= len(LIST_TYPES)
+
+
+def stale(conn: sqlite3.Connection, company: str, now: dt.datetime) -> list[str]:
+    synced = {r["list_type"]: r["synced_at"] for r in conn.execute("SELECT list_type, synced_at FROM qb_list_sync WHERE company = ?", (company,))}
+    return [t for t in LIST_TYPES if not synced.get(t) or now - parse_iso(synced[t]) > REFRESH_AFTER]
+
+
+def start_pass(conn: sqlite3.Connection, session: Session, now: dt.datetime) -> None:
+    """Begin a pass over the stale lists in this session ("" = the first page is due)."""
+    for list_type in stale(conn, session.company, now):
+        session.iterators.setdefault(list_type, "")
+
+
+def requests(conn: sqlite3.Connection, session: Session) -> list[tuple[str, str]]:
+    """The next page of every list being read in this session."""
+    items = []
+    for list_type, iterator_id in session.iterators.items():
+        checkpoint = conn.execute("SELECT from_modified FROM qb_list_sync WHERE company = ? AND list_type = ?", (session.company, list_type)).fetchone()
+        since = parse_iso(checkpoint[0]) if checkpoint and checkpoint[0] else None
+        request = _query(list_type, iterator_id, since)
+        items.append((PREFIX + list_type, build_request(Tagged(PREFIX + list_type, request))))
+    return items
+
+
+def _query(list_type: str, iterator_id: str, since: dt.datetime | None) -> Request:
+    iterator = None
+    if list_type in PAGED:
+        iterator = Iterator("Continue", iterator_id, PAGE_SIZE) if iterator_id else Iterator("Start", "", PAGE_SIZE)
+    # Every page of one pass carries the same filter; accounts and classes are small: read whole.
+    if list_type == "Vendor":
+        return VendorQuery(active_status="All", from_modified=since, iterator=iterator, include=_INCLUDE[list_type])
+    return ListQuery(list_type, active_status="All", from_modified=since if list_type in PAGED else None, iterator=iterator, include=_INCLUDE[list_type])  # type: ignore[arg-type]
+
+
+def apply_page(conn: sqlite3.Connection, session: Session, list_type: str, response: Response | None) -> None:
+    """Store one page; move the iterator on, finish the pass, or restart it after 3391."""
+    if list_type not in session.iterators:
+        return
+    if response is None:
+        session.iterators[list_type] = ""
+        return
+    outcome = classify(response.status_code, response.status_message).outcome
+    if outcome is Outcome.STALE_ITERATOR:
+        session.iterators[list_type] = ""  # start over within this session
+        return
+    if outcome not in (Outcome.OK, Outcome.WARN_OK, Outcome.NOT_FOUND):
+        session.iterators.pop(list_type, None)  # try again next session
+        return
+    newest = ""
+    for record in response.records:
+        store_record(conn, session.company, list_type, record)
+        newest = max(newest, str(record.get("TimeModified") or ""))
+    if list_type in PAGED and response.iterator_remaining:
+        session.iterators[list_type] = response.iterator_id
+        _advance_checkpoint(conn, session.company, list_type, newest, finished=False)
+        return
+    session.iterators.pop(list_type, None)
+    _advance_checkpoint(conn, session.company, list_type, newest, finished=True)
+
+
+def _advance_checkpoint(conn: sqlite3.Connection, company: str, list_type: str, newest: str, finished: bool) -> None:
+    row = conn.execute("SELECT from_modified, synced_at FROM qb_list_sync WHERE company = ? AND list_type = ?", (company, list_type)).fetchone()
+    current = row["from_modified"] if row else None
+    candidate = _as_iso(newest) if newest else None
+    checkpoint = max(filter(None, [current, candidate]), default=None) if list_type in PAGED else None
+    conn.execute(
+        """INSERT INTO qb_list_sync (company, list_type, synced_at, from_modified) VALUES (?,?,?,?)
+           ON CONFLICT (company, list_type) DO UPDATE SET
+             synced_at = COALESCE(excluded.synced_at, qb_list_sync.synced_at), from_modified = excluded.from_modified""",
+        (company, list_type, now_iso() if finished else None, checkpoint),
+    )
+
+
+def _as_iso(quickbooks_time: str) -> str | None:
+    """QuickBooks writes TimeModified with its own offset (2026-11-28T10:15:00-08:00)."""
+    try:
+        return parse_iso(quickbooks_time).astimezone(dt.timezone.utc).isoformat()
+    except ValueError:
+        return None
+
+
+def store_record(conn: sqlite3.Connection, company: str, list_type: str, record: dict[str, object]) -> None:
+    list_id = str(record.get("ListID") or "")
+    full_name = str(record.get("FullName") or record.get("Name") or "")
+    if not list_id or not full_name:
+        return
+    extra = {k: v for k, v in record.items() if k in ("AccountType", "TimeModified")}
+    conn.execute(
+        """INSERT INTO qb_lists (company, list_type, list_id, full_name, name_key, is_active, edit_sequence, data)
+           VALUES (?,?,?,?,?,?,?,?)
+           ON CONFLICT (company, list_type, list_id) DO UPDATE SET full_name = excluded.full_name,
+             name_key = excluded.name_key, is_active = excluded.is_active,
+             edit_sequence = excluded.edit_sequence, data = excluded.data""",
+        (company, list_type, list_id, full_name, name_key(full_name), int(record.get("IsActive", True) is not False), str(record.get("EditSequence") or ""), json.dumps(extra)),
+    )

@@ -1,0 +1,407 @@
+"""The QBWC callbacks: the session state machine wired to the store and the outbox.
+
+Each callback answers from what the store already holds (no Concur call, no planning) and never
+lets an exception escape: on an internal error it answers a valid value ("" or -1) and explains
+through getLastError, because QBWC shows QBWC1041/1042 and stops on anything else.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import sqlite3
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from shared.clock import now_iso, utc_now
+from shared.config import CompanyConfig
+from shared.types import Actor
+from worker.context import WorkerContext
+from worker.posting import outbox
+from worker.qbwc import lists, passwords
+from worker.qbwc.hresults import connection_error_message
+from worker.qbwc.session import MAX_NOOPS, Phase, Session, handed_out, on_receive, on_send, progress, refuse
+from worker.qbxml.build import wrap_requests
+from worker.qbxml.parse import HostCompanyPrefs, QbxmlParseError, match_responses, parse_hcp, parse_message_set, same_file_id
+from worker.qbxml.parse import choose_version as choose_qbxml_version
+from worker.qbxml.status import HresultOutcome, hresult_outcome
+from worker.store import audit
+
+log = logging.getLogger(__name__)
+
+SERVER_VERSION = "ml-connector 0.1"
+BUSY_WINDOW_S = 60.0  # another session active this recently means "busy"
+NOOP = "NoOp"
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str
+    params: dict[str, str]
+    client: str  # the caller's address, for login throttling
+
+
+class QbwcService:
+    def __init__(self, ctx: WorkerContext, batch: outbox.BatchLimits | None = None, clock: Callable[[], float] = time.time, busy_window_s: float = BUSY_WINDOW_S) -> None:
+        self.ctx = ctx
+        self.busy_window_s = busy_window_s
+        self.batch = batch or outbox.BatchLimits()
+        self.clock = clock
+        self.sessions: dict[str, Session] = {}
+        self.noop_pending: set[str] = set()
+        self.throttle = passwords.LoginThrottle()
+        self.handlers: dict[str, Callable[[Call], Awaitable[object]]] = {
+            "serverVersion": self.server_version,
+            "getServerVersion": self.server_version,
+            "clientVersion": self.client_version,
+            "authenticate": self.authenticate,
+            "sendRequestXML": self.send_request_xml,
+            "receiveResponseXML": self.receive_response_xml,
+            "connectionError": self.connection_error,
+            "getLastError": self.get_last_error,
+            "closeConnection": self.close_connection,
+            "getInteractiveURL": self.get_interactive_url,
+            "interactiveDone": self.interactive_done,
+            "interactiveRejected": self.interactive_rejected,
+        }
+
+    # -- dispatch ---------------------------------------------------------------------------
+
+    async def call(self, call: Call) -> object:
+        """Run one callback; an internal error becomes the method's failure value."""
+        handler = self.handlers[call.method]
+        try:
+            return await handler(call)
+        except Exception:
+            log.exception("QBWC %s failed", call.method)
+            ticket = call.params.get("ticket") or call.params.get("wcTicket") or ""
+            session = self.sessions.get(ticket)
+            if session is not None:
+                session.last_error = "ml-connector hit an internal error; details are in its log. Nothing was lost: the next run continues."
+                self.noop_pending.discard(ticket)
+            return -1 if call.method == "receiveResponseXML" else ["", "nvu"] if call.method == "authenticate" else ("done" if call.method == "connectionError" else "")
+
+    # -- simple callbacks ------------------------------------------------------------------
+
+    async def server_version(self, call: Call) -> str:
+        return SERVER_VERSION
+
+    async def client_version(self, call: Call) -> str:
+        return ""  # any Web Connector 2.x will do
+
+    async def get_interactive_url(self, call: Call) -> str:
+        return ""
+
+    async def interactive_done(self, call: Call) -> str:
+        return "Done"
+
+    async def interactive_rejected(self, call: Call) -> str:
+        return ""
+
+    # -- authenticate ----------------------------------------------------------------------
+
+    def _company_for(self, username: str) -> CompanyConfig | None:
+        for company in self.ctx.config.companies:
+            if company.qbwc.username == username:
+                return company
+        return None
+
+    async def authenticate(self, call: Call) -> list[str]:
+        username = call.params.get("strUserName", "")
+        password = call.params.get("strPassword", "")
+        company = self._company_for(username)
+        throttled = self.throttle.blocked(username, call.client)
+        password_hash = None
+        if company is not None:
+            password_hash = passwords.configured_hash(company) or await self.ctx.store.run(passwords.stored_hash, company.id)
+        # Verify even when throttled or unknown so every refusal costs the same time.
+        good = await passwords.verify(password_hash, password)
+        if company is None or not good or throttled:
+            if not throttled:
+                self.throttle.failed(username, call.client)
+            log.warning("QBWC login refused for user %r from %s%s", username, call.client, " (throttled)" if throttled else "")
+            return [secrets.token_hex(16), "nvu"]
+        self.throttle.succeeded(username, call.client)
+        now = self.clock()
+        for other in list(self.sessions.values()):
+            if other.company == company.id and other.phase is not Phase.CLOSED and not other.expired(now):
+                if now - other.last_seen_at < self.busy_window_s:
+                    return [secrets.token_hex(16), "busy"]
+                # An abandoned session: whatever it had in flight becomes uncertain below.
+                other.phase = Phase.CLOSED
+        ticket = secrets.token_hex(16)
+        session = Session(ticket=ticket, company=company.id, created_at=now, last_seen_at=now)
+        has_work = await self.ctx.store.run(_start_session, session)
+        self.sessions[ticket] = session
+        self._forget_expired(now)
+        return [ticket, "" if has_work else "none"]
+
+    def _forget_expired(self, now: float) -> None:
+        for ticket, session in list(self.sessions.items()):
+            if session.phase is Phase.CLOSED or session.expired(now):
+                if now - session.last_seen_at > 3600:
+                    del self.sessions[ticket]
+
+    def _session(self, call: Call, key: str = "ticket") -> Session | None:
+        session = self.sessions.get(call.params.get(key, ""))
+        if session is None or session.phase is Phase.CLOSED:
+            return None
+        if session.expired(self.clock()):
+            session.phase = Phase.CLOSED
+            return None
+        return session
+
+    # -- sendRequestXML --------------------------------------------------------------------
+
+    async def send_request_xml(self, call: Call) -> str:
+        session = self._session(call)
+        if session is None:
+            return ""  # getLastError explains; QBWC starts a new session next run
+        company = self.ctx.config.company(session.company)
+        hcp = call.params.get("strHCPResponse", "")
+        decision = on_send(session, self.clock(), has_hcp=bool(hcp.strip()))
+        lost = [int(rid) for rid in decision.lost if rid.isdigit()]
+        facts = self._check_company_file(session, company, hcp) if decision.first_call and session.phase is Phase.OPEN else None
+        xml = await self.ctx.store.run(_next_request_set, session, company, self.batch, lost, decision.first_call, facts)
+        if lost:
+            self.ctx.changed.notify()
+        if xml:
+            self.ctx.metrics.qbxml_requests.labels(session.company, "set").inc()
+            return xml
+        if session.phase is Phase.READY and session.noops < MAX_NOOPS and await self.ctx.store.run(_planner_busy, session.company):
+            # Documents are being planned right now: wait a moment (QBWC pauses 5 s) and ask again.
+            session.noops += 1
+            self.noop_pending.add(session.ticket)
+        elif not session.last_error:
+            session.last_error = "Nothing more to send."
+        return ""
+
+    def _check_company_file(self, session: Session, company: CompanyConfig, hcp: str) -> HostCompanyPrefs | None:
+        """The wrong-company guard and the qbXML version, from the session's first call."""
+        try:
+            facts = parse_hcp(hcp, company.qbwc.owner_id)
+        except QbxmlParseError as exc:
+            refuse(session, f"could not read the company file information from the Web Connector ({exc}); nothing was sent")
+            return None
+        if facts.file_id is not None and not same_file_id(facts.file_id, company.qbwc.file_id):
+            refuse(session, f"QuickBooks has a different company file open ({facts.company_name or 'unnamed'}: FileID {facts.file_id}, expected {company.qbwc.file_id}); nothing was sent to it")
+            return None
+        version = choose_qbxml_version(company.qbwc.qbxml_version, list(facts.supported_versions))
+        if version is None:
+            refuse(session, f"this QuickBooks supports qbXML {', '.join(facts.supported_versions) or 'none'}; ml-connector needs {company.qbwc.qbxml_version} or an older version it speaks")
+            return None
+        session.qbxml_version = version
+        session.phase = Phase.READY
+        return facts
+
+    # -- receiveResponseXML ----------------------------------------------------------------
+
+    async def receive_response_xml(self, call: Call) -> int:
+        session = self._session(call)
+        if session is None:
+            return -1
+        answered = on_receive(session, self.clock())
+        response = call.params.get("response", "")
+        hresult = call.params.get("hresult", "").strip()
+        message = call.params.get("message", "").strip()
+        if hresult:
+            outcome = hresult_outcome(hresult)
+            result = await self.ctx.store.run(_failed_set, session, answered, outcome, f"{hresult}: {message}", durable=True)
+            self.ctx.changed.notify()
+            if result is None:
+                return -1
+            return result
+        try:
+            responses = parse_message_set(response)
+        except QbxmlParseError as exc:
+            session.last_error = f"QuickBooks' answer could not be read ({exc}); the requests will be checked before anything is sent again"
+            await self.ctx.store.run(_uncertain, session, answered, session.last_error, durable=True)
+            self.ctx.changed.notify()
+            return -1
+        remaining = await self.ctx.store.run(_apply_answers, session, answered, responses, durable=True)
+        self.ctx.changed.notify()
+        if remaining == 0 and session.phase is Phase.READY and session.noops < MAX_NOOPS and await self.ctx.store.run(_planner_busy, session.company):
+            remaining = 1  # planning in progress: ask for another round (a NoOp wait follows)
+        return progress(session.answered, remaining)
+
+    # -- the rest --------------------------------------------------------------------------
+
+    async def connection_error(self, call: Call) -> str:
+        session = self._session(call)
+        text = connection_error_message(call.params.get("hresult"), call.params.get("message"))
+        if session is not None:
+            session.last_error = text
+            await self.ctx.store.run(_unreachable, session.company, text)
+            self.ctx.changed.notify()
+        return "done"
+
+    async def get_last_error(self, call: Call) -> str:
+        ticket = call.params.get("ticket", "")
+        if ticket in self.noop_pending:
+            self.noop_pending.discard(ticket)
+            return NOOP
+        session = self.sessions.get(ticket)
+        if session is None:
+            return "The Web Connector session expired or is unknown to ml-connector; the next scheduled run starts a new one."
+        if session.expired(self.clock()):
+            return "The Web Connector session expired; the next scheduled run starts a new one."
+        return session.last_error or "No error."
+
+    async def close_connection(self, call: Call) -> str:
+        session = self.sessions.get(call.params.get("ticket", ""))
+        if session is None:
+            return "OK"
+        session.phase = Phase.CLOSED
+        self.noop_pending.discard(session.ticket)
+        await self.ctx.store.run(_close_session, session)
+        if session.last_error and session.last_error not in ("Nothing more to send.",):
+            return f"Finished with a problem: {session.last_error}"
+        return f"OK: {session.answered} requests exchanged with QuickBooks."
+
+
+# --- store steps (each runs in one transaction) ------------------------------------------------
+
+
+def _persist(conn: sqlite3.Connection, session: Session) -> None:
+    state = session.to_json()
+    conn.execute(
+        """INSERT INTO qbwc_sessions (ticket, company, created_at, last_seen_at, closed_at, state, last_error)
+           VALUES (?,?,?,?,?,?,?)
+           ON CONFLICT (ticket) DO UPDATE SET last_seen_at = excluded.last_seen_at, closed_at = excluded.closed_at,
+             state = excluded.state, last_error = excluded.last_error""",
+        (session.ticket, session.company, now_iso(), now_iso(), now_iso() if session.phase is Phase.CLOSED else None, state, session.last_error),
+    )
+
+
+def _start_session(conn: sqlite3.Connection, session: Session) -> bool:
+    """A new session: whatever an earlier one left in flight is uncertain now. Work to do?"""
+    moved = outbox.mark_company_uncertain(conn, session.company, "a new Web Connector session began before QuickBooks' answer arrived")
+    if moved:
+        audit.append(conn, session.company, None, Actor.QBWC, "uncertain", {"postings": moved, "why": "new session"})
+    _persist(conn, session)
+    return outbox.pending_count(conn, session.company) > 0 or bool(lists.stale(conn, session.company, utc_now())) or _planner_busy(conn, session.company)
+
+
+def _planner_busy(conn: sqlite3.Connection, company: str) -> bool:
+    """Documents waiting to be planned now that the lists are known."""
+    if not lists.ready(conn, company):
+        return False
+    row = conn.execute("SELECT 1 FROM documents WHERE company = ? AND state = 'fetched' AND (next_attempt_at IS NULL OR next_attempt_at <= ?) LIMIT 1", (company, now_iso())).fetchone()
+    return row is not None
+
+
+def _next_request_set(conn: sqlite3.Connection, session: Session, company: CompanyConfig, batch: outbox.BatchLimits, lost: list[int], first_call: bool, facts: HostCompanyPrefs | None) -> str:
+    if lost:
+        outbox.mark_uncertain(conn, lost, "the Web Connector asked for more before answering; QuickBooks may have applied these")
+        audit.append(conn, session.company, None, Actor.QBWC, "uncertain", {"postings": lost, "why": "answer lost"})
+    if first_call:
+        _record_contact(conn, session, facts)
+    if session.phase is not Phase.READY:
+        _persist(conn, session)
+        return ""
+    if first_call:
+        lists.start_pass(conn, session, utc_now())
+    items = lists.requests(conn, session)
+    items += outbox.take_batch(conn, session.company, session.ticket, batch, budget=max(batch.max_requests - len(items), 0))
+    handed_out(session, [rid for rid, _ in items])
+    _persist(conn, session)
+    if not items:
+        return ""
+    return wrap_requests([xml for _, xml in items], session.qbxml_version or company.qbwc.qbxml_version, "continueOnError")
+
+
+def _record_contact(conn: sqlite3.Connection, session: Session, facts: HostCompanyPrefs | None) -> None:
+    now = now_iso()
+    if session.phase is Phase.REFUSED:
+        conn.execute(
+            """INSERT INTO qb_company (company, last_contact_at, last_result, last_error) VALUES (?,?,?,?)
+               ON CONFLICT (company) DO UPDATE SET last_contact_at = excluded.last_contact_at, last_result = excluded.last_result, last_error = excluded.last_error""",
+            (session.company, now, "refused", session.last_error),
+        )
+        audit.append(conn, session.company, None, Actor.QBWC, "company_file_refused", {"reason": session.last_error})
+        return
+    if facts is None:
+        return
+    conn.execute(
+        """INSERT INTO qb_company (company, file_id, product, qbxml_version, home_currency, multicurrency, class_tracking, closing_date,
+                                   last_contact_at, last_result, last_error, reachable_since, unreachable_since)
+           VALUES (?,?,?,?,?,?,?,?,?, 'ok', '', ?, NULL)
+           ON CONFLICT (company) DO UPDATE SET file_id = excluded.file_id, product = excluded.product,
+             qbxml_version = excluded.qbxml_version, home_currency = excluded.home_currency,
+             multicurrency = excluded.multicurrency, class_tracking = excluded.class_tracking,
+             closing_date = excluded.closing_date, last_contact_at = excluded.last_contact_at,
+             last_result = 'ok', last_error = '',
+             reachable_since = COALESCE(qb_company.reachable_since, excluded.reachable_since), unreachable_since = NULL""",
+        (
+            session.company,
+            facts.file_id,
+            facts.product_name,
+            session.qbxml_version,
+            facts.home_currency or None,
+            None if facts.is_multi_currency_on is None else int(facts.is_multi_currency_on),
+            None if facts.is_using_class_tracking is None else int(facts.is_using_class_tracking),
+            facts.closing_date.isoformat() if facts.closing_date else None,
+            now,
+            now,
+        ),
+    )
+
+
+def _apply_answers(conn: sqlite3.Connection, session: Session, answered: list[str], responses: list) -> int:
+    matched = match_responses(answered, responses)
+    summary = outbox.AnswerSummary()
+    for rid in answered:
+        response = matched.by_request_id.get(rid)
+        if rid.startswith(lists.PREFIX):
+            lists.apply_page(conn, session, rid[len(lists.PREFIX):], response)
+        else:
+            outbox.apply_answer(conn, rid, response, summary)
+    conn.execute("UPDATE qb_company SET last_contact_at = ?, last_result = 'ok' WHERE company = ?", (now_iso(), session.company))
+    _persist(conn, session)
+    return outbox.pending_count(conn, session.company) + len(session.iterators)
+
+
+def _failed_set(conn: sqlite3.Connection, session: Session, answered: list[str], outcome: HresultOutcome, text: str) -> int | None:
+    """QuickBooks could not process the request set at all (receiveResponseXML with an hresult)."""
+    writes = [int(rid) for rid in answered if rid.isdigit()]
+    for list_type in [rid[len(lists.PREFIX):] for rid in answered if rid.startswith(lists.PREFIX)]:
+        session.iterators[list_type] = ""
+    if outcome is HresultOutcome.QUARANTINE:
+        # A parse error means nothing in the set was applied. Alone, a row is the culprit;
+        # in company, each is sent by itself to find which one it was.
+        if len(writes) == 1:
+            outbox.quarantine(conn, writes[0], f"QuickBooks could not parse this request ({text}); it will not be sent again without a person")
+        else:
+            outbox.requeue(conn, writes, solo=True, why="set failed to parse; sending each request alone")
+        audit.append(conn, session.company, None, Actor.QBWC, "parse_error", {"postings": writes, "hresult": text})
+        _persist(conn, session)
+        return progress(session.answered, outbox.pending_count(conn, session.company))
+    if outcome is HresultOutcome.RETRY:
+        outbox.requeue(conn, writes, why=text)
+    else:
+        outbox.mark_uncertain(conn, writes, f"QuickBooks reported {text}; checking before resending")
+    session.last_error = f"QuickBooks reported an error: {text}"
+    _persist(conn, session)
+    return None
+
+
+def _uncertain(conn: sqlite3.Connection, session: Session, answered: list[str], why: str) -> None:
+    outbox.mark_uncertain(conn, [int(rid) for rid in answered if rid.isdigit()], why)
+    _persist(conn, session)
+
+
+def _unreachable(conn: sqlite3.Connection, company: str, text: str) -> None:
+    now = now_iso()
+    conn.execute(
+        """INSERT INTO qb_company (company, last_contact_at, last_result, last_error, unreachable_since) VALUES (?,?,?,?,?)
+           ON CONFLICT (company) DO UPDATE SET last_contact_at = excluded.last_contact_at, last_result = excluded.last_result,
+             last_error = excluded.last_error, unreachable_since = COALESCE(qb_company.unreachable_since, excluded.unreachable_since),
+             reachable_since = NULL""",
+        (company, now, "unreachable", text, now),
+    )
+    audit.append(conn, company, None, Actor.QBWC, "quickbooks_unreachable", {"message": text})
+
+
+def _close_session(conn: sqlite3.Connection, session: Session) -> None:
+    _persist(conn, session)
