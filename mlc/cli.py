@@ -79,12 +79,15 @@ def worker(ctx: Context) -> None:
     import trio
 
     from worker.main import run_forever
-    from worker.store.db import StoreError
+    from worker.store.db import Store, StoreError
 
+    config = ctx.config
     try:
-        trio.run(run_forever, ctx.config)
+        Store.in_dir(config.worker.data_dir).close()  # refuse an unusable database before starting anything
     except StoreError as exc:
         fail(f"mlc worker: {exc}")
+    try:
+        trio.run(run_forever, config)
     except KeyboardInterrupt:
         pass
 

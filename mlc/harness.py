@@ -5,18 +5,20 @@ all run through this one harness, so what the demo shows is what the tests prove
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
+import os
 import sqlite3
+import tomllib
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import tomli_w
 import trio
 
-from shared.config import Config
+from shared.config import Config, load_config
 from sim.concur.server import CompanyParams, ConcurSim
 from sim.quickbooks.engine import CompanyFile
 from sim.quickbooks.latency import LatencyModel, SimClock
@@ -56,19 +58,36 @@ class Harness:
         return self.worker.url + "/webhooks/concur"
 
 
-def demo_config(config: Config, run_dir: Path, concur_url: str) -> Config:
-    """The config with its data in ``run_dir`` and Concur pointing at the simulator."""
-    key = run_dir / "concur-webhook.pem"
-    companies = tuple(
-        dataclasses.replace(c, concur=dataclasses.replace(c.concur, base_url=concur_url, webhook_public_keys=(key,), verify_webhook_signature=True))
-        for c in config.companies
-    )
-    return dataclasses.replace(
-        config,
-        worker=dataclasses.replace(config.worker, data_dir=run_dir),
-        operator=dataclasses.replace(config.operator, token_file=run_dir / "operator.token"),
-        companies=companies,
-    )
+def write_run_config(config: Config, run_dir: Path, concur_url: str, worker_port: int | None = None) -> Config:
+    """The config as a real file in ``run_dir``: data there, Concur pointing at the simulator.
+
+    A file (not an in-memory copy) so that the worker's config reload, ``mlc`` commands and the
+    console work on the demo exactly as on a real installation."""
+    raw = tomllib.loads(config.path.read_text(encoding="utf-8"))
+    worker = raw.setdefault("worker", {})
+    worker["data_dir"] = str(run_dir)
+    if worker_port is not None:
+        worker["listen"] = f"{config.worker.listen_host}:{worker_port}"
+        worker["public_url"] = f"http://localhost:{worker_port}" if worker_port else worker.get("public_url", "http://localhost:8750")
+    raw.setdefault("operator", {})["token_file"] = str(run_dir / "operator.token")
+    for company in raw.get("companies", []):
+        concur = company.setdefault("concur", {})
+        concur["base_url"] = concur_url
+        concur["webhook_public_key"] = str(run_dir / "concur-webhook.pem")
+        concur["verify_webhook_signature"] = True
+    path = run_dir / "mlc.toml"
+    path.write_text("# Written by the ml-connector harness for this run.\n" + tomli_w.dumps(raw), encoding="utf-8")
+    return load_config(path, environ=dict(os.environ))
+
+
+def edit_run_config(harness: Harness, change) -> Config:
+    """Apply ``change(raw_dict)`` to the run's config file (the worker picks it up by itself)."""
+    path = harness.config.path
+    raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    change(raw)
+    path.write_text(tomli_w.dumps(raw), encoding="utf-8")
+    harness.config = load_config(path)
+    return harness.config
 
 
 def _port(url: str) -> int:
@@ -103,7 +122,7 @@ async def start(
     ])
     concur_url = await concur.serve(nursery, "127.0.0.1", _port(company.concur.base_url) if concur_port is None else concur_port)
     concur.write_public_key(run_dir / "concur-webhook.pem")
-    config = demo_config(config, run_dir, concur_url)
+    config = write_run_config(config, run_dir, concur_url, worker_port)
     company_path = run_dir / f"{company.id}.qbsim"
     company_file = seed_company(company.qbwc.file_id, company.qbwc.owner_id, company_name=company.name, latency=latency or LatencyModel(0, 0, 0, 0, 0))
     company_file.save(company_path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich import box
 from rich.table import Table
 from rich.text import Text
 from textual import work
@@ -42,19 +43,27 @@ def header_text(d: Document) -> Text:
 
 
 def lines_table(plan: dict[str, Any] | None) -> Table | Text:
+    """Every planned line: debit/credit (journal entries), account, class, name, amount, memo."""
     if not plan:
         return Text("Not planned yet.", style="dim")
     if plan.get("outcome") != "plan":
         return Text(f"Plan outcome: {plan.get('outcome')} — {plan.get('reason', '')}", style="yellow")
-    table = Table(expand=True, show_edge=False, pad_edge=False)
-    for name, justify in (("Txn", "left"), ("Side", "left"), ("Account", "left"), ("Class", "left"), ("Customer / name", "left"), ("Amount", "right"), ("Memo", "left")):
-        table.add_column(name, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    table = Table(expand=True, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    table.add_column("Side")
+    table.add_column("Account", overflow="fold")
+    table.add_column("Class", overflow="fold")
+    table.add_column("Name", overflow="fold")
+    table.add_column("Amount", justify="right", no_wrap=True)
+    table.add_column("Memo", overflow="fold")
     for txn in plan.get("transactions", []):
+        kind = str(txn.get("type", "")).removesuffix("Add")
+        table.add_row(Text(f"{kind} {txn.get('ref_number', '')} {txn.get('txn_date', '')}", style="bold"), "", "", "", "", "")
         for line in txn.get("lines", []):
             table.add_row(
-                str(txn.get("type", "")).removesuffix("Add"), line.get("side", ""), _name(line.get("account")), _name(line.get("klass")),
+                line.get("side", "expense"), _name(line.get("account")), _name(line.get("klass")),
                 _name(line.get("customer")) or _name(line.get("entity")), str(line.get("amount", "")), line.get("memo", ""),
             )
+    table.add_row("", "", "", Text("total", style="bold"), Text(str(plan.get("total", "")), style="bold"), "")
     return table
 
 
@@ -70,7 +79,7 @@ def decisions_text(plan: dict[str, Any] | None) -> Text:
 
 
 def audit_table(entries: list[AuditEntry]) -> Table:
-    table = Table(expand=True, show_edge=False, pad_edge=False)
+    table = Table(expand=True, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     table.add_column("#", justify="right")
     table.add_column("At (UTC)", no_wrap=True)
     table.add_column("Actor")
@@ -112,7 +121,7 @@ class DetailScreen(DocumentActions):
             yield Static("qbXML request and response (x to focus, arrows to scroll)", classes="section")
             yield QbxmlViewer(id="qbxml")
         yield StatusBar()
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.app.change_signal.subscribe(self, self._changed)  # type: ignore[attr-defined]

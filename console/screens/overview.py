@@ -38,9 +38,9 @@ class OverviewScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static("Waiting for the worker…", id="totals")
-        yield VerticalScroll(id="cards")
+        yield VerticalScroll(id="cards", can_focus=False)
         yield StatusBar()
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.app.summary_signal.subscribe(self, self.show)  # type: ignore[attr-defined]
@@ -59,7 +59,7 @@ class OverviewScreen(Screen):
             for card, company in zip(cards, summary.companies):
                 card.set_data(company, now)
             return
-        had_focus = self.focused is not None
+        had_focus = isinstance(self.focused, CompanyCard)
         box.remove_children()
         new = [CompanyCard(c, now, id=f"card-{c.id}") for c in summary.companies]
         box.mount(*new)

@@ -37,7 +37,7 @@ class QueueScreen(DocumentActions):
         Binding("r", "act('replay')", "Replay"),
         Binding("s", "act('skip')", "Skip"),
         Binding("slash", "search", "Search"),
-        Binding("right_square_bracket", "next_view", "Next tab"),
+        Binding("right_square_bracket", "next_view", "Next tab", show=False),
         Binding("left_square_bracket", "prev_view", "Prev tab", show=False),
         Binding("c", "cycle_company", "Company", show=False),
         Binding("g", "reload", "Refresh", show=False),
@@ -62,7 +62,7 @@ class QueueScreen(DocumentActions):
         yield DocumentTable(id="documents")
         yield Static(id="result")
         yield StatusBar()
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#search").display = False

@@ -8,20 +8,21 @@ from textual.widgets import DataTable
 from console.format import short_time, state_style
 from shared.api import Document
 
-COLUMNS = (("id", "ID", 6), ("company", "Company", 8), ("concur_id", "Concur id", 12), ("state", "State", 8),
-           ("amount", "Amount", 10), ("who", "Employee / vendor", 16), ("updated", "Updated", 11), ("reason", "Reason", 40))
+# Most telling first, so an 80-column terminal shows the reason; the table scrolls sideways for the rest.
+COLUMNS = (("company", "Company", 8), ("concur_id", "Concur id", 12), ("state", "State", 8), ("amount", "Amount", 11),
+           ("who", "Employee / vendor", 16), ("reason", "Reason", 36), ("updated", "Updated", 11), ("id", "ID", 6))
 
 
 def row_cells(d: Document) -> tuple[object, ...]:
     return (
-        str(d.id),
         d.company,
         d.concur_id,
         Text(d.state, style=state_style(d.state)),
         Text(f"{d.amount} {d.currency or ''}".strip() if d.amount else "-", justify="right"),
         d.who,
-        short_time(d.updated_at),
         d.reason + (f" [{d.flag}]" if d.flag else ""),
+        short_time(d.updated_at),
+        str(d.id),
     )
 
 

@@ -7,6 +7,7 @@ import json
 import click
 import trio
 
+from sim.concur.data import Report
 from sim.concur.server import PRIMARY, SECONDARY, CompanyParams, ConcurSim
 
 
@@ -48,7 +49,7 @@ def concur(host: str, port: int, secondary_port: int, seed: int, reports: int, i
                 data = sim.companies[company_id].data
                 for doc in [*data.reports.values(), *data.invoices.values()]:
                     await trio.sleep(approve_every)
-                    if doc in data.reports.values():
+                    if isinstance(doc, Report):
                         sim.approve(doc.id)
                     else:
                         sim.approve_invoice(doc.id)

@@ -13,7 +13,7 @@ import re
 import uuid
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -184,8 +184,10 @@ class CompanyFile:
         return f"{0x80000000 + self.state.list_counter:08X}-{epoch}"
 
     def _new_txn_id(self, epoch: int) -> str:
+        # Transactions (and their lines) count separately from lists and look like "1A3-1197758190"
+        # in real files, so a TxnID never equals a ListID.
         self.state.txn_counter += 1
-        return f"{0x80000000 + self.state.txn_counter:X}-{epoch}"
+        return f"{0x100 + self.state.txn_counter:X}-{epoch}"
 
     def _touch(self, rec: dict[str, Any]) -> None:
         stamp, epoch = self._stamp()

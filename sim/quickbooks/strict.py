@@ -2,7 +2,8 @@
 request in it runs, and any structural fault fails the whole set with HRESULT 0x80040400.
 
 Layers, in the order QuickBooks' parser meets them:
-1. well-formed XML with a ``<?qbxml version="..."?>`` processing instruction (missing PI = parse error);
+1. well-formed XML, ISO-8859-1 text only, with a ``<?qbxml version="..."?>`` processing instruction
+   (missing PI = parse error);
 2. a version this "QuickBooks" supports (else 0x80040423);
 3. the qbXML 13.0 XSD (element order, types such as AMTTYPE's two decimals, the XSD's max lengths),
    loaded once from the shared reference folder; when the XSD is not there, a built-in subset of it
@@ -89,6 +90,12 @@ _PI_VERSION = re.compile(r'version\s*=\s*"([^"]*)"')
 
 
 def parse_message_set(text: str) -> etree._Element:
+    if isinstance(text, str):
+        beyond = next((c for c in text if ord(c) > 0xFF), None)
+        if beyond is not None:
+            # QuickBooks Desktop stores ISO-8859-1 only; text outside it fails (reference §3.2; the exact
+            # behaviour per QuickBooks year is unverified, refusing is the strict reading).
+            raise QBXMLSetError(PARSE_ERROR_HRESULT, PARSE_ERROR_MESSAGE, f"character U+{ord(beyond):04X} is not ISO-8859-1")
     data = text.encode("utf-8") if isinstance(text, str) else text
     # Strip an encoding declaration so lxml accepts a str-sourced document consistently.
     parser = etree.XMLParser(resolve_entities=False, no_network=True, remove_blank_text=False)

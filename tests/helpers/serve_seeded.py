@@ -1,9 +1,9 @@
 """A seeded worker in its own process, for console tests (the console is asyncio, the worker trio).
 
-    python -m tests.helpers.serve_seeded DIR
+    python -m tests.helpers.serve_seeded DIR [PORT]
 
 writes ``DIR/mlc.toml`` and ``DIR/operator.token``, seeds the store (tests.helpers.seed), serves
-on a free loopback port and prints ``URL <url>`` on stdout. It stops when stdin closes (the test
+on PORT (default: a free loopback port) and prints ``URL <url>`` on stdout. It stops when stdin closes (the test
 ended) or on SIGINT/SIGTERM.
 """
 
@@ -20,7 +20,7 @@ from worker.main import serve_worker, watch_signals
 from worker.store.db import Store
 
 
-async def main(directory: Path) -> None:
+async def main(directory: Path, port: int = 0) -> None:
     config = test_config(directory)
     store = Store.in_dir(config.worker.data_dir)
     try:
@@ -37,7 +37,7 @@ async def main(directory: Path) -> None:
     async with trio.open_nursery() as nursery:
 
         async def run_worker(*, task_status: trio.TaskStatus = trio.TASK_STATUS_IGNORED) -> None:
-            await serve_worker(config, shutdown, port=0, background=False, stderr_log=False, task_status=task_status)
+            await serve_worker(config, shutdown, port=port, background=False, stderr_log=False, task_status=task_status)
             nursery.cancel_scope.cancel()  # stopped: end the signal and stdin watchers too
 
         nursery.start_soon(watch_signals, shutdown)
@@ -46,4 +46,4 @@ async def main(directory: Path) -> None:
         print(f"URL {running.url}", flush=True)
 
 if __name__ == "__main__":
-    trio.run(main, Path(sys.argv[1]))
+    trio.run(main, Path(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) > 2 else 0)

@@ -123,3 +123,10 @@ def test_dates_and_guids() -> None:
     assert limits.version_tuple("13.0") == (13, 0)
     with pytest.raises(ValueError):
         limits.version_tuple("13")
+
+
+def test_fit_full_name_never_leaves_an_empty_level() -> None:
+    name = "A" * 31 + ":" + "B" * 31 + ":" + "C" * 31 + ":" + "D" * 31 + ":" + "E" * 31 + ":F"
+    fitted = limits.fit_full_name(name)
+    assert len(fitted) <= 159 and "" not in fitted.split(":")
+    assert limits.fit_full_name("Travel : Airfare ") == "Travel:Airfare"

@@ -358,3 +358,20 @@ def test_engine_without_the_xsd_answers_the_same(now) -> None:
     for text in sets:
         assert with_xsd.process(text) == without.process(text)
     assert with_xsd.state == without.state
+
+
+def test_text_outside_latin_1_fails_the_set_but_latin_1_is_fine(company: CompanyFile) -> None:
+    assert status(one(company, vendor_add("Müller &amp; Söhne GmbH"))) == 0
+    result = company.process(qbxml(vendor_add("Łukasz Nowak")))
+    assert result.hresult == "0x80040400" and company.find_list("Vendor", "Łukasz Nowak") is None
+
+
+def test_txn_ids_never_collide_with_list_ids(company: CompanyFile) -> None:
+    list_ids = {r["ListID"] for recs in company.state.lists.values() for r in recs}
+    for i in range(60):
+        one(company, vendor_add(f"Collide {i}"))
+        one(company, bill_add(f"Collide {i}", ref=f"C{i}"))
+    list_ids |= {r["ListID"] for recs in company.state.lists.values() for r in recs}
+    txn_ids = {b["TxnID"] for b in company.state.txns["Bill"]} | {
+        line["TxnLineID"] for b in company.state.txns["Bill"] for line in b["ExpenseLineRet"]}
+    assert not list_ids & txn_ids and len(txn_ids) == 120

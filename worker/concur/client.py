@@ -238,7 +238,9 @@ class ConcurClient:
     async def _refresh_locked(self, company: str, current: Tokens) -> Tokens:
         creds = self._creds(company)
         if not current.refresh_token:
-            raise NeedsReconnect(f"{company}: no refresh token stored; a new company request token is needed")
+            reason = f"{company}: no refresh token stored; a new company request token is needed"
+            await self.tokens.mark_needs_reconnect(company, reason)
+            raise NeedsReconnect(reason)
         form = oauth.refresh_form(creds.client_id, creds.client_secret, current.refresh_token)
         try:
             tokens = await self._token_request(current.geolocation, form, current)

@@ -51,6 +51,8 @@ class QbwcService:
         self.sessions: dict[str, Session] = {}
         self.noop_pending: set[str] = set()
         self.throttle = passwords.LoginThrottle()
+        # Hashed once at start: a plain password from the environment is never kept in the clear longer.
+        self._configured_hashes = {c.id: h for c in ctx.config.companies if (h := passwords.configured_hash(c))}
         self.handlers: dict[str, Callable[[Call], Awaitable[object]]] = {
             "serverVersion": self.server_version,
             "getServerVersion": self.server_version,
@@ -114,7 +116,8 @@ class QbwcService:
         throttled = self.throttle.blocked(username, call.client)
         password_hash = None
         if company is not None:
-            password_hash = passwords.configured_hash(company) or await self.ctx.store.run(passwords.stored_hash, company.id)
+            # A password set with `mlc set-password` is the newest word on it; else the config's.
+            password_hash = await self.ctx.store.run(passwords.stored_hash, company.id) or self._configured_hashes.get(company.id)
         # Verify even when throttled or unknown so every refusal costs the same time.
         good = await passwords.verify(password_hash, password)
         if company is None or not good or throttled:
@@ -126,12 +129,15 @@ class QbwcService:
         now = self.clock()
         for other in list(self.sessions.values()):
             if other.company == company.id and other.phase is not Phase.CLOSED and not other.expired(now):
-                if now - other.last_seen_at < self.busy_window_s:
+                # One Web Connector never runs two sessions of one application at once: a new
+                # authenticate from the same machine means its last session broke off (its
+                # in-flight writes become uncertain below). Another machine still talking is busy.
+                if other.client != call.client and now - other.last_seen_at < self.busy_window_s:
                     return [secrets.token_hex(16), "busy"]
                 # An abandoned session: whatever it had in flight becomes uncertain below.
                 other.phase = Phase.CLOSED
         ticket = secrets.token_hex(16)
-        session = Session(ticket=ticket, company=company.id, created_at=now, last_seen_at=now)
+        session = Session(ticket=ticket, company=company.id, created_at=now, last_seen_at=now, client=call.client)
         has_work = await self.ctx.store.run(_start_session, session)
         self.sessions[ticket] = session
         self._forget_expired(now)

@@ -42,6 +42,7 @@ class Session:
     iterators: dict[str, str] = field(default_factory=dict)
     last_error: str = ""
     answered: int = 0  # requests answered in this session (for progress)
+    client: str = ""  # the Web Connector's address
     noops: int = 0
 
     def to_json(self) -> str:

@@ -77,14 +77,17 @@ def _ref(parent: etree._Element, tag: str, ref: Ref, *, name_limit: int, list_na
         return
     if not ref.full_name:
         raise BuildError(f"{tag} needs a ListID or a FullName")
-    if list_name:
-        name = limits.fit_full_name(ref.full_name, total=name_limit)
-    elif tag == "VendorRef":
+    if tag == "VendorRef":
+        # Vendor names are ours (VendorAdd): fitted the one reproducible way.
         name = limits.vendor_name(ref.full_name)
+        if not name:
+            raise BuildError(f"{tag} FullName {ref.full_name!r} has no characters QuickBooks can store")
     else:
-        name = limits.clean(ref.full_name, name_limit)
-    if not name:
-        raise BuildError(f"{tag} FullName {ref.full_name!r} has no characters QuickBooks can store")
+        # References to records someone else named are never cut (see limits.reference_name).
+        try:
+            name = limits.reference_name(ref.full_name, segment=limits.LIST_SEGMENT if list_name else None, total=name_limit)
+        except ValueError as exc:
+            raise BuildError(f"{tag}: {exc}") from exc
     element = _sub(parent, tag)
     _sub(element, "FullName", name)
 
@@ -217,6 +220,7 @@ def _vendor_query(q: VendorQuery, request_id: str) -> etree._Element:
 
 def _entity_query(q: EntityQuery, request_id: str) -> etree._Element:
     rq = _request_element("EntityQuery", request_id)
+    # Pass vendor names through limits.vendor_name first, as VendorAdd will send them.
     names = [limits.clean(n, limits.ENTITY_FULL_NAME) for n in q.full_names]
     for name in dict.fromkeys(n for n in names if n):
         _sub(rq, "FullName", name)
@@ -238,12 +242,14 @@ def _list_query(q: ListQuery, request_id: str) -> etree._Element:
         if q.from_modified is not None or q.iterator is not None:
             raise BuildError(f"{q.list_type}Query by FullName cannot also filter or iterate")
         for name in q.full_names:
-            if q.list_type == "Customer":
-                cleaned = limits.clean(name, limits.ENTITY_FULL_NAME)
-            else:
-                cleaned = limits.fit_full_name(name)
-            if cleaned:
-                _sub(rq, "FullName", cleaned)
+            try:
+                if q.list_type == "Customer":
+                    cleaned = limits.reference_name(name, segment=None, total=limits.ENTITY_FULL_NAME)
+                else:
+                    cleaned = limits.reference_name(name)
+            except ValueError as exc:
+                raise BuildError(f"{q.list_type}Query: {exc}") from exc
+            _sub(rq, "FullName", cleaned)
         if not len(rq):
             raise BuildError(f"{q.list_type}Query FullNames have no characters QuickBooks can store")
         if q.account_types:

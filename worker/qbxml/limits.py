@@ -191,8 +191,33 @@ def vendor_name(name: str) -> str:
 
 def fit_full_name(full_name: str, *, segment: int = LIST_SEGMENT, total: int = LIST_FULL_NAME) -> str:
     """An Account/Class ``Parent:Child`` name with every level and the whole within limits."""
-    parts = [clean(p, segment) for p in single_line(to_latin1(full_name)).split(":")]
-    return fit(":".join(parts), total)
+    parts = [clean(p, segment).strip() for p in single_line(to_latin1(full_name)).split(":")]
+    joined = ":".join(parts)
+    if len(joined) <= total:
+        return joined  # an empty level stays visible: the builder refuses it
+    # A cut at the total limit must not leave a dangling ":" (an empty level).
+    return fit(joined, total).rstrip(": ")
+
+
+def reference_name(full_name: str, *, segment: int | None = LIST_SEGMENT, total: int = LIST_FULL_NAME) -> str:
+    """The text of a reference to an existing QuickBooks record (AccountRef, ClassRef, ...).
+
+    Transliterated and trimmed per level, but never cut: a name over the limits cannot exist in
+    QuickBooks, and a cut one could name a *different* record (``Travel:Airfare`` cut to
+    ``Travel``). Raises ValueError naming the problem instead, so the document is held.
+    ``segment=None`` for names whose levels have no own limit here (Customer:Job, Terms).
+    """
+    levels = [single_line(to_latin1(level)) for level in full_name.split(":")]
+    name = ":".join(levels)
+    if not name or "" in levels:
+        raise ValueError(f"{full_name!r} has an empty level or no characters QuickBooks can store")
+    if segment is not None:
+        for level in levels:
+            if len(level) > segment:
+                raise ValueError(f"{full_name!r}: level {level!r} is longer than QuickBooks allows ({segment})")
+    if len(name) > total:
+        raise ValueError(f"{full_name!r} is longer than QuickBooks allows ({total})")
+    return name
 
 
 def full_name_problems(full_name: str, *, segment: int = LIST_SEGMENT, total: int = LIST_FULL_NAME) -> list[str]:

@@ -1,0 +1,145 @@
+"""``mlc demo``: the product on loopback with simulated Concur, QuickBooks and Web Connector.
+
+The demo keeps its data in ``<data_dir>/demo`` (fresh each run), so it never touches a real
+company's store. Headless (or without a TTY) it shows a progress bar on stderr and ends with the
+contract's one-line JSON summary on stdout; otherwise it opens the console on the live worker.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import trio
+
+from mlc import harness
+from shared.config import Config, ConfigError, load_config
+
+EXIT_CONFIG = 2
+BAR_WIDTH = 30
+
+
+def run_demo(config_path: str | None, *, headless: bool, reports: int, invoices: int, seed: int) -> int:
+    try:
+        config = load_config(config_path)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return EXIT_CONFIG
+    busy = [port for port in (config.worker.listen_port, _concur_port(config)) if port and not _port_free(config.worker.listen_host, port)]
+    if busy:
+        print(f"mlc demo: port {', '.join(map(str, busy))} is in use; is another worker or demo running? (see [worker].listen and [companies.concur].base_url)", file=sys.stderr)
+        return 1
+    run_dir = config.worker.data_dir / "demo"
+    shutil.rmtree(run_dir, ignore_errors=True)
+    if headless:
+        return trio.run(_headless, config, run_dir, reports, invoices, seed)
+    return _with_console(config, run_dir, reports, invoices, seed)
+
+
+class Progress:
+    """A one-line progress bar with counts, redrawn in place on a terminal, line by line otherwise."""
+
+    def __init__(self, total: int, stream=sys.stderr) -> None:
+        self.total = max(total, 1)
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.last = ""
+
+    def __call__(self, counts: dict[str, int]) -> None:
+        done = sum(counts.get(s, 0) for s in harness.FINAL_STATES)
+        filled = BAR_WIDTH * min(done, self.total) // self.total
+        bar = "#" * filled + "-" * (BAR_WIDTH - filled)
+        detail = ", ".join(f"{state} {counts[state]}" for state in sorted(counts))
+        line = f"[{bar}] {done}/{self.total} documents final ({detail})"
+        if line == self.last:
+            return
+        self.last = line
+        if self.tty:
+            self.stream.write("\r" + line.ljust(100)[:160])
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.tty:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _port(config: Config) -> int:
+    return config.worker.listen_port
+
+
+def _concur_port(config: Config) -> int:
+    return urlsplit(config.companies[0].concur.base_url).port or 0
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+async def _headless(config: Config, run_dir: Path, reports: int, invoices: int, seed: int) -> int:
+    started = time.monotonic()
+    async with trio.open_nursery() as nursery:
+        h = await harness.start(nursery, config, run_dir, seed=seed, reports=reports, invoices=invoices, worker_port=_port(config))
+        print(f"demo: worker on {h.worker.url}, simulated Concur on {h.concur.base_url}, QuickBooks file {h.company_path}", file=sys.stderr)
+        expected = harness.approve_everything(h)
+        await harness.deliver(h, duplicates=1, shuffle=True)
+        bar = Progress(expected)
+        await harness.drain(h, expected=expected, timeout_s=300, on_progress=bar)
+        bar(await harness.progress(h))
+        bar.close()
+        result = harness.summary(h, time.monotonic() - started)
+        await harness.stop_worker(h)
+        nursery.cancel_scope.cancel()
+    print(f"demo data kept in {run_dir}; inspect QuickBooks with: mlc sim quickbooks show {h.company_path}", file=sys.stderr)
+    print(harness.dump(result))
+    return 0 if result["quickbooks_duplicates"] == 0 else 1
+
+
+def _with_console(config: Config, run_dir: Path, reports: int, invoices: int, seed: int) -> int:
+    """The simulated world runs in a thread of its own (trio); the console owns the terminal (asyncio)."""
+    from console.launch import run_console
+
+    ready = threading.Event()
+    stop = threading.Event()
+    state: dict[str, object] = {}
+
+    async def world() -> None:
+        async with trio.open_nursery() as nursery:
+            h = await harness.start(nursery, config, run_dir, seed=seed, reports=reports, invoices=invoices, worker_port=_port(config))
+            state["url"] = h.worker.url
+            state["token_file"] = h.config.operator.token_file
+            ready.set()
+            expected = harness.approve_everything(h)
+            await harness.deliver(h, duplicates=1, shuffle=True)
+            # Slow enough to watch: a Web Connector run every few seconds, as a busy office would.
+            with trio.move_on_after(3600):
+                while not stop.is_set():
+                    await harness.drain(h, expected=expected, timeout_s=2.0, pause_s=1.0)
+                    await trio.sleep(1.0)
+            await harness.stop_worker(h)
+            nursery.cancel_scope.cancel()
+
+    thread = threading.Thread(target=trio.run, args=(world,), daemon=True)
+    thread.start()
+    ready.wait(60)
+    if "error" in state or "url" not in state:
+        print(f"mlc demo: {state.get('error', 'the simulated world did not start')}", file=sys.stderr)
+        return 1
+    try:
+        return run_console(str(state["url"]), Path(str(state["token_file"])))
+    finally:
+        stop.set()
+        thread.join(10)

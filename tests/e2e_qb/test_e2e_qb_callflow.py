@@ -1,0 +1,196 @@
+"""Every QBWC callback, driven over HTTP against the real worker: the normal call flow, the
+authenticate statuses, login throttling, connectionError (QuickBooks offline) and the interactive
+callbacks."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+import trio
+
+from conftest import (approve_and_deliver, doc_states, execute, manual_session, query, qbwc_service, running,
+                      soap_string, soap_strings, wait_for, wait_fetched)
+from mlc import harness
+from sim.webconnector.knobs import FaultKnobs
+
+LIST_QUERIES = ["AccountQueryRq", "ClassQueryRq", "CustomerQueryRq", "VendorQueryRq"]
+
+
+async def queued(h, k: int) -> None:
+    """Wait until the planner has turned all ``k`` documents into outbox rows."""
+    async def planned():
+        return (await doc_states(h)).get("queued", 0) >= k
+    await wait_for(planned)
+
+
+@pytest.mark.trio
+async def test_full_call_flow_progress_noop_and_close(tmp_path):
+    async with running(tmp_path) as h:
+        # No documents yet, lists never read: there is work (the list sync).
+        first = await harness.web_connector_run(h)
+        assert first.auth_status == ""
+        assert first.soap_calls[:4] == ["serverVersion", "clientVersion", "authenticate", "sendRequestXML"]
+        assert first.soap_calls[-1] == "closeConnection" and first.ended_by == "closeConnection"
+        assert h.recorder.request_tags()[:4] == LIST_QUERIES
+        assert first.close_message.startswith("OK")
+        # Lists fresh, nothing queued: "none" and straight to closeConnection.
+        idle = await harness.web_connector_run(h)
+        assert idle.auth_status == "none"
+        assert idle.soap_calls == ["serverVersion", "clientVersion", "authenticate", "closeConnection"]
+
+        k = await approve_and_deliver(h)
+        await wait_fetched(h, k)
+        await queued(h, k)
+        trace = await manual_session(h)
+        assert trace["server_version"]
+        assert trace["client_version"] == ""  # any QBWC 2.x is welcome: no W:/E:/O:
+        assert trace["auth"][1] == "" and len(trace["auth"][0]) == 32
+        percents = trace["percent"]
+        assert percents and percents[-1] == 100, trace
+        assert all(1 <= p <= 99 for p in percents[:-1]), percents
+        assert trace["close"].startswith("OK"), trace["close"]
+        assert (await doc_states(h)) == {"posted": k}
+        # getServerVersion (the newer name) answers the same.
+        assert await soap_string(h.qbwc_url, "getServerVersion", ticket="") == trace["server_version"]
+
+        # A document waiting for the planner: sendRequestXML "" then getLastError "NoOp" (QBWC
+        # waits 5 s and asks again); once planned and nothing is left, a plain message ends it.
+        await execute(h, "UPDATE documents SET state = 'fetched' WHERE id = (SELECT MIN(id) FROM documents)")
+        trace = await manual_session(h)
+        assert trace["auth"][1] == ""
+        assert trace["last_errors"][0] == "NoOp", trace
+        assert trace["last_errors"][-1] not in ("", "NoOp"), trace
+        assert trace["close"]
+        assert (await doc_states(h)) == {"posted": k}
+        assert len(harness.quickbooks_transactions(h.company_file)) == k
+
+
+@pytest.mark.trio
+async def test_first_send_without_hcp_is_refused(tmp_path):
+    async with running(tmp_path) as h:
+        url = h.qbwc_url
+        ticket, status = (await soap_strings(url, "authenticate", strUserName="demo-sync", strPassword=h.password))[:2]
+        assert status == ""
+        sent = await soap_string(url, "sendRequestXML", ticket=ticket, strHCPResponse="", strCompanyFileName="x.QBW",
+                                 qbXMLCountry="US", qbXMLMajorVers="13", qbXMLMinorVers="0")
+        assert sent == ""
+        assert "strHCPResponse" in await soap_string(url, "getLastError", ticket=ticket)
+        assert (await soap_string(url, "closeConnection", ticket=ticket)).startswith("Finished with a problem")
+        assert not h.recorder.sets
+
+
+@pytest.mark.trio
+async def test_authenticate_nvu_same_for_unknown_user_and_busy(tmp_path):
+    async with running(tmp_path) as h:
+        url = h.qbwc_url
+        t0 = time.perf_counter()
+        bad = await soap_strings(url, "authenticate", strUserName="demo-sync", strPassword="wrong")
+        t_bad = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        unknown = await soap_strings(url, "authenticate", strUserName="nobody-here", strPassword="wrong")
+        t_unknown = time.perf_counter() - t0
+        assert bad[1] == "nvu" and unknown[1] == "nvu"
+        assert len(bad[0]) == len(unknown[0]) == 32  # a ticket-shaped value even when refused
+        # An unknown user costs an argon2 verification too (no user enumeration by timing).
+        assert t_unknown > 0.3 * t_bad, (t_unknown, t_bad)
+        report = await harness.web_connector_run(h, )  # bad tries of another user name do not matter
+        assert report.auth_status == ""
+
+        # A session of this company is open on another machine (authenticated moments ago): "busy".
+        async with _client_from("127.0.0.2") as other_pc:
+            ticket = await _auth_from(other_pc, url, "demo-sync", h.password, field=0)
+            busy = await harness.web_connector_run(h)
+            assert busy.auth_status == "busy"
+            assert busy.soap_calls[-1] == "closeConnection" and "sendRequestXML" not in busy.soap_calls
+            assert await soap_string(url, "closeConnection", ticket=ticket)
+        again = await harness.web_connector_run(h)
+        assert again.auth_status in ("", "none")
+        # The same machine authenticating again means its last session broke off: not busy.
+        await soap_strings(url, "authenticate", strUserName="demo-sync", strPassword=h.password)
+        retaken = await harness.web_connector_run(h)
+        assert retaken.auth_status in ("", "none")
+
+
+def _client_from(address: str) -> httpx.AsyncClient:
+    return httpx.AsyncClient(timeout=30, transport=httpx.AsyncHTTPTransport(local_address=address))
+
+
+async def _auth_from(client: httpx.AsyncClient, url: str, user: str, password: str, field: int = 1) -> str:
+    from conftest import INTUIT_NS, SOAP_NS, envelope
+    from lxml import etree
+    reply = await client.post(url, content=envelope("authenticate", strUserName=user, strPassword=password),
+                              headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"{INTUIT_NS}authenticate"'})
+    root = etree.fromstring(reply.content)
+    return [s.text or "" for s in root.iter(f"{{{INTUIT_NS}}}string")][field]
+
+
+@pytest.mark.trio
+async def test_failed_logins_are_throttled_per_user_and_client(tmp_path):
+    async with running(tmp_path) as h:
+        url = h.qbwc_url
+        async with _client_from("127.0.0.1") as here, _client_from("127.0.0.2") as there:
+            for _ in range(5):
+                assert await _auth_from(here, url, "demo-sync", "guess") == "nvu"
+            # The sixth try within the window is refused even with the right password...
+            assert await _auth_from(here, url, "demo-sync", h.password) == "nvu"
+            # ...for this user from this client only.
+            assert await _auth_from(there, url, "demo-sync", h.password) in ("", "none")
+            svc = qbwc_service(h)
+            # Another user from the same client is not blocked either (unknown user: nvu, but by password).
+            assert not svc.throttle.blocked("someone-else", "127.0.0.1")
+            assert svc.throttle.blocked("demo-sync", "127.0.0.1")
+            # When the window has passed the right password works again.
+            real = svc.throttle.clock
+            svc.throttle.clock = lambda: real() + svc.throttle.window + 1
+            status = await _auth_from(here, url, "demo-sync", h.password)
+            assert status in ("", "none", "busy")
+
+
+FAULTS = [
+    ("quickbooks_closed", "0x80040408", "could not be started"),
+    ("other_company_open", "0x8004040A", "different QuickBooks company file"),
+    ("modal_dialog", "0x80040414", "dialog"),
+]
+
+
+@pytest.mark.trio
+@pytest.mark.parametrize(("knob", "hresult", "words"), FAULTS)
+async def test_connection_error_keeps_documents_pending_offline(tmp_path, knob, hresult, words):
+    async with running(tmp_path) as h:
+        await harness.web_connector_run(h)  # lists read while QuickBooks was fine
+        k = await approve_and_deliver(h)
+        await wait_fetched(h, k)
+        await queued(h, k)
+        report = await harness.web_connector_run(h, FaultKnobs(**{knob: True}))
+        assert report.ended_by == "connectionError" and report.last_hresult == hresult
+        assert report.soap_calls.count("connectionError") == 1  # "done": QBWC does not retry
+        assert report.soap_calls[-1] == "connectionError"
+        row = (await query(h, "SELECT * FROM qb_company WHERE company = 'demo'"))[0]
+        assert row["unreachable_since"] and row["last_result"] == "unreachable"
+        assert words.casefold() in row["last_error"].casefold()
+        assert (await doc_states(h)) == {"queued": k}
+        assert "quickbooks_unreachable" in [r["action"] for r in await query(h, "SELECT action FROM audit")]
+        assert not harness.quickbooks_transactions(h.company_file)
+        # QuickBooks is back: everything is posted and the company is reachable again.
+        counts = await harness.drain(h, expected=k, timeout_s=20)
+        assert counts == {"posted": k}
+        row = (await query(h, "SELECT * FROM qb_company WHERE company = 'demo'"))[0]
+        assert row["unreachable_since"] is None and row["last_result"] == "ok"
+
+
+@pytest.mark.trio
+async def test_connection_error_with_unknown_ticket_and_interactive_callbacks(tmp_path):
+    async with running(tmp_path) as h:
+        url = h.qbwc_url
+        assert await soap_string(url, "connectionError", ticket="nope", hresult="0x80040408", message="x") == "done"
+        ticket = (await soap_strings(url, "authenticate", strUserName="demo-sync", strPassword=h.password))[0]
+        # We never ask for interactive mode; if QBWC calls these anyway the answers are harmless.
+        assert await soap_string(url, "getInteractiveURL", wcTicket=ticket, sessionID="s1") == ""
+        assert await soap_string(url, "interactiveDone", wcTicket=ticket) == "Done"
+        assert await soap_string(url, "interactiveRejected", wcTicket=ticket, reason="user said no") == ""
+        assert await soap_string(url, "closeConnection", ticket=ticket)
+        # Unknown tickets are answered, not faulted.
+        assert await soap_string(url, "interactiveDone", wcTicket="unknown") == "Done"
+        assert await soap_string(url, "closeConnection", ticket="unknown") == "OK"

@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from mlc.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def mlc(*args: str, stdin: str | None = None, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "mlc.cli", *args], cwd=cwd, input=stdin, capture_output=True, text=True, timeout=60)
+
+
+def test_version() -> None:
+    result = mlc("version")
+    assert result.returncode == 0 and result.stdout.startswith("ml-connector ")
+
+
+def test_check_config_on_the_shipped_config() -> None:
+    result = mlc("--config", str(ROOT / "mlc.toml"), "check-config")
+    assert result.returncode == 0, result.stderr
+    assert "company demo (Demo Consulting LLC)" in result.stdout and result.stdout.rstrip().endswith("ok")
+
+
+def test_check_config_on_a_broken_config_prints_one_line_per_problem(tmp_path: Path) -> None:
+    config = tmp_path / "broken.toml"
+    config.write_text('[worker]\nlisten = 8750\nnope = 1\n[[companies]]\nid = "X"\n', encoding="utf-8")
+    result = mlc("--config", str(config), "check-config")
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert "broken.toml: worker.listen: expected a string, got integer" in lines
+    assert "broken.toml: worker.nope: unknown key" in lines
+    assert "broken.toml: companies[0].id: expected 1-32 of a-z, 0-9 and -" in lines
+    assert all(line.startswith("broken.toml: ") for line in lines)
+    assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+def test_every_command_of_the_contract_exists() -> None:
+    runner = CliRunner()
+    for command in (["worker"], ["console"], ["demo"], ["check-config"], ["qwc"], ["set-password"], ["concur", "connect"],
+                    ["concur", "subscribe"], ["concur", "subscriptions"], ["concur", "unsubscribe"], ["plan"], ["hold"],
+                    ["release"], ["replay"], ["skip"], ["reconcile"], ["audit", "export"], ["audit", "verify"],
+                    ["sim", "concur"], ["sim", "webconnector"], ["sim", "quickbooks"]):
+        result = runner.invoke(main, [*command, "--help"])
+        assert result.exit_code == 0, (command, result.output)
+
+
+def test_qwc_for_the_demo_company(tmp_path: Path) -> None:
+    out = tmp_path / "demo.qwc"
+    result = mlc("--config", str(ROOT / "mlc.toml"), "qwc", "demo", "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    text = out.read_text(encoding="utf-8")
+    for element in ("<AppURL>http://localhost:8750/qbwc</AppURL>", "<UserName>demo-sync</UserName>", "<QBType>QBFS</QBType>",
+                    "<OwnerID>{A73CF5ED-0325-46C2-9A26-DB13B626820D}</OwnerID>", "<FileID>{FAF95B0C-891A-4578-9057-7CAF0389A2AA}</FileID>",
+                    "<IsReadOnly>false</IsReadOnly>", "<AuthFlags>0xF</AuthFlags>", "<RunEveryNMinutes>5</RunEveryNMinutes>"):
+        assert element in text
+
+
+def test_qwc_refuses_an_ip_address_url(tmp_path: Path) -> None:
+    config = tmp_path / "mlc.toml"
+    config.write_text((ROOT / "mlc.toml").read_text(encoding="utf-8").replace('public_url = "http://localhost:8750"', 'public_url = "https://10.1.2.3:8750"'), encoding="utf-8")
+    result = mlc("--config", str(config), "qwc", "demo")
+    assert result.returncode == 2
+    assert "IP" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_set_password_stores_a_hash_that_authenticates(tmp_path: Path) -> None:
+    config = tmp_path / "mlc.toml"
+    config.write_text((ROOT / "mlc.toml").read_text(encoding="utf-8"), encoding="utf-8")
+    result = mlc("--config", str(config), "set-password", "demo", stdin="a-new-password-1\n")
+    assert result.returncode == 0, result.stderr
+    from argon2 import PasswordHasher
+
+    from worker.store.db import Store
+
+    store = Store.in_dir(tmp_path / "var")
+    try:
+        stored = store.run_sync(lambda conn: conn.execute("SELECT password_hash FROM qbwc_credentials WHERE company = 'demo'").fetchone()[0])
+    finally:
+        store.close()
+    assert PasswordHasher().verify(stored, "a-new-password-1")
+    assert "a-new-password-1" not in result.stdout + result.stderr
+
+
+def test_unknown_company_is_a_clear_error() -> None:
+    result = mlc("--config", str(ROOT / "mlc.toml"), "qwc", "nosuch")
+    assert result.returncode == 2 and "unknown company 'nosuch' (configured: demo)" in result.stderr
