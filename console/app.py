@@ -17,7 +17,6 @@ from textual import work
 from textual.app import App
 from textual.binding import Binding
 from textual.signal import Signal
-from textual.widgets import Input
 
 from console.client import ApiClient, ApiError, Backoff, WorkerUnreachable
 from console.commands import ConsoleCommands
@@ -28,14 +27,6 @@ from console.screens.queue import QueueScreen
 from console.state import ConnectionState
 from shared.api import ChangeEvent, Document, Summary
 from shared.clock import utc_now
-
-# Single-letter keys that must reach an Input (search, reason) instead of acting.
-LETTER_ACTIONS = frozenset({"overview", "queue", "help", "quit_console", "act", "search", "next_view", "prev_view", "cycle_company", "reload", "focus_xml"})
-
-
-def typing(app: App) -> bool:
-    return isinstance(app.focused, Input)
-
 
 class ConsoleApp(App[int]):
     TITLE = "ml-connector"
@@ -58,11 +49,13 @@ class ConsoleApp(App[int]):
         label: str | None = None,
         clock: Callable[[], dt.datetime] = utc_now,
         stream_params: dict[str, str] | None = None,
+        reconnect_max_s: float = 10.0,
     ) -> None:
         super().__init__()
         self.client = client
         self.clock = clock
         self.stream_params = stream_params
+        self.reconnect_max_s = reconnect_max_s
         self.summary: Summary | None = None
         self.connection = ConnectionState(label or client.base_url)
         self.summary_signal: Signal[Summary] = Signal(self, "summary")
@@ -79,7 +72,7 @@ class ConsoleApp(App[int]):
 
     @work(exclusive=True, group="stream")
     async def follow_stream(self) -> None:
-        backoff = Backoff()
+        backoff = Backoff(maximum=self.reconnect_max_s)
         last_id: str | None = None
         while True:
             try:
@@ -91,7 +84,7 @@ class ConsoleApp(App[int]):
             except WorkerUnreachable as exc:
                 self.post_message(ConnectionChanged(False, str(exc)))
             except ApiError as exc:
-                self.post_message(ConnectionChanged(False, exc.message))
+                self.post_message(ConnectionChanged(False, exc.message, refused=True))
             await asyncio.sleep(backoff.next())
 
     def _dispatch(self, name: str, data: str) -> None:
@@ -121,7 +114,7 @@ class ConsoleApp(App[int]):
         self.change_signal.publish(message.document)
 
     def on_connection_changed(self, message: ConnectionChanged) -> None:
-        self.connection = self.connection.online() if message.connected else self.connection.offline(message.detail)
+        self.connection = self.connection.online() if message.connected else self.connection.offline(message.detail, message.refused)
         self.connection_signal.publish(self.connection)
 
     def document_updated(self, document: Document) -> None:
@@ -129,11 +122,6 @@ class ConsoleApp(App[int]):
         self.change_signal.publish(document)
 
     # --- actions ---------------------------------------------------------------------------
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in LETTER_ACTIONS and typing(self):
-            return False
-        return True
 
     async def action_overview(self) -> None:
         await self.switch_mode("overview")

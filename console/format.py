@@ -1,12 +1,10 @@
-"""Pure text helpers for the console: ages, times, states, sparklines."""
+"""Pure text helpers for the console: ages, times, states, money."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 from shared.clock import parse_iso
-
-BARS = "▁▂▃▄▅▆▇█"
 
 STATE_STYLES = {
     "received": "cyan",
@@ -70,15 +68,6 @@ def long_time(iso_text: str | None) -> str:
         return parse_iso(iso_text).strftime("%Y-%m-%d %H:%M:%S")
     except ValueError:
         return iso_text
-
-
-def sparkline(values: list[int]) -> str:
-    if not values:
-        return ""
-    top = max(values)
-    if top <= 0:
-        return BARS[0] * len(values)
-    return "".join(BARS[min(len(BARS) - 1, (v * (len(BARS) - 1) + top - 1) // top)] if v else BARS[0] for v in values)
 
 
 def money(amount: str | None, currency: str | None) -> str:

@@ -19,5 +19,5 @@ def run_console(url: str, token_file: Path) -> int:
     from console.client import ApiClient
 
     app = ConsoleApp(ApiClient(url, token.token), label=url)
-    result = app.run()
-    return int(result or 0) if app.return_code in (None, 0) else int(app.return_code or 1)
+    app.run()
+    return app.return_code or 0

@@ -21,7 +21,10 @@ class DocumentChanged(Message):
 
 
 class ConnectionChanged(Message):
-    def __init__(self, connected: bool, detail: str = "") -> None:
+    """``refused``: the worker answered but said no (a wrong or missing token), rather than not answering."""
+
+    def __init__(self, connected: bool, detail: str = "", refused: bool = False) -> None:
         super().__init__()
         self.connected = connected
         self.detail = detail
+        self.refused = refused

@@ -12,9 +12,10 @@ class ConnectionState:
     ever_connected: bool = False
     detail: str = "connecting"
     updated: str = ""  # wall time of the last data received, HH:MM:SS UTC
+    refused: bool = False  # the worker answered with an error (token) instead of not answering
 
     def online(self, updated: str | None = None) -> ConnectionState:
-        return replace(self, connected=True, ever_connected=True, detail="", updated=updated or self.updated)
+        return replace(self, connected=True, ever_connected=True, detail="", refused=False, updated=updated or self.updated)
 
-    def offline(self, detail: str) -> ConnectionState:
-        return replace(self, connected=False, detail=detail)
+    def offline(self, detail: str, refused: bool = False) -> ConnectionState:
+        return replace(self, connected=False, detail=detail, refused=refused)

@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import sqlite3
+from typing import Any
 
 import trio
 
@@ -40,8 +41,13 @@ def credentials(company: CompanyConfig) -> CompanyCredentials:
     return CompanyCredentials(company.id, c.base_url, c.client_id, c.client_secret.reveal(), c.company_uuid, c.request_token.reveal() or None)
 
 
+# Extra ConcurClient options for every client the worker makes (e.g. a RetryPolicy with short
+# waits for tests and benchmarks; production uses the client's defaults).
+CLIENT_OPTIONS: dict[str, Any] = {}
+
+
 def make_client(ctx: WorkerContext, **options) -> ConcurClient:
-    return ConcurClient([credentials(c) for c in ctx.config.companies], SqliteTokenStore(ctx), **options)
+    return ConcurClient([credentials(c) for c in ctx.config.companies], SqliteTokenStore(ctx), **{**CLIENT_OPTIONS, **options})
 
 
 # --- the stores the Concur client needs -----------------------------------------------------------
@@ -91,6 +97,8 @@ def _save_tokens(conn: sqlite3.Connection, company: str, tokens: Tokens) -> None
     )
     if before is None or before[0]:
         audit.append(conn, company, None, Actor.CONCUR, "concur_connected", {"geolocation": tokens.geolocation})
+        # Fetches that waited for the reconnect are due now, not after their backoff.
+        conn.execute("UPDATE documents SET next_attempt_at = NULL WHERE company = ? AND next_attempt_at IS NOT NULL", (company,))
 
 
 def _needs_reconnect(conn: sqlite3.Connection, company: str, reason: str) -> None:

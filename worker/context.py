@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import trio
+
 from shared.config import Config
 from shared.tokens import OperatorToken
 from worker.bus import Pulse
@@ -23,6 +25,8 @@ class WorkerContext:
     changed: Pulse = field(default_factory=Pulse)
     # Rings when new Concur events are stored (the fetcher listens).
     inbox: Pulse = field(default_factory=Pulse)
+    # Set when a graceful stop begins, so long-lived responses (SSE) end instead of being waited for.
+    stopping: trio.Event = field(default_factory=trio.Event)
     # Set by a config reload; read by everything that plans or maps.
     config_generation: int = 0
 

@@ -79,9 +79,14 @@ async def serve_worker(
                 else:
                     await trio.sleep_forever()
 
+        async def stop_requested() -> None:
+            await shutdown.wait()
+            ctx.stopping.set()
+            ctx.changed.notify()  # wake the streams so they see it
+
         async def run_http(*, task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED) -> None:
             try:
-                await serve(app, hypercorn_config(config, port), shutdown_trigger=shutdown.wait, task_status=task_status)
+                await serve(app, hypercorn_config(config, port), shutdown_trigger=stop_requested, task_status=task_status)
             finally:
                 background_scope.cancel()
 

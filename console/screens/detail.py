@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich import box
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual import work
@@ -42,29 +43,31 @@ def header_text(d: Document) -> Text:
     return t
 
 
-def lines_table(plan: dict[str, Any] | None) -> Table | Text:
-    """Every planned line: debit/credit (journal entries), account, class, name, amount, memo."""
+def lines_table(plan: dict[str, Any] | None) -> Group | Text:
+    """Each planned transaction with its lines: side, account, class, name, amount, memo."""
     if not plan:
         return Text("Not planned yet.", style="dim")
     if plan.get("outcome") != "plan":
         return Text(f"Plan outcome: {plan.get('outcome')} — {plan.get('reason', '')}", style="yellow")
-    table = Table(expand=True, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-    table.add_column("Side")
-    table.add_column("Account", overflow="fold")
-    table.add_column("Class", overflow="fold")
-    table.add_column("Name", overflow="fold")
-    table.add_column("Amount", justify="right", no_wrap=True)
-    table.add_column("Memo", overflow="fold")
+    parts: list[Text | Table] = []
     for txn in plan.get("transactions", []):
         kind = str(txn.get("type", "")).removesuffix("Add")
-        table.add_row(Text(f"{kind} {txn.get('ref_number', '')} {txn.get('txn_date', '')}", style="bold"), "", "", "", "", "")
+        parts.append(Text(f"{kind} {txn.get('ref_number', '')} dated {txn.get('txn_date', '')}", style="bold"))
+        table = Table(expand=True, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+        table.add_column("Side", no_wrap=True)
+        table.add_column("Account", ratio=3, overflow="fold")
+        table.add_column("Class", ratio=2, overflow="fold")
+        table.add_column("Name", ratio=2, overflow="fold")
+        table.add_column("Amount", justify="right", no_wrap=True)
+        table.add_column("Memo", ratio=2, overflow="ellipsis", no_wrap=True)
         for line in txn.get("lines", []):
             table.add_row(
                 line.get("side", "expense"), _name(line.get("account")), _name(line.get("klass")),
                 _name(line.get("customer")) or _name(line.get("entity")), str(line.get("amount", "")), line.get("memo", ""),
             )
-    table.add_row("", "", "", Text("total", style="bold"), Text(str(plan.get("total", "")), style="bold"), "")
-    return table
+        parts.append(table)
+    parts.append(Text(f"total {plan.get('total', '')}", style="bold", justify="right"))
+    return Group(*parts)
 
 
 def decisions_text(plan: dict[str, Any] | None) -> Text:

@@ -9,7 +9,8 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import Static
 
-from console.format import STATE_ORDER, short_time, since, sparkline, state_style
+from console.format import STATE_ORDER, short_time, since, state_style
+from console.widgets.sparkline import sparkline
 from shared.api import CONCUR_CONNECTED, CONCUR_NEEDS_RECONNECT, CompanySummary
 
 

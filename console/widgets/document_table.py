@@ -10,7 +10,7 @@ from shared.api import Document
 
 # Most telling first, so an 80-column terminal shows the reason; the table scrolls sideways for the rest.
 COLUMNS = (("company", "Company", 8), ("concur_id", "Concur id", 12), ("state", "State", 8), ("amount", "Amount", 11),
-           ("who", "Employee / vendor", 16), ("reason", "Reason", 36), ("updated", "Updated", 11), ("id", "ID", 6))
+           ("who", "Employee / vendor", 17), ("reason", "Reason", 30), ("updated", "Updated", 11), ("id", "ID", 5))
 
 
 def row_cells(d: Document) -> tuple[object, ...]:

@@ -1,20 +1,15 @@
-"""A one-line sparkline of small counts (postings per minute), in block characters any terminal shows."""
+"""Sparklines in block characters that every terminal (and a 256-colour SSH session) shows."""
 
 from __future__ import annotations
 
-from textual.reactive import reactive
-from textual.widget import Widget
-
-from console.format import sparkline
+BARS = "▁▂▃▄▅▆▇█"
 
 
-class Sparkline(Widget):
-    DEFAULT_CSS = "Sparkline { height: 1; width: auto; color: $success; }"
-
-    values: reactive[tuple[int, ...]] = reactive(tuple, layout=True)
-
-    def render(self) -> str:
-        return sparkline(list(self.values))
-
-    def get_content_width(self, container, viewport) -> int:  # type: ignore[no-untyped-def]
-        return max(1, len(self.values))
+def sparkline(values: list[int]) -> str:
+    """One character per value, scaled to the largest; zero is always the lowest bar."""
+    if not values:
+        return ""
+    top = max(values)
+    if top <= 0:
+        return BARS[0] * len(values)
+    return "".join(BARS[min(len(BARS) - 1, (v * (len(BARS) - 1) + top - 1) // top)] if v else BARS[0] for v in values)

@@ -29,6 +29,8 @@ class StatusBar(Static):
             text.append(f"connected to {state.label}")
             if state.updated:
                 text.append(f" · updated {state.updated}", style="dim")
+        elif state.refused:
+            text.append(f"✖ the worker at {state.label} refused the console: {state.detail} (check the token file) · retrying…")
         elif state.ever_connected:
             text.append(f"✖ worker unreachable ({state.detail}) · showing the last data · reconnecting…")
         else:

@@ -68,3 +68,18 @@ async def test_last_event_id_resumes_after_that_entry(worker, admin):
 async def test_stream_rejects_bad_parameters(admin):
     assert (await admin.get("/api/v1/stream", headers={"Last-Event-ID": "abc"})).status_code == 400
     assert (await admin.get("/api/v1/stream", params={"heartbeat": "-1"})).status_code == 400
+
+
+@pytest.mark.trio
+async def test_streams_end_when_the_worker_is_stopping(worker, admin):
+    # The worker process sets ctx.stopping (and rings ctx.changed) when a graceful stop begins, so
+    # open streams do not hold the stop up for Hypercorn's whole graceful timeout.
+    ctx = worker.running.ctx
+    ctx.stopping = trio.Event()
+    with trio.fail_after(5):
+        async with admin.stream("GET", "/api/v1/stream") as response:
+            reader = EventReader(response)
+            assert (await reader.read(1))[0].event == "summary"
+            ctx.stopping.set()
+            ctx.changed.notify()
+            assert await reader.read() == []  # ended by the server

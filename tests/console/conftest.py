@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -10,11 +9,8 @@ import pytest
 from console.app import ConsoleApp
 from console.client import ApiClient
 from tests.helpers.config import ADMIN_TOKEN
+from tests.helpers.console_pilot import NOW
 from tests.helpers.live import LiveWorker, start_worker
-
-# "Now" for the console in tests: ages and the status bar's time come out the same on every run.
-NOW = dt.datetime(2026, 1, 6, 12, 0, tzinfo=dt.timezone.utc)
-
 
 @pytest.fixture(scope="module")
 def live_worker(tmp_path_factory) -> Iterator[LiveWorker]:

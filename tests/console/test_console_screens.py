@@ -65,10 +65,11 @@ async def test_queue_views_search_and_detail(make_app):
         await wait_until(pilot, lambda: isinstance(app.screen, DetailScreen) and app.screen.detail is not None, what="detail")
         detail = app.screen
         assert "RPT-1001" in text_of(detail.query_one("#doc-header")) and "TXN-1001" in text_of(detail.query_one("#doc-header"))
-        lines = detail.query_one("#lines", Static).content
+        heading, lines, total = detail.query_one("#lines", Static).content.renderables
+        assert "JournalEntry RPT-1001" in heading.plain and total.plain == "total 412.50"
         assert lines.columns[1].header == "Account"
-        assert "Travel:Airfare" in list(lines.columns[1].cells) and "Consulting" in list(lines.columns[2].cells)
-        assert "412.50" in list(lines.columns[4].cells)
+        assert list(lines.columns[1].cells) == ["Travel:Airfare", "Accounts Payable"] and "Consulting" in list(lines.columns[2].cells)
+        assert list(lines.columns[4].cells) == ["412.50", "412.50"]
         assert "AIRFR -> Travel:Airfare" in text_of(detail.query_one("#decisions"))
         audit = detail.query_one("#audit", Static).content
         assert list(audit.columns[3].cells) == ["received", "posted", "duplicate_skipped"]

@@ -218,7 +218,7 @@ def concur_account_totals(h: harness.Harness) -> Counter:
     """What Concur approved, per QuickBooks account, computed from the simulator's own data and the
     run config's mapping (independent of the worker's planner): expenses debit the mapped account;
     out-of-pocket credits A/P, company-card credits the card account; invoices credit A/P."""
-    company = h.config.companies[0]
+    company = (h.worker.ctx.config if h.worker is not None else h.config).companies[0]  # the config the worker runs
     mapping = company.mapping.expense_types
     card_types = set(company.posting.company_paid_payment_types)
     data = h.concur.companies[COMPANY].data

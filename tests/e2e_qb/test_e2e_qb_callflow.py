@@ -10,7 +10,7 @@ import httpx
 import pytest
 import trio
 
-from conftest import (approve_and_deliver, doc_states, execute, manual_session, query, qbwc_service, running,
+from e2e_qb_helpers import (DEMO_CONFIG, planned, approve_and_deliver, doc_states, execute, manual_session, query, qbwc_service, running,
                       soap_string, soap_strings, wait_for, wait_fetched)
 from mlc import harness
 from sim.webconnector.knobs import FaultKnobs
@@ -18,11 +18,6 @@ from sim.webconnector.knobs import FaultKnobs
 LIST_QUERIES = ["AccountQueryRq", "ClassQueryRq", "CustomerQueryRq", "VendorQueryRq"]
 
 
-async def queued(h, k: int) -> None:
-    """Wait until the planner has turned all ``k`` documents into outbox rows."""
-    async def planned():
-        return (await doc_states(h)).get("queued", 0) >= k
-    await wait_for(planned)
 
 
 @pytest.mark.trio
@@ -42,7 +37,7 @@ async def test_full_call_flow_progress_noop_and_close(tmp_path):
 
         k = await approve_and_deliver(h)
         await wait_fetched(h, k)
-        await queued(h, k)
+        await planned(h, k)
         trace = await manual_session(h)
         assert trace["server_version"]
         assert trace["client_version"] == ""  # any QBWC 2.x is welcome: no W:/E:/O:
@@ -118,7 +113,7 @@ def _client_from(address: str) -> httpx.AsyncClient:
 
 
 async def _auth_from(client: httpx.AsyncClient, url: str, user: str, password: str, field: int = 1) -> str:
-    from conftest import INTUIT_NS, SOAP_NS, envelope
+    from e2e_qb_helpers import INTUIT_NS, SOAP_NS, envelope
     from lxml import etree
     reply = await client.post(url, content=envelope("authenticate", strUserName=user, strPassword=password),
                               headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"{INTUIT_NS}authenticate"'})
@@ -141,11 +136,20 @@ async def test_failed_logins_are_throttled_per_user_and_client(tmp_path):
             # Another user from the same client is not blocked either (unknown user: nvu, but by password).
             assert not svc.throttle.blocked("someone-else", "127.0.0.1")
             assert svc.throttle.blocked("demo-sync", "127.0.0.1")
+            # Only failures are remembered: made-up user names that never fail leave no trace, and
+            # the map is capped even under a flood of distinct names.
+            tracked = svc.throttle.tracked()
+            for i in range(200):
+                svc.throttle.blocked(f"probe-{i}", "10.0.0.9")
+            assert svc.throttle.tracked() == tracked
             # When the window has passed the right password works again.
             real = svc.throttle.clock
             svc.throttle.clock = lambda: real() + svc.throttle.window + 1
             status = await _auth_from(here, url, "demo-sync", h.password)
             assert status in ("", "none", "busy")
+            for i in range(svc.throttle.max_keys + 50):
+                svc.throttle.failed(f"flood-{i}", "10.0.0.9")
+            assert svc.throttle.tracked() <= svc.throttle.max_keys
 
 
 FAULTS = [
@@ -162,7 +166,7 @@ async def test_connection_error_keeps_documents_pending_offline(tmp_path, knob, 
         await harness.web_connector_run(h)  # lists read while QuickBooks was fine
         k = await approve_and_deliver(h)
         await wait_fetched(h, k)
-        await queued(h, k)
+        await planned(h, k)
         report = await harness.web_connector_run(h, FaultKnobs(**{knob: True}))
         assert report.ended_by == "connectionError" and report.last_hresult == hresult
         assert report.soap_calls.count("connectionError") == 1  # "done": QBWC does not retry
@@ -170,7 +174,7 @@ async def test_connection_error_keeps_documents_pending_offline(tmp_path, knob, 
         row = (await query(h, "SELECT * FROM qb_company WHERE company = 'demo'"))[0]
         assert row["unreachable_since"] and row["last_result"] == "unreachable"
         assert words.casefold() in row["last_error"].casefold()
-        assert (await doc_states(h)) == {"queued": k}
+        assert set(await doc_states(h)) <= {"queued", "fetched"}  # pending, nothing posted
         assert "quickbooks_unreachable" in [r["action"] for r in await query(h, "SELECT action FROM audit")]
         assert not harness.quickbooks_transactions(h.company_file)
         # QuickBooks is back: everything is posted and the company is reachable again.
@@ -194,3 +198,34 @@ async def test_connection_error_with_unknown_ticket_and_interactive_callbacks(tm
         # Unknown tickets are answered, not faulted.
         assert await soap_string(url, "interactiveDone", wcTicket="unknown") == "Done"
         assert await soap_string(url, "closeConnection", ticket="unknown") == "OK"
+
+
+@pytest.mark.trio
+async def test_a_password_changed_in_the_config_applies_without_a_restart(tmp_path):
+    from worker.qbwc.passwords import hash_password
+
+    async with running(tmp_path) as h:
+        url = h.qbwc_url
+        assert (await soap_strings(url, "authenticate", strUserName="demo-sync", strPassword=h.password))[1] in ("", "none")
+        generation = h.worker.ctx.config_generation
+        new_hash = hash_password("a-brand-new-password")
+        harness.edit_run_config(h, lambda raw: raw["companies"][0]["qbwc"].update(password_hash=new_hash))
+
+        async def reloaded():
+            return h.worker.ctx.config_generation > generation
+        await wait_for(reloaded, timeout_s=10)
+        assert (await soap_strings(url, "authenticate", strUserName="demo-sync", strPassword="a-brand-new-password"))[1] in ("", "none")
+        assert (await soap_strings(url, "authenticate", strUserName="demo-sync", strPassword=h.password))[1] == "nvu"
+
+
+@pytest.mark.trio
+async def test_password_from_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLC_TEST_QBWC_PASSWORD", "from-the-environment")
+    config = tmp_path / "env.toml"
+    text = DEMO_CONFIG.read_text(encoding="utf-8")
+    start = text.index("password_hash = ")
+    config.write_text(text[:start] + 'password_env = "MLC_TEST_QBWC_PASSWORD"\n' + text[text.index("\n", start) + 1:], encoding="utf-8")
+    async with running(tmp_path, config_path=config, password="from-the-environment") as h:
+        report = await harness.web_connector_run(h)
+        assert report.auth_status == ""
+        assert (await soap_strings(h.qbwc_url, "authenticate", strUserName="demo-sync", strPassword="demo-sync-password"))[1] == "nvu"

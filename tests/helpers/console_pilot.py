@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from textual.widgets import Static
 
 from console.screens.queue import QueueScreen
 from console.widgets.confirm import ConfirmDialog
 from console.widgets.document_table import DocumentTable
 from tests.helpers.waiting import wait_until
+
+# "Now" for the console in tests: ages and the status bar's time come out the same on every run.
+NOW = dt.datetime(2026, 1, 6, 12, 0, tzinfo=dt.timezone.utc)
 
 
 def text_of(widget: Static) -> str:

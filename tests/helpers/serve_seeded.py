@@ -1,8 +1,8 @@
 """A seeded worker in its own process, for console tests (the console is asyncio, the worker trio).
 
-    python -m tests.helpers.serve_seeded DIR [PORT]
+    python -m tests.helpers.serve_seeded DIR [PORT [BULK]]
 
-writes ``DIR/mlc.toml`` and ``DIR/operator.token``, seeds the store (tests.helpers.seed), serves
+writes ``DIR/mlc.toml`` and ``DIR/operator.token``, seeds the store (tests.helpers.seed, plus BULK plain documents), serves
 on PORT (default: a free loopback port) and prints ``URL <url>`` on stdout. It stops when stdin closes (the test
 ended) or on SIGINT/SIGTERM.
 """
@@ -15,17 +15,19 @@ from pathlib import Path
 import trio
 
 from tests.helpers.config import test_config
-from tests.helpers.seed import seed
+from tests.helpers.seed import seed, seed_bulk
 from worker.main import serve_worker, watch_signals
 from worker.store.db import Store
 
 
-async def main(directory: Path, port: int = 0) -> None:
+async def main(directory: Path, port: int = 0, bulk: int = 0) -> None:
     config = test_config(directory)
     store = Store.in_dir(config.worker.data_dir)
     try:
         if store.run_sync(lambda conn: conn.execute("SELECT COUNT(*) FROM documents").fetchone()[0]) == 0:
             store.run_sync(seed)
+            if bulk:
+                store.run_sync(seed_bulk, bulk)
     finally:
         store.close()
     shutdown = trio.Event()
@@ -46,4 +48,5 @@ async def main(directory: Path, port: int = 0) -> None:
         print(f"URL {running.url}", flush=True)
 
 if __name__ == "__main__":
-    trio.run(main, Path(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) > 2 else 0)
+    args = sys.argv[1:]
+    trio.run(main, Path(args[0]), int(args[1]) if len(args) > 1 else 0, int(args[2]) if len(args) > 2 else 0)

@@ -320,3 +320,17 @@ def test_mutated_envelopes_only_return_or_raise_soap_error(edits: list[tuple[int
     except SoapError:
         return
     assert method in METHOD_PARAMS and all(isinstance(v, str) for v in params.values())
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(), st.lists(st.text(), max_size=4))
+def test_any_text_can_be_answered(text: str, strings: list[str]) -> None:
+    body = response_envelope("getLastError", text)
+    result = etree.fromstring(body).find(f".//{{{INTUIT_NS}}}getLastErrorResult")
+    expected = "".join(
+        c for c in text if c in "\t\n\r" or (0x20 <= ord(c) and not 0xD800 <= ord(c) <= 0xDFFF and c not in "\ufffe\uffff")
+    )
+    assert (result.text or "") == expected
+    array = etree.fromstring(response_envelope("authenticate", strings)).find(f".//{{{INTUIT_NS}}}authenticateResult")
+    assert len(array) == len(strings)
+    etree.fromstring(fault_envelope("Server", text))

@@ -255,6 +255,11 @@ def test_large_bill_validates(xsd: etree.XMLSchema) -> None:
         BillAdd(Ref("東京"), dt.date(2024, 1, 1), "R1", (ExpenseLine(Ref("X"), Decimal(1)),)),
         BillAdd(Ref("A"), dt.date(2024, 1, 1), "R1", (ExpenseLine(Ref("Travel: :Air"), Decimal(1)),)),
         BillAdd(Ref("A"), dt.date(2024, 1, 1), "R1", (ExpenseLine(Ref("Reise:東京"), Decimal(1)),)),
+        BillAdd(Ref("A"), dt.date(2024, 1, 1), "R1", (ExpenseLine(Ref("Travel:" + "a" * 32), Decimal(1)),)),
+        BillAdd(Ref("A"), dt.date(2024, 1, 1), "R1", (ExpenseLine(Ref(":".join(["a" * 31] * 6)), Decimal(1)),)),
+        BillAdd(Ref("A"), dt.date(2024, 1, 1), "R1", (ExpenseLine(Ref("X"), Decimal(1), customer=Ref("c" * 210)),)),
+        BillAdd(Ref("A"), dt.date(2024, 1, 1), "R1", (ExpenseLine(Ref("X"), Decimal(1)),), terms=Ref("t" * 32)),
+        ListQuery("Account", full_names=("Travel:" + "a" * 32,)),
         JournalEntryAdd(dt.date(2024, 1, 1), "123456789012", (JournalLine("debit", Ref("X"), Decimal(1)),)),
         JournalEntryAdd(dt.date(2024, 1, 1), "J1", ()),
         JournalEntryAdd(dt.date(2024, 1, 1), "J1", (JournalLine("debit", Ref("X"), Decimal("1.004")), JournalLine("credit", Ref("Y"), Decimal("1.006")))),
@@ -300,9 +305,26 @@ _anchor = st.sampled_from(string.ascii_letters + string.digits)
 names = st.builds(lambda a, b, c: a + b + c, st.one_of(_any_text, _long_text), _anchor, _any_text)
 texts = st.one_of(st.just(""), _any_text, _long_text)
 list_ids = st.from_regex(r"[0-9A-F]{1,8}-[0-9]{10}", fullmatch=True)
-refs = st.one_of(st.builds(Ref, full_name=names), st.builds(Ref, list_id=list_ids))
+
+
+def within(limit: int):  # noqa: ANN202
+    """Names of records that can exist in QuickBooks: at most ``limit`` once transliterated."""
+
+    def cut(name: str) -> str:
+        name = name.replace(":", "")
+        while len(limits.single_line(limits.to_latin1(name))) > limit:
+            name = name[:-1]
+        return name if limits.single_line(limits.to_latin1(name)) else "X"
+
+    return names.map(cut)
+
+
+# Vendors are named by us (any length: vendor_name fits them); other references name records
+# that exist in QuickBooks, so they keep within QuickBooks' limits.
+vendor_refs = st.one_of(st.builds(Ref, full_name=names), st.builds(Ref, list_id=list_ids))
+refs = st.one_of(st.builds(Ref, full_name=within(41)), st.builds(Ref, list_id=list_ids))
 full_name_refs = st.one_of(
-    st.builds(Ref, full_name=st.lists(names.map(lambda n: n.replace(":", "")), min_size=1, max_size=7).map(":".join)),
+    st.builds(Ref, full_name=st.lists(within(limits.LIST_SEGMENT), min_size=1, max_size=4).map(":".join)),
     st.builds(Ref, list_id=list_ids),
 )
 amounts = st.decimals(min_value=Decimal("-99999999999"), max_value=Decimal("99999999999"), allow_nan=False, allow_infinity=False, places=3)
@@ -341,12 +363,12 @@ je_refs = st.from_regex(r"[A-Za-z0-9]{1,11}", fullmatch=True)
 
 bills = st.builds(
     BillAdd,
-    vendor=refs,
+    vendor=vendor_refs,
     txn_date=dates,
     ref_number=bill_refs,
     lines=st.lists(expense_lines, min_size=1, max_size=12).map(tuple),
     due_date=st.none() | dates,
-    terms=st.none() | refs,
+    terms=st.none() | st.builds(Ref, full_name=within(limits.TERMS_NAME)),
     memo=texts,
     external_guid=guids,
     ap_account=st.none() | full_name_refs,
@@ -430,7 +452,7 @@ list_queries = st.one_of(
         list_type=st.just("Account"),
         account_types=st.lists(st.sampled_from(["Expense", "AccountsPayable", "CreditCard", "OtherExpense"]), max_size=3).map(tuple),
     ),
-    st.builds(ListQuery, list_type=st.sampled_from(["Account", "Class", "Customer"]), full_names=st.lists(names, min_size=1, max_size=4).map(tuple)),
+    st.builds(ListQuery, list_type=st.sampled_from(["Account", "Class", "Customer"]), full_names=st.lists(within(31), min_size=1, max_size=4).map(tuple)),
 )
 txn_queries = st.one_of(
     st.builds(TxnQuery, txn_type=st.just("Bill"), ref_numbers=st.lists(bill_refs, min_size=1, max_size=20).map(tuple), include=includes),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from quart import Blueprint, Response, jsonify, request
+from quart import Blueprint, Response, current_app, jsonify, request
 
 from shared.api import ACTIONS
 from shared.clock import utc_now
@@ -94,12 +94,12 @@ async def act(document_id: int, action: str):
     if not isinstance(force, bool):
         return json_error(400, "force: expected true or false")
     ctx = context()
+    actor = current_operator().name  # the token's name is who acted, in the audit trail
 
     def run(conn):
-        apply_action(conn, document_id, action, reason, current_name, force)
+        apply_action(conn, document_id, action, reason, actor, force)
         return queries.get_document(conn, document_id)
 
-    current_name = current_operator().name
     try:
         doc = await ctx.store.run(run, durable=True)
     except NotFound:
@@ -134,8 +134,9 @@ async def event_stream():
         max_events=max_events if max_events is None else max(1, max_events),
         until_idle_s=_float_param("until_idle", args.get("until_idle")),
     )
+    cache = current_app.extensions.setdefault("mlc_operator_summary", stream.SummaryCache())
     response = Response(
-        stream.events(context(), last_id, options),
+        stream.events(context(), last_id, options, cache),
         content_type="text/event-stream; charset=utf-8",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

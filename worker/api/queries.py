@@ -46,6 +46,10 @@ DOCUMENT_COLUMNS = (
 )
 
 
+# reason starts with "duplicate", written as a range so that an index on reason serves it.
+DUPLICATE_REASON = "reason >= 'duplicate' AND reason < 'duplicatf'"
+
+
 class BadRequest(Exception):
     """A parameter the client got wrong (answered with 400)."""
 
@@ -134,7 +138,7 @@ def _where(f: DocumentFilter) -> tuple[list[str], list[Any]]:
     elif f.state == VIEW_PENDING_OFFLINE:
         clauses.append("state = 'queued' AND company IN (SELECT company FROM qb_company WHERE unreachable_since IS NOT NULL)")
     elif f.state == VIEW_DUPLICATES:
-        clauses.append("state = 'skipped' AND reason LIKE 'duplicate%'")
+        clauses.append(f"state = 'skipped' AND {DUPLICATE_REASON}")
     elif f.state:
         clauses.append("state = ?")
         params.append(f.state)
@@ -282,10 +286,12 @@ def company_summary(conn: sqlite3.Connection, company: str, name: str, now: dt.d
     for state, count in conn.execute("SELECT state, COUNT(*) FROM documents WHERE company = ? GROUP BY state", (company,)):
         counts[state] = count
     pending = sum(counts.get(str(s), 0) for s in PENDING_STATES)
-    marks = ",".join("?" * len(PENDING_STATES))
-    oldest = conn.execute(
-        f"SELECT MIN(created_at) FROM documents WHERE company = ? AND state IN ({marks})", (company, *map(str, PENDING_STATES))
-    ).fetchone()[0]
+    # One index seek per pending state (MIN over an IN list would scan every pending row).
+    firsts = [
+        conn.execute("SELECT MIN(created_at) FROM documents WHERE company = ? AND state = ?", (company, str(state))).fetchone()[0]
+        for state in PENDING_STATES
+    ]
+    oldest = min((f for f in firsts if f), default=None)
     qb = conn.execute("SELECT last_contact_at, last_result, unreachable_since FROM qb_company WHERE company = ?", (company,)).fetchone()
     unreachable_since = qb["unreachable_since"] if qb else None
     queued = counts.get(str(DocState.QUEUED), 0)
@@ -293,7 +299,7 @@ def company_summary(conn: sqlite3.Connection, company: str, name: str, now: dt.d
         conn.execute("SELECT needs_reconnect, reason FROM concur_tokens WHERE company = ?", (company,)).fetchone()
     )
     duplicates = conn.execute(
-        "SELECT COUNT(*) FROM documents WHERE company = ? AND state = 'skipped' AND reason LIKE 'duplicate%'", (company,)
+        f"SELECT COUNT(*) FROM documents WHERE company = ? AND state = 'skipped' AND {DUPLICATE_REASON}", (company,)
     ).fetchone()[0]
     duplicates += conn.execute("SELECT COUNT(*) FROM audit WHERE action = 'duplicate_skipped' AND company = ?", (company,)).fetchone()[0]
     return CompanySummary(
@@ -319,10 +325,8 @@ def company_summary(conn: sqlite3.Connection, company: str, name: str, now: dt.d
 
 
 def summary(conn: sqlite3.Connection, companies: list[tuple[str, str]], now: dt.datetime) -> Summary:
-    """``companies``: (id, name) from the config, in config order; companies only in the store follow."""
-    known = [c for c, _ in companies]
-    extra = [r[0] for r in conn.execute("SELECT DISTINCT company FROM documents") if r[0] not in known]
-    result = [company_summary(conn, cid, name, now) for cid, name in [*companies, *((e, e) for e in sorted(extra))]]
+    """``companies``: (id, name) from the config, in config order."""
+    result = [company_summary(conn, cid, name, now) for cid, name in companies]
     totals: dict[str, int] = {str(s): 0 for s in DocState}
     for c in result:
         for state, count in c.counts.items():

@@ -29,7 +29,9 @@ from worker.store import audit, documents
 log = logging.getLogger(__name__)
 
 BATCH = 100
+CLOSED_PERIOD_STATUS = 3180  # QuickBooks: the transaction date is on or before the closing date
 WAIT_FOR_LISTS = "waiting for the first Web Connector run to read the QuickBooks lists"
+WAIT_FOR_VENDOR = "waiting for the vendor"
 # Audit actions after which a held document is re-planned by itself when the config changes.
 REPLANNABLE_HOLDS = ("plan_hold", "held")
 
@@ -37,12 +39,38 @@ REPLANNABLE_HOLDS = ("plan_hold", "held")
 # --- inputs from the store ----------------------------------------------------------------------
 
 
+# QuickBooks names currencies by their full name ("US Dollar"); Concur by ISO 4217 code.
+QUICKBOOKS_CURRENCY_CODES = {
+    "US DOLLAR": "USD", "CANADIAN DOLLAR": "CAD", "BRITISH POUND STERLING": "GBP", "EURO": "EUR",
+    "AUSTRALIAN DOLLAR": "AUD", "JAPANESE YEN": "JPY", "SWISS FRANC": "CHF", "MEXICAN PESO": "MXN",
+    "NEW ZEALAND DOLLAR": "NZD", "INDIAN RUPEE": "INR",
+}
+# Without multicurrency QuickBooks does not name a home currency: it is the edition's.
+EDITION_CURRENCY = (("(CA)", "CAD"), ("CANADA", "CAD"), ("(UK)", "GBP"), ("AUSTRALIA", "AUD"), ("(AU)", "AUD"))
+
+
+def currency_code(name: str | None) -> str | None:
+    if not name:
+        return None
+    return QUICKBOOKS_CURRENCY_CODES.get(name.strip().upper(), name.strip().upper())
+
+
+def edition_currency(product: str | None) -> str:
+    upper = (product or "").upper()
+    return next((code for hint, code in EDITION_CURRENCY if hint in upper), "USD")
+
+
 def quickbooks_facts(conn: sqlite3.Connection, company: str) -> QuickBooksFacts:
-    row = conn.execute("SELECT home_currency, multicurrency, class_tracking, closing_date FROM qb_company WHERE company = ?", (company,)).fetchone()
+    row = conn.execute("SELECT home_currency, multicurrency, class_tracking, closing_date, product FROM qb_company WHERE company = ?", (company,)).fetchone()
     if row is None:
         return QuickBooksFacts()
+    home = currency_code(row["home_currency"])
+    if home is None and row["multicurrency"] is not None and not row["multicurrency"]:
+        # Known to be single-currency: everything posts in the edition's currency, so a report
+        # in another currency must be held rather than posted as if it were home currency.
+        home = edition_currency(row["product"])
     return QuickBooksFacts(
-        home_currency=row["home_currency"],
+        home_currency=home,
         multicurrency=bool(row["multicurrency"]),
         class_tracking=row["class_tracking"] is None or bool(row["class_tracking"]),
         closing_date=dt.date.fromisoformat(row["closing_date"]) if row["closing_date"] else None,
@@ -120,10 +148,22 @@ def plan_one(conn: sqlite3.Connection, document_id: int, company: CompanyConfig)
         return "duplicate"
     result = plan_row(conn, row, company)
     picture = plan_to_json(result)
+    if isinstance(result, Plan) and isinstance(result.vendor_action, CreateVendor):
+        other = vendor_being_created(conn, company.id, result.vendor_action.name, document_id)
+        if other is not None:
+            # Two reports of the same new employee: creating the vendor twice would fail (3100)
+            # and cost a re-plan; plan this one once QuickBooks has answered the first VendorAdd.
+            reason = f"{WAIT_FOR_VENDOR} \"{result.vendor_action.name}\" to be created (document {other})"
+            if row["reason"] != reason:
+                conn.execute("UPDATE documents SET reason = ? WHERE id = ?", (reason, document_id))
+            return "waiting"
     if isinstance(result, Plan):
         action = result.vendor_action
         picture["vendor_key"] = action.concur_key if isinstance(action, CreateVendor) else None
-        conn.execute("UPDATE postings SET state = 'cancelled' WHERE document_id = ? AND state = 'queued'", (document_id,))
+        # The new plan supersedes the old one: its unsent rows and the rows QuickBooks refused
+        # (kept for the record in status_code/message and the audit trail) must not block the new
+        # rows, which the outbox sends only after every earlier-seq row of the document is settled.
+        conn.execute("UPDATE postings SET state = 'cancelled' WHERE document_id = ? AND state IN ('queued', 'failed')", (document_id,))
         queue_writes(conn, company.id, document_id, writes_of(result))
         documents.set_state(
             conn, document_id, DocState.QUEUED, "", Actor.WORKER, "planned",
@@ -139,6 +179,39 @@ def plan_one(conn: sqlite3.Connection, document_id: int, company: CompanyConfig)
     return "held"
 
 
+def replan_closed_period(conn: sqlite3.Connection, company: str) -> int:
+    """Documents QuickBooks refused for its closing date (3180) go back to be planned once the
+    worker knows that closing date (from the session's preferences): the planner then holds them
+    with the reason, or moves them to the first open day. Only when the refused plan is dated on
+    or before the known closing date, so a re-plan always decides differently (no loop)."""
+    closing = quickbooks_facts(conn, company).closing_date
+    if closing is None:
+        return 0
+    rows = conn.execute(
+        """SELECT d.id, d.plan FROM documents d WHERE d.company = ? AND d.state = 'failed' AND d.content IS NOT NULL
+           AND EXISTS (SELECT 1 FROM postings p WHERE p.document_id = d.id AND p.state = 'failed' AND p.status_code = ?)""",
+        (company, CLOSED_PERIOD_STATUS),
+    ).fetchall()
+    moved = 0
+    for row in rows:
+        dates = [t.get("txn_date") for t in json.loads(row["plan"] or "{}").get("transactions", [])]
+        if any(d and dt.date.fromisoformat(d) <= closing for d in dates):
+            documents.set_state(conn, row["id"], DocState.FETCHED, "", Actor.WORKER, "replan",
+                                {"why": f"QuickBooks refused the date (status {CLOSED_PERIOD_STATUS}); planning again against the closing date {closing.isoformat()}"})
+            moved += 1
+    return moved
+
+
+def vendor_being_created(conn: sqlite3.Connection, company: str, name: str, document_id: int) -> int | None:
+    """Another document whose VendorAdd of ``name`` QuickBooks has not answered yet, if any."""
+    row = conn.execute(
+        """SELECT document_id FROM postings WHERE company = ? AND op = 'VendorAdd' AND ref_number = ? AND document_id != ?
+           AND state IN ('queued', 'sent', 'unknown') LIMIT 1""",
+        (company, name, document_id),
+    ).fetchone()
+    return row[0] if row else None
+
+
 def plan_batch(conn: sqlite3.Connection, companies: dict[str, CompanyConfig], limit: int = BATCH) -> int:
     """Plan up to ``limit`` fetched documents of companies whose lists are known."""
     planned = 0
@@ -146,10 +219,14 @@ def plan_batch(conn: sqlite3.Connection, companies: dict[str, CompanyConfig], li
         if not lists.ready(conn, company.id):
             conn.execute("UPDATE documents SET reason = ? WHERE company = ? AND state = 'fetched' AND reason != ?", (WAIT_FOR_LISTS, company.id, WAIT_FOR_LISTS))
             continue
-        ids = [r[0] for r in conn.execute("SELECT id FROM documents WHERE company = ? AND state = 'fetched' ORDER BY id LIMIT ?", (company.id, limit - planned))]
+        replan_closed_period(conn, company.id)
+        # Documents waiting for another one's vendor go last, so they never starve the rest.
+        ids = [r[0] for r in conn.execute(
+            "SELECT id FROM documents WHERE company = ? AND state = 'fetched' ORDER BY reason LIKE ? || '%', id LIMIT ?",
+            (company.id, WAIT_FOR_VENDOR, limit - planned))]
         for document_id in ids:
-            plan_one(conn, document_id, company)
-            planned += 1
+            if plan_one(conn, document_id, company) != "waiting":
+                planned += 1  # (waiting ones do not count: the planner would spin on them)
     return planned
 
 

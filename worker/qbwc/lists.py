@@ -85,22 +85,27 @@ def apply_page(conn: sqlite3.Connection, session: Session, list_type: str, respo
     if outcome not in (Outcome.OK, Outcome.WARN_OK, Outcome.NOT_FOUND):
         session.iterators.pop(list_type, None)  # try again next session
         return
-    newest = ""
+    newest = session.pass_newest.get(list_type, "")
     for record in response.records:
         store_record(conn, session.company, list_type, record)
-        newest = max(newest, str(record.get("TimeModified") or ""))
+        newest = max(newest, _as_iso(str(record.get("TimeModified") or "")) or "")
     if list_type in PAGED and response.iterator_remaining:
+        # More pages to come: the checkpoint stays where it was until the pass is complete, or a
+        # pass cut short (session ended, 3391) would make the next one skip the unread pages.
         session.iterators[list_type] = response.iterator_id
-        _advance_checkpoint(conn, session.company, list_type, newest, finished=False)
+        session.pass_newest[list_type] = newest
+        _advance_checkpoint(conn, session.company, list_type, "", finished=False)
         return
     session.iterators.pop(list_type, None)
+    session.pass_newest.pop(list_type, None)
     _advance_checkpoint(conn, session.company, list_type, newest, finished=True)
 
 
 def _advance_checkpoint(conn: sqlite3.Connection, company: str, list_type: str, newest: str, finished: bool) -> None:
+    """``newest``: the latest TimeModified of a finished pass (UTC ISO), "" for none."""
     row = conn.execute("SELECT from_modified, synced_at FROM qb_list_sync WHERE company = ? AND list_type = ?", (company, list_type)).fetchone()
     current = row["from_modified"] if row else None
-    candidate = _as_iso(newest) if newest else None
+    candidate = newest or None
     checkpoint = max(filter(None, [current, candidate]), default=None) if list_type in PAGED else None
     conn.execute(
         """INSERT INTO qb_list_sync (company, list_type, synced_at, from_modified) VALUES (?,?,?,?)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections import defaultdict, deque
+from collections import deque
 
 import trio
 from argon2 import PasswordHasher
@@ -64,26 +64,49 @@ async def verify(password_hash: str | None, password: str) -> bool:
 
 
 class LoginThrottle:
-    """At most ``limit`` failed logins per (username, client) in ``window`` seconds."""
+    """At most ``limit`` failed logins per (username, client) in ``window`` seconds.
 
-    def __init__(self, limit: int = 5, window: float = 300.0, clock=time.monotonic) -> None:
+    Only failures are remembered, and only while they are inside the window: a stream of made-up
+    user names must not grow this without bound (``max_keys`` caps it even within one window)."""
+
+    def __init__(self, limit: int = 5, window: float = 300.0, clock=time.monotonic, max_keys: int = 10_000) -> None:
         self.limit = limit
         self.window = window
         self.clock = clock
-        self._failures: dict[tuple[str, str], deque[float]] = defaultdict(deque)
+        self.max_keys = max_keys
+        self._failures: dict[tuple[str, str], deque[float]] = {}
 
     def _recent(self, key: tuple[str, str]) -> deque[float]:
-        failures = self._failures[key]
+        failures = self._failures.get(key)
+        if failures is None:
+            return deque()
         cutoff = self.clock() - self.window
         while failures and failures[0] < cutoff:
             failures.popleft()
+        if not failures:
+            del self._failures[key]
         return failures
 
     def blocked(self, username: str, client: str) -> bool:
         return len(self._recent((username, client))) >= self.limit
 
     def failed(self, username: str, client: str) -> None:
-        self._recent((username, client)).append(self.clock())
+        key = (username, client)
+        if key not in self._failures and len(self._failures) >= self.max_keys:
+            self._prune()
+        self._recent(key)
+        self._failures.setdefault(key, deque()).append(self.clock())
 
     def succeeded(self, username: str, client: str) -> None:
         self._failures.pop((username, client), None)
+
+    def tracked(self) -> int:
+        """How many (username, client) pairs have failures remembered (for tests and metrics)."""
+        return len(self._failures)
+
+    def _prune(self) -> None:
+        """Forget expired entries; when still full, the oldest ones (insertion order)."""
+        for key in list(self._failures):
+            self._recent(key)
+        while len(self._failures) >= self.max_keys:
+            del self._failures[next(iter(self._failures))]

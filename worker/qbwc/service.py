@@ -14,6 +14,8 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+import trio
+
 from shared.clock import now_iso, utc_now
 from shared.config import CompanyConfig
 from shared.types import Actor
@@ -51,8 +53,10 @@ class QbwcService:
         self.sessions: dict[str, Session] = {}
         self.noop_pending: set[str] = set()
         self.throttle = passwords.LoginThrottle()
-        # Hashed once at start: a plain password from the environment is never kept in the clear longer.
-        self._configured_hashes = {c.id: h for c in ctx.config.companies if (h := passwords.configured_hash(c))}
+        # Hashes of the configured passwords, for the config generation they were made from: an
+        # edited mlc.toml (new password_hash, new company) applies without a restart.
+        self._configured_hashes: dict[str, str] = {}
+        self._hashes_generation = -1
         self.handlers: dict[str, Callable[[Call], Awaitable[object]]] = {
             "serverVersion": self.server_version,
             "getServerVersion": self.server_version,
@@ -117,7 +121,7 @@ class QbwcService:
         password_hash = None
         if company is not None:
             # A password set with `mlc set-password` is the newest word on it; else the config's.
-            password_hash = await self.ctx.store.run(passwords.stored_hash, company.id) or self._configured_hashes.get(company.id)
+            password_hash = await self.ctx.store.run(passwords.stored_hash, company.id) or (await self._configured_hash(company.id))
         # Verify even when throttled or unknown so every refusal costs the same time.
         good = await passwords.verify(password_hash, password)
         if company is None or not good or throttled:
@@ -142,6 +146,16 @@ class QbwcService:
         self.sessions[ticket] = session
         self._forget_expired(now)
         return [ticket, "" if has_work else "none"]
+
+    async def _configured_hash(self, company_id: str) -> str | None:
+        generation = self.ctx.config_generation
+        if generation != self._hashes_generation:
+            # A plain password from the environment is hashed here, off the event loop (argon2).
+            config = self.ctx.config
+            self._configured_hashes = await trio.to_thread.run_sync(
+                lambda: {c.id: h for c in config.companies if (h := passwords.configured_hash(c))})
+            self._hashes_generation = generation
+        return self._configured_hashes.get(company_id)
 
     def _forget_expired(self, now: float) -> None:
         for ticket, session in list(self.sessions.items()):

@@ -40,6 +40,9 @@ class Session:
     outstanding: list[str] = field(default_factory=list)
     # list_type -> iteratorID; only valid inside this QuickBooks session
     iterators: dict[str, str] = field(default_factory=dict)
+    # list_type -> newest TimeModified read in this session's pass; the store's checkpoint moves
+    # to it only when the pass has read every page
+    pass_newest: dict[str, str] = field(default_factory=dict)
     last_error: str = ""
     answered: int = 0  # requests answered in this session (for progress)
     client: str = ""  # the Web Connector's address

@@ -190,7 +190,11 @@ def vendor_name(name: str) -> str:
 
 
 def fit_full_name(full_name: str, *, segment: int = LIST_SEGMENT, total: int = LIST_FULL_NAME) -> str:
-    """An Account/Class ``Parent:Child`` name with every level and the whole within limits."""
+    """An Account/Class ``Parent:Child`` name with every level and the whole within limits.
+
+    Only for names ml-connector itself creates; references to existing records go through
+    ``reference_name``, which refuses instead of cutting.
+    """
     parts = [clean(p, segment).strip() for p in single_line(to_latin1(full_name)).split(":")]
     joined = ":".join(parts)
     if len(joined) <= total:

@@ -3,6 +3,12 @@
 -- Lists filtered by company alone, newest first (the console's per-company queue).
 CREATE INDEX documents_by_company_time ON documents (company, updated_at DESC, id DESC);
 
+-- Oldest pending document per company and state (summary) without scanning the pending rows.
+CREATE INDEX documents_by_company_state_created ON documents (company, state, created_at);
+
+-- Skipped documents by reason (duplicates view and count: reason >= 'duplicate' AND < 'duplicatf').
+CREATE INDEX documents_by_company_state_reason ON documents (company, state, reason);
+
 -- Look-ups by Concur id (API filter, search by prefix, `mlc hold <concur id>`).
 CREATE INDEX documents_by_concur_id ON documents (concur_id);
 

@@ -1,0 +1,232 @@
+"""What the worker refuses: the wrong company file, another company's ticket, unknown and expired
+tickets, hostile SOAP bodies; and what it publishes: the WSDL and the .qwc file."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from lxml import etree
+
+from e2e_qb_helpers import (planned, DEMO_CONFIG, INTUIT_NS, SOAP_NS, approve_and_deliver, audit_actions, doc_states, envelope,
+                      manual_session, query, qbwc_service, running, soap_int, soap_post, soap_string, soap_strings,
+                      wait_for, wait_fetched)
+from mlc import harness
+from sim.quickbooks.latency import LatencyModel
+from sim.quickbooks.seed import seed_company
+from sim.webconnector.client import run_session
+
+OTHER_FILE_ID = "{11111111-2222-3333-4444-555555555555}"
+
+
+
+
+@pytest.mark.trio
+async def test_wrong_company_file_gets_nothing(tmp_path):
+    async with running(tmp_path) as h:
+        await harness.web_connector_run(h)
+        k = await approve_and_deliver(h)
+        await wait_fetched(h, k)
+        await planned(h, k)
+        sets_before = len(h.recorder.sets)
+        # The same machine now has another company file open (its FileID differs).
+        owner = h.config.companies[0].qbwc.owner_id.upper()
+        h.company_file.state.data_ext[owner] = {"FileID": OTHER_FILE_ID}
+        report = await harness.web_connector_run(h)
+        assert report.auth_status == ""
+        assert report.writes == 0 and report.qbxml_requests == 0
+        assert len(h.recorder.sets) == sets_before
+        assert "different company file" in report.last_error and OTHER_FILE_ID in report.last_error
+        assert report.close_message.startswith("Finished with a problem")
+        assert not harness.quickbooks_transactions(h.company_file)
+        assert set(await doc_states(h)) <= {"queued", "fetched"}  # pending, nothing posted
+        assert "company_file_refused" in await audit_actions(h)
+        row = (await query(h, "SELECT last_result, last_error FROM qb_company WHERE company = 'demo'"))[0]
+        assert row["last_result"] == "refused" and OTHER_FILE_ID in row["last_error"]
+        # The right file again: everything goes in.
+        h.company_file.state.data_ext[owner] = {"FileID": h.config.companies[0].qbwc.file_id}
+        assert (await harness.drain(h, expected=k, timeout_s=20)) == {"posted": k}
+
+
+def two_company_config(tmp_path: Path) -> Path:
+    """The demo config plus a second company "beta" (own user, FileID and Concur client)."""
+    text = DEMO_CONFIG.read_text(encoding="utf-8")
+    start = text.index("\n[[companies]]")
+    second = text[start:]
+    for old, new in (('id = "demo"', 'id = "beta"'), ('name = "Demo Consulting LLC"', 'name = "Beta Partners LLC"'),
+                     ('client_id = "demo-client"', 'client_id = "beta-client"'),
+                     ('company_uuid = "5bdf71c5-1f82-4b4a-ad67-140ac6aaf75f"', 'company_uuid = "0c0f2f43-6a55-4e4e-9b1e-3cbe1f3c2d7a"'),
+                     ('username = "demo-sync"', 'username = "beta-sync"'),
+                     ('file_id = "{FAF95B0C-891A-4578-9057-7CAF0389A2AA}"', 'file_id = "{0B7D1C2E-3F40-4A5B-8C6D-7E8F9A0B1C2D}"')):
+        assert old in second, old
+        second = second.replace(old, new, 1)
+    path = tmp_path / "two.toml"
+    path.write_text(text + "\n" + second, encoding="utf-8")
+    return path
+
+
+@pytest.mark.trio
+async def test_a_ticket_never_acts_on_another_company(tmp_path):
+    async with running(tmp_path, config_path=two_company_config(tmp_path)) as h:
+        beta = h.config.company("beta")
+        beta_file = seed_company(beta.qbwc.file_id, beta.qbwc.owner_id, company_name=beta.name, latency=LatencyModel(0, 0, 0, 0, 0))
+        h.recorder.install(beta_file)
+
+        async def beta_session():
+            return await run_session(h.qbwc_url, beta.qbwc.username, h.password, beta_file, clock=h.clock, owner_id=beta.qbwc.owner_id)
+
+        await harness.web_connector_run(h)
+        await beta_session()
+        k_demo = len(h.concur.approve_all("demo"))
+        k_beta = len(h.concur.approve_all("beta"))
+        await h.concur.deliver_events(h.webhook_url)
+        await wait_fetched(h, k_demo + k_beta)
+        await planned(h, k_demo, "demo")
+        await planned(h, k_beta, "beta")
+
+        # demo's ticket, beta's company file open: refused, nothing of beta's handed out.
+        trace = await manual_session(h, company_file=beta_file)
+        assert trace["sets"] == 0 and "different company file" in trace["last_errors"][-1]
+        assert not beta_file.state.txns["Bill"] and not beta_file.state.txns["JournalEntry"]
+        states = await query(h, "SELECT company, state, COUNT(*) AS n FROM postings GROUP BY company, state")
+        assert {(r["company"], r["state"]) for r in states} == {("demo", "queued"), ("beta", "queued")}
+
+        # demo's ticket on demo's file: only demo's writes travel; beta's stay queued.
+        trace = await manual_session(h)
+        assert trace["percent"][-1] == 100
+        rows = await query(h, "SELECT company, state, op, status_code, status_message FROM postings")
+        assert all(r["state"] in ("done", "cancelled", "failed") for r in rows if r["company"] == "demo"), [tuple(r) for r in rows]
+        assert all(r["state"] == "queued" for r in rows if r["company"] == "beta")
+        assert len(harness.quickbooks_transactions(h.company_file)) == k_demo
+        assert not harness.quickbooks_transactions(beta_file)
+
+        # Unknown ticket: "" / -1, and getLastError explains.
+        url = h.qbwc_url
+        assert await soap_string(url, "sendRequestXML", ticket="0" * 32, strHCPResponse="", strCompanyFileName="",
+                                 qbXMLCountry="US", qbXMLMajorVers="13", qbXMLMinorVers="0") == ""
+        assert "unknown" in await soap_string(url, "getLastError", ticket="0" * 32)
+        assert await soap_int(url, "receiveResponseXML", ticket="0" * 32, response="<QBXML/>", hresult="", message="") == -1
+
+        # An expired ticket (30 min idle) acts no more.
+        ticket = (await soap_strings(url, "authenticate", strUserName="beta-sync", strPassword=h.password))[0]
+        svc = qbwc_service(h)
+        svc.clock = lambda: time.time() + 31 * 60
+        try:
+            assert await soap_string(url, "sendRequestXML", ticket=ticket, strHCPResponse=beta_file.hcp_response(beta.qbwc.owner_id),
+                                     strCompanyFileName="", qbXMLCountry="US", qbXMLMajorVers="13", qbXMLMinorVers="0") == ""
+            assert "expired" in await soap_string(url, "getLastError", ticket=ticket)
+        finally:
+            svc.clock = time.time
+        assert all(r["state"] == "queued" for r in await query(h, "SELECT state FROM postings WHERE company = 'beta'"))
+
+        report = await beta_session()
+        assert report.auth_status == ""
+        assert len(harness.quickbooks_transactions(beta_file)) == k_beta
+        assert len(harness.quickbooks_transactions(h.company_file)) == k_demo
+        counts = await query(h, "SELECT company, state, COUNT(*) AS n FROM documents GROUP BY company, state")
+        assert {(r["company"], r["state"], r["n"]) for r in counts} == {("demo", "posted", k_demo), ("beta", "posted", k_beta)}
+
+
+XXE = b"""<?xml version="1.0"?><!DOCTYPE foo [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>
+<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>
+<authenticate xmlns="http://developer.intuit.com/"><strUserName>&xxe;</strUserName><strPassword>x</strPassword></authenticate>
+</soap:Body></soap:Envelope>"""
+LAUGHS = b"""<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;"><!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
+<!ENTITY lol5 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;"><!ENTITY lol6 "&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;">
+<!ENTITY lol7 "&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;"><!ENTITY lol8 "&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;">
+<!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">]>
+<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>
+<authenticate xmlns="http://developer.intuit.com/"><strUserName>&lol9;</strUserName><strPassword>x</strPassword></authenticate>
+</soap:Body></soap:Envelope>"""
+HOSTILE = {
+    "xxe": XXE,
+    "billion_laughs": LAUGHS,
+    "garbage": b"\x00\xff this is not xml <<<>>> \x89PNG",
+    "empty": b"",
+    "html": b"<html><body>hello</body></html>",
+    "wrong_namespace": envelope("authenticate", strUserName="demo-sync", strPassword="x").replace(INTUIT_NS.encode(), b"http://evil.example/"),
+    "unknown_method": envelope("dropTables", ticket="x"),
+    "soap12": envelope("serverVersion").replace(SOAP_NS.encode(), b"http://www.w3.org/2003/05/soap-envelope"),
+    "no_body": b'<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"/>',
+    "truncated": envelope("authenticate", strUserName="a", strPassword="b")[:-30],
+    "external_dtd": b'<?xml version="1.0"?><!DOCTYPE x SYSTEM "http://127.0.0.1:9/evil.dtd">' + envelope("serverVersion")[38:],
+}
+
+
+def assert_fault(reply, status: int = 500) -> str:
+    assert reply.status_code == status, (reply.status_code, reply.text[:300])
+    assert reply.headers["content-type"].startswith("text/xml"), reply.headers
+    text = reply.text
+    assert "Traceback" not in text and "<html" not in text.lower()
+    root = etree.fromstring(reply.content, etree.XMLParser(resolve_entities=False, no_network=True))
+    fault = root.find(f"{{{SOAP_NS}}}Body/{{{SOAP_NS}}}Fault")
+    assert fault is not None, text
+    assert fault.findtext("faultcode", "").startswith("soap:")
+    return fault.findtext("faultstring", "")
+
+
+@pytest.mark.trio
+async def test_hostile_soap_gets_faults_and_the_worker_keeps_serving(tmp_path):
+    async with running(tmp_path) as h:
+        url = h.qbwc_url
+        for name, body in HOSTILE.items():
+            reply = await soap_post(url, body, "authenticate")
+            text = assert_fault(reply)
+            assert "root:" not in text and "lol" not in text, name  # nothing expanded or read
+        huge = envelope("authenticate", strUserName="x" * (11 * 1024 * 1024), strPassword="y")
+        assert_fault(await soap_post(url, huge, "authenticate"), 413)
+        # None of them reached a callback (no login attempt counted), and a normal session works afterwards.
+        k = await approve_and_deliver(h)
+        assert (await harness.drain(h, expected=k, timeout_s=20)) == {"posted": k}
+        assert all(not r.failures for r in h.sessions)
+
+
+@pytest.mark.trio
+async def test_wsdl_names_every_operation(tmp_path):
+    async with running(tmp_path) as h:
+        async with __import__("httpx").AsyncClient() as client:
+            reply = await client.get(h.qbwc_url + "?wsdl")
+        assert reply.status_code == 200
+        root = etree.fromstring(reply.content)
+        wsdl = "http://schemas.xmlsoap.org/wsdl/"
+        assert root.tag == f"{{{wsdl}}}definitions" and root.get("targetNamespace") == INTUIT_NS
+        operations = {op.get("name") for op in root.iter(f"{{{wsdl}}}operation")}
+        assert operations >= {"serverVersion", "getServerVersion", "clientVersion", "authenticate", "sendRequestXML",
+                              "receiveResponseXML", "connectionError", "getLastError", "closeConnection",
+                              "getInteractiveURL", "interactiveDone", "interactiveRejected"}
+        address = next(root.iter("{http://schemas.xmlsoap.org/wsdl/soap/}address")).get("location")
+        assert address == h.config.worker.public_url + "/qbwc"
+
+
+QWC_ELEMENTS = ("AppName", "AppID", "AppURL", "AppDescription", "AppSupport", "UserName", "OwnerID", "FileID",
+                "QBType", "Scheduler", "IsReadOnly", "UnattendedModePref", "PersonalDataPref", "AuthFlags")
+
+
+def test_qwc_has_every_element_and_refuses_an_ip_http_url(tmp_path):
+    from mlc.cli import main
+
+    result = CliRunner().invoke(main, ["--config", str(DEMO_CONFIG), "qwc", "demo"])
+    assert result.exit_code == 0, result.output
+    root = etree.fromstring(result.stdout.encode("utf-8"))
+    assert root.tag == "QBWCXML"
+    values = {el.tag: (el.text or "").strip() for el in root.iter() if isinstance(el.tag, str)}
+    missing = [tag for tag in QWC_ELEMENTS if tag not in values]
+    assert not missing, result.stdout
+    assert values["AppURL"] == "http://localhost:8750/qbwc"
+    assert values["AppSupport"].startswith("http://localhost:8750/")
+    assert values["FileID"] == "{FAF95B0C-891A-4578-9057-7CAF0389A2AA}"
+    assert values["QBType"] == "QBFS" and values["IsReadOnly"] == "false"
+    assert values["UnattendedModePref"] == "umpRequired" and values["PersonalDataPref"] == "pdpNotNeeded"
+    assert values["AuthFlags"].lower() == "0xf"
+    assert root.find("Scheduler/RunEveryNMinutes").text.strip() == "5"
+
+    ip_config = tmp_path / "ip.toml"
+    ip_config.write_text(DEMO_CONFIG.read_text(encoding="utf-8").replace('public_url = "http://localhost:8750"', 'public_url = "http://127.0.0.1:8750"'), encoding="utf-8")
+    (tmp_path / "var").mkdir()
+    result = CliRunner().invoke(main, ["--config", str(ip_config), "qwc", "demo"])
+    assert result.exit_code != 0
+    assert "127.0.0.1" in result.output and ("IP" in result.output or "address" in result.output), result.output
+    assert "<QBWCXML" not in result.output
