@@ -7,6 +7,7 @@ contract's one-line JSON summary on stdout; otherwise it opens the console on th
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import sys
@@ -22,6 +23,8 @@ from shared.config import Config, ConfigError, load_config
 
 EXIT_CONFIG = 2
 BAR_WIDTH = 30
+APPROVALS_PER_TICK = 2
+DEMO_TICK_S = 2.0
 
 
 def run_demo(config_path: str | None, *, headless: bool, reports: int, invoices: int, seed: int) -> int:
@@ -82,6 +85,8 @@ def _concur_port(config: Config) -> int:
 
 def _port_free(host: str, port: int) -> bool:
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        if os.name != "nt":  # as the servers do; connections of a previous run in TIME_WAIT don't count
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError:
@@ -122,13 +127,17 @@ def _with_console(config: Config, run_dir: Path, reports: int, invoices: int, se
             state["url"] = h.worker.url
             state["token_file"] = h.config.operator.token_file
             ready.set()
-            expected = harness.approve_everything(h)
-            await harness.deliver(h, duplicates=1, shuffle=True)
-            # Slow enough to watch: a Web Connector run every few seconds, as a busy office would.
+            # Slow enough to watch: approvals trickle in from Concur, and the Web Connector runs
+            # every few seconds, as in a busy office. Operator actions are picked up by later runs.
+            waiting = harness.unapproved(h)
             with trio.move_on_after(3600):
                 while not stop.is_set():
-                    await harness.drain(h, expected=expected, timeout_s=2.0, pause_s=1.0)
-                    await trio.sleep(1.0)
+                    for kind, concur_id in waiting[:APPROVALS_PER_TICK]:
+                        harness.approve(h, kind, concur_id)
+                    waiting = waiting[APPROVALS_PER_TICK:]
+                    await harness.deliver(h, duplicates=1, shuffle=True)
+                    await harness.web_connector_run(h)
+                    await trio.sleep(DEMO_TICK_S)
             await harness.stop_worker(h)
             nursery.cancel_scope.cancel()
 

@@ -147,6 +147,21 @@ def approve_everything(harness: Harness) -> int:
     return len(harness.concur.approve_all(harness.company))
 
 
+def unapproved(harness: Harness) -> list[tuple[str, str]]:
+    """(kind, Concur id) of the generated documents not approved yet, in a stable order."""
+    data = harness.concur.companies[harness.company].data
+    reports = [("expense_report", r.id) for r in data.reports.values() if r.status != "A_APPR" and not r.deleted]
+    invoices = [("invoice", i.id) for i in data.invoices.values() if i.status != "A_APPR" and not i.deleted]
+    return sorted(reports + invoices, key=lambda item: item[1])
+
+
+def approve(harness: Harness, kind: str, concur_id: str) -> None:
+    if kind == "invoice":
+        harness.concur.approve_invoice(concur_id)
+    else:
+        harness.concur.approve(concur_id)
+
+
 async def deliver(harness: Harness, *, duplicates: int = 1, shuffle: bool = True):
     return await harness.concur.deliver_events(harness.webhook_url, duplicates=duplicates, shuffle=shuffle)
 

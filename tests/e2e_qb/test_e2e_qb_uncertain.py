@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from e2e_qb_helpers import (planned, approve_and_deliver, assert_no_duplicates, audit_actions, doc_states, query, restart_worker,
+from e2e_qb_helpers import (planned, execute, approve_and_deliver, assert_no_duplicates, audit_actions, doc_states, query, restart_worker,
                       running, wait_fetched, wait_for)
 from mlc import harness
 from sim.webconnector.knobs import FaultKnobs
@@ -195,3 +195,40 @@ async def test_send_request_while_an_answer_is_outstanding_settles_first(tmp_pat
         assert_totals_match(h)
         names = [v["Name"] for v in cf.state.lists["Vendor"]]
         assert len(names) == len(set(names))
+
+
+@pytest.mark.trio
+async def test_a_settlement_query_quickbooks_cannot_answer_does_not_loop(tmp_path, monkeypatch):
+    """If QuickBooks cannot answer the query that settles an uncertain write, the write stays
+    uncertain (never resent) and the session still ends; a later session settles it."""
+    import trio
+
+    from sim.quickbooks import engine
+
+    async with running(tmp_path, reports=3, invoices=2) as h:
+        await harness.web_connector_run(h)  # lists
+        k = await approve_and_deliver(h)
+        await wait_fetched(h, k)
+        await planned(h, k)
+        await harness.web_connector_run(h, FaultKnobs(lose_responses=frozenset({2})))
+        applied = len(harness.quickbooks_transactions(h.company_file))
+        assert applied
+
+        def broken(cf, req, rs, work):
+            raise engine.StatusError(1000, "There was an unexpected error when processing the request.")
+
+        monkeypatch.setitem(engine._HANDLERS, "BillQueryRq", broken)
+        monkeypatch.setitem(engine._HANDLERS, "JournalEntryQueryRq", broken)
+        sets_before = len(h.recorder.sets)
+        with trio.fail_after(10):
+            report = await harness.web_connector_run(h)
+        assert report.ended_by == "closeConnection", report.summary()
+        assert len(h.recorder.sets) - sets_before <= 5, "the session ends instead of asking the same query forever"
+        assert (await doc_states(h)).get("unknown", 0) >= 1
+        assert len(harness.quickbooks_transactions(h.company_file)) == applied
+        monkeypatch.undo()
+        await execute(h, "UPDATE postings SET not_before = NULL WHERE state = 'unknown'")  # the back-off has passed
+        counts = await harness.drain(h, expected=k, timeout_s=20)
+        assert counts == {"posted": k}
+        assert_no_duplicates(h)
+        assert_totals_match(h)

@@ -33,7 +33,7 @@ async def kill_and_restart_while_draining(tmp_path, *, reports: int, invoices: i
     rng = random.Random(seed)
     port = free_port()
     config = load_config(DEMO_CONFIG)
-    stats = {"kills": 0, "kills_after_quickbooks_applied": 0, "sessions": 0, "failed_sessions": 0, "lost_in_flight": 0}
+    stats = {"kills": 0, "kills_after_quickbooks_applied": 0, "sessions": 0, "failed_sessions": 0, "pending_at_kill": 0}
     async with trio.open_nursery() as nursery:
         h = await harness.start(nursery, config, tmp_path / "run", reports=reports, invoices=invoices, seed=seed, worker_port=port,
                                 concur_port=0, latency=LATENCY, clock_scale=1.0, start_worker=False)
@@ -84,7 +84,7 @@ async def kill_and_restart_while_draining(tmp_path, *, reports: int, invoices: i
                         stats["kills_after_quickbooks_applied"] += 1
                 else:
                     await trio.sleep(rng.uniform(0.02, 0.6))
-                stats["lost_in_flight"] += pending_postings(h)
+                stats["pending_at_kill"] += pending_postings(h)
                 worker.kill()
                 stats["kills"] += 1
                 await trio.sleep(rng.uniform(0.0, 0.2))

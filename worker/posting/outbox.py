@@ -34,6 +34,9 @@ WRITE_OPS = ("VendorAdd", "VendorMod", "BillAdd", "JournalEntryAdd")
 TRANSACTION_OPS = ("BillAdd", "JournalEntryAdd")
 MAX_EDIT_SEQUENCE_RETRIES = 3
 TRANSIENT_BACKOFF_S = (30, 120, 600, 1800)
+# QuickBooks could not answer a settling or re-reading query: ask again after this, not in the
+# same breath (the same query in every set would keep a Web Connector session going forever).
+QUERY_RETRY_S = 120
 
 
 @dataclass(frozen=True)
@@ -75,8 +78,7 @@ def pending_count(conn: sqlite3.Connection, company: str, now: str | None = None
     now = now or now_iso()
     row = conn.execute(
         """SELECT COUNT(*) FROM postings WHERE company = ? AND (
-               state = 'unknown'
-               OR (state = 'queued' AND (not_before IS NULL OR not_before <= ?)))""",
+               state IN ('unknown', 'queued') AND (not_before IS NULL OR not_before <= ?))""",
         (company, now),
     ).fetchone()
     return int(row[0])
@@ -90,11 +92,11 @@ def take_batch(conn: sqlite3.Connection, company: str, ticket: str, limits_: Bat
     size = 0
     items: list[tuple[str, str]] = []
 
-    for row in conn.execute("SELECT id, op, ref_number FROM postings WHERE company = ? AND state = 'unknown' ORDER BY id LIMIT ?", (company, room)):
+    for row in conn.execute("SELECT id, op, ref_number FROM postings WHERE company = ? AND state = 'unknown' AND (not_before IS NULL OR not_before <= ?) ORDER BY id LIMIT ?", (company, now, room)):
         xml = build_request(Tagged(f"{SETTLE}{row['id']}", _settle_query(row["op"], row["ref_number"])))
         items.append((f"{SETTLE}{row['id']}", xml))
         size += len(xml)
-    for row in conn.execute("SELECT id, ref_number FROM postings WHERE company = ? AND state = 'queued' AND needs = 'edit_sequence' ORDER BY id LIMIT ?", (company, max(room - len(items), 0))):
+    for row in conn.execute("SELECT id, ref_number FROM postings WHERE company = ? AND state = 'queued' AND needs = 'edit_sequence' AND (not_before IS NULL OR not_before <= ?) ORDER BY id LIMIT ?", (company, now, max(room - len(items), 0))):
         xml = build_request(Tagged(f"{REFRESH}{row['id']}", VendorQuery(list_ids=(row["ref_number"],))))
         items.append((f"{REFRESH}{row['id']}", xml))
         size += len(xml)
@@ -154,7 +156,7 @@ def mark_uncertain(conn: sqlite3.Connection, posting_ids: Iterable[int], why: st
     if not ids:
         return 0
     marks = ",".join("?" * len(ids))
-    changed = conn.execute(f"UPDATE postings SET state = 'unknown', status_message = ? WHERE id IN ({marks}) AND state = 'sent'", (why, *ids)).rowcount
+    changed = conn.execute(f"UPDATE postings SET state = 'unknown', status_message = ?, not_before = NULL WHERE id IN ({marks}) AND state = 'sent'", (why, *ids)).rowcount
     for document_id in _documents_of(conn, ids):
         refresh_document(conn, document_id, reason=why)
     return changed
@@ -285,11 +287,13 @@ def _done(conn: sqlite3.Connection, row: sqlite3.Row, record: dict[str, object])
 
 def _settle(conn: sqlite3.Connection, posting_id: int, response: Response | None, summary: AnswerSummary) -> None:
     row = _posting(conn, posting_id)
-    if row is None or row["state"] != "unknown" or response is None:
+    if row is None or row["state"] != "unknown":
         return
-    result = classify(response.status_code, response.status_message, response.status_severity)
-    if result.outcome not in (Outcome.OK, Outcome.WARN_OK, Outcome.NOT_FOUND):
-        return  # could not look; stays unknown and is asked again next time
+    result = None if response is None else classify(response.status_code, response.status_message, response.status_severity)
+    if result is None or result.outcome not in (Outcome.OK, Outcome.WARN_OK, Outcome.NOT_FOUND):
+        # Could not look: stays unknown (never resent blindly) and is asked again a little later.
+        _ask_again_later(conn, row, "QuickBooks could not say whether it has this write" + (f" ({result.code}: {result.reason})" if result else ""))
+        return
     doc = conn.execute("SELECT concur_id FROM documents WHERE id = ?", (row["document_id"],)).fetchone()
     concur_id = doc[0] if doc else ""
     ours = [r for r in response.records if _is_ours(row, r, concur_id)]
@@ -303,7 +307,7 @@ def _settle(conn: sqlite3.Connection, posting_id: int, response: Response | None
             summary.settled_found += 1
         return
     audit.append(conn, row["company"], row["document_id"], Actor.QBWC, "settled_absent", {"posting": row["id"], "op": row["op"], "key": row["ref_number"]})
-    conn.execute("UPDATE postings SET state = 'queued' WHERE id = ?", (row["id"],))
+    conn.execute("UPDATE postings SET state = 'queued', not_before = NULL WHERE id = ?", (row["id"],))
     if row["document_id"] is not None:
         refresh_document(conn, row["document_id"])
     summary.settled_absent += 1
@@ -323,9 +327,25 @@ def _is_ours(row: sqlite3.Row, record: dict[str, object], concur_id: str) -> boo
 
 def _refresh_edit_sequence(conn: sqlite3.Connection, posting_id: int, response: Response | None) -> None:
     row = _posting(conn, posting_id)
-    if row is None or row["needs"] != "edit_sequence" or response is None or not response.records:
+    if row is None or row["needs"] != "edit_sequence" or row["state"] != "queued":
         return
-    _requeue_vendor_mod(conn, row, response.records[0])
+    if response is not None and response.records:
+        _requeue_vendor_mod(conn, row, response.records[0])
+        return
+    result = None if response is None else classify(response.status_code, response.status_message, response.status_severity)
+    if result is not None and result.outcome is Outcome.NOT_FOUND:
+        # The vendor is gone from QuickBooks: reactivating it is no longer possible.
+        conn.execute("UPDATE postings SET state = 'failed', needs = '' WHERE id = ?", (posting_id,))
+        _stop_document(conn, row["document_id"], DocState.HELD, f"VendorMod: vendor {row['ref_number']} no longer exists in QuickBooks; release to plan the document again")
+        return
+    _ask_again_later(conn, row, "QuickBooks could not re-read the vendor" + (f" ({result.code}: {result.reason})" if result else ""))
+
+
+def _ask_again_later(conn: sqlite3.Connection, row: sqlite3.Row, why: str) -> None:
+    not_before = iso(utc_now() + dt.timedelta(seconds=QUERY_RETRY_S))
+    conn.execute("UPDATE postings SET not_before = ?, status_message = ? WHERE id = ?", (not_before, why, row["id"]))
+    if row["document_id"] is not None:
+        refresh_document(conn, row["document_id"], reason=f"{why}; asking again after {not_before}")
 
 
 def _requeue_vendor_mod(conn: sqlite3.Connection, row: sqlite3.Row, record: dict[str, object]) -> None:
