@@ -204,7 +204,7 @@ def store_fetched(conn: sqlite3.Connection, document_id: int, doc: Document) -> 
     employee = doc.owner.name if isinstance(doc, ExpenseReport) else ""
     vendor_hint = "" if isinstance(doc, ExpenseReport) else doc.vendor_name
     columns = dict(content=json.dumps(to_json(doc)), content_hash=digest, amount=amount, currency=doc.currency, employee=employee,
-                   approval_status=doc.approval_status, concur_modified_at=doc.modified_at, attempts=0, next_attempt_at=None)
+                   approval_status=doc.approval_status, concur_modified_at=doc.modified_at or row["concur_modified_at"], attempts=0, next_attempt_at=None)
     state = DocState(row["state"])
     if state is DocState.RECEIVED:
         if vendor_hint:
@@ -296,6 +296,13 @@ def record_sweep(conn: sqlite3.Connection, company: CompanyConfig, found: list[F
             continue  # nothing new since we fetched it
         outcome = note_document(conn, company.id, item.kind, item.object_id, item.href, "sweep", item.deleted)
         noted += outcome in ("new", "reopened", "recheck")
+        if item.modified_at:
+            # v4 reports carry no modification time of their own: remember the listing's, so the
+            # next sweep's overlap does not look at the same version again.
+            conn.execute(
+                "UPDATE documents SET concur_modified_at = ? WHERE company = ? AND kind = ? AND concur_id = ? AND concur_modified_at < ?",
+                (item.modified_at, company.id, str(item.kind), item.object_id, item.modified_at),
+            )
     conn.execute("INSERT OR REPLACE INTO checkpoints (company, name, value) VALUES (?,?,?)", (company.id, SWEEP_CHECKPOINT, iso(checkpoint)))
     audit.append(conn, company.id, None, Actor.WORKER, "sweep", {"listed": len(found), "noted": noted})
     return noted

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 blueprint = Blueprint("intake", __name__)
 
 MAX_WEBHOOK_BYTES = 1024 * 1024
+DISCARD_LIMIT_BYTES = 8 * MAX_WEBHOOK_BYTES
 SIGNATURE_HEADER = "Concur-Signature"
 UNKNOWN_COMPANY = "unknown"
 
@@ -64,6 +65,7 @@ async def concur_webhook() -> Response:
     ctx = context()
     source = request.remote_addr or ""
     if (request.content_length or 0) > MAX_WEBHOOK_BYTES:
+        await _discard_body()
         return await _reject(413, "body too large", source)
     body = await request.get_data(cache=False)
     if len(body) > MAX_WEBHOOK_BYTES:
@@ -89,6 +91,19 @@ async def concur_webhook() -> Response:
     else:
         ctx.metrics.webhooks_duplicate.labels(company).inc()
     return jsonify({"stored": stored, "event": event.id})
+
+
+async def _discard_body() -> None:
+    """Read and drop (up to a bound) a body we refuse for its size: a client still sending it
+    then reads our 413 instead of a connection reset mid-upload."""
+    seen = 0
+    try:
+        async for chunk in request.body:
+            seen += len(chunk)
+            if seen > DISCARD_LIMIT_BYTES:
+                break
+    except Exception:  # the server's own size limit, a dropped connection: the 413 still goes out
+        pass
 
 
 async def _reject(status: int, reason: str, source: str):

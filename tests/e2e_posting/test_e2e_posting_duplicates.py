@@ -86,6 +86,16 @@ async def test_reapproval_and_sweep_overlap_never_post_twice(tmp_path):
         flagged = await sql(h, "SELECT concur_id FROM documents WHERE flag != ''")
         assert flagged == []
 
+        # The same listing again finds nothing new: a version seen once is not re-read on every
+        # sweep, so "duplicates skipped" does not creep up every interval.
+        duplicates = await audit_count(h, "duplicate_skipped")
+        await h.worker.ctx.store.run(lambda conn: conn.execute("DELETE FROM checkpoints WHERE name = 'concur_sweep'"))
+        async with make_client(h.worker.ctx) as client:
+            noted = await sweep_company(h.worker.ctx, client, h.config.companies[0])
+        await trio.sleep(0.3)
+        assert noted == 0
+        assert await audit_count(h, "duplicate_skipped") == duplicates
+
 
 @pytest.mark.trio
 async def test_changed_or_deleted_after_posting_is_flagged_and_quickbooks_keeps_one(tmp_path):

@@ -68,10 +68,12 @@ async def test_unmapped_code_held_then_released_by_the_config_watcher_and_bad_ed
         write_raw_config(h, "this is [not toml\n")
         await wait_for(h, "SELECT COUNT(*) AS n FROM audit WHERE action = 'config_rejected'", check=lambda r: r[0]["n"] == 1,
                        what="bad TOML rejected")
-        bad = {**good, "companies": [{**good["companies"][0], "posting": {**good["companies"][0]["posting"], "expense_report_as": "cheque"}}]}
+        posting = {**good["companies"][0]["posting"], "expense_report_as": "cheque", "post_on_statuses": ["A_APPR"]}
+        bad = {**good, "companies": [{**good["companies"][0], "posting": posting}]}
         write_raw_config(h, dumps(bad))
-        await wait_for(h, "SELECT COUNT(*) AS n FROM audit WHERE action = 'config_rejected'", check=lambda r: r[0]["n"] == 2,
-                       what="bad value rejected")
+        rows = await wait_for(h, "SELECT detail FROM audit WHERE action = 'config_rejected' ORDER BY id", check=lambda r: len(r) == 2,
+                              what="bad value and misspelled key rejected")
+        assert "post_on_statuses: unknown key" in rows[1]["detail"] and "expense_report_as" in rows[1]["detail"], rows[1]
         assert h.worker.ctx.config.companies[0].posting.expense_report_as == "journal_entry"
         assert all(d["state"] == "held" for d in await documents(h) if d["concur_id"] in uses)
 
@@ -151,3 +153,23 @@ async def test_not_approved_is_skipped_then_posted_once_approved(tmp_path):
         [(kind, je)] = await qb_txns_for(h, report.id)
         assert kind == "JournalEntry"
         assert len(qb_transactions(h)) == 1
+
+
+@pytest.mark.trio
+async def test_multicurrency_file_names_its_home_currency_in_words_and_still_posts_home_currency(tmp_path):
+    foreign: list[str] = []
+
+    def multicurrency(h) -> None:
+        h.company_file.state.multicurrency = True  # HomeCurrencyRef FullName "US Dollar", not "USD"
+        report = next(iter(h.concur.companies[COMPANY].data.reports.values()))
+        report.currency = "EUR"
+        foreign.append(report.id)
+
+    async with running(tmp_path, reports=3, invoices=1, before_worker=multicurrency) as h:
+        expected = harness.approve_everything(h)
+        await harness.deliver(h)
+        counts = await harness.drain(h, expected=expected, timeout_s=30)
+        assert counts == {"posted": expected - 1, "held": 1}
+        doc = await document(h, foreign[0])
+        assert "EUR" in doc["reason"] and "journal entries in a foreign currency" in doc["reason"], doc["reason"]
+        assert len(qb_transactions(h)) == expected - 1

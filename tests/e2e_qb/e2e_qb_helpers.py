@@ -298,3 +298,44 @@ async def planned(h: harness.Harness, k: int, company: str | None = None) -> Non
         settled = [r for r in rows if r["state"] != "fetched" or "waiting for" in (r["reason"] or "")]
         return len(rows) >= k and len(settled) == len(rows)
     await wait_for(done)
+
+
+async def oversize_post(url: str, total: int, chunked: bool) -> bytes:
+    """POST ``total`` bytes to ``url`` over a raw socket while reading the answer (httpx would write
+    the whole body first); chunked leaves the server no Content-Length to refuse up front.
+    Returns the start of the answer (status line, headers, body)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    stream = await trio.open_tcp_stream(parts.hostname, parts.port)
+    framing = "Transfer-Encoding: chunked" if chunked else f"Content-Length: {(total // 0x10000 + 1) * 0x10000}"
+    head = f"POST {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\nContent-Type: text/xml; charset=utf-8\r\n{framing}\r\n\r\n".encode()
+    chunk = (b"10000\r\n" + b"<" * 0x10000 + b"\r\n") if chunked else b"<" * 0x10000
+    answer = bytearray()
+    async with stream:
+        async with trio.open_nursery() as nursery:
+            async def send() -> None:
+                try:
+                    await stream.send_all(head)
+                    for _ in range(total // 0x10000 + 1):
+                        await stream.send_all(chunk)
+                    if chunked:
+                        await stream.send_all(b"0\r\n\r\n")
+                except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+                    pass  # the server stopped reading: its answer is what counts
+
+            async def receive() -> None:
+                with trio.move_on_after(15):
+                    while True:
+                        data = await stream.receive_some(65536)
+                        if not data:
+                            break
+                        answer.extend(data)
+                        head_end = answer.find(b"\r\n\r\n")
+                        if head_end >= 0 and b"</soap:Envelope>" in answer[head_end:] or len(answer) > 100_000:
+                            break
+                nursery.cancel_scope.cancel()
+
+            nursery.start_soon(send)
+            nursery.start_soon(receive)
+    return bytes(answer)

@@ -10,9 +10,8 @@ import pytest
 from click.testing import CliRunner
 from lxml import etree
 
-from e2e_qb_helpers import (planned, DEMO_CONFIG, INTUIT_NS, SOAP_NS, approve_and_deliver, audit_actions, doc_states, envelope,
-                      manual_session, query, qbwc_service, running, soap_int, soap_post, soap_string, soap_strings,
-                      wait_for, wait_fetched)
+from e2e_qb_helpers import (planned, oversize_post, DEMO_CONFIG, INTUIT_NS, SOAP_NS, approve_and_deliver, audit_actions, doc_states, envelope,
+                      manual_session, query, qbwc_service, running, soap_int, soap_post, soap_string, soap_strings, wait_fetched)
 from mlc import harness
 from sim.quickbooks.latency import LatencyModel
 from sim.quickbooks.seed import seed_company
@@ -178,6 +177,12 @@ async def test_hostile_soap_gets_faults_and_the_worker_keeps_serving(tmp_path):
             assert "root:" not in text and "lol" not in text, name  # nothing expanded or read
         huge = envelope("authenticate", strUserName="x" * (11 * 1024 * 1024), strPassword="y")
         assert_fault(await soap_post(url, huge, "authenticate"), 413)
+        for chunked in (False, True):  # refused while it is still arriving, chunked or not
+            answer = await oversize_post(url, 11 * 1024 * 1024, chunked)
+            head, _, body = answer.partition(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 413"), (chunked, answer[:300])
+            assert b"content-type: text/xml" in head.lower(), (chunked, head)
+            assert b"<soap:Fault>" in body and b"request too large" in body, (chunked, body[:300])
         # None of them reached a callback (no login attempt counted), and a normal session works afterwards.
         k = await approve_and_deliver(h)
         assert (await harness.drain(h, expected=k, timeout_s=20)) == {"posted": k}
@@ -230,3 +235,94 @@ def test_qwc_has_every_element_and_refuses_an_ip_http_url(tmp_path):
     assert result.exit_code != 0
     assert "127.0.0.1" in result.output and ("IP" in result.output or "address" in result.output), result.output
     assert "<QBWCXML" not in result.output
+
+
+QBXML_XXE = ('<?xml version="1.0"?><!DOCTYPE QBXML [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><?qbxml version="13.0"?>'
+             '<QBXML><QBXMLMsgsRs><VendorAddRs requestID="1" statusCode="0" statusSeverity="Info" statusMessage="&xxe;"/>'
+             '</QBXMLMsgsRs></QBXML>')
+QBXML_LAUGHS = LAUGHS.decode().split("]>")[0] + ']><QBXML><QBXMLMsgsRs><VendorAddRs requestID="1" statusCode="0" statusSeverity="Info" statusMessage="&lol9;"/></QBXMLMsgsRs></QBXML>'
+
+
+@pytest.mark.trio
+async def test_hostile_qbxml_inside_valid_calls_is_not_believed(tmp_path):
+    """The qbXML strings inside SOAP (HCP response, QuickBooks' answer) are untrusted too: an
+    entity-laden answer is not expanded, not believed, and what it claimed to answer stays uncertain."""
+    async with running(tmp_path, reports=3, invoices=1) as h:
+        await harness.web_connector_run(h)  # lists
+        k = await approve_and_deliver(h)
+        await wait_fetched(h, k)
+        await planned(h, k)
+        url, cf = h.qbwc_url, h.company_file
+        owner = h.config.companies[0].qbwc.owner_id
+        # An HCP answer with an external entity: refused, nothing sent.
+        ticket = (await soap_strings(url, "authenticate", strUserName="demo-sync", strPassword=h.password))[0]
+        evil_hcp = cf.hcp_response(owner).replace("<QBXML>", '<!DOCTYPE QBXML [<!ENTITY x SYSTEM "file:///etc/passwd">]><QBXML>', 1)
+        assert await soap_string(url, "sendRequestXML", ticket=ticket, strHCPResponse=evil_hcp, strCompanyFileName="",
+                                 qbXMLCountry="US", qbXMLMajorVers="13", qbXMLMinorVers="0") == ""
+        last = await soap_string(url, "getLastError", ticket=ticket)
+        assert last and "root:" not in last
+        await soap_string(url, "closeConnection", ticket=ticket)
+        assert not await query(h, "SELECT 1 FROM postings WHERE state != 'queued'")
+        # QuickBooks' "answer" to a real set is hostile: -1, and the writes it claims are uncertain.
+        for hostile in (QBXML_XXE, QBXML_LAUGHS, "<QBXML><QBXMLMsgsRs>", "\x00garbage"):
+            ticket = (await soap_strings(url, "authenticate", strUserName="demo-sync", strPassword=h.password))[0]
+            request = await soap_string(url, "sendRequestXML", ticket=ticket, strHCPResponse=cf.hcp_response(owner),
+                                        strCompanyFileName="", qbXMLCountry="US", qbXMLMajorVers="13", qbXMLMinorVers="0")
+            assert request
+            assert await soap_int(url, "receiveResponseXML", ticket=ticket, response=hostile.replace("\x00", ""), hresult="", message="") == -1
+            last = await soap_string(url, "getLastError", ticket=ticket)
+            assert last and "root:" not in last and "lollol" not in last
+            await soap_string(url, "closeConnection", ticket=ticket)
+            assert not await query(h, "SELECT 1 FROM postings WHERE state IN ('done', 'sent')"), "nothing believed"
+        assert (await doc_states(h)).get("unknown", 0) >= 1
+        assert not harness.quickbooks_transactions(cf)
+        # A normal session settles (nothing was applied: settled absent) and posts everything once.
+        counts = await harness.drain(h, expected=k, timeout_s=20)
+        assert counts == {"posted": k}
+        assert "settled_absent" in await audit_actions(h)
+        assert len(harness.quickbooks_transactions(cf)) == k
+
+
+@pytest.mark.trio
+async def test_two_companies_sessions_at_the_same_time_stay_apart(tmp_path):
+    import trio
+
+    async with running(tmp_path, config_path=two_company_config(tmp_path), reports=5, invoices=2) as h:
+        beta = h.config.company("beta")
+        beta_file = seed_company(beta.qbwc.file_id, beta.qbwc.owner_id, company_name=beta.name, latency=LatencyModel(0, 0, 0, 0, 0))
+        h.recorder.install(beta_file)
+        k_demo = len(h.concur.approve_all("demo"))
+        k_beta = len(h.concur.approve_all("beta"))
+        await h.concur.deliver_events(h.webhook_url)
+        await wait_fetched(h, k_demo + k_beta)
+
+        async def drain_beta():
+            for _ in range(30):
+                await run_session(h.qbwc_url, beta.qbwc.username, h.password, beta_file, clock=h.clock, owner_id=beta.qbwc.owner_id)
+                rows = await query(h, "SELECT COUNT(*) AS n FROM documents WHERE company = 'beta' AND state = 'posted'")
+                if rows[0]["n"] == k_beta:
+                    return
+                await trio.sleep(0.02)
+
+        async def drain_demo():
+            for _ in range(30):
+                await harness.web_connector_run(h)
+                rows = await query(h, "SELECT COUNT(*) AS n FROM documents WHERE company = 'demo' AND state = 'posted'")
+                if rows[0]["n"] == k_demo:
+                    return
+                await trio.sleep(0.02)
+
+        with trio.fail_after(30):
+            async with trio.open_nursery() as both:
+                both.start_soon(drain_demo)
+                both.start_soon(drain_beta)
+        counts = await query(h, "SELECT company, state, COUNT(*) AS n FROM documents GROUP BY company, state")
+        assert {(r["company"], r["state"], r["n"]) for r in counts} == {("demo", "posted", k_demo), ("beta", "posted", k_beta)}
+        assert len(harness.quickbooks_transactions(h.company_file)) == k_demo
+        assert len(harness.quickbooks_transactions(beta_file)) == k_beta
+        assert all(s.auth_status != "busy" for s in h.sessions), "one company's session never makes the other busy"
+        demo_refs = {t["RefNumber"] for _, t in harness.quickbooks_transactions(h.company_file)}
+        beta_refs = {t["RefNumber"] for _, t in harness.quickbooks_transactions(beta_file)}
+        stored = await query(h, "SELECT company, ref_number FROM postings WHERE op IN ('BillAdd', 'JournalEntryAdd') AND state = 'done'")
+        assert {r["ref_number"] for r in stored if r["company"] == "demo"} == demo_refs
+        assert {r["ref_number"] for r in stored if r["company"] == "beta"} == beta_refs

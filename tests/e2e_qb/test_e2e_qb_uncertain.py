@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from e2e_qb_helpers import (planned, execute, approve_and_deliver, assert_no_duplicates, audit_actions, doc_states, query, restart_worker,
-                      running, wait_fetched, wait_for)
+                      running, wait_fetched)
 from mlc import harness
 from sim.webconnector.knobs import FaultKnobs
 
@@ -230,5 +230,45 @@ async def test_a_settlement_query_quickbooks_cannot_answer_does_not_loop(tmp_pat
         await execute(h, "UPDATE postings SET not_before = NULL WHERE state = 'unknown'")  # the back-off has passed
         counts = await harness.drain(h, expected=k, timeout_s=20)
         assert counts == {"posted": k}
+        assert_no_duplicates(h)
+        assert_totals_match(h)
+
+
+@pytest.mark.trio
+async def test_settlement_set_quickbooks_cannot_parse_does_not_loop(tmp_path):
+    """QuickBooks refuses the set of settling queries as a whole (0x80040400): the session ends
+    instead of sending the same set again and again; the writes stay uncertain, never resent."""
+    import trio
+
+    from sim.quickbooks.engine import ProcessResult
+    from sim.quickbooks.strict import PARSE_ERROR_HRESULT, PARSE_ERROR_MESSAGE
+
+    async with running(tmp_path, reports=3, invoices=2) as h:
+        await harness.web_connector_run(h)  # lists
+        k = await approve_and_deliver(h)
+        await wait_fetched(h, k)
+        await planned(h, k)
+        await harness.web_connector_run(h, FaultKnobs(lose_responses=frozenset({2})))
+        applied = len(harness.quickbooks_transactions(h.company_file))
+        assert applied
+        process = h.company_file.process
+        refused = []
+
+        def picky(text: str):
+            if 'requestID="u:' in text:
+                refused.append(text)
+                return ProcessResult("", PARSE_ERROR_HRESULT, PARSE_ERROR_MESSAGE, 0.0)
+            return process(text)
+
+        h.company_file.process = picky
+        with trio.fail_after(10):
+            report = await harness.web_connector_run(h)
+        assert 1 <= len(refused) <= 2, len(refused)
+        assert report.ended_by == "closeConnection", report.summary()
+        assert (await doc_states(h)).get("unknown", 0) >= 1
+        assert len(harness.quickbooks_transactions(h.company_file)) == applied
+        h.company_file.process = process
+        await execute(h, "UPDATE postings SET not_before = NULL WHERE state = 'unknown'")  # the wait is over
+        assert (await harness.drain(h, expected=k, timeout_s=20)) == {"posted": k}
         assert_no_duplicates(h)
         assert_totals_match(h)

@@ -341,6 +341,20 @@ def _refresh_edit_sequence(conn: sqlite3.Connection, posting_id: int, response: 
     _ask_again_later(conn, row, "QuickBooks could not re-read the vendor" + (f" ({result.code}: {result.reason})" if result else ""))
 
 
+def back_off_queries(conn: sqlite3.Connection, request_ids: Iterable[str], why: str) -> int:
+    """Settling/re-reading queries (``u:``/``r:``) of a set QuickBooks could not process: asked
+    again later rather than in the very next set, where they would fail the same way."""
+    count = 0
+    for request_id in request_ids:
+        for prefix in (SETTLE, REFRESH):
+            if request_id.startswith(prefix) and request_id[len(prefix):].isdigit():
+                row = _posting(conn, int(request_id[len(prefix):]))
+                if row is not None and row["state"] in ("unknown", "queued"):
+                    _ask_again_later(conn, row, why)
+                    count += 1
+    return count
+
+
 def _ask_again_later(conn: sqlite3.Connection, row: sqlite3.Row, why: str) -> None:
     not_before = iso(utc_now() + dt.timedelta(seconds=QUERY_RETRY_S))
     conn.execute("UPDATE postings SET not_before = ?, status_message = ? WHERE id = ?", (not_before, why, row["id"]))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from quart import Blueprint, Response, current_app, request
+from werkzeug.exceptions import HTTPException
 
 from worker.qbwc import soap
 from worker.qbwc.service import Call, QbwcService
@@ -35,7 +36,13 @@ async def callback() -> Response:
     length = request.content_length
     if length is not None and length > soap.MAX_SOAP_BYTES:
         return _xml(soap.fault_envelope("Client", "request too large"), 413)
-    body = await request.get_data(cache=False)
+    try:
+        body = await request.get_data(cache=False)
+    except HTTPException as exc:
+        # A chunked body (no Content-Length) that grows past the app's limit, or one that stalls:
+        # still a SOAP Fault, never the app's generic JSON/HTML error page.
+        status = exc.code or 400
+        return _xml(soap.fault_envelope("Client", "request too large" if status == 413 else "the request body could not be read"), status)
     if len(body) > soap.MAX_SOAP_BYTES:
         return _xml(soap.fault_envelope("Client", "request too large"), 413)
     try:

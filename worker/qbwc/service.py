@@ -394,6 +394,10 @@ def _failed_set(conn: sqlite3.Connection, session: Session, answered: list[str],
             outbox.quarantine(conn, writes[0], f"QuickBooks could not parse this request ({text}); it will not be sent again without a person")
         else:
             outbox.requeue(conn, writes, solo=True, why="set failed to parse; sending each request alone")
+        if not writes:
+            # Only settling/re-reading queries: one of them is the culprit. Asked again at once they
+            # would fail again at once, round after round, so they wait a while.
+            outbox.back_off_queries(conn, answered, f"QuickBooks could not parse a set carrying this query ({text})")
         audit.append(conn, session.company, None, Actor.QBWC, "parse_error", {"postings": writes, "hresult": text})
         _persist(conn, session)
         return progress(session.answered, outbox.pending_count(conn, session.company))
