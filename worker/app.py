@@ -31,6 +31,7 @@ def create_app(ctx: WorkerContext) -> QuartTrio:
     app.register_blueprint(intake)
     app.register_blueprint(operator_api)
 
+    app.after_request(drain_request_body)
     app.add_url_rule("/healthz", view_func=healthz)
     app.add_url_rule("/metrics", view_func=metrics)
     app.add_url_rule("/support", view_func=support)
@@ -83,6 +84,22 @@ async def metrics() -> Response:
 async def support() -> Response:
     html = resources.files("worker").joinpath("support.html").read_text(encoding="utf-8")
     return Response(html, content_type="text/html; charset=utf-8")
+
+
+async def drain_request_body(response: Response) -> Response:
+    """Read what is left of the request body before answering.
+
+    A response sent while the client is still sending its body (a 401, 404 or 405 answered before
+    the view read anything) leaves Hypercorn's kept-alive connection in a state where the next
+    request on it is sometimes never answered. Reading the rest first keeps the connection in step;
+    when the rest is too large to read, the connection is closed instead.
+    """
+    if request.method in ("POST", "PUT", "PATCH", "DELETE"):
+        try:
+            await request.get_data()
+        except HTTPException:
+            response.headers["Connection"] = "close"
+    return response
 
 
 async def http_error(error: HTTPException):

@@ -147,9 +147,6 @@ async def test_tokens_passwords_and_no_secret_anywhere(tmp_path, monkeypatch):
             assert value not in answer, f"{name} in an HTTP answer: {answer[:300]}"
 
 
-@pytest.mark.xfail(strict=True, reason="two POSTs refused by the operator API (401/403) on one kept-alive connection: the second "
-                                        "often gets no answer at all (ReadTimeout), e.g. a read-only console pressing an action twice. "
-                                        "A bare quart-trio app answering 401 the same way does not hang; cause in the worker not isolated")
 @pytest.mark.trio
 async def test_refused_posts_on_one_connection_are_all_answered(tmp_path):
     port = free_port()

@@ -133,6 +133,8 @@ def parse_event(raw_body: bytes) -> Event:
         data = json.loads(raw_body, parse_float=Decimal)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadEvent("body is not JSON") from exc
+    except RecursionError:
+        raise BadEvent("body is nested too deeply") from None
     if not isinstance(data, dict):
         raise BadEvent("event is not a JSON object")
     event_id = _str(data.get("id"))
