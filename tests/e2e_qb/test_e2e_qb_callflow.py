@@ -91,6 +91,8 @@ async def test_authenticate_nvu_same_for_unknown_user_and_busy(tmp_path):
         unknown = await soap_strings(url, "authenticate", strUserName="nobody-here", strPassword="wrong")
         t_unknown = time.perf_counter() - t0
         assert bad[1] == "nvu" and unknown[1] == "nvu"
+        # Always the padded four strings (QBWC reads the positions): postpone empty, minimum run interval set.
+        assert bad[2:] == ["", "60"] and unknown[2:] == ["", "60"]
         assert len(bad[0]) == len(unknown[0]) == 32  # a ticket-shaped value even when refused
         # An unknown user costs an argon2 verification too (no user enumeration by timing).
         assert t_unknown > 0.3 * t_bad, (t_unknown, t_bad)
@@ -101,7 +103,7 @@ async def test_authenticate_nvu_same_for_unknown_user_and_busy(tmp_path):
         async with _client_from("127.0.0.2") as other_pc:
             ticket = await _auth_from(other_pc, url, "demo-sync", h.password, field=0)
             busy = await harness.web_connector_run(h)
-            assert busy.auth_status == "busy"
+            assert busy.auth_status == "busy" and busy.postpone_s == 60 and busy.min_run_every_s == 60
             assert busy.soap_calls[-1] == "closeConnection" and "sendRequestXML" not in busy.soap_calls
             assert await soap_string(url, "closeConnection", ticket=ticket)
         again = await harness.web_connector_run(h)
@@ -116,11 +118,12 @@ def _client_from(address: str) -> httpx.AsyncClient:
     return httpx.AsyncClient(timeout=30, transport=httpx.AsyncHTTPTransport(local_address=address))
 
 
-async def _auth_from(client: httpx.AsyncClient, url: str, user: str, password: str, field: int = 1) -> str:
+async def _auth_from(client: httpx.AsyncClient, url: str, user: str, password: str, field: int = 1, forwarded_for: str | None = None) -> str:
     from e2e_qb_helpers import INTUIT_NS, envelope
     from lxml import etree
     reply = await client.post(url, content=envelope("authenticate", strUserName=user, strPassword=password),
-                              headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"{INTUIT_NS}authenticate"'})
+                              headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"{INTUIT_NS}authenticate"',
+                                       **({"X-Forwarded-For": forwarded_for} if forwarded_for else {})})
     root = etree.fromstring(reply.content)
     return [s.text or "" for s in root.iter(f"{{{INTUIT_NS}}}string")][field]
 
@@ -154,6 +157,27 @@ async def test_failed_logins_are_throttled_per_user_and_client(tmp_path):
             for i in range(svc.throttle.max_keys + 50):
                 svc.throttle.failed(f"flood-{i}", "10.0.0.9")
             assert svc.throttle.tracked() <= svc.throttle.max_keys
+
+
+@pytest.mark.trio
+async def test_throttle_behind_a_reverse_proxy_is_per_real_client(tmp_path):
+    """Through the recommended reverse proxy every call comes from loopback: the client is the
+    address the proxy appended, so a stranger's bad passwords do not lock the Web Connector out."""
+    async with running(tmp_path) as h:
+        url = h.qbwc_url
+        async with _client_from("127.0.0.1") as proxy:
+            for _ in range(5):  # the stranger claims to be the Web Connector's machine, in vain
+                assert await _auth_from(proxy, url, "demo-sync", "guess", forwarded_for="192.0.2.10, 203.0.113.66") == "nvu"
+            assert await _auth_from(proxy, url, "demo-sync", h.password, forwarded_for="203.0.113.66") == "nvu"
+            assert await _auth_from(proxy, url, "demo-sync", h.password, forwarded_for="192.0.2.10") in ("", "none")
+            # (the session just opened belongs to 192.0.2.10: the proxy's own call is another machine)
+            assert await _auth_from(proxy, url, "demo-sync", h.password) == "busy"
+        assert qbwc_service(h).throttle.blocked("demo-sync", "203.0.113.66")
+        # From a peer that is not loopback the header is ignored (anyone could send it).
+        from worker.qbwc.routes import client_address
+        assert client_address("198.51.100.1", "127.0.0.1") == "198.51.100.1"
+        assert client_address("::1", "2001:db8::5") == "2001:db8::5"
+        assert client_address("127.0.0.1", " ") == "127.0.0.1"
 
 
 FAULTS = [

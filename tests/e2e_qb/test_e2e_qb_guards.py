@@ -175,9 +175,9 @@ async def test_hostile_soap_gets_faults_and_the_worker_keeps_serving(tmp_path):
             reply = await soap_post(url, body, "authenticate")
             text = assert_fault(reply)
             assert "root:" not in text and "lol" not in text, name  # nothing expanded or read
-        huge = envelope("authenticate", strUserName="x" * (11 * 1024 * 1024), strPassword="y")
-        assert_fault(await soap_post(url, huge, "authenticate"), 413)
-        for chunked in (False, True):  # refused while it is still arriving, chunked or not
+        # Oversize: refused while it is still arriving, with a Content-Length or chunked. (Raw
+        # sockets: httpx would insist on writing the whole body before reading the 413.)
+        for chunked in (False, True):
             answer = await oversize_post(url, 11 * 1024 * 1024, chunked)
             head, _, body = answer.partition(b"\r\n\r\n")
             assert head.startswith(b"HTTP/1.1 413"), (chunked, answer[:300])

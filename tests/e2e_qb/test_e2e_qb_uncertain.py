@@ -272,3 +272,36 @@ async def test_settlement_set_quickbooks_cannot_parse_does_not_loop(tmp_path):
         assert (await harness.drain(h, expected=k, timeout_s=20)) == {"posted": k}
         assert_no_duplicates(h)
         assert_totals_match(h)
+
+
+@pytest.mark.trio
+async def test_worker_restarted_in_the_middle_of_a_session(tmp_path):
+    """The Web Connector keeps going with its ticket while the worker restarts under it: the answer
+    arrives at a worker that never issued that ticket. It is refused (-1, getLastError says why),
+    and the writes QuickBooks applied are settled, not sent again."""
+    from e2e_qb_helpers import soap_int, soap_string, soap_strings
+
+    async with running(tmp_path, reports=3, invoices=2) as h:
+        await harness.web_connector_run(h)  # lists
+        k = await approve_and_deliver(h)
+        await wait_fetched(h, k)
+        await planned(h, k)
+        cf, company = h.company_file, h.config.companies[0]
+        ticket = (await soap_strings(h.qbwc_url, "authenticate", strUserName=company.qbwc.username, strPassword=h.password))[0]
+        cf.begin_session()
+        request = await soap_string(h.qbwc_url, "sendRequestXML", ticket=ticket, strHCPResponse=cf.hcp_response(company.qbwc.owner_id),
+                                    strCompanyFileName=cf.state.file_path, qbXMLCountry="US", qbXMLMajorVers="13", qbXMLMinorVers="0")
+        result = cf.process(request)  # applied in QuickBooks...
+        await restart_worker(h)  # ...while the worker restarts
+        assert await soap_int(h.qbwc_url, "receiveResponseXML", ticket=ticket, response=result.response, hresult="", message="") == -1
+        assert "unknown" in await soap_string(h.qbwc_url, "getLastError", ticket=ticket)
+        await soap_string(h.qbwc_url, "closeConnection", ticket=ticket)
+        cf.end_session()
+        assert not await query(h, "SELECT 1 FROM postings WHERE state = 'sent'")
+        counts = await harness.drain(h, expected=k, timeout_s=20)
+        assert counts == {"posted": k}
+        assert "settled_found" in await audit_actions(h)
+        names = [v["Name"] for v in cf.state.lists["Vendor"]]
+        assert len(names) == len(set(names)), "no vendor created twice"
+        assert_no_duplicates(h)
+        assert_totals_match(h)

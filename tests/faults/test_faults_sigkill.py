@@ -18,7 +18,7 @@ import time
 import pytest
 import trio
 
-from faults_helpers import DEMO_CONFIG, WorkerProcess, all_posted, assert_exactly_once, free_port, pending_postings, soak_only, states, until
+from faults_helpers import DEMO_CONFIG, WorkerProcess, all_posted, assert_exactly_once, free_port, pending_postings, read_db, soak_only, states, until
 from mlc import harness
 from shared.config import load_config
 from sim.quickbooks.latency import LatencyModel
@@ -97,6 +97,9 @@ async def kill_and_restart_while_draining(tmp_path, *, reports: int, invoices: i
             stop.set()
             assert_exactly_once(h, expected)
             stats["documents"] = expected
+            # Writes QuickBooks had applied when the worker died were settled by a query, not resent.
+            stats["restarts_with_writes_in_flight"] = read_db(h, "SELECT COUNT(*) FROM audit WHERE action = 'uncertain'")[0][0]
+            stats["settled_found"] = read_db(h, "SELECT COUNT(*) FROM audit WHERE action = 'settled_found'")[0][0]
         except BaseException:
             print(worker.log_tail(80))
             raise
@@ -113,6 +116,7 @@ async def test_sigkill_at_random_moments_keeps_exactly_once(tmp_path):
     print(f"sigkill short: {stats}, {time.monotonic() - started:.1f}s")
     assert stats["kills"] >= 5 and stats["documents"] == 40
     assert stats["kills_after_quickbooks_applied"] >= 1, "at least one kill landed between QuickBooks applying a set and its answer"
+    assert stats["restarts_with_writes_in_flight"] >= 1 and stats["settled_found"] >= 1, stats
 
 
 @pytest.mark.slow

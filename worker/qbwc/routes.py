@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import time
 
 from quart import Blueprint, Response, current_app, request
@@ -23,6 +24,26 @@ def service() -> QbwcService:
 
 def _xml(body: bytes, status: int = 200) -> Response:
     return Response(body, status=status, content_type=soap.CONTENT_TYPE)
+
+
+def client_address(remote_addr: str, forwarded_for: str) -> str:
+    """Who is calling, for login throttling. Behind the recommended reverse proxy every request
+    comes from loopback, which would let one stranger's bad passwords lock the real Web Connector
+    out; so from a loopback peer the address the proxy appended (the last X-Forwarded-For entry;
+    earlier ones are whatever the client claimed) is the caller. From any other peer the header
+    is ignored: anyone could send it."""
+    if forwarded_for and _is_loopback(remote_addr):
+        last = forwarded_for.split(",")[-1].strip()
+        if last:
+            return last[:64]
+    return remote_addr
+
+
+def _is_loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 @blueprint.get("/qbwc")
@@ -55,6 +76,6 @@ async def callback() -> Response:
     ctx = context()
     ctx.metrics.qbwc_calls.labels(method).inc()
     started = time.perf_counter()
-    value = await svc.call(Call(method, params, request.remote_addr or ""))
+    value = await svc.call(Call(method, params, client_address(request.remote_addr or "", request.headers.get("X-Forwarded-For", ""))))
     ctx.metrics.soap_seconds.labels(method).observe(time.perf_counter() - started)
     return _xml(soap.response_envelope(method, value))

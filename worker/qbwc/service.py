@@ -35,6 +35,15 @@ log = logging.getLogger(__name__)
 SERVER_VERSION = "ml-connector 0.1"
 BUSY_WINDOW_S = 60.0  # another session active this recently means "busy"
 NOOP = "NoOp"
+BUSY_POSTPONE_S = 60  # ask a second Web Connector to come back after the running session
+MIN_RUN_EVERY_S = 60  # QBWC's own smallest interval; we ask for no more
+
+
+def auth_result(ticket: str, status: str, postpone_s: int | None = None) -> list[str]:
+    """authenticate's array, always padded to four strings: [ticket, status, postpone, minimum
+    run interval]. QBWC reads the positions, so an absent postpone is "" rather than dropped
+    (dropping it would shift the interval into the postpone slot)."""
+    return [ticket, status, "" if postpone_s is None else str(postpone_s), str(MIN_RUN_EVERY_S)]
 
 
 @dataclass(frozen=True)
@@ -86,7 +95,7 @@ class QbwcService:
             if session is not None:
                 session.last_error = "ml-connector hit an internal error; details are in its log. Nothing was lost: the next run continues."
                 self.noop_pending.discard(ticket)
-            return -1 if call.method == "receiveResponseXML" else ["", "nvu"] if call.method == "authenticate" else ("done" if call.method == "connectionError" else "")
+            return -1 if call.method == "receiveResponseXML" else auth_result("", "nvu") if call.method == "authenticate" else ("done" if call.method == "connectionError" else "")
 
     # -- simple callbacks ------------------------------------------------------------------
 
@@ -128,7 +137,7 @@ class QbwcService:
             if not throttled:
                 self.throttle.failed(username, call.client)
             log.warning("QBWC login refused for user %r from %s%s", username, call.client, " (throttled)" if throttled else "")
-            return [secrets.token_hex(16), "nvu"]
+            return auth_result(secrets.token_hex(16), "nvu")
         self.throttle.succeeded(username, call.client)
         now = self.clock()
         for other in list(self.sessions.values()):
@@ -137,7 +146,7 @@ class QbwcService:
                 # authenticate from the same machine means its last session broke off (its
                 # in-flight writes become uncertain below). Another machine still talking is busy.
                 if other.client != call.client and now - other.last_seen_at < self.busy_window_s:
-                    return [secrets.token_hex(16), "busy"]
+                    return auth_result(secrets.token_hex(16), "busy", postpone_s=BUSY_POSTPONE_S)
                 # An abandoned session: whatever it had in flight becomes uncertain below.
                 other.phase = Phase.CLOSED
         ticket = secrets.token_hex(16)
@@ -145,7 +154,7 @@ class QbwcService:
         has_work = await self.ctx.store.run(_start_session, session)
         self.sessions[ticket] = session
         self._forget_expired(now)
-        return [ticket, "" if has_work else "none"]
+        return auth_result(ticket, "" if has_work else "none")
 
     async def _configured_hash(self, company_id: str) -> str | None:
         generation = self.ctx.config_generation
