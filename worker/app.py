@@ -27,6 +27,9 @@ def create_app(ctx: WorkerContext) -> QuartTrio:
     from worker.intake import blueprint as intake
     from worker.qbwc.routes import blueprint as qbwc
 
+    from worker.qbwc.service import QbwcService
+
+    app.extensions["qbwc"] = QbwcService(ctx)
     app.register_blueprint(qbwc)
     app.register_blueprint(intake)
     app.register_blueprint(operator_api)

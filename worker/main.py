@@ -10,6 +10,7 @@ from functools import partial
 import trio
 from hypercorn.config import Config as HyperConfig
 from hypercorn.trio import serve
+from quart_trio import QuartTrio
 
 from shared.config import Config
 from shared.tokens import ensure_token_file
@@ -28,6 +29,7 @@ GRACEFUL_SECONDS = 10
 class RunningWorker:
     ctx: WorkerContext
     url: str  # the bound base URL, e.g. http://127.0.0.1:8750 (the real port when 0 was asked)
+    app: QuartTrio
 
 
 def hypercorn_config(config: Config, port: int | None = None) -> HyperConfig:
@@ -95,7 +97,7 @@ async def serve_worker(
             nursery.start_soon(run_background)
             url = binds[0]
             log.info("worker listening on %s", url)
-            task_status.started(RunningWorker(ctx=ctx, url=url))
+            task_status.started(RunningWorker(ctx=ctx, url=url, app=app))
     finally:
         ctx.store.close()
         log.info("worker stopped")

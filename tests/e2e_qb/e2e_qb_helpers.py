@@ -223,15 +223,9 @@ async def soap_int(url: str, method: str, **values: str) -> int:
 
 
 def qbwc_service(h: harness.Harness):
-    """The worker's QbwcService (created lazily by the first /qbwc call), to steer its clocks."""
-    import gc
-
-    from worker.qbwc.service import QbwcService
-
+    """The worker's QbwcService, to steer its clocks."""
     assert h.worker is not None
-    found = [o for o in gc.get_objects() if isinstance(o, QbwcService) and o.ctx is h.worker.ctx]
-    assert len(found) == 1, found
-    return found[0]
+    return h.worker.app.extensions["qbwc"]
 
 
 async def restart_worker(h: harness.Harness) -> None:

@@ -16,10 +16,7 @@ blueprint = Blueprint("qbwc", __name__)
 
 
 def service() -> QbwcService:
-    existing = current_app.extensions.get("qbwc")
-    if existing is None:
-        existing = current_app.extensions["qbwc"] = QbwcService(context())
-    return existing
+    return current_app.extensions["qbwc"]
 
 
 def _xml(body: bytes, status: int = 200) -> Response:
