@@ -148,12 +148,13 @@ def plan_one(conn: sqlite3.Connection, document_id: int, company: CompanyConfig)
         return "duplicate"
     result = plan_row(conn, row, company)
     picture = plan_to_json(result)
-    if isinstance(result, Plan) and isinstance(result.vendor_action, CreateVendor):
-        other = vendor_being_created(conn, company.id, result.vendor_action.name, document_id)
+    if isinstance(result, Plan) and isinstance(result.vendor_action, (CreateVendor, ReactivateVendor)):
+        other = vendor_being_written(conn, company.id, result.vendor_action, document_id)
         if other is not None:
-            # Two reports of the same new employee: creating the vendor twice would fail (3100)
-            # and cost a re-plan; plan this one once QuickBooks has answered the first VendorAdd.
-            reason = f"{WAIT_FOR_VENDOR} \"{result.vendor_action.name}\" to be created (document {other})"
+            # Two reports of the same new (or inactive) employee: writing the vendor twice would
+            # fail (3100, or 3200 on the second VendorMod) and cost a retry; plan this one once
+            # QuickBooks has answered the first document's vendor write.
+            reason = f"{WAIT_FOR_VENDOR} \"{result.vendor_action.name}\" to be written (document {other})"
             if row["reason"] != reason:
                 conn.execute("UPDATE documents SET reason = ? WHERE id = ?", (reason, document_id))
             return "waiting"
@@ -202,12 +203,13 @@ def replan_closed_period(conn: sqlite3.Connection, company: str) -> int:
     return moved
 
 
-def vendor_being_created(conn: sqlite3.Connection, company: str, name: str, document_id: int) -> int | None:
-    """Another document whose VendorAdd of ``name`` QuickBooks has not answered yet, if any."""
+def vendor_being_written(conn: sqlite3.Connection, company: str, action: CreateVendor | ReactivateVendor, document_id: int) -> int | None:
+    """Another document whose write of the same vendor QuickBooks has not answered yet, if any."""
+    op, key = ("VendorAdd", action.add.name) if isinstance(action, CreateVendor) else ("VendorMod", action.mod.list_id)
     row = conn.execute(
-        """SELECT document_id FROM postings WHERE company = ? AND op = 'VendorAdd' AND ref_number = ? AND document_id != ?
+        """SELECT document_id FROM postings WHERE company = ? AND op = ? AND ref_number = ? AND document_id != ?
            AND state IN ('queued', 'sent', 'unknown') LIMIT 1""",
-        (company, name, document_id),
+        (company, op, key, document_id),
     ).fetchone()
     return row[0] if row else None
 
