@@ -27,6 +27,7 @@ from worker.qbxml.model import Request, Tagged, TxnQuery, VendorMod, VendorQuery
 from worker.qbxml.parse import Response
 from worker.qbxml.status import Classification, Outcome, classify
 from worker.store import audit, documents
+from worker.store.qblists import name_key, store_record
 
 SETTLE = "u:"
 REFRESH = "r:"
@@ -386,22 +387,8 @@ def _stop_document(conn: sqlite3.Connection, document_id: int | None, state: Doc
 # --- QuickBooks names we learn from answers -----------------------------------------------------
 
 
-def name_key(name: str) -> str:
-    return " ".join(limits.to_latin1(name).casefold().split())
-
-
 def remember_vendor(conn: sqlite3.Connection, company: str, record: dict[str, object]) -> None:
-    list_id = str(record.get("ListID") or "")
-    name = str(record.get("Name") or record.get("FullName") or "")
-    if not list_id or not name:
-        return
-    conn.execute(
-        """INSERT INTO qb_lists (company, list_type, list_id, full_name, name_key, is_active, edit_sequence, data)
-           VALUES (?, 'Vendor', ?, ?, ?, ?, ?, '{}')
-           ON CONFLICT (company, list_type, list_id) DO UPDATE SET full_name = excluded.full_name,
-             name_key = excluded.name_key, is_active = excluded.is_active, edit_sequence = excluded.edit_sequence""",
-        (company, list_id, name, name_key(name), int(record.get("IsActive", True) is not False), str(record.get("EditSequence") or "")),
-    )
+    store_record(conn, company, "Vendor", record)
 
 
 def remember_taken_name(conn: sqlite3.Connection, company: str, name: str) -> None:

@@ -2,18 +2,19 @@
 
 A pass runs at the start of a QBWC session when the lists are older than ``REFRESH_AFTER``.
 Vendors and customers page through iterators (about 100 a page) and, after the first full pass,
-only ask for what changed since the newest ``TimeModified`` seen. Iterator ids live only in the
-QBWC session (QuickBooks forgets them between sessions: 3391), never in the store.
+only ask for what changed since the newest ``TimeModified`` seen. Changes do not show deletions,
+so once every ``FULL_PASS_AFTER`` the pass is unfiltered, and what a complete unfiltered pass did
+not return leaves the cache (accounts and classes are small and always read whole). Iterator ids
+live only in the QBWC session (QuickBooks forgets them between sessions: 3391), never in the store.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import sqlite3
 
 from shared.clock import now_iso, parse_iso
-from worker.posting.outbox import name_key
+from worker.store.qblists import store_record
 from worker.qbwc.session import Session
 from worker.qbxml.build import build_request
 from worker.qbxml.model import Iterator, ListQuery, Request, Tagged, VendorQuery
@@ -25,6 +26,7 @@ LIST_TYPES = ("Account", "Class", "Customer", "Vendor")
 PAGED = ("Customer", "Vendor")
 PAGE_SIZE = 100
 REFRESH_AFTER = dt.timedelta(minutes=15)
+FULL_PASS_AFTER = dt.timedelta(hours=24)
 _INCLUDE = {
     "Account": ("ListID", "FullName", "IsActive", "AccountType", "TimeModified"),
     "Class": ("ListID", "FullName", "IsActive", "TimeModified"),
@@ -47,7 +49,13 @@ def stale(conn: sqlite3.Connection, company: str, now: dt.datetime) -> list[str]
 def start_pass(conn: sqlite3.Connection, session: Session, now: dt.datetime) -> None:
     """Begin a pass over the stale lists in this session ("" = the first page is due)."""
     for list_type in stale(conn, session.company, now):
-        session.iterators.setdefault(list_type, "")
+        if list_type in session.iterators:
+            continue
+        session.iterators[list_type] = ""
+        row = conn.execute("SELECT from_modified, full_at FROM qb_list_sync WHERE company = ? AND list_type = ?", (session.company, list_type)).fetchone()
+        due = row is None or not row["full_at"] or now - parse_iso(row["full_at"]) > FULL_PASS_AFTER
+        if due or list_type not in PAGED:
+            session.full_pass_started[list_type] = now_iso()
 
 
 def requests(conn: sqlite3.Connection, session: Session) -> list[tuple[str, str]]:
@@ -55,7 +63,8 @@ def requests(conn: sqlite3.Connection, session: Session) -> list[tuple[str, str]
     items = []
     for list_type, iterator_id in session.iterators.items():
         checkpoint = conn.execute("SELECT from_modified FROM qb_list_sync WHERE company = ? AND list_type = ?", (session.company, list_type)).fetchone()
-        since = parse_iso(checkpoint[0]) if checkpoint and checkpoint[0] else None
+        full = list_type in session.full_pass_started
+        since = parse_iso(checkpoint[0]) if checkpoint and checkpoint[0] and not full else None
         request = _query(list_type, iterator_id, since)
         items.append((PREFIX + list_type, build_request(Tagged(PREFIX + list_type, request))))
     return items
@@ -84,6 +93,7 @@ def apply_page(conn: sqlite3.Connection, session: Session, list_type: str, respo
         return
     if outcome not in (Outcome.OK, Outcome.WARN_OK, Outcome.NOT_FOUND):
         session.iterators.pop(list_type, None)  # try again next session
+        session.full_pass_started.pop(list_type, None)
         return
     newest = session.pass_newest.get(list_type, "")
     for record in response.records:
@@ -99,6 +109,9 @@ def apply_page(conn: sqlite3.Connection, session: Session, list_type: str, respo
     session.iterators.pop(list_type, None)
     session.pass_newest.pop(list_type, None)
     _advance_checkpoint(conn, session.company, list_type, newest, finished=True)
+    started = session.full_pass_started.pop(list_type, None)
+    if started is not None:
+        forget_unseen(conn, session.company, list_type, started)
 
 
 def _advance_checkpoint(conn: sqlite3.Connection, company: str, list_type: str, newest: str, finished: bool) -> None:
@@ -115,25 +128,16 @@ def _advance_checkpoint(conn: sqlite3.Connection, company: str, list_type: str, 
     )
 
 
+def forget_unseen(conn: sqlite3.Connection, company: str, list_type: str, since: str) -> int:
+    """A complete unfiltered pass that began at ``since`` did not return these: deleted in QuickBooks."""
+    gone = conn.execute("DELETE FROM qb_lists WHERE company = ? AND list_type = ? AND seen_at < ?", (company, list_type, since)).rowcount
+    conn.execute("UPDATE qb_list_sync SET full_at = ? WHERE company = ? AND list_type = ?", (since, company, list_type))
+    return gone
+
+
 def _as_iso(quickbooks_time: str) -> str | None:
     """QuickBooks writes TimeModified with its own offset (2026-11-28T10:15:00-08:00)."""
     try:
         return parse_iso(quickbooks_time).astimezone(dt.timezone.utc).isoformat()
     except ValueError:
         return None
-
-
-def store_record(conn: sqlite3.Connection, company: str, list_type: str, record: dict[str, object]) -> None:
-    list_id = str(record.get("ListID") or "")
-    full_name = str(record.get("FullName") or record.get("Name") or "")
-    if not list_id or not full_name:
-        return
-    extra = {k: v for k, v in record.items() if k in ("AccountType", "TimeModified")}
-    conn.execute(
-        """INSERT INTO qb_lists (company, list_type, list_id, full_name, name_key, is_active, edit_sequence, data)
-           VALUES (?,?,?,?,?,?,?,?)
-           ON CONFLICT (company, list_type, list_id) DO UPDATE SET full_name = excluded.full_name,
-             name_key = excluded.name_key, is_active = excluded.is_active,
-             edit_sequence = excluded.edit_sequence, data = excluded.data""",
-        (company, list_type, list_id, full_name, name_key(full_name), int(record.get("IsActive", True) is not False), str(record.get("EditSequence") or ""), json.dumps(extra)),
-    )

@@ -43,6 +43,8 @@ class Session:
     # list_type -> newest TimeModified read in this session's pass; the store's checkpoint moves
     # to it only when the pass has read every page
     pass_newest: dict[str, str] = field(default_factory=dict)
+    # list_type -> when an unfiltered (full) pass began; what it did not see was deleted
+    full_pass_started: dict[str, str] = field(default_factory=dict)
     last_error: str = ""
     answered: int = 0  # requests answered in this session (for progress)
     client: str = ""  # the Web Connector's address
