@@ -166,10 +166,22 @@ def list_documents(conn: sqlite3.Connection, f: DocumentFilter, limit: int, curs
         clauses.append("(updated_at < ? OR (updated_at = ? AND id < ?))")
         params += [updated_at, updated_at, last_id]
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-    rows = conn.execute(
-        f"SELECT {DOCUMENT_COLUMNS} FROM documents {where} ORDER BY updated_at DESC, id DESC LIMIT ?",
-        (*params, limit + 1),
-    ).fetchall()
+    if f.q.strip():
+        # A search may read many rows to find a few: find the ids through the narrow search index
+        # alone, then read just those rows.
+        ids = [r[0] for r in conn.execute(
+            f"SELECT id FROM documents INDEXED BY documents_search {where} ORDER BY updated_at DESC, id DESC LIMIT ?",
+            (*params, limit + 1),
+        )]
+        marks = ",".join("?" * len(ids))
+        rows = conn.execute(
+            f"SELECT {DOCUMENT_COLUMNS} FROM documents WHERE id IN ({marks}) ORDER BY updated_at DESC, id DESC", ids
+        ).fetchall() if ids else []
+    else:
+        rows = conn.execute(
+            f"SELECT {DOCUMENT_COLUMNS} FROM documents {where} ORDER BY updated_at DESC, id DESC LIMIT ?",
+            (*params, limit + 1),
+        ).fetchall()
     items = [document_from_row(r) for r in rows[:limit]]
     next_cursor = encode_cursor([items[-1].updated_at, items[-1].id]) if len(rows) > limit else None
     return DocumentPage(items, next_cursor)
