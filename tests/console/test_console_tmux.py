@@ -83,6 +83,12 @@ def test_mlc_console_in_tmux(live_worker):
         while term.tmux("display-message", "-p", "-t", "console", "#{pane_dead}").stdout.strip() != "1":
             assert time.monotonic() < deadline, "mlc console did not exit on q"
             time.sleep(0.2)
-        assert term.tmux("display-message", "-p", "-t", "console", "#{pane_dead_status}").stdout.strip() == "0"
+        # tmux fills in the exit status a moment after it marks the pane dead.
+        status = ""
+        while not status and time.monotonic() < deadline:
+            status = term.tmux("display-message", "-p", "-t", "console", "#{pane_dead_status}").stdout.strip()
+            if not status:
+                time.sleep(0.1)
+        assert status == "0"
     finally:
         term.tmux("kill-server", check=False)
