@@ -90,7 +90,8 @@ async def concur_webhook() -> Response:
         return json_error(503, "could not store the event; retry later")
     if stored:
         ctx.metrics.webhooks_received.labels(company).inc()
-        ctx.inbox.notify()
+        if target is not None and company != UNKNOWN_COMPANY:
+            ctx.inbox.notify()  # only events about documents give the fetcher work
     else:
         ctx.metrics.webhooks_duplicate.labels(company).inc()
     return jsonify({"stored": stored, "event": event.id})
