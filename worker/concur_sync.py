@@ -18,7 +18,7 @@ from typing import Any
 import trio
 
 from shared.clock import iso, now_iso, parse_iso, utc_now
-from shared.config import CompanyConfig, Config
+from shared.config import CompanyConfig
 from shared.domain import Document, ExpenseReport, to_json
 from shared.types import Actor, DocKind, DocState
 from worker.concur.client import CompanyCredentials, ConcurClient

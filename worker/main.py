@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import signal
 from dataclasses import dataclass
-from functools import partial
 
 import trio
 from hypercorn.config import Config as HyperConfig

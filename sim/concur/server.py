@@ -563,7 +563,7 @@ class _App:
         return status, payload, {}, token.company
 
     def route(self, company: SimCompany, method: str, path: str, query: dict[str, str], body: bytes) -> tuple[int, Any]:
-        sim, data, base = self.sim, company.data, self.sim.urls[self.dc]
+        data, base = company.data, self.sim.urls[self.dc]
         not_found = (404, _v4_error(404, "Not found", path))
         if method == "GET" and (match := self._report.match(path)):
             user, _context, report_id, expenses_part, expense_id, allocations_part = match.groups()

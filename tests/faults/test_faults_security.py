@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import secrets as pysecrets
 import sqlite3
-import sys
 
 import httpx
 import pytest

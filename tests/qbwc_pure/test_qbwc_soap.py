@@ -269,7 +269,7 @@ def test_fault_envelope() -> None:
     assert fault.findtext("faultcode") == "soap:Client"
     assert fault.findtext("faultstring") == "unknown method 'x' <&>"
     server = etree.fromstring(fault_envelope("Bogus", "oops"))
-    assert server.findtext(f".//faultcode") == "soap:Server"
+    assert server.findtext(".//faultcode") == "soap:Server"
 
 
 # --- WSDL ----------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from worker.qbwc.hresults import connection_error_message
 from worker.qbwc.session import MAX_NOOPS, Phase, Session, handed_out, on_receive, on_send, progress, refuse
 from worker.qbxml.build import wrap_requests
 from worker.qbxml.parse import HostCompanyPrefs, QbxmlParseError, match_responses, parse_hcp, parse_message_set, same_file_id
-from worker.qbxml.parse import choose_version as choose_qbxml_version
+from worker.qbxml.parse import choose_version
 from worker.qbxml.status import HresultOutcome, hresult_outcome
 from worker.store import audit
 
@@ -216,7 +216,7 @@ class QbwcService:
         if facts.file_id is not None and not same_file_id(facts.file_id, company.qbwc.file_id):
             refuse(session, f"QuickBooks has a different company file open ({facts.company_name or 'unnamed'}: FileID {facts.file_id}, expected {company.qbwc.file_id}); nothing was sent to it")
             return None
-        version = choose_qbxml_version(company.qbwc.qbxml_version, list(facts.supported_versions))
+        version = choose_version(company.qbwc.qbxml_version, list(facts.supported_versions))
         if version is None:
             refuse(session, f"this QuickBooks supports qbXML {', '.join(facts.supported_versions) or 'none'}; ml-connector needs {company.qbwc.qbxml_version} or an older version it speaks")
             return None

@@ -108,22 +108,3 @@ def progress(answered: int, remaining: int) -> int:
         return 100
     done = answered * 100 // max(answered + remaining, 1)
     return max(1, min(99, done))
-
-
-def choose_version(configured: str, supported: list[str]) -> str | None:
-    """The highest qbXML version both sides speak: at most the configured one."""
-
-    def key(version: str) -> tuple[int, int]:
-        major, _, minor = version.partition(".")
-        try:
-            return int(major), int(minor or 0)
-        except ValueError:
-            return (-1, -1)
-
-    limit = key(configured)
-    usable = sorted((v for v in supported if (-1, -1) < key(v) <= limit), key=key)
-    if not usable:
-        return None
-    best = usable[-1]
-    major, minor = key(best)
-    return f"{major}.{minor}"
