@@ -1,0 +1,68 @@
+"""The pure QBWC session state machine: call order, lost answers, progress, expiry."""
+
+from __future__ import annotations
+
+from worker.qbwc.session import TICKET_IDLE_SECONDS, Phase, Session, handed_out, on_receive, on_send, progress, refuse
+
+
+def new_session(now: float = 1000.0) -> Session:
+    return Session(ticket="t" * 32, company="demo", created_at=now, last_seen_at=now, client="10.0.0.5")
+
+
+def test_first_send_with_the_company_file_information_is_the_first_call() -> None:
+    session = new_session()
+    decision = on_send(session, 1001.0, has_hcp=True)
+    assert decision.first_call and decision.lost == ()
+    assert session.phase is Phase.OPEN  # the service checks the file and moves it to READY
+    assert session.last_seen_at == 1001.0
+
+
+def test_first_send_without_company_file_information_is_refused() -> None:
+    session = new_session()
+    on_send(session, 1001.0, has_hcp=False)
+    assert session.phase is Phase.REFUSED and "strHCPResponse" in session.last_error
+
+
+def test_a_send_while_an_answer_is_outstanding_reports_those_requests_lost() -> None:
+    session = new_session()
+    session.phase = Phase.READY
+    handed_out(session, ["17", "18", "u:3"])
+    decision = on_send(session, 1002.0, has_hcp=False)
+    assert decision.lost == ("17", "18", "u:3") and not decision.first_call
+    assert session.outstanding == []
+    # Answered sets are not lost.
+    handed_out(session, ["19"])
+    assert on_receive(session, 1003.0) == ["19"]
+    assert on_send(session, 1004.0, has_hcp=False).lost == ()
+    assert session.answered == 1
+
+
+def test_handing_out_resets_the_noop_count() -> None:
+    session = new_session()
+    session.noops = 4
+    handed_out(session, ["1"])
+    assert session.noops == 0
+
+
+def test_progress_is_100_only_when_nothing_remains() -> None:
+    assert progress(0, 0) == 100
+    assert progress(500, 0) == 100
+    assert progress(0, 10) == 1  # at least 1 while work remains, so the bar moves
+    assert progress(99, 1) == 99
+    assert progress(10_000, 1) == 99
+    assert progress(1, 1) == 50
+
+
+def test_expiry_after_thirty_idle_minutes() -> None:
+    session = new_session(now=0.0)
+    assert not session.expired(TICKET_IDLE_SECONDS - 1)
+    assert session.expired(TICKET_IDLE_SECONDS + 1)
+
+
+def test_json_round_trip_keeps_everything() -> None:
+    session = new_session()
+    refuse(session, "wrong file")
+    handed_out(session, ["1", "l:Vendor"])
+    session.iterators["Vendor"] = "{abc}"
+    copy = Session.from_json(session.to_json())
+    assert copy == session and copy.phase is Phase.REFUSED
