@@ -160,7 +160,7 @@ class GroupCommit:
             try:
                 for pending, stored in zip(batch, await self.store.run(_store_events, batch, durable=True)):
                     pending.stored = stored
-            except (sqlite3.Error, StoreError) as exc:
+            except Exception as exc:  # every request of the batch answers for it (503 or 500)
                 for pending in batch:
                     pending.error = exc
             finally:
