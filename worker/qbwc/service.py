@@ -21,6 +21,7 @@ from shared.config import CompanyConfig
 from shared.types import Actor
 from worker.context import WorkerContext
 from worker.posting import outbox
+from worker.posting.engine import WAIT_FOR_VENDOR
 from worker.qbwc import lists, passwords
 from worker.qbwc.hresults import connection_error_message
 from worker.qbwc.session import MAX_NOOPS, Phase, Session, handed_out, on_receive, on_send, progress, refuse
@@ -316,8 +317,14 @@ def _planner_busy(conn: sqlite3.Connection, company: str) -> bool:
     """Documents waiting to be planned now that the lists are known."""
     if not lists.ready(conn, company):
         return False
-    row = conn.execute("SELECT 1 FROM documents WHERE company = ? AND state = 'fetched' AND (next_attempt_at IS NULL OR next_attempt_at <= ?) LIMIT 1", (company, now_iso())).fetchone()
-    return row is not None
+    due = "company = ? AND state = 'fetched' AND (next_attempt_at IS NULL OR next_attempt_at <= ?)"
+    if conn.execute(f"SELECT 1 FROM documents WHERE {due} AND reason NOT LIKE ? LIMIT 1", (company, now_iso(), WAIT_FOR_VENDOR + "%")).fetchone():
+        return True
+    # Documents waiting for another document's vendor write can be planned only once that write is
+    # answered; while it is still in the outbox (perhaps backed off), waiting for them is no use.
+    if conn.execute("SELECT 1 FROM postings WHERE company = ? AND op IN ('VendorAdd', 'VendorMod') AND state IN ('queued', 'sent', 'unknown') LIMIT 1", (company,)).fetchone():
+        return False
+    return conn.execute(f"SELECT 1 FROM documents WHERE {due} LIMIT 1", (company, now_iso())).fetchone() is not None
 
 
 def _next_request_set(conn: sqlite3.Connection, session: Session, company: CompanyConfig, batch: outbox.BatchLimits, lost: list[int], first_call: bool, facts: HostCompanyPrefs | None) -> str:
