@@ -5,7 +5,6 @@ all run through this one harness, so what the demo shows is what the tests prove
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import sqlite3
@@ -215,7 +214,7 @@ def transaction_total(kind: str, txn: dict) -> Decimal:
 def summary(harness: Harness, seconds: float) -> dict:
     """The fixed JSON summary line of ``mlc demo --headless`` (contract)."""
     assert harness.worker is not None
-    counts, duplicates_skipped, posted_total = harness_counts(harness)
+    counts, duplicates_skipped = harness_counts(harness)
     txns = quickbooks_transactions(harness.company_file)
     keys = [str(t.get("ExternalGUID") or t.get("TxnID")) for _, t in txns]
     qb_total = sum((transaction_total(kind, t) for kind, t in txns), Decimal(0))
@@ -233,17 +232,13 @@ def summary(harness: Harness, seconds: float) -> dict:
     }
 
 
-def harness_counts(harness: Harness) -> tuple[dict[str, int], int, Decimal]:
+def harness_counts(harness: Harness) -> tuple[dict[str, int], int]:
+    """Documents by state, and duplicates skipped, from the worker's store."""
     store = harness.worker.ctx.store  # type: ignore[union-attr]
     counts = store.run_sync(_progress)
     duplicates = store.run_sync(lambda conn: conn.execute("SELECT COUNT(*) FROM audit WHERE action = 'duplicate_skipped'").fetchone()[0])
-    posted = store.run_sync(lambda conn: conn.execute("SELECT COALESCE(SUM(CAST(amount AS REAL)), 0) FROM documents WHERE state = 'posted'").fetchone()[0])
-    return counts, duplicates, Decimal(str(posted))
+    return counts, duplicates
 
 
 def dump(value: dict) -> str:
     return json.dumps(value, separators=(", ", ": "))
-
-
-def today() -> dt.date:
-    return dt.date.today()

@@ -21,6 +21,7 @@ from shared.config import load_config
 from shared.tokens import read_tokens
 from sim.webconnector import soap as wc_soap
 from sim.webconnector.client import run_session
+from tests.helpers.oversize import oversize_post, status_line
 from worker.intake import MAX_WEBHOOK_BYTES
 from worker.qbwc.soap import MAX_SOAP_BYTES
 
@@ -76,38 +77,8 @@ def rss_mb(pid: int) -> float | None:
 
 
 async def oversize_status(port: int, path: str, total: int, chunked: bool) -> str:
-    """Send ``total`` bytes (with Content-Length, or Transfer-Encoding: chunked so nothing can be
-    refused up front) while reading: the status line of the answer, or how the connection ended.
-    (httpx writes the whole body before reading, so an early 413 would look like a write timeout.)"""
-    stream = await trio.open_tcp_stream("127.0.0.1", port)
-    framing = "Transfer-Encoding: chunked" if chunked else f"Content-Length: {(total // 0x10000 + 1) * 0x10000}"
-    head = f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/xml\r\n{framing}\r\n\r\n".encode()
-    chunk = (b"10000\r\n" + b"<" * 0x10000 + b"\r\n") if chunked else b"<" * 0x10000
-    answer = bytearray()
-    async with stream:
-        async with trio.open_nursery() as nursery:
-            async def send() -> None:
-                try:
-                    await stream.send_all(head)
-                    for _ in range(total // 0x10000 + 1):
-                        await stream.send_all(chunk)
-                    if chunked:
-                        await stream.send_all(b"0\r\n\r\n")
-                except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
-                    pass  # the server stopped listening: fine, its answer is what counts
-
-            async def receive() -> None:
-                with trio.move_on_after(30):
-                    while b"\r\n" not in answer:
-                        data = await stream.receive_some(4096)
-                        if not data:
-                            break
-                        answer.extend(data)
-                nursery.cancel_scope.cancel()
-            nursery.start_soon(send)
-            nursery.start_soon(receive)
-    line = bytes(answer).split(b"\r\n", 1)[0].decode("latin-1")
-    return line or "connection closed without an answer"
+    """The status line of the answer to ``total`` bytes sent to ``path``, or how the connection ended."""
+    return status_line(await oversize_post(f"http://127.0.0.1:{port}{path}", total, chunked, content_type="text/xml"))
 
 
 @pytest.mark.trio
