@@ -183,7 +183,7 @@ def cut_name(name: str) -> str:
 def suffixed_name(name: str, n: int) -> str:
     """``name`` with the n-th collision suffix, " (V)", " (V2)", ..., still at most 41 characters."""
     suffix = " (V)" if n == 1 else f" (V{n})"
-    return limits.clean(name, NAME_MAX - len(suffix), disambiguate=True) + suffix
+    return limits.vendor_name(name, NAME_MAX - len(suffix)) + suffix
 
 
 def _pick(matches: list[QbVendor]) -> QbVendor | None:
@@ -240,7 +240,7 @@ def decide_vendor(
             return VendorHold(f"{candidate.description} matches several QuickBooks vendors ({names}); make the names distinct in QuickBooks")
 
     if not cut:
-        return VendorHold(f"{candidate.description} has no name usable in QuickBooks")
+        return VendorHold(f"{candidate.description} has no name usable in QuickBooks (nothing is left once characters QuickBooks cannot store and the ':' it reserves for sub-levels are removed); give the payee a name in Concur")
 
     # The name we would create, stepping past names other kinds of entity hold. A vendor with
     # a suffixed name is one we created earlier for the same payee (its link may be lost).

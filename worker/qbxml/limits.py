@@ -180,13 +180,17 @@ def clean(text: str, limit: int, *, one_line: bool = True, disambiguate: bool = 
     return fit(value, limit, disambiguate=disambiguate)
 
 
-def vendor_name(name: str) -> str:
+def vendor_name(name: str, limit: int = VENDOR_NAME) -> str:
     """The one way a vendor name is fitted, for VendorAdd Name, VendorRef and VendorQuery alike.
 
-    Over-long names end in a hash (``~XXXX``) so two long names stay distinct; the function is
-    idempotent, so passing its result through it again changes nothing.
+    A colon becomes a space: ``:`` separates the levels of a list FullName, so a vendor named
+    ``a:b`` could not be referred to (an EntityRef ``a:b`` is customer ``a``, job ``b``), and
+    ``:`` alone is no name at all (the result is empty; callers hold the document). Over-long
+    names end in a hash (``~XXXX``) so two long names stay distinct; the function is
+    idempotent, so passing its result through it again changes nothing. ``limit`` leaves room
+    for a suffix such as " (V2)".
     """
-    return clean(name, VENDOR_NAME, disambiguate=True)
+    return clean(name.replace(":", " "), limit, disambiguate=True)
 
 
 def fit_full_name(full_name: str, *, segment: int = LIST_SEGMENT, total: int = LIST_FULL_NAME) -> str:
