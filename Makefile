@@ -9,7 +9,7 @@ endif
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: demo test bench soak clean
+.PHONY: demo test check lint format-check typecheck bench soak clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,8 +26,20 @@ $(TEST_STAMP): pyproject.toml $(STAMP)
 demo: $(STAMP)
 	$(BIN)/mlc demo $(ARGS)
 
-test: $(TEST_STAMP)
+# `make test` holds the habits first: lint, format and types (configured in pyproject.toml).
+test: check
 	$(BIN)/python -m pytest $(ARGS)
+
+check: lint format-check typecheck
+
+lint: $(TEST_STAMP)
+	$(BIN)/ruff check .
+
+format-check: $(TEST_STAMP)
+	$(BIN)/ruff format --check .
+
+typecheck: $(TEST_STAMP)
+	$(BIN)/mypy
 
 bench: $(TEST_STAMP)
 	$(BIN)/python -m bench $(ARGS)

@@ -38,7 +38,7 @@ def _allocs(amount: Decimal, i: int) -> tuple[Allocation, ...]:
     shares.append(amount - sum(shares))
     classes, projects = ["CC-100", "CC-200", "CC-300"], ["PRJ-7", "PRJ-12", "PRJ-31"]
     return tuple(Allocation(percentage=p, amount=s, fields={"custom1": classes[(i + k) % 3], "custom2": projects[(i + 2 * k) % 3]})
-                 for k, (p, s) in enumerate(zip(SPLIT, shares)))
+                 for k, (p, s) in enumerate(zip(SPLIT, shares, strict=True)))
 
 
 def documents(count: int) -> list:

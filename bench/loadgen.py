@@ -10,7 +10,6 @@ import argparse
 import json
 import sys
 import time
-
 from urllib.parse import urlsplit
 
 import trio

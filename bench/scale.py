@@ -38,7 +38,7 @@ PLAN = json.dumps({"outcome": "plan", "total": "412.50", "transactions": [{"type
 
 
 def seed(db: Path, count: int) -> None:
-    base = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    base = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     conn = sqlite3.connect(db)
     try:
         rows = []
@@ -148,7 +148,7 @@ def measure(run_dir: Path, count: int, rounds: int) -> dict:
         try:
             paint = asyncio.run(console_paint(url, token))
             paint_error = ""
-        except Exception as exc:  # noqa: BLE001 - the console is measured if it works; the report says why not
+        except Exception as exc:  # the console is measured if it works; the report says why not
             paint, paint_error = float("nan"), f"{type(exc).__name__}: {exc}"
         rss_end = rss_mb_of(worker.pid)
     finally:

@@ -28,6 +28,7 @@ from console.state import ConnectionState
 from shared.api import ChangeEvent, Document, Summary
 from shared.clock import utc_now
 
+
 class ConsoleApp(App[int]):
     TITLE = "ml-connector"
     SUB_TITLE = "operator console"

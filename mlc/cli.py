@@ -6,6 +6,7 @@ This module is the composition root: it may import every part, and imports each 
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 from typing import NoReturn
@@ -86,10 +87,8 @@ def worker(ctx: Context) -> None:
         Store.in_dir(config.worker.data_dir).close()  # refuse an unusable database before starting anything
     except StoreError as exc:
         fail(f"mlc worker: {exc}")
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         trio.run(run_forever, config)
-    except KeyboardInterrupt:
-        pass
 
 
 @main.command()

@@ -11,9 +11,10 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 DEFAULT_CONFIG = "mlc.toml"
 COMPANY_ID = re.compile(r"^[a-z0-9-]{1,32}$")

@@ -26,7 +26,6 @@ def create_app(ctx: WorkerContext) -> QuartTrio:
     from worker.api.operator import blueprint as operator_api
     from worker.intake import blueprint as intake
     from worker.qbwc.routes import blueprint as qbwc
-
     from worker.qbwc.service import QbwcService
 
     app.extensions["qbwc"] = QbwcService(ctx)

@@ -65,7 +65,7 @@ class SqliteTokenStore:
             return None
         return Tokens(
             access_token=row["access_token"] or "",
-            access_expires_at=parse_iso(row["access_expires_at"]) if row["access_expires_at"] else dt.datetime.min.replace(tzinfo=dt.timezone.utc),
+            access_expires_at=parse_iso(row["access_expires_at"]) if row["access_expires_at"] else dt.datetime.min.replace(tzinfo=dt.UTC),
             geolocation=row["geolocation"],
             refresh_token=row["refresh_token"],
             refresh_expires_at=parse_iso(row["refresh_expires_at"]) if row["refresh_expires_at"] else None,

@@ -56,7 +56,7 @@ class OverviewScreen(Screen):
         box = self.query_one("#cards", VerticalScroll)
         cards = list(box.query(CompanyCard))
         if [c.company.id for c in cards] == [c.id for c in summary.companies]:
-            for card, company in zip(cards, summary.companies):
+            for card, company in zip(cards, summary.companies, strict=True):
                 card.set_data(company, now)
             return
         had_focus = isinstance(self.focused, CompanyCard)

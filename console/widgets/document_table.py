@@ -60,7 +60,7 @@ class DocumentTable(DataTable):
         if d.id not in self.documents:
             return False
         self.documents[d.id] = d
-        for (key, _, _), value in zip(COLUMNS, row_cells(d)):
+        for (key, _, _), value in zip(COLUMNS, row_cells(d), strict=True):
             self.update_cell(str(d.id), key, value)
         return True
 
@@ -69,7 +69,7 @@ class DocumentTable(DataTable):
             return None
         try:
             key = self.coordinate_to_cell_key((self.cursor_row, 0)).row_key.value
-        except Exception:  # noqa: BLE001 - an empty or shrinking table has no current row
+        except Exception:  # an empty or shrinking table has no current row
             return None
         return self.documents.get(int(key)) if key else None
 

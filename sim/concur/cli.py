@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 import click
@@ -55,10 +56,8 @@ def concur(host: str, port: int, secondary_port: int, seed: int, reports: int, i
                         sim.approve_invoice(doc.id)
                     click.echo(f"approved {doc.id}")
 
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         trio.run(main)
-    except KeyboardInterrupt:
-        pass
 
 
 if __name__ == "__main__":

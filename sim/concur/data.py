@@ -236,7 +236,7 @@ class Generator:
         return [
             Allocation(hex_id(self.rng, 32), pct.quantize(Decimal("1E-8")), share,
                        {"custom1": self.rng.choice(self.data.cost_centres), "custom2": self.rng.choice(self.data.projects)})
-            for pct, share in zip(split, shares)
+            for pct, share in zip(split, shares, strict=True)
         ]
 
     def report(self, status: str = "A_PEND") -> Report:
@@ -262,7 +262,7 @@ class Generator:
                 amount = tx
             if amount <= 0:
                 amount = Decimal("0.01")
-            card = code in ("AIRFR", "LODNG", "CARRT") and rng.random() < 0.7 or rng.random() < 0.2
+            card = (code in ("AIRFR", "LODNG", "CARRT") and rng.random() < 0.7) or rng.random() < 0.2
             merchant = rng.choice(MERCHANTS[code]) if rng.random() < 0.9 else None
             report.expenses.append(Expense(
                 id=hex_id(rng, 32), type_code=code, type_name=name, date=date, transaction_amount=tx,

@@ -31,11 +31,11 @@ def v4_amount(value: Decimal, currency: str) -> dict[str, Any]:
 
 def v3_datetime(value: dt.datetime) -> str:
     """v3 dates carry no zone: ``2016-04-04T23:33:08.21``."""
-    return value.astimezone(dt.timezone.utc).replace(tzinfo=None).isoformat(timespec="milliseconds").rstrip("0").rstrip(".")
+    return value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(timespec="milliseconds").rstrip("0").rstrip(".")
 
 
 def iso_z(value: dt.datetime) -> str:
-    return value.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return value.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def report_path(base: str, owner: str, report_id: str, upper: bool = False) -> str:

@@ -44,7 +44,7 @@ REFRESH_LIFETIME = dt.timedelta(days=180)
 
 
 def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 @dataclass
@@ -284,7 +284,7 @@ class ConcurSim:
         expense.amount = cents(expense.amount + delta)
         expense.transaction_amount = expense.amount if expense.transaction_currency == report.currency else expense.transaction_amount
         shares = split_amount(expense.amount, tuple(a.percentage for a in expense.allocations))
-        for allocation, share in zip(expense.allocations, shares):
+        for allocation, share in zip(expense.allocations, shares, strict=True):
             allocation.amount = share
         report.modified = self._tick()
         return self._queue(company, self._report_event(company, report, "reportUpdated"))
@@ -492,7 +492,7 @@ def _parse_after(value: str | None) -> dt.datetime | None:
         return None
     text = value.strip()
     parsed = dt.datetime.fromisoformat(text) if "T" in text else dt.datetime.combine(dt.date.fromisoformat(text), dt.time())
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
 class _App:

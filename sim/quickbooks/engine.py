@@ -23,7 +23,7 @@ from lxml import etree
 from sim.quickbooks.latency import LatencyModel
 from sim.quickbooks.rets import build_ret, layout
 from sim.quickbooks.state import LIST_TYPES, NAME_SPACE, CompanyState, load_state, save_state
-from sim.quickbooks.strict import PARSE_ERROR_HRESULT, PARSE_ERROR_MESSAGE, QBXMLSetError, SUPPORTED_VERSIONS, Validator
+from sim.quickbooks.strict import PARSE_ERROR_HRESULT, PARSE_ERROR_MESSAGE, SUPPORTED_VERSIONS, QBXMLSetError, Validator
 
 STATUS_OK = "Status OK"
 NOT_FOUND_MESSAGE = "A query request did not find a matching object in QuickBooks"
@@ -404,7 +404,7 @@ class CompanyFile:
                     raise StatusError(3250, FEATURE_OFF)
                 fields["CurrencyRef"] = {"FullName": _text(child, "FullName") or self.state.home_currency}
             elif child.tag in ("IsActive", "IsVendorEligibleFor1099"):
-                fields[child.tag] = _bool(child.text, True if child.tag == "IsActive" else False)
+                fields[child.tag] = _bool(child.text, child.tag == "IsActive")
             elif child.tag in ("Contacts", "AdditionalContactRef", "AdditionalNotes", "PrefillAccountRef",
                                "ContactsMod", "AdditionalNotesMod"):
                 continue  # not kept by the simulator
@@ -653,9 +653,7 @@ class CompanyFile:
         modified = dt.datetime.fromisoformat(rec["TimeModified"])
         if frm and modified < self._parse_when(frm):
             return False
-        if to and modified > self._parse_when(to, end_of_day=True):
-            return False
-        return True
+        return not (to and modified > self._parse_when(to, end_of_day=True))
 
     def _list_query(self, req: etree._Element, rs: etree._Element, work: _Work, kinds: tuple[str, ...]) -> StatusError | None:
         include = _texts(req, "IncludeRetElement")

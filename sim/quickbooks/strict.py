@@ -16,7 +16,7 @@ import datetime as dt
 import os
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from lxml import etree
@@ -248,7 +248,7 @@ MAX_LENGTHS: dict[tuple[str, str], int] = {
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def _compiled(model: str) -> re.Pattern[str]:
     rx = re.sub(r"[A-Za-z][A-Za-z0-9]*", lambda m: f"<{m.group(0)}>", model)
     rx = rx.replace("(", "(?:").replace(" ", "")

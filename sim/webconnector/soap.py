@@ -51,7 +51,7 @@ def build_request(method: str, **values: object) -> bytes:
         f'<soap:Envelope xmlns:soap="{SOAP_NS}" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
         'xmlns:xsd="http://www.w3.org/2001/XMLSchema">'
         f"<soap:Body>{call}</soap:Body></soap:Envelope>"
-    ).encode("utf-8")
+    ).encode()
 
 
 def _result_element(method: str, body: bytes) -> etree._Element:

@@ -9,7 +9,6 @@ import pytest
 import trio
 
 from shared.api import DocumentPage
-
 from tests.helpers.config import ADMIN_TOKEN, auth, test_config
 from tests.helpers.seed import seed_bulk
 from worker.main import serve_worker

@@ -70,7 +70,7 @@ async def test_token_expiry_mid_run_refreshes_once_and_persists_rotation():
 async def test_refresh_ahead_of_expiry_without_a_401():
     async with running() as env:
         await env.client.connect("acme")
-        later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=3600 - 1)
+        later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=3600 - 1)
         env.client.now = lambda: later  # our clock says the access token is about to expire
         await env.client.get_user("acme", a_user(env))
         assert [r.status for r in env.sim.calls("acme", "/profile/")] == [200]

@@ -23,7 +23,7 @@ def assert_report_matches(doc, report: Report, sim_company):
     assert doc.owner.employee_id == owner.uuid.lower() and doc.owner.name == owner.display_name
     assert doc.owner.employee_code == owner.employee_number
     assert len(doc.expenses) == len(report.expenses)
-    for got, want in zip(doc.expenses, report.expenses):
+    for got, want in zip(doc.expenses, report.expenses, strict=True):
         assert (got.expense_id, got.expense_type, got.payment_type) == (want.id, want.type_code, want.payment_code)
         assert got.amount == want.amount and got.transaction_date == want.date
         assert got.merchant == (want.merchant or "")
@@ -49,7 +49,7 @@ async def test_fetch_every_report_and_invoice_equals_the_sim_to_the_cent():
             assert doc.vendor_name == invoice.vendor_name and doc.vendor_code == invoice.vendor_code
             assert [li.amount for li in doc.lines] == [li.amount for li in invoice.lines]
             assert sum(li.amount for li in doc.lines) == doc.total
-            for got, want in zip(doc.lines, invoice.lines):
+            for got, want in zip(doc.lines, invoice.lines, strict=True):
                 assert [a.percentage for a in got.allocations] == [a.percentage for a in want.allocations]
                 assert sum(a.percentage for a in got.allocations) == Decimal(100)
         # Every API call went to the token's geolocation, never to the href's host.
@@ -90,7 +90,7 @@ async def test_modified_report_fetches_the_new_amounts():
 
 
 def test_query_date_overlaps_and_never_leaves_a_gap():
-    now = dt.datetime(2026, 3, 10, 0, 30, tzinfo=dt.timezone.utc)
+    now = dt.datetime(2026, 3, 10, 0, 30, tzinfo=dt.UTC)
     assert query_date(now, now, dt.timedelta(hours=2), dt.timedelta(days=30)) == dt.date(2026, 3, 8)
     assert query_date(None, now, dt.timedelta(hours=2), dt.timedelta(days=30)) == dt.date(2026, 2, 7)
 
@@ -125,7 +125,7 @@ async def test_sweep_from_checkpoint_finds_changes_whose_webhooks_were_lost():
         sim.approve_invoice(invoice_id)
         assert sim.drop_pending_events() == 3  # the worker was down past Concur's retention
         # Backdate old documents so the window matters: only recent changes fall inside it.
-        old = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=10)
+        old = dt.datetime.now(dt.UTC) - dt.timedelta(days=10)
         for rid in report_ids[1:3] + report_ids[4:]:
             data.reports[rid].modified = old
         second = await sweep(env.client, "acme", first.checkpoint, resolve_statuses=frozenset({"A_APPR"}))

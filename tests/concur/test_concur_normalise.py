@@ -58,7 +58,7 @@ def test_report_fixture_normalises(report_parts):
 
 
 def test_allocation_amount_is_the_truth_and_system_allocations_yield(report_parts):
-    report, expenses, _, user = report_parts
+    _report, expenses, _, _user = report_parts
     total = Decimal("100.01")
     expense = copy.deepcopy(expenses[1])
     expense["approvedAmount"]["value"] = total

@@ -8,7 +8,7 @@ from worker.concur.errors import NeedsReconnect, TokenError, UserLivesElsewhere
 
 from concur_helpers import reference
 
-NOW = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)
 
 
 def load(name: str):
@@ -38,7 +38,7 @@ def test_every_token_fixture_parses(name):
 
 def test_refresh_expires_in_is_an_epoch_and_optional_fields_are_optional():
     tokens = oauth.parse_token_response(load("token.response.password_authtoken_with_refresh_expires_in.json"), NOW, "x://y")
-    assert tokens.refresh_expires_at == dt.datetime.fromtimestamp(1517039403, dt.timezone.utc)
+    assert tokens.refresh_expires_at == dt.datetime.fromtimestamp(1517039403, dt.UTC)
     assert tokens.id_token
     app = oauth.parse_token_response(load("token.response.client_credentials.json"), NOW, "https://x")
     assert app.refresh_token is None and app.id_token is None

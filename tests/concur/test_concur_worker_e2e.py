@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import trio
 
-from sim.concur.server import SECONDARY, Fault
 from shared.config import load_config
+from sim.concur.server import SECONDARY, Fault
 
 from concur_helpers import company_params, running
 

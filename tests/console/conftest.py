@@ -12,6 +12,7 @@ from tests.helpers.config import ADMIN_TOKEN
 from tests.helpers.console_pilot import NOW
 from tests.helpers.live import LiveWorker, start_worker
 
+
 @pytest.fixture(scope="module")
 def live_worker(tmp_path_factory) -> Iterator[LiveWorker]:
     worker = start_worker(tmp_path_factory.mktemp("worker"))

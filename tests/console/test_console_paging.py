@@ -30,7 +30,7 @@ async def test_queue_loads_pages_as_the_cursor_moves(make_app):
         await wait_until(pilot, lambda: screen.table.row_count == 2 * PAGE, what="second page")
         for expected in (3 * PAGE, 4 * PAGE, BULK + 14):
             await pilot.press("ctrl+end")
-            await wait_until(pilot, lambda: screen.table.row_count == expected, what=f"{expected} rows")
+            await wait_until(pilot, lambda expected=expected: screen.table.row_count == expected, what=f"{expected} rows")
         assert screen.next_cursor is None
         ids = list(screen.table.documents)
         assert len(ids) == len(set(ids)) == BULK + 14

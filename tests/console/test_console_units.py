@@ -8,9 +8,9 @@ import pytest
 
 from console.client import Backoff, SseEvent, SseParser
 from console.format import age, short_time
-from console.widgets.sparkline import sparkline
 from console.widgets.company_card import card_text
 from console.widgets.qbxml_viewer import postings_text
+from console.widgets.sparkline import sparkline
 from shared.api import CompanySummary, Document, Posting, view_matches
 
 
@@ -58,7 +58,7 @@ def test_card_text_makes_trouble_stand_out():
         concur="needs_reconnect", concur_reason="refresh token revoked", webhooks_received=4, webhooks_rejected=1,
         duplicates_skipped=2, postings_per_minute=[0] * 29 + [3],
     )
-    text = card_text(c, dt.datetime(2026, 1, 6, 12, 0, tzinfo=dt.timezone.utc))
+    text = card_text(c, dt.datetime(2026, 1, 6, 12, 0, tzinfo=dt.UTC))
     plain = text.plain
     assert "queued 3 posted 2" in plain and "oldest 1h 00m" in plain and "3 pending offline since 01-06 10:00" in plain
     assert "NEEDS RECONNECT" in plain and "refresh token revoked" in plain and plain.rstrip().endswith("3 in 30m")

@@ -140,7 +140,7 @@ async def test_changed_before_posting_is_replanned_with_the_new_amount(tmp_path)
                        check=lambda rows: rows[0]["state"] == "queued" and Decimal(rows[0]["amount"]) == old_amount + Decimal("5.01"),
                        what="re-planned with the new amount")
         assert await harness.drain(h, expected=expected, timeout_s=30) == {"posted": expected}
-        [(kind, je)] = await qb_txns_for(h, target.id)
+        [(_kind, je)] = await qb_txns_for(h, target.id)
         debits = sum(Decimal(line["Amount"]) for line in je["Lines"] if line["_tag"] == "JournalDebitLine")
         assert debits == target.total == old_amount + Decimal("5.01")
         assert len(qb_transactions(h)) == expected

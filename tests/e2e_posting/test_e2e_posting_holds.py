@@ -150,7 +150,7 @@ async def test_not_approved_is_skipped_then_posted_once_approved(tmp_path):
         await harness.deliver(h)
         await wait_state(h, report.id, ("queued", "posted"))
         assert await harness.drain(h, expected=1, timeout_s=20) == {"posted": 1}
-        [(kind, je)] = await qb_txns_for(h, report.id)
+        [(kind, _je)] = await qb_txns_for(h, report.id)
         assert kind == "JournalEntry"
         assert len(qb_transactions(h)) == 1
 

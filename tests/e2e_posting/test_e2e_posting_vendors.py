@@ -48,7 +48,7 @@ async def test_name_taken_by_a_customer_and_an_inactive_vendor(tmp_path):
                 assert doc["vendor"] == names["inactive"]
             if owner == names["customer"]:
                 assert doc["vendor"] == taken[0]
-            [(kind, je)] = await qb_txns_for(h, report.id)
+            [(_kind, je)] = await qb_txns_for(h, report.id)
             ap = [line for line in je["Lines"] if line["_tag"] == "JournalCreditLine" and line.get("EntityRef")]
             for line in ap:
                 assert h.company_file.ref_name(line["EntityRef"]) == doc["vendor"]

@@ -192,7 +192,7 @@ def envelope(method: str, **values: str) -> bytes:
     from xml.sax.saxutils import escape
     body = "".join(f"<{k}>{escape(str(v))}</{k}>" for k, v in values.items())
     return (f'<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="{SOAP_NS}"><soap:Body>'
-            f'<{method} xmlns="{INTUIT_NS}">{body}</{method}></soap:Body></soap:Envelope>').encode("utf-8")
+            f'<{method} xmlns="{INTUIT_NS}">{body}</{method}></soap:Body></soap:Envelope>').encode()
 
 
 async def soap_post(url: str, body: bytes, method: str = "x", headers: dict[str, str] | None = None) -> httpx.Response:

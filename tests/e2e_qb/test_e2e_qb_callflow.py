@@ -9,10 +9,24 @@ import time
 import httpx
 import pytest
 
-from e2e_qb_helpers import (DEMO_CONFIG, planned, approve_and_deliver, doc_states, execute, manual_session, query, qbwc_service, running,
-                      soap_string, soap_strings, wait_for, wait_fetched)
 from mlc import harness
 from sim.webconnector.knobs import FaultKnobs
+
+from e2e_qb_helpers import (
+    DEMO_CONFIG,
+    approve_and_deliver,
+    doc_states,
+    execute,
+    manual_session,
+    planned,
+    qbwc_service,
+    query,
+    running,
+    soap_string,
+    soap_strings,
+    wait_fetched,
+    wait_for,
+)
 
 LIST_QUERIES = ["AccountQueryRq", "ClassQueryRq", "CustomerQueryRq", "VendorQueryRq"]
 
@@ -119,8 +133,9 @@ def _client_from(address: str) -> httpx.AsyncClient:
 
 
 async def _auth_from(client: httpx.AsyncClient, url: str, user: str, password: str, field: int = 1, forwarded_for: str | None = None) -> str:
-    from e2e_qb_helpers import INTUIT_NS, envelope
     from lxml import etree
+
+    from e2e_qb_helpers import INTUIT_NS, envelope
     reply = await client.post(url, content=envelope("authenticate", strUserName=user, strPassword=password),
                               headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"{INTUIT_NS}authenticate"',
                                        **({"X-Forwarded-For": forwarded_for} if forwarded_for else {})})

@@ -10,13 +10,31 @@ import pytest
 from click.testing import CliRunner
 from lxml import etree
 
-from e2e_qb_helpers import (planned, DEMO_CONFIG, INTUIT_NS, SOAP_NS, approve_and_deliver, audit_actions, doc_states, envelope,
-                      manual_session, query, qbwc_service, running, soap_int, soap_post, soap_string, soap_strings, wait_fetched)
 from mlc import harness
 from sim.quickbooks.latency import LatencyModel
 from sim.quickbooks.seed import seed_company
 from sim.webconnector.client import run_session
 from tests.helpers.oversize import oversize_post
+
+from e2e_qb_helpers import (
+    DEMO_CONFIG,
+    INTUIT_NS,
+    SOAP_NS,
+    approve_and_deliver,
+    audit_actions,
+    doc_states,
+    envelope,
+    manual_session,
+    planned,
+    qbwc_service,
+    query,
+    running,
+    soap_int,
+    soap_post,
+    soap_string,
+    soap_strings,
+    wait_fetched,
+)
 
 OTHER_FILE_ID = "{11111111-2222-3333-4444-555555555555}"
 

@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from e2e_qb_helpers import (planned, approve_and_deliver, assert_no_duplicates, audit_actions, doc_states, execute, query, running,
-                      wait_fetched)
 from mlc import harness
 from sim.quickbooks.engine import StatusError
 from sim.quickbooks.strict import PARSE_ERROR_HRESULT
 
-
+from e2e_qb_helpers import approve_and_deliver, assert_no_duplicates, audit_actions, doc_states, execute, planned, query, running, wait_fetched
 
 
 def owner_of_first_report(h):

@@ -8,12 +8,10 @@ from decimal import Decimal
 
 import pytest
 
-from e2e_qb_helpers import (planned, execute, approve_and_deliver, assert_no_duplicates, audit_actions, doc_states, query, restart_worker,
-                      running, wait_fetched)
 from mlc import harness
 from sim.webconnector.knobs import FaultKnobs
 
-
+from e2e_qb_helpers import approve_and_deliver, assert_no_duplicates, audit_actions, doc_states, execute, planned, query, restart_worker, running, wait_fetched
 
 
 def assert_totals_match(h) -> None:

@@ -21,7 +21,6 @@ import time
 import pytest
 import trio
 
-from faults_helpers import DEMO_CONFIG, assert_exactly_once, pending_postings, read_db, soak_only, states, until
 from mlc import harness
 from shared.config import load_config
 from sim.concur.server import Fault
@@ -29,6 +28,8 @@ from sim.webconnector.knobs import FaultKnobs
 from worker import main as worker_main
 from worker.posting.outbox import BatchLimits
 from worker.qbwc.service import QbwcService
+
+from faults_helpers import DEMO_CONFIG, assert_exactly_once, pending_postings, read_db, soak_only, states, until
 
 ACTIVE = ("received", "fetched", "queued", "sent", "unknown")
 

@@ -15,7 +15,6 @@ import httpx
 import pytest
 import trio
 
-from faults_helpers import DEMO_CONFIG, WorkerProcess, free_port, read_db
 from mlc import harness
 from shared.config import load_config
 from shared.tokens import read_tokens
@@ -24,6 +23,8 @@ from sim.webconnector.client import run_session
 from tests.helpers.oversize import oversize_post, status_line
 from worker.intake import MAX_WEBHOOK_BYTES
 from worker.qbwc.soap import MAX_SOAP_BYTES
+
+from faults_helpers import DEMO_CONFIG, WorkerProcess, free_port, read_db
 
 CANARY = "ml-connector-hostile-canary"
 RSS_MARGIN_MB = 40

@@ -21,11 +21,12 @@ import httpx
 import pytest
 import trio
 
-from faults_helpers import DEMO_CONFIG, WorkerProcess, free_port, read_db, until
 from mlc import harness
 from shared.config import load_config
 from sim.webconnector import soap as wc_soap
 from sim.webconnector.client import run_session
+
+from faults_helpers import DEMO_CONFIG, WorkerProcess, free_port, read_db, until
 
 CLIENT_SECRET = "client-secret-F4ultsZq81Lq0Pz"
 REQUEST_TOKEN = "request-token-F4ultsQw93Ld7H"

@@ -18,12 +18,13 @@ import time
 import pytest
 import trio
 
-from faults_helpers import DEMO_CONFIG, WorkerProcess, all_posted, assert_exactly_once, free_port, pending_postings, read_db, soak_only, states, until
 from mlc import harness
 from shared.config import load_config
 from sim.quickbooks.latency import LatencyModel
 from sim.webconnector.client import SessionReport, run_session
 from sim.webconnector.knobs import FaultKnobs
+
+from faults_helpers import DEMO_CONFIG, WorkerProcess, all_posted, assert_exactly_once, free_port, pending_postings, read_db, soak_only, states, until
 
 # Slow enough that kills land inside sessions, fast enough for CI.
 LATENCY = LatencyModel(per_message_set=0.01, per_query=0.003, per_record_returned=0.0, per_write=0.04, per_line=0.0)

@@ -12,7 +12,7 @@ from console.widgets.document_table import DocumentTable
 from tests.helpers.waiting import wait_until
 
 # "Now" for the console in tests: ages and the status bar's time come out the same on every run.
-NOW = dt.datetime(2026, 1, 6, 12, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 1, 6, 12, 0, tzinfo=dt.UTC)
 
 
 def text_of(widget: Static) -> str:

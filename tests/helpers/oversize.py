@@ -22,30 +22,29 @@ async def oversize_post(url: str, total: int, chunked: bool, content_type: str =
     chunk = (b"10000\r\n" + b"<" * PIECE + b"\r\n") if chunked else b"<" * PIECE
     answer = bytearray()
     stream = await trio.open_tcp_stream(parts.hostname, parts.port)
-    async with stream:
-        async with trio.open_nursery() as nursery:
+    async with stream, trio.open_nursery() as nursery:
 
-            async def send() -> None:
-                try:
-                    await stream.send_all(head)
-                    for _ in range(pieces):
-                        await stream.send_all(chunk)
-                    if chunked:
-                        await stream.send_all(b"0\r\n\r\n")
-                except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
-                    pass  # the server stopped reading: its answer is what counts
+        async def send() -> None:
+            try:
+                await stream.send_all(head)
+                for _ in range(pieces):
+                    await stream.send_all(chunk)
+                if chunked:
+                    await stream.send_all(b"0\r\n\r\n")
+            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+                pass  # the server stopped reading: its answer is what counts
 
-            async def receive() -> None:
-                with trio.move_on_after(timeout):
-                    while not _complete(answer):
-                        data = await stream.receive_some(65536)
-                        if not data:
-                            break
-                        answer.extend(data)
-                nursery.cancel_scope.cancel()
+        async def receive() -> None:
+            with trio.move_on_after(timeout):
+                while not _complete(answer):
+                    data = await stream.receive_some(65536)
+                    if not data:
+                        break
+                    answer.extend(data)
+            nursery.cancel_scope.cancel()
 
-            nursery.start_soon(send)
-            nursery.start_soon(receive)
+        nursery.start_soon(send)
+        nursery.start_soon(receive)
     return bytes(answer)
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from shared.clock import iso
 from worker.store import audit
 
-BASE = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.timezone.utc)
+BASE = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC)
 
 
 def at(minutes: float) -> str:

@@ -14,7 +14,7 @@ async def wait_until(pilot: Pilot, condition: Callable[[], object], timeout: flo
         try:
             if condition():
                 return
-        except Exception:  # noqa: BLE001 - widgets may not be mounted yet
+        except Exception:  # widgets may not be mounted yet
             pass
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")

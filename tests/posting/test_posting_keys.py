@@ -21,7 +21,7 @@ GUID = re.compile(r"^\{[0-9A-F]{8}-[0-9A-F]{4}-5[0-9A-F]{3}-[89AB][0-9A-F]{3}-[0
 
 def test_namespace_is_fixed_forever():
     # Changing the namespace would re-key every transaction already in QuickBooks.
-    assert NAMESPACE == uuid.UUID("5f0c8a7e-3d1b-5b52-9d41-6a1c0e2f7b90")
+    assert uuid.UUID("5f0c8a7e-3d1b-5b52-9d41-6a1c0e2f7b90") == NAMESPACE
     assert external_guid("demo", "expense_report:journal_entry", "ABC") == external_guid("demo", "expense_report:journal_entry", "ABC")
 
 

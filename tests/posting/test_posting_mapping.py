@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-from posting_factories import MAPPING, company
 from shared.config import MappingConfig
 from worker.posting.mapping import Dimensions, Resolver
+
+from posting_factories import MAPPING, company
 
 
 def test_expense_type_to_account_with_a_decision():

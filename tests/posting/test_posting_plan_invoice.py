@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from posting_factories import ACME, alloc, company, facts, invoice, invoice_line, lists
 from worker.posting.plan import BillAdd, Hold, NotPostable, Plan, plan_document
 from worker.posting.vendors import CreateVendor, QbVendor, ReactivateVendor, UseVendor, VendorDirectory
 from worker.qbxml.model import Ref
+
+from posting_factories import ACME, alloc, company, facts, invoice, invoice_line, lists
 
 D = Decimal
 
@@ -29,7 +30,7 @@ def test_invoice_is_a_bill_to_its_vendor():
     assert bill.txn_date == dt.date(2026, 3, 5) and bill.due_date == dt.date(2026, 4, 4)
     assert bill.terms == Ref(full_name="Net 30")
     assert bill.memo == "Concur invoice PR$1234$ABCD"
-    assert [(l.account.full_name, l.amount, l.memo) for l in bill.lines] == [("Office Supplies", D("60.00"), "line 1"), ("Meals", D("40.00"), "line 2")]
+    assert [(line.account.full_name, line.amount, line.memo) for line in bill.lines] == [("Office Supplies", D("60.00"), "line 1"), ("Meals", D("40.00"), "line 2")]
     assert result.total == D("100.00")
     assert bill.external_guid.startswith("{")
 
@@ -42,10 +43,10 @@ def test_no_terms_no_terms_ref():
 def test_line_allocations_split_by_percentage_to_the_cent():
     line = invoice_line("100.00", allocations=(alloc("33.33333333", None, custom1="CC-100"), alloc("33.33333333", None, custom1="CC-200"), alloc("33.33333334", None, custom2="PRJ-7")))
     (bill,) = plan(invoice(line)).transactions
-    assert [l.amount for l in bill.lines] == [D("33.33"), D("33.33"), D("33.34")]
-    assert [l.klass for l in bill.lines] == [Ref(full_name="Consulting"), Ref(full_name="Sales"), None]
+    assert [line.amount for line in bill.lines] == [D("33.33"), D("33.33"), D("33.34")]
+    assert [line.klass for line in bill.lines] == [Ref(full_name="Consulting"), Ref(full_name="Sales"), None]
     assert bill.lines[2].customer == Ref(full_name="Client A:Project X")
-    assert sum(l.amount for l in bill.lines) == D("100.00")
+    assert sum(line.amount for line in bill.lines) == D("100.00")
 
 
 def test_lines_not_adding_up_to_the_total_hold_with_both_numbers():
@@ -71,7 +72,7 @@ def test_negative_invoice_holds():
 def test_discount_line_on_a_positive_invoice_is_kept():
     result = plan(invoice(invoice_line("100.00"), invoice_line("-5.00", line_id="2")))
     (bill,) = result.transactions
-    assert [l.amount for l in bill.lines] == [D("100.00"), D("-5.00")]
+    assert [line.amount for line in bill.lines] == [D("100.00"), D("-5.00")]
 
 
 def test_long_invoice_number_is_cut_deterministically_with_a_decision():

@@ -7,10 +7,11 @@ from decimal import Decimal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from posting_factories import alloc, company, directory, expense, facts, invoice, invoice_line, lists, report
 from shared.types import cents
 from worker.posting.plan import BillAdd, JournalEntryAdd, Plan, journal_balance, plan_document
 from worker.posting.reconcile import plan_lines
+
+from posting_factories import alloc, company, directory, expense, facts, invoice, invoice_line, lists, report
 
 D = Decimal
 TYPES = ["AIRFR", "LODGING", "MEALS", "OFFICE"]
@@ -69,16 +70,16 @@ def test_report_plans_are_balanced_and_exact(items, as_bill):
         else:
             assert isinstance(txn, BillAdd) and sum(line.amount for line in txn.lines) > 0
     # Expense-side lines (everything but A/P and the card account) add up to the report.
-    expense_side = [l for l in plan_lines(result) if l.account not in ("Accounts Payable", "Company Card")]
-    assert sum(l.amount for l in expense_side) == total
+    expense_side = [line for line in plan_lines(result) if line.account not in ("Accounts Payable", "Company Card")]
+    assert sum(line.amount for line in expense_side) == total
     # And per account, to the expenses of that type.
     by_account: dict[str, Decimal] = {}
     for e in items:
         account = comp.mapping.expense_types[e.expense_type]
         by_account[account] = by_account.get(account, D("0")) + e.amount
     planned: dict[str, Decimal] = {}
-    for l in expense_side:
-        planned[l.account] = planned.get(l.account, D("0")) + l.amount
+    for line in expense_side:
+        planned[line.account] = planned.get(line.account, D("0")) + line.amount
     assert {k: v for k, v in planned.items() if v} == {k: v for k, v in by_account.items() if v}
     assert result == plan_document(doc, comp, facts(), lists(), directory(), {})
 
@@ -94,4 +95,4 @@ def test_invoice_bills_sum_to_the_invoice_total(data, n):
     result = plan_document(doc, company(), facts(), lists(), directory(), {})
     assert isinstance(result, Plan)
     (bill,) = result.transactions
-    assert sum(l.amount for l in bill.lines) == doc.total == result.total
+    assert sum(line.amount for line in bill.lines) == doc.total == result.total

@@ -5,8 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-
-from posting_factories import JANE_VENDOR, alloc, company, directory, expense, facts, lists, report
 from shared.config import MappingConfig
 from worker.posting.plan import (
     BillAdd,
@@ -22,6 +20,8 @@ from worker.posting.plan import (
 from worker.posting.vendors import CreateVendor, QbVendor, ReactivateVendor, UseVendor, VendorDirectory
 from worker.qbxml.model import Ref
 
+from posting_factories import JANE_VENDOR, alloc, company, directory, expense, facts, lists, report
+
 D = Decimal
 
 
@@ -30,7 +30,7 @@ def plan(doc, comp=None, qb=None, lv=None, vendors=None, links=None):
 
 
 def lines_of(txn, side=None):
-    return [(l.account.full_name, l.amount) for l in txn.lines if side is None or getattr(l, "side", None) == side]
+    return [(line.account.full_name, line.amount) for line in txn.lines if side is None or getattr(line, "side", None) == side]
 
 
 # --- journal entry mode -----------------------------------------------------------------
@@ -65,8 +65,8 @@ def test_company_card_expenses_credit_the_card_account():
     result = plan(doc)
     (je,) = result.transactions
     assert lines_of(je, "debit") == [("Travel:Lodging", D("200.00")), ("Meals", D("45.00"))]
-    credits = [l for l in je.lines if l.side == "credit"]
-    assert [(l.account.full_name, l.amount) for l in credits] == [("Accounts Payable", D("45.00")), ("Company Card", D("200.00"))]
+    credits = [line for line in je.lines if line.side == "credit"]
+    assert [(line.account.full_name, line.amount) for line in credits] == [("Accounts Payable", D("45.00")), ("Company Card", D("200.00"))]
     assert credits[0].entity is not None and credits[1].entity is None
     assert journal_balance(je) == 0
 
@@ -89,8 +89,8 @@ def test_allocations_become_debit_lines_with_class_and_customer():
     e = expense("100.00", allocations=(alloc("50", None, custom1="CC-100", custom2="PRJ-7"), alloc("50", None, custom1="CC-200")))
     result = plan(report(e))
     (je,) = result.transactions
-    debits = [l for l in je.lines if l.side == "debit"]
-    assert [(l.amount, l.klass, l.entity) for l in debits] == [
+    debits = [line for line in je.lines if line.side == "debit"]
+    assert [(line.amount, line.klass, line.entity) for line in debits] == [
         (D("50.00"), Ref(full_name="Consulting"), Ref(full_name="Client A:Project X")),
         (D("50.00"), Ref(full_name="Sales"), None),
     ]
@@ -100,7 +100,7 @@ def test_allocations_become_debit_lines_with_class_and_customer():
 def test_uneven_three_way_split_to_the_cent():
     e = expense("100.00", allocations=(alloc("33.33", None, custom1="CC-100"), alloc("33.33", None, custom1="CC-200"), alloc("33.34")))
     (je,) = plan(report(e)).transactions
-    assert [l.amount for l in je.lines if l.side == "debit"] == [D("33.33"), D("33.33"), D("33.34")]
+    assert [line.amount for line in je.lines if line.side == "debit"] == [D("33.33"), D("33.33"), D("33.34")]
     assert journal_balance(je) == 0
 
 
@@ -108,26 +108,26 @@ def test_one_cent_split_three_ways_drops_zero_lines_and_still_balances():
     e = expense("0.01", allocations=(alloc("1", None, custom1="CC-100"), alloc("1", None, custom1="CC-200"), alloc("1")))
     result = plan(report(e))
     (je,) = result.transactions
-    assert [(l.side, l.amount, l.klass) for l in je.lines] == [("debit", D("0.01"), Ref(full_name="Consulting")), ("credit", D("0.01"), None)]
+    assert [(line.side, line.amount, line.klass) for line in je.lines] == [("debit", D("0.01"), Ref(full_name="Consulting")), ("credit", D("0.01"), None)]
 
 
 def test_concur_allocation_amounts_are_posted_as_stated():
     e = expense("100.00", allocations=(alloc("50", "40.00", custom1="CC-100"), alloc("50", "60.00", custom1="CC-200")))
     (je,) = plan(report(e)).transactions
-    assert [l.amount for l in je.lines if l.side == "debit"] == [D("40.00"), D("60.00")]
+    assert [line.amount for line in je.lines if line.side == "debit"] == [D("40.00"), D("60.00")]
 
 
 def test_allocation_amounts_that_do_not_add_up_fall_back_with_a_decision():
     e = expense("100.00", allocations=(alloc("50", "40.00"), alloc("50", "50.00")))
     result = plan(report(e))
-    assert [l.amount for l in result.transactions[0].lines if l.side == "debit"] == [D("50.00"), D("50.00")]
+    assert [line.amount for line in result.transactions[0].lines if line.side == "debit"] == [D("50.00"), D("50.00")]
     assert any("90.00, not 100.00" in d and "percentage" in d for d in result.decisions)
 
 
 def test_negative_expense_moves_to_the_credit_side():
     doc = report(expense("100.00", "AIRFR"), expense("-20.00", "MEALS"))
     (je,) = plan(doc).transactions
-    assert [(l.side, l.account.full_name, l.amount) for l in je.lines] == [
+    assert [(line.side, line.account.full_name, line.amount) for line in je.lines] == [
         ("debit", "Travel:Airfare", D("100.00")),
         ("credit", "Meals", D("20.00")),
         ("credit", "Accounts Payable", D("80.00")),
@@ -138,7 +138,7 @@ def test_negative_out_of_pocket_total_debits_ap():
     doc = report(expense("-20.00", "MEALS"), expense("50.00", "LODGING", "CBCP"))
     (je,) = plan(doc).transactions
     assert journal_balance(je) == 0
-    ap = next(l for l in je.lines if l.account.full_name == "Accounts Payable")
+    ap = next(line for line in je.lines if line.account.full_name == "Accounts Payable")
     assert (ap.side, ap.amount) == ("debit", D("20.00"))
 
 
@@ -171,7 +171,7 @@ def test_bill_mode_out_of_pocket_is_a_bill_to_the_employee():
     (bill,) = result.transactions
     assert isinstance(bill, BillAdd)
     assert bill.vendor == Ref(list_id=JANE_VENDOR.list_id)
-    assert [(l.account.full_name, l.amount, l.klass, l.customer) for l in bill.lines] == [
+    assert [(line.account.full_name, line.amount, line.klass, line.customer) for line in bill.lines] == [
         ("Travel:Airfare", D("50.00"), Ref(full_name="Consulting"), None),
         ("Travel:Airfare", D("50.00"), None, Ref(full_name="Client B")),
         ("Meals", D("20.00"), None, None),
@@ -187,8 +187,8 @@ def test_bill_mode_company_paid_part_is_a_journal_entry():
     result = plan(report(expense("80.00", "AIRFR"), expense("300.00", "LODGING", "CBCP")), comp=comp)
     bill, je = result.transactions
     assert isinstance(bill, BillAdd) and isinstance(je, JournalEntryAdd)
-    assert [l.amount for l in bill.lines] == [D("80.00")]
-    assert [(l.side, l.account.full_name, l.amount) for l in je.lines] == [("debit", "Travel:Lodging", D("300.00")), ("credit", "Company Card", D("300.00"))]
+    assert [line.amount for line in bill.lines] == [D("80.00")]
+    assert [(line.side, line.account.full_name, line.amount) for line in je.lines] == [("debit", "Travel:Lodging", D("300.00")), ("credit", "Company Card", D("300.00"))]
     assert bill.external_guid != je.external_guid
     assert result.total == D("380.00")
 
@@ -216,7 +216,7 @@ def test_bill_mode_credit_line_with_positive_total_is_kept():
     comp = company(expense_report_as="bill")
     result = plan(report(expense("100.00"), expense("-30.00", "MEALS")), comp=comp)
     (bill,) = result.transactions
-    assert [l.amount for l in bill.lines] == [D("100.00"), D("-30.00")]
+    assert [line.amount for line in bill.lines] == [D("100.00"), D("-30.00")]
     assert any("credit (negative) lines" in d for d in result.decisions)
 
 
@@ -225,7 +225,7 @@ def test_bill_mode_out_of_pocket_netting_to_zero_goes_to_the_journal_entry():
     result = plan(report(expense("30.00", "AIRFR"), expense("-30.00", "MEALS"), expense("10.00", "LODGING", "CBCP")), comp=comp)
     (je,) = result.transactions
     assert journal_balance(je) == 0
-    assert {l.account.full_name for l in je.lines} == {"Travel:Airfare", "Meals", "Travel:Lodging", "Company Card"}
+    assert {line.account.full_name for line in je.lines} == {"Travel:Airfare", "Meals", "Travel:Lodging", "Company Card"}
     assert result.vendor_action is None
 
 
@@ -343,7 +343,7 @@ def test_class_tracking_off_drops_classes_with_a_decision():
     e = expense("10.00", allocations=(alloc("100", None, custom1="CC-100", custom2="PRJ-7"),))
     result = plan(report(e), qb=facts(class_tracking=False))
     (je,) = result.transactions
-    assert all(l.klass is None for l in je.lines)
+    assert all(line.klass is None for line in je.lines)
     assert je.lines[0].entity == Ref(full_name="Client A:Project X")
     assert any("class tracking is off" in d for d in result.decisions)
 
@@ -390,7 +390,7 @@ def test_unbalanced_journal_entry_is_refused_by_the_guard():
     from worker.qbxml.model import JournalLine
 
     je = JournalEntryAdd(dt.date(2026, 1, 1), "C1", (JournalLine("debit", Ref("A"), D("1.00")), JournalLine("credit", Ref("B"), D("0.99"))))
-    with pytest.raises(AssertionError, match="off by 0.01"):
+    with pytest.raises(AssertionError, match=r"off by 0\.01"):
         _checked(je)
 
 

@@ -11,10 +11,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from posting_factories import alloc, company, directory, expense, facts, invoice, invoice_line, lists, report
 from worker.posting.plan import Plan, plan_document
 from worker.posting.vendors import CreateVendor, QbVendor, ReactivateVendor, VendorDirectory
 from worker.qbxml.model import Tagged
+
+from posting_factories import alloc, company, directory, expense, facts, invoice, invoice_line, lists, report
 
 build = pytest.importorskip("worker.qbxml.build", reason="worker/qbxml/build.py is not there yet")
 

@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from posting_factories import alloc, company, directory, expense, facts, invoice, invoice_line, lists, report
 from worker.posting.plan import Plan, plan_document
 from worker.posting.reconcile import PostedLine, plan_lines, reconcile, transaction_lines
+
+from posting_factories import alloc, company, directory, expense, facts, invoice, invoice_line, lists, report
 
 D = Decimal
 
@@ -71,7 +72,7 @@ def test_bill_lines_include_the_ap_credit():
     _, result = planned(invoice(invoice_line("60.00"), invoice_line("40.00", "MEALS", line_id="2")))
     assert isinstance(result, Plan)
     lines = transaction_lines(result.transactions[0])
-    assert sum(l.amount for l in lines) == 0
+    assert sum(line.amount for line in lines) == 0
     assert lines[-1] == PostedLine("Accounts Payable", None, D("-100.00"))
 
 

@@ -7,8 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from posting_factories import alloc, expense, invoice_line
 from worker.posting.split import SplitError, allocation_amounts, allocation_split, split_amount
+
+from posting_factories import alloc, expense, invoice_line
 
 D = Decimal
 
@@ -62,7 +63,7 @@ def test_split_is_exact_and_each_share_within_a_cent(total, weights):
     assert sum(shares) == total
     assert all(s == s.quantize(D("0.01")) for s in shares)
     weight_sum = sum(Fraction(w) for w in weights)
-    for share, weight in zip(shares, weights):
+    for share, weight in zip(shares, weights, strict=True):
         exact = Fraction(total) * Fraction(weight) / weight_sum
         assert abs(Fraction(share) - exact) < Fraction(1, 100)
 

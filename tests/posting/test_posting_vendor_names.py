@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import pytest
 
-from posting_factories import company, directory, expense, facts, lists, report
 from worker.posting.plan import Hold, Plan, plan_document
 from worker.posting.vendors import CreateVendor, QbVendor, UseVendor, VendorDirectory, suffixed_name
 from worker.qbxml import limits
 from worker.qbxml.build import build_message_set
 from worker.qbxml.model import JournalEntryAdd, Tagged
+
+from posting_factories import company, directory, expense, facts, lists, report
 
 
 def _plan(name: str, *, as_bill: bool = False, vendors: VendorDirectory | None = None) -> Plan | Hold:

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import pytest
 
-from posting_factories import ACME, JANE, JANE_VENDOR, invoice
 from shared.domain import Employee
 from worker.posting.vendors import (
     CreateVendor,
@@ -18,6 +17,8 @@ from worker.posting.vendors import (
     normalise_name,
     suffixed_name,
 )
+
+from posting_factories import ACME, JANE, JANE_VENDOR, invoice
 
 JANE_KEY = "employee:0b5c1f2e-1111-2222-3333-444455556666"
 

@@ -307,7 +307,7 @@ texts = st.one_of(st.just(""), _any_text, _long_text)
 list_ids = st.from_regex(r"[0-9A-F]{1,8}-[0-9]{10}", fullmatch=True)
 
 
-def within(limit: int):  # noqa: ANN202
+def within(limit: int):
     """Names of records that can exist in QuickBooks: at most ``limit`` once transliterated."""
 
     def cut(name: str) -> str:

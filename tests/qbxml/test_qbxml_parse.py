@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from decimal import Decimal
 from pathlib import Path
@@ -192,10 +193,8 @@ def test_hostile_or_broken_responses_are_refused(text: bytes) -> None:
 @given(st.one_of(st.binary(max_size=300), st.text(max_size=300)))
 @settings(max_examples=300, deadline=None)
 def test_parser_only_raises_its_own_error(data: bytes | str) -> None:
-    try:
+    with contextlib.suppress(QbxmlParseError):
         parse_message_set(data)
-    except QbxmlParseError:
-        pass
 
 
 def test_str_with_encoding_declaration_is_accepted() -> None:

@@ -98,7 +98,7 @@ def test_hcp_shape_matches_real_quickbooks(company: CompanyFile, real: Path) -> 
 
 def test_error_responses_are_attribute_only_like_real_batches(company: CompanyFile, real: Path) -> None:
     theirs = etree.parse(str(real / "hotglue-customer-batch-mixed.response.xml")).getroot()
-    real_3100 = [rs for rs in theirs.find("QBXMLMsgsRs") if rs.get("statusCode") == "3100"][0]
+    real_3100 = next(rs for rs in theirs.find("QBXMLMsgsRs") if rs.get("statusCode") == "3100")
     text = company.execute(message_set(
         '<VendorAddRq requestID="ext-mix-2"><VendorAdd><Name>Jane Doe</Name></VendorAdd></VendorAddRq>'))
     ours = etree.fromstring(text.encode()).find("QBXMLMsgsRs")[0]

@@ -39,7 +39,7 @@ def mutations(text: str) -> Iterator[tuple[str, str]]:
     base = etree.fromstring(text.encode())
     paths = [base.getroottree().getpath(el) for el in base.iter() if isinstance(el.tag, str)]
     for path in paths:
-        def clone() -> tuple[etree._Element, etree._Element]:
+        def clone(path: str = path) -> tuple[etree._Element, etree._Element]:
             root = copy.deepcopy(base)
             return root, root.getroottree().xpath(path)[0]
 

@@ -67,7 +67,7 @@ def decode_cursor(text: str, shape: tuple[type, ...]) -> list[Any]:
         values = json.loads(raw)
     except (binascii.Error, ValueError, UnicodeDecodeError):
         raise BadRequest("cursor: not a cursor this API gave out") from None
-    if not isinstance(values, list) or len(values) != len(shape) or not all(isinstance(v, t) and not isinstance(v, bool) for v, t in zip(values, shape)):
+    if not isinstance(values, list) or len(values) != len(shape) or not all(isinstance(v, t) and not isinstance(v, bool) for v, t in zip(values, shape, strict=True)):
         raise BadRequest("cursor: not a cursor this API gave out")
     return values
 
@@ -279,7 +279,7 @@ def _concur_state(row: sqlite3.Row | None) -> tuple[str, str]:
 
 def postings_per_minute(conn: sqlite3.Connection, company: str, now: dt.datetime) -> list[int]:
     """Documents posted in each of the last SPARKLINE_MINUTES minutes, oldest first (this minute last)."""
-    this_minute = now.astimezone(dt.timezone.utc).replace(second=0, microsecond=0)
+    this_minute = now.astimezone(dt.UTC).replace(second=0, microsecond=0)
     first = this_minute - dt.timedelta(minutes=SPARKLINE_MINUTES - 1)
     buckets = [0] * SPARKLINE_MINUTES
     rows = conn.execute(

@@ -78,7 +78,7 @@ class RetryPolicy:
 
 
 def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def _path_of(url: str) -> str:

@@ -102,7 +102,7 @@ def parse_token_response(
     if data.get("refresh_expires_in") not in (None, ""):
         value = _int(data["refresh_expires_in"], "refresh_expires_in")
         if value >= _EPOCH_THRESHOLD:
-            refresh_expires_at = dt.datetime.fromtimestamp(value, dt.timezone.utc)
+            refresh_expires_at = dt.datetime.fromtimestamp(value, dt.UTC)
         else:
             refresh_expires_at = now + dt.timedelta(seconds=value)
     geolocation = data.get("geolocation") or called_base

@@ -38,7 +38,7 @@ class MemoryTokenStore:
         else:
             self.tokens[company] = Tokens(
                 access_token="",
-                access_expires_at=dt.datetime.min.replace(tzinfo=dt.timezone.utc),
+                access_expires_at=dt.datetime.min.replace(tzinfo=dt.UTC),
                 geolocation="",
                 needs_reconnect=True,
                 reason=reason,

@@ -15,8 +15,14 @@ import uuid
 from worker.qbxml.limits import clean, to_latin1
 
 __all__ = [
-    "NAMESPACE", "external_guid", "bill_ref_number", "journal_ref_number", "invoice_ref_number",
-    "report_memo", "invoice_memo", "to_latin1",
+    "NAMESPACE",
+    "bill_ref_number",
+    "external_guid",
+    "invoice_memo",
+    "invoice_ref_number",
+    "journal_ref_number",
+    "report_memo",
+    "to_latin1",
 ]  # fmt: skip
 
 # Fixed forever: changing it would change every ExternalGUID and RefNumber already posted.

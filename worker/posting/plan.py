@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from shared.config import CompanyConfig
 from shared.domain import Document, Expense, ExpenseReport, Invoice
@@ -82,7 +83,7 @@ class ListsView:
         accounts: Mapping[str, bool] | Iterable[str] | None = None,
         classes: Mapping[str, bool] | Iterable[str] | None = None,
         customers: Mapping[str, bool] | Iterable[str] | None = None,
-    ) -> "ListsView":
+    ) -> ListsView:
         """Build from FullName -> is_active mappings (or plain iterables of active names)."""
 
         def fold(items: Mapping[str, bool] | Iterable[str] | None) -> dict[str, bool] | None:
@@ -221,7 +222,7 @@ class _Planner:
         account = self.resolver.account(expense_type)
         allocations = item.allocations or (None,)
         lines = []
-        for allocation, amount in zip(allocations, split.amounts):
+        for allocation, amount in zip(allocations, split.amounts, strict=True):
             dims = self.resolver.dimensions(allocation.fields) if allocation is not None else Dimensions()
             if amount == 0:
                 continue

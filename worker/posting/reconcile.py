@@ -10,9 +10,9 @@ exit status 1.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Iterable
 
 from shared.domain import Document
 from shared.types import cents

@@ -9,10 +9,11 @@ cent of its exact value and the shares sum to the parent to the cent.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
-from typing import Protocol, Sequence
+from typing import Protocol
 
 from shared.domain import Allocation
 from shared.types import cents

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
-from typing import Iterable, Mapping
 
 from shared.domain import Employee, Invoice
 from worker.posting.keys import external_guid
@@ -42,7 +42,7 @@ class VendorDirectory:
     other_names: frozenset[str] = frozenset()  # as QuickBooks shows them; compared case-insensitively
 
     @classmethod
-    def of(cls, vendors: Iterable[QbVendor] = (), other_names: Iterable[str] = ()) -> "VendorDirectory":
+    def of(cls, vendors: Iterable[QbVendor] = (), other_names: Iterable[str] = ()) -> VendorDirectory:
         return cls(tuple(vendors), frozenset(other_names))
 
     # Indexes built on first use: a directory may hold thousands of vendors and is asked a few
@@ -287,9 +287,9 @@ __all__ = [
     "VendorDirectory",
     "VendorHold",
     "cut_name",
-    "suffixed_name",
     "decide_vendor",
     "employee_candidate",
     "invoice_vendor_candidate",
     "normalise_name",
+    "suffixed_name",
 ]

@@ -14,12 +14,12 @@ import datetime as dt
 import sqlite3
 
 from shared.clock import now_iso, parse_iso
-from worker.store.qblists import store_record
 from worker.qbwc.session import Session
 from worker.qbxml.build import build_request
 from worker.qbxml.model import Iterator, ListQuery, Request, Tagged, VendorQuery
 from worker.qbxml.parse import Response
 from worker.qbxml.status import Outcome, classify
+from worker.store.qblists import store_record
 
 PREFIX = "l:"
 LIST_TYPES = ("Account", "Class", "Customer", "Vendor")
@@ -138,6 +138,6 @@ def forget_unseen(conn: sqlite3.Connection, company: str, list_type: str, since:
 def _as_iso(quickbooks_time: str) -> str | None:
     """QuickBooks writes TimeModified with its own offset (2026-11-28T10:15:00-08:00)."""
     try:
-        return parse_iso(quickbooks_time).astimezone(dt.timezone.utc).isoformat()
+        return parse_iso(quickbooks_time).astimezone(dt.UTC).isoformat()
     except ValueError:
         return None

@@ -26,8 +26,7 @@ from worker.qbwc import lists, passwords
 from worker.qbwc.hresults import connection_error_message
 from worker.qbwc.session import MAX_NOOPS, Phase, Session, handed_out, on_receive, on_send, progress, refuse
 from worker.qbxml.build import wrap_requests
-from worker.qbxml.parse import HostCompanyPrefs, QbxmlParseError, match_responses, parse_hcp, parse_message_set, same_file_id
-from worker.qbxml.parse import choose_version
+from worker.qbxml.parse import HostCompanyPrefs, QbxmlParseError, choose_version, match_responses, parse_hcp, parse_message_set, same_file_id
 from worker.qbxml.status import HresultOutcome, hresult_outcome
 from worker.store import audit
 
@@ -169,9 +168,8 @@ class QbwcService:
 
     def _forget_expired(self, now: float) -> None:
         for ticket, session in list(self.sessions.items()):
-            if session.phase is Phase.CLOSED or session.expired(now):
-                if now - session.last_seen_at > 3600:
-                    del self.sessions[ticket]
+            if (session.phase is Phase.CLOSED or session.expired(now)) and now - session.last_seen_at > 3600:
+                del self.sessions[ticket]
 
     def _session(self, call: Call, key: str = "ticket") -> Session | None:
         session = self.sessions.get(call.params.get(key, ""))

@@ -131,7 +131,7 @@ def int_param(params: dict[str, str], name: str, default: int) -> int:
 
 # --- responses --------------------------------------------------------------------------------
 
-_SOAP = "{%s}" % SOAP_NS
+_SOAP = f"{{{SOAP_NS}}}"
 _NSMAP = {
     "soap": SOAP_NS,
     "xsi": "http://www.w3.org/2001/XMLSchema-instance",
