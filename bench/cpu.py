@@ -44,7 +44,7 @@ def _allocs(amount: Decimal, i: int) -> tuple[Allocation, ...]:
 def documents(count: int) -> list:
     employees = [Employee(employee_id=f"0B5C1F2E-1111-2222-3333-{n:012d}", name=f"Employee {n}", email=f"e{n}@example.com", employee_code=f"E{n}")
                  for n in range(6)]
-    docs = []
+    docs: list[ExpenseReport | Invoice] = []
     for i in range(count):
         if i % 2 == 0:
             expenses = tuple(

@@ -70,7 +70,7 @@ def _wait_healthy(url: str, timeout_s: float = 60.0) -> None:
     raise RuntimeError(f"worker at {url} did not come up")
 
 
-def page_latencies(url: str, token: str, rounds: int) -> tuple[list[float], int, dict[str, float]]:
+def page_latencies(url: str, token: str, rounds: int) -> tuple[list[float], list[float], int, dict[str, float]]:
     times: list[float] = []
     searches: list[float] = []  # q= (substring search), reported apart from paging and filters
     slowest: dict[str, float] = {}  # request kind -> slowest time

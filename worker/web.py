@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from quart import current_app, jsonify
-from quart.typing import ResponseReturnValue
+from quart import Response, current_app, jsonify
 
 from worker.context import WorkerContext
 
@@ -14,5 +13,5 @@ def context() -> WorkerContext:
     return current_app.extensions["mlc"]
 
 
-def json_error(status: int, message: str, **extra: Any) -> ResponseReturnValue:
+def json_error(status: int, message: str, **extra: Any) -> tuple[Response, int]:
     return jsonify({"error": message, **extra}), status

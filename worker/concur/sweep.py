@@ -71,8 +71,8 @@ async def sweep(client: ConcurClient, company: str, since: dt.datetime | None, *
             if login not in owners:
                 user = await client.find_user_by_login(company, login)
                 owners[login] = str(user["id"]) if user and user.get("id") else None
-            if owners[login]:
-                href = client.report_path(owners[login], report_id)
+            if owner := owners[login]:
+                href = client.report_path(owner, report_id)
         found.append(Found(
             kind=DocKind.EXPENSE_REPORT, object_id=report_id, modified_at=str(item.get("LastModifiedDate") or ""),
             approval_status=status, payment_status=str(item.get("PaymentStatusCode") or ""), href=href,

@@ -42,7 +42,7 @@ def load_public_keys(pems: list[bytes]) -> list[rsa.RSAPublicKey]:
         if b"BEGIN CERTIFICATE" in pem:
             from cryptography import x509
 
-            key = x509.load_pem_x509_certificate(pem).public_key()
+            key: object = x509.load_pem_x509_certificate(pem).public_key()
         else:
             key = serialization.load_pem_public_key(pem)
         if not isinstance(key, rsa.RSAPublicKey):

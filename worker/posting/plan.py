@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sized
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from shared.config import CompanyConfig
-from shared.domain import Document, Expense, ExpenseReport, Invoice
+from shared.domain import Document, Expense, ExpenseReport, Invoice, InvoiceLine
 from shared.types import cents
 from worker.posting.keys import bill_ref_number, external_guid, invoice_memo, invoice_ref_number, journal_ref_number, report_memo
 from worker.posting.mapping import Dimensions, Resolver
@@ -208,7 +208,7 @@ class _Planner:
         self.problems.append(f"date {date.isoformat()} (the {why}) is on or before the QuickBooks closing date {closing.isoformat()} (set closed_period = \"first_open_day\" to post on {(closing + dt.timedelta(days=1)).isoformat()} instead)")
         return date
 
-    def lines_for(self, item: Any, expense_type: str, memo: str, label: str, company_paid: bool = False) -> list[_Line]:
+    def lines_for(self, item: Expense | InvoiceLine, expense_type: str, memo: str, label: str, company_paid: bool = False) -> list[_Line]:
         """One line per allocation of an expense or invoice line (zero amounts dropped)."""
         try:
             split = allocation_split(item)
@@ -312,7 +312,15 @@ def _checked(entry: JournalEntryAdd) -> JournalEntryAdd:
     return entry
 
 
-def _count(items: list[Any], noun: str) -> str:
+def _payee(vendor: VendorAction | None) -> Ref:
+    """The decided vendor's reference, where the plan owes someone (a vendor was then decided,
+    or the document was held before this point)."""
+    if vendor is None:
+        raise AssertionError("an amount is owed but no vendor was decided")
+    return vendor.ref
+
+
+def _count(items: Sized, noun: str) -> str:
     return f"{len(items)} {noun}{'' if len(items) == 1 else 's'}"
 
 
@@ -375,7 +383,7 @@ def _plan_report(p: _Planner, doc: ExpenseReport, vendors: VendorDirectory, link
     if bill_lines:
         transactions.append(
             BillAdd(
-                vendor=vendor.ref,  # type: ignore[union-attr]  # needs_vendor holds here
+                vendor=_payee(vendor),
                 txn_date=txn_date,
                 ref_number=bill_ref_number(company.id, KIND_REPORT_BILL, doc.report_id),
                 lines=_expense_lines(bill_lines),
@@ -388,7 +396,7 @@ def _plan_report(p: _Planner, doc: ExpenseReport, vendors: VendorDirectory, link
     if journal_lines:
         je_lines = _journal_lines(journal_lines)
         if not as_bill and own_total != 0:
-            je_lines.append(_balancing_line(posting.ap_account, own_total, f"{memo} - owed to {doc.owner.name}", vendor.ref))  # type: ignore[union-attr]
+            je_lines.append(_balancing_line(posting.ap_account, own_total, f"{memo} - owed to {doc.owner.name}", _payee(vendor)))
             p.note(f"A/P ({posting.ap_account}) {'credit' if own_total > 0 else 'debit'} {abs(own_total):.2f} to {who} for the out-of-pocket expenses")
         if card_total != 0:
             je_lines.append(_balancing_line(posting.company_card_account, card_total, f"{memo} - company card"))
@@ -506,7 +514,7 @@ def plan_document(
 # --- display --------------------------------------------------------------------------------
 
 
-def _encode(value: Any) -> Any:
+def _encode(value: object) -> Any:  # JSON-ready; Any because its readers walk the picture freely
     if isinstance(value, Decimal):
         return f"{value:.2f}"
     if isinstance(value, dt.date):

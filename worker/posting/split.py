@@ -78,10 +78,10 @@ def allocation_split(item: _Allocated) -> AllocationSplit:
     allocations = item.allocations
     if not allocations:
         return AllocationSplit((total,), "whole")
-    stated = [a.amount for a in allocations]
+    stated = [a.amount for a in allocations if a.amount is not None]
     note = ""
-    if all(a is not None for a in stated):
-        amounts = tuple(cents(a) for a in stated)  # type: ignore[arg-type]
+    if len(stated) == len(allocations):  # Concur stated every amount
+        amounts = tuple(cents(a) for a in stated)
         if sum(amounts, Decimal(0)) == total:
             return AllocationSplit(amounts, "amounts")
         note = f"Concur's allocation amounts add up to {sum(amounts, Decimal(0)):.2f}, not {total:.2f}"

@@ -25,6 +25,7 @@ from worker.posting.engine import WAIT_FOR_VENDOR
 from worker.qbwc import lists, passwords
 from worker.qbwc.hresults import connection_error_message
 from worker.qbwc.session import MAX_NOOPS, Phase, Session, handed_out, on_receive, on_send, progress, refuse
+from worker.qbwc.soap import SoapValue
 from worker.qbxml.build import wrap_requests
 from worker.qbxml.parse import HostCompanyPrefs, QbxmlParseError, choose_version, match_responses, parse_hcp, parse_message_set, same_file_id
 from worker.qbxml.status import HresultOutcome, hresult_outcome
@@ -66,7 +67,7 @@ class QbwcService:
         # edited mlc.toml (new password_hash, new company) applies without a restart.
         self._configured_hashes: dict[str, str] = {}
         self._hashes_generation = -1
-        self.handlers: dict[str, Callable[[Call], Awaitable[object]]] = {
+        self.handlers: dict[str, Callable[[Call], Awaitable[SoapValue]]] = {
             "serverVersion": self.server_version,
             "getServerVersion": self.server_version,
             "clientVersion": self.client_version,
@@ -83,7 +84,7 @@ class QbwcService:
 
     # -- dispatch ---------------------------------------------------------------------------
 
-    async def call(self, call: Call) -> object:
+    async def call(self, call: Call) -> SoapValue:
         """Run one callback; an internal error becomes the method's failure value."""
         handler = self.handlers[call.method]
         try:

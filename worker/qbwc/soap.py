@@ -150,7 +150,11 @@ def _serialise(envelope: etree._Element) -> bytes:
     return b'<?xml version="1.0" encoding="utf-8"?>' + etree.tostring(envelope, encoding="utf-8")
 
 
-def response_envelope(method: str, value: str | int | Sequence[str]) -> bytes:
+# What a Web Connector callback returns: a string, an int (receiveResponseXML) or a string array.
+SoapValue = str | int | Sequence[str]
+
+
+def response_envelope(method: str, value: SoapValue) -> bytes:
     """The SOAP response for ``method``: a string, an int (receiveResponseXML) or a string
     array (authenticate: ``<authenticateResult><string>…</string>…``). Raises SoapError (Server)
     when the value does not fit the method — a bug on our side, answered as a Fault.

@@ -12,6 +12,7 @@ them in one message set (``build_message_set`` or ``wrap_requests``).
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Callable, Sequence
 from decimal import Decimal
@@ -117,9 +118,9 @@ def _guid(parent: etree._Element, value: str) -> None:
             raise BuildError(str(exc)) from exc
 
 
-def _amount(parent: etree._Element, value: object) -> None:
+def _amount(parent: etree._Element, value: Decimal) -> None:
     try:
-        _sub(parent, "Amount", limits.amount(value))  # type: ignore[arg-type]
+        _sub(parent, "Amount", limits.amount(value))
     except ValueError as exc:
         raise BuildError(str(exc)) from exc
 
@@ -148,7 +149,7 @@ def _list_filter(
     *,
     iterator: Iterator | None,
     active_status: str,
-    from_modified: object,
+    from_modified: dt.datetime | None,
     name_contains: str = "",
     name_limit: int = limits.VENDOR_NAME,
 ) -> None:
@@ -161,7 +162,7 @@ def _list_filter(
         raise BuildError(f"ActiveStatus {active_status!r}")
     _sub(element, "ActiveStatus", active_status)
     if from_modified is not None:
-        _sub(element, "FromModifiedDate", limits.datetime_text(from_modified))  # type: ignore[arg-type]
+        _sub(element, "FromModifiedDate", limits.datetime_text(from_modified))
     if name_contains:
         needle = limits.clean(name_contains, name_limit)
         if needle:
@@ -526,7 +527,8 @@ def request_element(tagged: Tagged) -> etree._Element:
 
 def build_request(tagged: Tagged) -> str:
     """One request element as text, e.g. ``<BillAddRq requestID="17">…</BillAddRq>``."""
-    return etree.tostring(request_element(tagged), encoding="unicode")
+    text: str = etree.tostring(request_element(tagged), encoding="unicode")
+    return text
 
 
 def request_kind(request: Request) -> str:

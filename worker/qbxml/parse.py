@@ -26,7 +26,7 @@ from decimal import Decimal, InvalidOperation
 from lxml import etree
 
 from worker.qbxml import limits
-from worker.qbxml.model import Response
+from worker.qbxml.model import Response as Response  # re-exported: what parsing returns
 from worker.qbxml.safexml import UnsafeXmlError, elements, local_name, parse_untrusted
 
 MAX_RESPONSE_CHARS = 10 * 1024 * 1024  # like the SOAP body limit: the response travels inside it
@@ -119,6 +119,7 @@ def _response(rs: etree._Element) -> Response:
     if ret_count is not None:
         extra["retCount"] = ret_count
     records = []
+    others: dict[str, list[dict[str, object] | str]] = {}
     for child in elements(rs):
         tag = local_name(child)
         if tag.endswith("Ret"):
@@ -126,7 +127,8 @@ def _response(rs: etree._Element) -> Response:
             record["_ret"] = tag
             records.append(record)
         else:  # e.g. the response of a ...DelRq, or elements a newer QuickBooks adds
-            extra.setdefault(tag, []).append(flatten(child) if elements(child) else (child.text or "").strip())  # type: ignore[union-attr]
+            others.setdefault(tag, []).append(flatten(child) if elements(child) else (child.text or "").strip())
+    extra.update(others)
     return Response(
         request_id=rs.get("requestID", ""),
         kind=kind,
