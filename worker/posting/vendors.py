@@ -174,7 +174,7 @@ def normalise_name(name: str) -> str:
 
 
 def cut_name(name: str) -> str:
-    """The vendor name QuickBooks gets: Latin-1, one line, at most 41 characters; a cut name ends
+    """The vendor name QuickBooks gets: Latin-1, one line, no colon, at most 41 characters; a cut name ends
     in ``~XXXX`` (a hash of the whole) so two long names stay apart. This is the builders' own
     rule (``limits.vendor_name``), so a name planned here is sent unchanged."""
     return limits.vendor_name(name)
