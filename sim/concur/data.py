@@ -411,14 +411,7 @@ class Generator:
         if self.profile == "realistic":
             return self._realistic_report(status)
         rng = self.rng
-        self._report_no += 1
-        owner = rng.choice(list(self.data.employees.values()))
-        created = self.now - dt.timedelta(days=rng.randint(1, 20), minutes=rng.randint(0, 600))
-        report = Report(
-            id=hex_id(rng, 20), name=f"Trip {self._report_no} — {rng.choice(['Berlin', 'Montréal', 'São Paulo', 'Tokyo', 'Chicago'])}",
-            owner=owner.uuid, currency="USD", status=status, payment_status="P_NOTP",
-            report_date=created.date(), created=created, modified=created, submitted=created,
-        )
+        report, owner = self._new_report(status, "USD")
         for _ in range(rng.randint(1, 5)):
             code, name = rng.choice(EXPENSE_TYPES)
             date = report.report_date - dt.timedelta(days=rng.randint(0, 10))

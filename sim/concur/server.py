@@ -279,10 +279,15 @@ class ConcurSim:
         return events
 
     def modify(self, report_id: str, delta: Decimal = Decimal("1.00")) -> dict[str, Any]:
-        """An approver adjusts the first expense; allocations are re-split."""
+        """An approver adjusts the first plain expense (not personal, not itemized); allocations
+        are re-split. A claim or charge stated apart from the approved amount moves with it."""
         company, report = self._find_report(report_id)
-        expense = report.expenses[0]
+        expense = next(e for e in report.expenses if not e.personal and not e.itemizations)
         expense.amount = cents(expense.amount + delta)
+        if expense.claimed is not None:
+            expense.claimed = cents(expense.claimed + delta)
+        if expense.posted is not None:
+            expense.posted = cents(expense.posted + delta)
         expense.transaction_amount = expense.amount if expense.transaction_currency == report.currency else expense.transaction_amount
         shares = split_amount(expense.amount, tuple(a.percentage for a in expense.allocations))
         for allocation, share in zip(expense.allocations, shares):
@@ -317,12 +322,16 @@ class ConcurSim:
         previous = invoice.status
         invoice.status = "A_APPR"
         invoice.modified = self._tick()
+        return self._invoice_event(company, invoice, previousApprovalStatus=previous)
+
+    def _invoice_event(self, company: SimCompany, invoice: Invoice, **facts: str) -> dict[str, Any]:
+        """A statusChanged on the invoice topic (undocumented: shaped like the expense report's)."""
         event_id = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
         return self._queue(company, {
             "id": event_id, "correlationId": event_id, "route": "stable", "eventType": "statusChanged",
             "topic": INVOICE_TOPIC, "timeStamp": render.iso_z(self.now()),
             "facts": {"companyId": company.params.uuid, "paymentRequestId": invoice.id,
-                      "previousApprovalStatus": previous, "currentApprovalStatus": invoice.status},
+                      "previousApprovalStatus": invoice.status, "currentApprovalStatus": invoice.status, **facts},
         })
 
     def pay(self, report_id: str, amount: Decimal | None = None, on: dt.date | None = None) -> dict[str, Any]:
@@ -349,14 +358,7 @@ class ConcurSim:
         invoice.paid_amount = invoice.total if amount is None else amount
         invoice.paid_date = on or self.now().date()
         invoice.modified = self._tick()
-        event_id = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
-        return self._queue(company, {
-            "id": event_id, "correlationId": event_id, "route": "stable", "eventType": "statusChanged",
-            "topic": INVOICE_TOPIC, "timeStamp": render.iso_z(self.now()),
-            "facts": {"companyId": company.params.uuid, "paymentRequestId": invoice.id,
-                      "previousApprovalStatus": invoice.status, "currentApprovalStatus": invoice.status,
-                      "previousPaymentStatus": previous_payment, "currentPaymentStatus": "P_PAID"},
-        })
+        return self._invoice_event(company, invoice, previousPaymentStatus=previous_payment, currentPaymentStatus="P_PAID")
 
     def totals_approved(self, company: str) -> Decimal:
         """Sum of approved, undeleted documents (reports and invoices), for the demo summary."""
