@@ -372,3 +372,25 @@ async def test_simple_profile_keeps_todays_posting_shapes():
         for invoice in company.data.invoices.values():
             doc = await fetch_document(env.client, "acme", "invoice", invoice.id)
             assert (doc.tax_amount, doc.shipping_amount) == (0, 0) and doc.total == sum(li.amount for li in doc.lines)
+
+
+def test_documents_stored_before_the_new_fields_still_load(report_parts):
+    """JSON written by the previous version (no header figures, no itemizations, no account codes)
+    loads with the new fields absent (None / empty), never as zero."""
+    report, expenses, allocations, user = report_parts
+    doc = normalise.normalise_report(report, expenses, allocations, user)
+    old_expense_keys = {"expense_id", "expense_type", "expense_type_name", "transaction_date", "amount", "payment_type",
+                        "merchant", "description", "allocations"}
+    stored = to_json(doc)
+    old = {k: v for k, v in stored.items() if k in {"kind", "report_id", "name", "owner", "currency", "approval_status", "total",
+                                                     "report_date", "payment_status", "modified_at", "expenses"}}
+    old["expenses"] = [{k: v for k, v in e.items() if k in old_expense_keys} for e in stored["expenses"]]
+    for e in old["expenses"]:
+        e["allocations"] = [{"percentage": a["percentage"], "amount": a["amount"], "fields": a["fields"]} for a in e["allocations"]]
+    loaded = from_json(old)
+    assert loaded.total == doc.total and loaded.amount_due_employee is None and loaded.expenses[1].itemizations == ()
+    assert loaded.expenses[1].allocations[0].account_code == "" and loaded.expenses[1].approved_amount is None
+    invoice = normalise.normalise_invoice(_invoice({"LineItemId": "1", "TotalPrice": "100.01"}))
+    old_invoice = {k: v for k, v in to_json(invoice).items() if k not in ("tax_amount", "remit_address", "paid_amount", "terms_days")}
+    assert from_json(old_invoice).tax_amount is None and from_json(old_invoice).remit_address is None
+    assert from_json(to_json(invoice)) == invoice
