@@ -8,7 +8,7 @@ import re
 from decimal import Decimal
 from typing import Any
 
-from sim.concur.data import PAYMENT_TYPES, Allocation, Employee, Expense, Invoice, Itemization, ListItem, Report
+from sim.concur.data import PAYMENT_TYPES, Allocation, Employee, Expense, Invoice, ListItem, Report
 
 EIGHT = Decimal("1E-8")
 _DEC = re.compile(r'"@@DEC@@([^"@]+)@@"')
