@@ -108,14 +108,17 @@ async def start(
     password: str = DEMO_PASSWORD,
     stderr_log: bool = False,
     start_worker: bool = True,
+    concur_profile: str = "simple",
 ) -> Harness:
-    """Start Concur (with generated data) and the worker; seed the QuickBooks company file."""
+    """Start Concur (with generated data) and the worker; seed the QuickBooks company file.
+    ``concur_profile="realistic"`` generates the shapes of issues 12/13/19/20 (sim/concur/data.py)."""
     run_dir.mkdir(parents=True, exist_ok=True)
     company = config.companies[0]
     concur = ConcurSim(seed, [
         CompanyParams(
             id=c.id, uuid=c.concur.company_uuid, client_id=c.concur.client_id, client_secret=c.concur.client_secret.reveal(),
             request_token=c.concur.request_token.reveal() or "demo-request-token", reports=reports, invoices=invoices,
+            profile=concur_profile,
         )
         for c in config.companies
     ])

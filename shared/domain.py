@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import types
+import typing
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -24,6 +26,29 @@ class Allocation:
     amount: Decimal | None = None
     # Concur allocation fields by their Concur name (custom1, custom2, orgUnit1, ...) -> code
     fields: dict[str, str] = field(default_factory=dict)
+    # The ledger account code Concur computes for this share (v4 ``accountCode``, Invoice v3
+    # ``AllocationAccountCode``); "" when Concur gives none. The over-limit code is v4 only.
+    account_code: str = ""
+    over_limit_account_code: str = ""
+
+
+@dataclass(frozen=True)
+class Itemization:
+    """One part of an itemized expense (v4 ``…/expenses/{id}/itemizations``): its own expense type,
+    amount, personal flag and allocations. Amounts are in the report currency."""
+
+    itemization_id: str
+    expense_type: str
+    expense_type_name: str
+    amount: Decimal  # approved (else posted) amount
+    transaction_date: dt.date | None = None
+    is_personal: bool = False
+    is_billable: bool | None = None  # None: the payload does not say
+    approved_amount: Decimal | None = None
+    claimed_amount: Decimal | None = None
+    posted_amount: Decimal | None = None
+    description: str = ""
+    allocations: tuple[Allocation, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -33,10 +58,24 @@ class Expense:
     expense_type_name: str
     transaction_date: dt.date
     amount: Decimal  # approved amount in the report currency
-    payment_type: str  # Concur payment type code, e.g. CASH (out of pocket) or CBCP (company card)
+    payment_type: str  # Concur payment type code: CASH, IBIP, IBCP, CBCP, or a company-paid type
     merchant: str = ""
     description: str = ""
     allocations: tuple[Allocation, ...] = ()
+    # Concur's own figures, None where the payload does not carry them (absent is not zero).
+    # posted = what was charged/spent in the report currency; claimed = what the employee asked
+    # for; approved = what the approvers accepted (``amount`` above is approved, else posted).
+    is_personal: bool = False
+    is_billable: bool | None = None  # v4 ``isExpenseBillable`` (detail only), v3 ``IsBillable``
+    approved_amount: Decimal | None = None
+    claimed_amount: Decimal | None = None
+    posted_amount: Decimal | None = None
+    transaction_amount: Decimal | None = None
+    transaction_currency: str = ""
+    exchange_rate: Decimal | None = None  # v4 ``exchangeRate.value``, applied as ``exchange_rate_operation``
+    exchange_rate_operation: str = ""  # MULTIPLY | DIVIDE
+    payment_type_name: str = ""
+    itemizations: tuple[Itemization, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -59,6 +98,22 @@ class ExpenseReport:
     payment_status: str = ""
     modified_at: str = ""
     expenses: tuple[Expense, ...] = ()
+    # The v4 report header as Concur states it (None = absent from the payload, NOT zero):
+    # who is owed what, computed by Concur from the tenant's payment-type setup.
+    amount_due_employee: Decimal | None = None
+    amount_due_company_card: Decimal | None = None
+    amount_company_paid: Decimal | None = None
+    amount_due_company: Decimal | None = None
+    personal_amount: Decimal | None = None
+    total_approved_amount: Decimal | None = None
+    claimed_amount: Decimal | None = None
+    amount_not_approved: Decimal | None = None
+    report_total: Decimal | None = None
+    # No public v4/v3 report field states the cash advance applied (FIS ``cashAdvance…`` does);
+    # None unless a source that states it is read.
+    cash_advance_applied: Decimal | None = None
+    paid_date: dt.date | None = None  # v3 ``PaidDate`` (v4 has no paid date)
+    paid_amount: Decimal | None = None  # v4 ``totalAmountPaidEmployee``
 
     kind = DocKind.EXPENSE_REPORT
 
@@ -74,6 +129,22 @@ class InvoiceLine:
     expense_type: str  # account code used for mapping (expense type or GL code)
     amount: Decimal
     allocations: tuple[Allocation, ...] = ()
+    is_billable: bool | None = None  # line ``IsBillable`` where the payload has it
+    tax: Decimal | None = None  # line ``Tax`` (informative: the header TaxAmount is what is owed)
+
+
+@dataclass(frozen=True)
+class RemitAddress:
+    """Invoice v3 ``VendorRemitAddress`` (where the vendor wants to be paid)."""
+
+    name: str = ""
+    address1: str = ""
+    address2: str = ""
+    address3: str = ""
+    city: str = ""
+    state: str = ""
+    postal_code: str = ""
+    country_code: str = ""
 
 
 @dataclass(frozen=True)
@@ -92,6 +163,18 @@ class Invoice:
     payment_status: str = ""
     modified_at: str = ""
     lines: tuple[InvoiceLine, ...] = ()
+    # Header figures as the payment request states them (None = absent, NOT zero).
+    tax_amount: Decimal | None = None
+    shipping_amount: Decimal | None = None
+    calculated_amount: Decimal | None = None  # lines + tax + shipping, by Concur
+    total_approved_amount: Decimal | None = None
+    invoice_amount: Decimal | None = None  # what the vendor's invoice says
+    line_item_total_amount: Decimal | None = None
+    terms_days: int | None = None  # ``PaymentTermsDays``
+    remit_address: RemitAddress | None = None
+    exchange_rate: Decimal | None = None  # no public v3 field carries one; kept for other sources
+    paid_date: dt.date | None = None
+    paid_amount: Decimal | None = None
 
     kind = DocKind.INVOICE
 
@@ -121,71 +204,37 @@ def to_json(doc: Document) -> dict[str, Any]:
     return {"kind": str(doc.kind), **_encode(doc)}
 
 
-def _date(value: str | None) -> dt.date | None:
-    return dt.date.fromisoformat(value) if value else None
+def _decode(hint: Any, value: Any) -> Any:
+    """JSON value -> the field's declared type (Decimal, date, nested dataclass, tuple, optional)."""
+    if value is None:
+        return None
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    origin = typing.get_origin(hint)
+    if origin in (types.UnionType, typing.Union):
+        return _decode(args[0], value)
+    if origin is tuple:
+        return tuple(_decode(args[0], v) for v in value)
+    if origin is dict:
+        return dict(value)
+    if hint is Decimal:
+        return Decimal(value)
+    if hint is dt.date:
+        return dt.date.fromisoformat(value)
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value)
+    return value
 
 
-def _allocations(items: list[dict[str, Any]]) -> tuple[Allocation, ...]:
-    return tuple(
-        Allocation(
-            percentage=Decimal(a["percentage"]),
-            amount=Decimal(a["amount"]) if a.get("amount") is not None else None,
-            fields=dict(a.get("fields") or {}),
-        )
-        for a in items
-    )
+def _build(cls: Any, data: dict[str, Any]) -> Any:
+    """Keys absent from stored JSON (written before a field existed) take the field's default."""
+    hints = typing.get_type_hints(cls)
+    kwargs = {f.name: _decode(hints[f.name], data[f.name]) for f in dataclasses.fields(cls) if f.name in data}
+    return cls(**kwargs)
 
 
 def from_json(data: dict[str, Any]) -> Document:
     kind = DocKind(data["kind"])
+    body = {k: v for k, v in data.items() if k != "kind"}
     if kind is DocKind.EXPENSE_REPORT:
-        return ExpenseReport(
-            report_id=data["report_id"],
-            name=data["name"],
-            owner=Employee(**data["owner"]),
-            currency=data["currency"],
-            approval_status=data["approval_status"],
-            total=Decimal(data["total"]),
-            report_date=dt.date.fromisoformat(data["report_date"]),
-            payment_status=data.get("payment_status", ""),
-            modified_at=data.get("modified_at", ""),
-            expenses=tuple(
-                Expense(
-                    expense_id=e["expense_id"],
-                    expense_type=e["expense_type"],
-                    expense_type_name=e["expense_type_name"],
-                    transaction_date=dt.date.fromisoformat(e["transaction_date"]),
-                    amount=Decimal(e["amount"]),
-                    payment_type=e["payment_type"],
-                    merchant=e.get("merchant", ""),
-                    description=e.get("description", ""),
-                    allocations=_allocations(e.get("allocations", [])),
-                )
-                for e in data.get("expenses", [])
-            ),
-        )
-    return Invoice(
-        request_id=data["request_id"],
-        invoice_number=data["invoice_number"],
-        vendor_name=data["vendor_name"],
-        vendor_code=data["vendor_code"],
-        currency=data["currency"],
-        approval_status=data["approval_status"],
-        total=Decimal(data["total"]),
-        invoice_date=dt.date.fromisoformat(data["invoice_date"]),
-        due_date=_date(data.get("due_date")),
-        terms=data.get("terms", ""),
-        description=data.get("description", ""),
-        payment_status=data.get("payment_status", ""),
-        modified_at=data.get("modified_at", ""),
-        lines=tuple(
-            InvoiceLine(
-                line_id=li["line_id"],
-                description=li["description"],
-                expense_type=li["expense_type"],
-                amount=Decimal(li["amount"]),
-                allocations=_allocations(li.get("allocations", [])),
-            )
-            for li in data.get("lines", [])
-        ),
-    )
+        return typing.cast(ExpenseReport, _build(ExpenseReport, body))
+    return typing.cast(Invoice, _build(Invoice, body))

@@ -3,6 +3,13 @@
 Deliberately awkward: unicode and over-long names, allocations that do not divide evenly
 (33.33/33.33/33.34 of odd amounts), company-card (CBCP) and out-of-pocket (CASH) expenses,
 foreign-currency transactions, invoices with one or many lines and allocations.
+
+Two profiles. ``simple`` (the default, what ``mlc demo`` posts today): CASH and CBCP only,
+nothing personal, claimed = approved, no tax or shipping. ``realistic`` adds the shapes real
+tenants produce (issues 12, 13, 19, 20): IBCP and IBIP cards, personal expenses, itemized hotel
+bills with a personal part, partly approved expenses, cash advances, EUR reports and invoices,
+invoices with tax, shipping, terms and remit-to addresses. Turn it on with
+``CompanyParams(..., profile="realistic")`` or ``generate(..., profile="realistic")``.
 """
 
 from __future__ import annotations
@@ -47,6 +54,31 @@ VENDORS = [
 FOREIGN = [("EUR", Decimal("1.08420000")), ("GBP", Decimal("1.26710000")), ("CAD", Decimal("0.73120000")), ("JPY", Decimal("0.00671000"))]
 COST_CENTRES = [("CC-100", "Consulting"), ("CC-200", "Sales"), ("CC-300", "Research & Development")]
 PROJECTS = [("PRJ-7", "Client A: Project X"), ("PRJ-12", "Client B: Rollout"), ("PRJ-31", "Internal: Tooling")]
+PROFILES = ("simple", "realistic")
+# A tenant's ledger account codes, as Concur's accounting configuration assigns them: per expense
+# type, with some cost centres overriding (issue 19). Concur computes ``accountCode`` for each
+# allocation from this; the simulator does the same. Codes are 4-digit GL numbers.
+ACCOUNT_CODES = {"AIRFR": "6110", "LODNG": "6120", "MEALS": "6130", "TAXIX": "6140", "CARRT": "6150", "OFFSP": "6210",
+                 "LODTX": "6121"}
+COST_CENTRE_ACCOUNT_CODES = {("MEALS", "CC-200"): "6430", ("AIRFR", "CC-300"): "6510", ("LODNG", "CC-300"): "6520"}
+# Travel allowance limit per expense type: above it Concur books the excess to overLimitAccountCode.
+OVER_LIMIT_ACCOUNT_CODES = {"MEALS": "6139", "LODNG": "6129"}
+INVOICE_ACCOUNT_CODES = {"OFFSP": "6210", "CONSL": "6300", "SOFTW": "6310", "TELEC": "6320"}
+# Vendor master as Invoice would hold it: remit-to address, discount terms, currency.
+VENDOR_DETAILS = {
+    "V-1001": (("1 Main St", "", "", "Springfield", "IL", "62701", "US"), "Net 30", 30, "USD"),
+    "V-1002": (("Königsallee 12", "Hinterhaus", "", "Düsseldorf", "", "40212", "DE"), "2% 10 Net 30", 30, "EUR"),
+    "V-1003": (("200 Harbor Blvd", "Suite 4", "", "Seattle", "WA", "98101", "US"), "Net 45", 45, "USD"),
+    "V-1004": (("1 Long Road", "", "", "Chicago", "IL", "60601", "US"), "Net 15", 15, "USD"),
+    "V-1005": (("12 rue de Rivoli", "", "", "Paris", "", "75001", "FR"), "Net 30", 30, "EUR"),
+}
+# Payment types: who pays the charge. CASH and IBIP (individually billed, individually paid) are
+# paid by the employee and reimbursed; CBCP (company billed, company paid) and IBCP
+# (individually billed, company paid) are paid by the company to the card issuer.
+EMPLOYEE_PAID = ("CASH", "IBIP")
+PAYMENT_TYPES = {"CASH": ("CASH", "Cash"), "CBCP": ("1022", "Mastercard"), "IBCP": ("1023", "Amex Corporate"),
+                 "IBIP": ("1024", "Visa Individual")}
+
 SPLITS = [
     (Decimal("100"),),
     (Decimal("50"), Decimal("50")),
@@ -99,6 +131,24 @@ class Allocation:
     amount: Decimal
     custom: dict[str, str]  # customN -> list item id
     system: bool = False
+    account_code: str | None = None
+    over_limit_account_code: str | None = None
+
+
+@dataclass
+class Itemization:
+    """A part of an itemized expense: an expense of its own (own id, type and allocations)."""
+
+    id: str
+    type_code: str
+    type_name: str
+    amount: Decimal  # posted = claimed; approved unless personal
+    personal: bool = False
+    allocations: list[Allocation] = field(default_factory=list)
+
+    @property
+    def business(self) -> Decimal:
+        return Decimal(0) if self.personal else self.amount
 
 
 @dataclass
@@ -110,12 +160,39 @@ class Expense:
     transaction_amount: Decimal
     transaction_currency: str
     exchange_rate: Decimal
-    amount: Decimal  # approved, in the report currency
-    payment_code: str  # CASH | CBCP
+    amount: Decimal  # approved, in the report currency (0 for a personal expense)
+    payment_code: str  # CASH | IBIP | CBCP | IBCP
     merchant: str | None
     purpose: str
     allocations: list[Allocation] = field(default_factory=list)
     personal: bool = False
+    claimed: Decimal | None = None  # None: as approved (simple profile)
+    posted: Decimal | None = None  # the charge in the report currency; None: as claimed
+    billable: bool = False
+    itemizations: list[Itemization] = field(default_factory=list)
+
+    @property
+    def claimed_amount(self) -> Decimal:
+        return self.amount if self.claimed is None else self.claimed
+
+    @property
+    def posted_amount(self) -> Decimal:
+        return self.claimed_amount if self.posted is None else self.posted
+
+    @property
+    def business(self) -> Decimal:
+        """What the company bears: the approved amount of what is not personal."""
+        if self.personal:
+            return Decimal(0)
+        if self.itemizations:
+            return sum((i.business for i in self.itemizations), Decimal(0))
+        return self.amount
+
+    @property
+    def personal_part(self) -> Decimal:
+        if self.personal:
+            return self.posted_amount
+        return sum((i.amount for i in self.itemizations if i.personal), Decimal(0))
 
 
 @dataclass
@@ -132,10 +209,63 @@ class Report:
     expenses: list[Expense] = field(default_factory=list)
     submitted: dt.datetime | None = None
     deleted: bool = False
+    cash_advance: Decimal = Decimal(0)  # issued to the employee before the trip, applied here
+    paid_date: dt.date | None = None
+    paid_amount: Decimal | None = None
 
     @property
     def total(self) -> Decimal:
-        return sum((e.amount for e in self.expenses if not e.personal), Decimal(0))
+        """The approved business amount (what the company books as expense)."""
+        return sum((e.business for e in self.expenses), Decimal(0))
+
+    def header(self) -> dict[str, Decimal]:
+        """The report header figures, computed the way this simulator assumes Concur does.
+
+        Concur's public documents name these fields (Reports v4 swagger ``ReportForm``;
+        CONCUR-API.md §3.1) but not their formulas, so this is ASSUMPTION, chosen so that
+        debits (approved business amounts + amountDueCompany) equal credits (amountDueEmployee +
+        amountDueCompanyCard + amountCompanyPaid + cash advance applied):
+        - reportTotal: every expense's posted amount (personal included).
+        - claimedAmount / approvedAmount: what was claimed / approved of the business part.
+        - amountNotApproved: claimed - approved.
+        - personalAmount: personal expenses and personal itemizations (posted amounts).
+        - amountDueEmployee: approved business amounts paid by the employee (CASH, IBIP), less
+          the cash advance applied (never below zero; the generator keeps advances below it).
+        - amountDueCompanyCard: the whole charge of CBCP expenses (the issuer is owed all of it).
+        - amountCompanyPaid: the whole charge of IBCP expenses. Whether Concur also counts CBCP
+          here (overlapping amountDueCompanyCard) is not settled by the documents; this simulator
+          keeps the two apart.
+        - amountDueCompany: on company-paid charges, the part that is not a business expense
+          (personal or not approved): the employee owes it back.
+        The public example (expense_v4/report.get.json, A_NOTF) shows all due figures at 0E-8
+        while reportTotal is 525: Concur computes them on submission, so an unsubmitted report
+        here shows zeros too.
+        """
+        zero = Decimal(0)
+        figures = dict.fromkeys(("reportTotal", "claimedAmount", "approvedAmount", "amountNotApproved", "personalAmount",
+                                 "amountDueEmployee", "amountDueCompanyCard", "amountCompanyPaid", "amountDueCompany",
+                                 "cashAdvanceApplied"), zero)
+        for e in self.expenses:
+            figures["reportTotal"] += e.posted_amount
+            figures["personalAmount"] += e.personal_part
+            if not e.personal:
+                claimed = sum((i.amount for i in e.itemizations if not i.personal), zero) if e.itemizations else e.claimed_amount
+                figures["claimedAmount"] += claimed
+                figures["approvedAmount"] += e.business
+            if e.payment_code in EMPLOYEE_PAID:
+                figures["amountDueEmployee"] += e.business
+            else:
+                key = "amountDueCompanyCard" if e.payment_code == "CBCP" else "amountCompanyPaid"
+                figures[key] += e.posted_amount
+                figures["amountDueCompany"] += e.posted_amount - e.business
+        figures["amountNotApproved"] = figures["claimedAmount"] - figures["approvedAmount"]
+        applied = min(self.cash_advance, figures["amountDueEmployee"])
+        figures["cashAdvanceApplied"] = applied
+        figures["amountDueEmployee"] -= applied
+        if self.status in ("A_NOTF", "A_RESU"):
+            for key in ("amountDueEmployee", "amountDueCompanyCard", "amountCompanyPaid", "amountDueCompany"):
+                figures[key] = zero
+        return figures
 
 
 @dataclass
@@ -146,6 +276,17 @@ class InvoiceAllocation:
 
 
 @dataclass
+class RemitAddress:
+    address1: str
+    address2: str
+    address3: str
+    city: str
+    state: str
+    postal_code: str
+    country_code: str
+
+
+@dataclass
 class InvoiceLine:
     id: str
     description: str
@@ -153,6 +294,7 @@ class InvoiceLine:
     quantity: Decimal
     unit_price: Decimal
     allocations: list[InvoiceAllocation] = field(default_factory=list)
+    billable: bool | None = None  # None: no IsBillable in the payload (simple profile)
 
     @property
     def amount(self) -> Decimal:
@@ -176,10 +318,23 @@ class Invoice:
     owner_login: str
     lines: list[InvoiceLine] = field(default_factory=list)
     deleted: bool = False
+    tax: Decimal = Decimal(0)
+    shipping: Decimal = Decimal(0)
+    terms: str = "Net 30"
+    terms_days: int = 30
+    remit: RemitAddress | None = None
+    paid_date: dt.date | None = None
+    paid_amount: Decimal | None = None
+
+    @property
+    def line_total(self) -> Decimal:
+        return sum((line.amount for line in self.lines), Decimal(0))
 
     @property
     def total(self) -> Decimal:
-        return sum((line.amount for line in self.lines), Decimal(0))
+        """CalculatedAmount: lines + TaxAmount + ShippingAmount (CONCUR-API.md §4.1, issue 13).
+        Assumption: the approved total is this same figure (no approver adjustment)."""
+        return self.line_total + self.tax + self.shipping
 
 
 @dataclass
@@ -195,8 +350,11 @@ class CompanyData:
 class Generator:
     """Deterministic content for one company."""
 
-    def __init__(self, seed: int | str, company_key: str, now: dt.datetime):
+    def __init__(self, seed: int | str, company_key: str, now: dt.datetime, profile: str = "simple"):
+        if profile not in PROFILES:
+            raise ValueError(f"unknown Concur sim profile {profile!r} (one of {', '.join(PROFILES)})")
         self.rng = random.Random(f"{seed}:{company_key}")
+        self.profile = profile
         self.now = now
         self.data = CompanyData()
         self._report_no = 0
@@ -227,28 +385,33 @@ class Generator:
     def _money(self, low: int, high: int) -> Decimal:
         return Decimal(self.rng.randint(low * 100, high * 100)) / 100
 
-    def _allocations(self, amount: Decimal, owner: Employee) -> list[Allocation]:
+    def account_code(self, type_code: str, cost_centre_item: str) -> str | None:
+        """The tenant's account code for an expense type charged to a cost centre (list item id)."""
+        cost_centre = self.data.list_items[cost_centre_item].code if cost_centre_item in self.data.list_items else ""
+        return COST_CENTRE_ACCOUNT_CODES.get((type_code, cost_centre)) or ACCOUNT_CODES.get(type_code)
+
+    def _allocations(self, amount: Decimal, owner: Employee, type_code: str = "") -> list[Allocation]:
         split = self.rng.choice(SPLITS)
         if len(split) == 1:
             # Unallocated: Concur keeps one hidden system allocation with the default cost objects.
-            return [Allocation(hex_id(self.rng, 32), Decimal("100.00000000"), amount, {"custom1": owner.cost_centre}, system=True)]
-        shares = split_amount(amount, split)
-        return [
-            Allocation(hex_id(self.rng, 32), pct.quantize(Decimal("1E-8")), share,
-                       {"custom1": self.rng.choice(self.data.cost_centres), "custom2": self.rng.choice(self.data.projects)})
-            for pct, share in zip(split, shares, strict=True)
-        ]
+            allocations = [Allocation(hex_id(self.rng, 32), Decimal("100.00000000"), amount, {"custom1": owner.cost_centre}, system=True)]
+        else:
+            shares = split_amount(amount, split)
+            allocations = [
+                Allocation(hex_id(self.rng, 32), pct.quantize(Decimal("1E-8")), share,
+                           {"custom1": self.rng.choice(self.data.cost_centres), "custom2": self.rng.choice(self.data.projects)})
+                for pct, share in zip(split, shares, strict=True)
+            ]
+        for allocation in allocations:
+            allocation.account_code = self.account_code(type_code, allocation.custom["custom1"])
+            allocation.over_limit_account_code = OVER_LIMIT_ACCOUNT_CODES.get(type_code)
+        return allocations
 
     def report(self, status: str = "A_PEND") -> Report:
+        if self.profile == "realistic":
+            return self._realistic_report(status)
         rng = self.rng
-        self._report_no += 1
-        owner = rng.choice(list(self.data.employees.values()))
-        created = self.now - dt.timedelta(days=rng.randint(1, 20), minutes=rng.randint(0, 600))
-        report = Report(
-            id=hex_id(rng, 20), name=f"Trip {self._report_no} — {rng.choice(['Berlin', 'Montréal', 'São Paulo', 'Tokyo', 'Chicago'])}",
-            owner=owner.uuid, currency="USD", status=status, payment_status="P_NOTP",
-            report_date=created.date(), created=created, modified=created, submitted=created,
-        )
+        report, owner = self._new_report(status, "USD")
         for _ in range(rng.randint(1, 5)):
             code, name = rng.choice(EXPENSE_TYPES)
             date = report.report_date - dt.timedelta(days=rng.randint(0, 10))
@@ -269,12 +432,14 @@ class Generator:
                 transaction_currency=currency, exchange_rate=rate, amount=amount,
                 payment_code="CBCP" if card else "CASH", merchant=merchant,
                 purpose=rng.choice(["Client visit", "Conference", "Team offsite", "Sales meeting"]),
-                allocations=self._allocations(amount, owner),
+                allocations=self._allocations(amount, owner, code),
             ))
         self.data.reports[report.id] = report
         return report
 
     def invoice(self, status: str = "A_PEND") -> Invoice:
+        if self.profile == "realistic":
+            return self._realistic_invoice(status)
         rng = self.rng
         self._invoice_no += 1
         code, name = rng.choice(VENDORS)
@@ -305,9 +470,128 @@ class Generator:
         return invoice
 
 
+    # ------------------------------------------------------------ realistic profile
+
+    # Each report takes three of these in turn, so every shape appears within the first reports.
+    KINDS = ("cash", "cbcp", "ibcp", "personal_card", "itemized_hotel", "partly_approved_card", "ibip",
+             "partly_approved_cash", "personal_cash", "billable_cash", "cbcp", "cash")
+
+    def _new_report(self, status: str, currency: str) -> tuple[Report, Employee]:
+        rng = self.rng
+        self._report_no += 1
+        owner = rng.choice(list(self.data.employees.values()))
+        created = self.now - dt.timedelta(days=rng.randint(1, 20), minutes=rng.randint(0, 600))
+        report = Report(
+            id=hex_id(rng, 20), name=f"Trip {self._report_no} — {rng.choice(['Berlin', 'Montréal', 'São Paulo', 'Tokyo', 'Chicago'])}",
+            owner=owner.uuid, currency=currency, status=status, payment_status="P_NOTP",
+            report_date=created.date(), created=created, modified=created, submitted=created,
+        )
+        return report, owner
+
+    def _expense(self, report: Report, owner: Employee, code: str, payment: str, amount: Decimal, **kwargs: object) -> Expense:
+        name = dict(EXPENSE_TYPES).get(code, code)
+        expense = Expense(
+            id=hex_id(self.rng, 32), type_code=code, type_name=name,
+            date=report.report_date - dt.timedelta(days=self.rng.randint(0, 10)),
+            transaction_amount=amount, transaction_currency=report.currency, exchange_rate=Decimal("1.00000000"),
+            amount=amount, payment_code=payment, merchant=self.rng.choice(MERCHANTS.get(code, ["Merchant"])),
+            purpose=self.rng.choice(["Client visit", "Conference", "Team offsite", "Sales meeting"]),
+        )
+        for key, value in kwargs.items():
+            setattr(expense, key, value)
+        expense.transaction_amount = expense.posted_amount  # what was spent, in the report currency
+        if not expense.personal and not expense.itemizations:
+            expense.allocations = self._allocations(expense.amount, owner, code)
+        report.expenses.append(expense)
+        return expense
+
+    def _itemized_hotel(self, report: Report, owner: Employee) -> Expense:
+        """A hotel folio on the company card: room nights, room tax, and a personal charge."""
+        nights = self.rng.randint(1, 4)
+        rate = self._money(90, 260)
+        parts = [("LODNG", "Hotel", cents(rate * nights), False), ("LODTX", "Hotel Tax", cents(rate * nights * Decimal("0.1475")), False),
+                 ("PERSL", "Personal", self._money(8, 40), True)]
+        items = []
+        for code, name, amount, personal in parts:
+            item = Itemization(hex_id(self.rng, 32), code, name, amount, personal=personal)
+            if not personal:
+                item.allocations = self._allocations(amount, owner, code)
+            items.append(item)
+        charge = sum((i.amount for i in items), Decimal(0))
+        expense = self._expense(report, owner, "LODNG", "CBCP", charge, itemizations=items)
+        expense.amount = expense.business  # the parent's approved amount: its business itemizations
+        return expense
+
+    def _realistic_report(self, status: str) -> Report:
+        rng = self.rng
+        currency = "EUR" if self._report_no % 4 == 3 else "USD"
+        report, owner = self._new_report(status, currency)
+        start = (self._report_no - 1) * 3
+        kinds = [self.KINDS[(start + i) % len(self.KINDS)] for i in range(3)]
+        advance = self._report_no % 3 == 0
+        if advance and "cash" not in kinds:
+            kinds.append("cash")
+        for kind in kinds:
+            code = rng.choice(["AIRFR", "MEALS", "TAXIX", "CARRT", "OFFSP"])
+            amount = self._money(20, 900) + Decimal("0.01") * rng.choice([0, 1])
+            if kind in ("cash", "cbcp", "ibcp", "ibip"):
+                self._expense(report, owner, code, kind.upper(), amount)
+            elif kind == "billable_cash":
+                self._expense(report, owner, code, "CASH", amount, billable=True)
+            elif kind in ("personal_card", "personal_cash"):
+                # Assumption: a personal expense claims and approves nothing; its charge is posted.
+                self._expense(report, owner, "MEALS", "CBCP" if kind == "personal_card" else "CASH", Decimal(0),
+                              personal=True, claimed=Decimal(0), posted=amount)
+            elif kind == "itemized_hotel":
+                self._itemized_hotel(report, owner)
+            else:  # partly approved: the approver cuts the claim (approverAdjustedAmount)
+                approved = cents(amount * Decimal("0.75"))
+                self._expense(report, owner, "MEALS", "CBCP" if kind == "partly_approved_card" else "CASH", approved,
+                              claimed=amount)
+        if advance:
+            cash = sum((e.business for e in report.expenses if e.payment_code in EMPLOYEE_PAID), Decimal(0))
+            report.cash_advance = cents(cash * Decimal("0.6"))  # partly covered by the advance
+        self.data.reports[report.id] = report
+        return report
+
+    def _realistic_invoice(self, status: str) -> Invoice:
+        rng = self.rng
+        self._invoice_no += 1
+        code, name = VENDORS[(self._invoice_no - 1) % len(VENDORS)]
+        address, terms, terms_days, currency = VENDOR_DETAILS[code]
+        created = self.now - dt.timedelta(days=rng.randint(1, 20), minutes=rng.randint(0, 600))
+        invoice = Invoice(
+            id=f"gW{hex_id(rng, 6)}${hex_id(rng, 14).lower()}",
+            invoice_number=f"INV-{rng.randint(10000, 99999)}-{self._invoice_no}",
+            vendor_code=code, vendor_name=name, currency=currency, status=status, payment_status="P_NOTP",
+            invoice_date=created.date(), due_date=created.date() + dt.timedelta(days=terms_days),
+            description=rng.choice(["Monthly services", "Supplies", "Licences", "Équipement"]),
+            created=created, modified=created, owner_login=rng.choice(list(self.data.employees.values())).login,
+            terms=terms, terms_days=terms_days, remit=RemitAddress(*address),
+        )
+        for index in range(1 if self._invoice_no % 2 else rng.choice([2, 3, 4])):  # one line (object) and many (list)
+            type_code = rng.choice(INVOICE_EXPENSE_TYPES)
+            split = rng.choice(SPLITS)
+            invoice.lines.append(InvoiceLine(
+                id=str(1000 + index), description=rng.choice(["Paper", "Consulting hours", "Licence seat", "Phone plan"]),
+                type_code=type_code, quantity=Decimal(rng.randint(1, 7)), unit_price=self._money(1, 700) + Decimal("0.01"),
+                billable=rng.random() < 0.3,
+                allocations=[InvoiceAllocation(pct, INVOICE_ACCOUNT_CODES[type_code],
+                                               {"Custom1": rng.choice(COST_CENTRES)[0], "Custom2": rng.choice(PROJECTS)[0]})
+                             for pct in split],
+            ))
+        rate = Decimal("0.19") if currency == "EUR" else Decimal("0.0825")  # VAT in Europe, US sales tax
+        if self._invoice_no % 3 != 0:
+            invoice.tax = cents(invoice.line_total * rate)
+        if self._invoice_no % 2 == 0:
+            invoice.shipping = self._money(5, 80)
+        self.data.invoices[invoice.id] = invoice
+        return invoice
+
+
 def generate(seed: int | str, company_key: str, *, now: dt.datetime, employees: int = 6, reports: int = 5,
-             invoices: int = 2, status: str = "A_PEND") -> Generator:
-    generator = Generator(seed, company_key, now)
+             invoices: int = 2, status: str = "A_PEND", profile: str = "simple") -> Generator:
+    generator = Generator(seed, company_key, now, profile)
     generator.employees(max(employees, 3))
     for _ in range(reports):
         generator.report(status)

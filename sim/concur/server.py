@@ -58,6 +58,7 @@ class CompanyParams:
     reports: int = 5
     invoices: int = 2
     employees: int = 6
+    profile: str = "simple"  # "realistic": the shapes of issues 12/13/19/20 (see sim/concur/data.py)
 
 
 @dataclass
@@ -141,7 +142,7 @@ class ConcurSim:
 
     def add_company(self, params: CompanyParams) -> SimCompany:
         generator = generate(self.seed, params.id, now=self.now(), employees=params.employees,
-                             reports=params.reports, invoices=params.invoices)
+                             reports=params.reports, invoices=params.invoices, profile=params.profile)
         company = SimCompany(params, generator)
         self.companies[params.id] = company
         return company
@@ -278,10 +279,15 @@ class ConcurSim:
         return events
 
     def modify(self, report_id: str, delta: Decimal = Decimal("1.00")) -> dict[str, Any]:
-        """An approver adjusts the first expense; allocations are re-split."""
+        """An approver adjusts the first plain expense (not personal, not itemized); allocations
+        are re-split. A claim or charge stated apart from the approved amount moves with it."""
         company, report = self._find_report(report_id)
-        expense = report.expenses[0]
+        expense = next(e for e in report.expenses if not e.personal and not e.itemizations)
         expense.amount = cents(expense.amount + delta)
+        if expense.claimed is not None:
+            expense.claimed = cents(expense.claimed + delta)
+        if expense.posted is not None:
+            expense.posted = cents(expense.posted + delta)
         expense.transaction_amount = expense.amount if expense.transaction_currency == report.currency else expense.transaction_amount
         shares = split_amount(expense.amount, tuple(a.percentage for a in expense.allocations))
         for allocation, share in zip(expense.allocations, shares, strict=True):
@@ -316,13 +322,43 @@ class ConcurSim:
         previous = invoice.status
         invoice.status = "A_APPR"
         invoice.modified = self._tick()
+        return self._invoice_event(company, invoice, previousApprovalStatus=previous)
+
+    def _invoice_event(self, company: SimCompany, invoice: Invoice, **facts: str) -> dict[str, Any]:
+        """A statusChanged on the invoice topic (undocumented: shaped like the expense report's)."""
         event_id = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
         return self._queue(company, {
             "id": event_id, "correlationId": event_id, "route": "stable", "eventType": "statusChanged",
             "topic": INVOICE_TOPIC, "timeStamp": render.iso_z(self.now()),
             "facts": {"companyId": company.params.uuid, "paymentRequestId": invoice.id,
-                      "previousApprovalStatus": previous, "currentApprovalStatus": invoice.status},
+                      "previousApprovalStatus": invoice.status, "currentApprovalStatus": invoice.status, **facts},
         })
+
+    def pay(self, report_id: str, amount: Decimal | None = None, on: dt.date | None = None) -> dict[str, Any]:
+        """Expense Pay reimbursed the employee: P_PAID with the paid date and amount (default: the
+        amount due to the employee; less for a partial payment). Queues the statusChanged event
+        Concur documents for payment (currentPaymentStatus P_PAID, stepCode PAIDREPORT)."""
+        company, report = self._find_report(report_id)
+        previous_payment = report.payment_status
+        report.payment_status = "P_PAID"
+        report.paid_amount = report.header()["amountDueEmployee"] if amount is None else amount
+        report.paid_date = on or self.now().date()
+        report.modified = self._tick()
+        event = self._report_event(company, report, "statusChanged", report.status)
+        event["facts"].update({"previousPaymentStatus": previous_payment, "currentPaymentStatus": "P_PAID", "stepCode": "PAIDREPORT"})
+        return self._queue(company, event)
+
+    def pay_invoice(self, request_id: str, amount: Decimal | None = None, on: dt.date | None = None) -> dict[str, Any]:
+        """Invoice Pay paid the vendor: PaymentStatus P_PAID, PaidDate, PaidAmount (default: the
+        approved total). Shown in the payment request, its digest (PaymentStatusCode, PaidDate) and
+        an event on the (undocumented) invoice topic, like approve_invoice."""
+        company, invoice = self._find_invoice(request_id)
+        previous_payment = invoice.payment_status
+        invoice.payment_status = "P_PAID"
+        invoice.paid_amount = invoice.total if amount is None else amount
+        invoice.paid_date = on or self.now().date()
+        invoice.modified = self._tick()
+        return self._invoice_event(company, invoice, previousPaymentStatus=previous_payment, currentPaymentStatus="P_PAID")
 
     def totals_approved(self, company: str) -> Decimal:
         """Sum of approved, undeleted documents (reports and invoices), for the demo summary."""
@@ -498,7 +534,7 @@ def _parse_after(value: str | None) -> dt.datetime | None:
 class _App:
     """The ASGI application of one data centre."""
 
-    _report = re.compile(r"^/expensereports/v4/users/([^/]+)/context/([A-Za-z]+)/reports/([^/]+)(/expenses(?:/([^/]+)(/allocations)?)?)?$")
+    _report = re.compile(r"^/expensereports/v4/users/([^/]+)/context/([A-Za-z]+)/reports/([^/]+)(/expenses(?:/([^/]+)(/allocations|/itemizations)?)?)?$")
 
     def __init__(self, sim: ConcurSim, dc: str):
         self.sim = sim
@@ -566,7 +602,7 @@ class _App:
         data, base = company.data, self.sim.urls[self.dc]
         not_found = (404, _v4_error(404, "Not found", path))
         if method == "GET" and (match := self._report.match(path)):
-            user, _context, report_id, expenses_part, expense_id, allocations_part = match.groups()
+            user, _context, report_id, expenses_part, expense_id, sub = match.groups()
             report = data.reports.get(report_id)
             if report is None or report.deleted or report.owner.lower() != user.lower():
                 return not_found
@@ -575,11 +611,22 @@ class _App:
             if expense_id is None:
                 return 200, [render.expense_v4(e, report, base) for e in report.expenses]
             expense = next((e for e in report.expenses if e.id == expense_id), None)
-            if expense is None:
+            if expense is not None and sub == "/itemizations":
+                return 200, render.itemizations_v4(expense, report, base)
+            if expense is not None and sub == "/allocations":
+                return 200, render.allocations_v4(expense.id, expense.allocations, report.currency)
+            if expense is not None:
+                return 200, render.expense_v4(expense, report, base, detail=True)
+            # An itemization is an expense of the report too: its allocations are read the same way.
+            parent = next((e for e in report.expenses if any(i.id == expense_id for i in e.itemizations)), None)
+            item = next((i for i in parent.itemizations if i.id == expense_id), None) if parent else None
+            if parent is None or item is None:
                 return not_found
-            if allocations_part:
-                return 200, render.allocations_v4(expense, report.currency)
-            return 200, render.expense_v4(expense, report, base)
+            if sub == "/allocations":
+                return 200, render.allocations_v4(item.id, item.allocations, report.currency)
+            if sub == "/itemizations":
+                return 200, []
+            return 200, next(i for i in render.itemizations_v4(parent, report, base) if i["expenseId"] == item.id)
         if method == "GET" and path.startswith("/profile/identity/v4/Users"):
             rest = path[len("/profile/identity/v4/Users"):].strip("/")
             if rest:

@@ -30,7 +30,10 @@ def assert_report_matches(doc, report: Report, sim_company):
         assert [a.amount for a in got.allocations] == [a.amount for a in want.allocations]
         assert sum(a.amount for a in got.allocations) == got.amount  # to the cent, Concur's own split
         items = sim_company.data.list_items
-        assert [a.fields for a in got.allocations] == [{k: items[v].code for k, v in a.custom.items()} for a in want.allocations]
+        assert [a.fields for a in got.allocations] == [
+            {**{k: items[v].code for k, v in a.custom.items()}, "accountCode": a.account_code} for a in want.allocations]
+        assert [(a.account_code, a.over_limit_account_code) for a in got.allocations] == [
+            (a.account_code, a.over_limit_account_code or "") for a in want.allocations]
 
 
 @pytest.mark.trio

@@ -353,6 +353,11 @@ class ConcurClient:
         data = await self.get(company, f"{base}/expenses/{quote(expense_id, safe='')}/allocations")
         return list(data or [])
 
+    async def get_itemizations(self, company: str, report_path: str, expense_id: str) -> list[dict[str, Any]]:
+        base = _path_of(report_path).split("?")[0]
+        data = await self.get(company, f"{base}/expenses/{quote(expense_id, safe='')}/itemizations")
+        return list(data or [])
+
     async def get_user(self, company: str, user_id: str) -> dict[str, Any]:
         return await self.get(company, f"/profile/identity/v4/Users/{quote(user_id, safe='')}")
 

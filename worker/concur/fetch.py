@@ -67,15 +67,26 @@ async def fetch_expense_report(client: ConcurClient, company: str, href: str, *,
     owner_id = str(report.get("userId") or user_id)  # the owner, whoever acted on the report
     expenses = await client.get_expenses(company, path)
     allocations: dict[str, list[dict]] = {}
+    itemizations: dict[str, list[dict]] = {}
     for expense in expenses:
         if expense.get("isPersonalExpense"):
-            continue
+            continue  # wholly personal: no company share to allocate
         expense_id = str(expense.get("expenseId") or "")
         allocations[expense_id] = await client.get_allocations(company, path, expense_id)
+        if normalise.has_itemizations_link(expense):
+            items = await client.get_itemizations(company, path, expense_id)
+            if items:
+                itemizations[expense_id] = items
+            for item in items:
+                item_id = str(item.get("expenseId") or "")
+                if item_id and not item.get("isPersonalExpense"):
+                    # Assumption: an itemization is an expense of the report, so its allocations
+                    # are read at …/expenses/{itemizationId}/allocations like any expense's.
+                    allocations[item_id] = await client.get_allocations(company, path, item_id)
     ids = set().union(*(normalise.allocation_list_item_ids(a) for a in allocations.values())) if allocations else set()
     codes = await resolve_list_items(client, company, ids, cache)
     owner = await client.get_user(company, owner_id)
-    return normalise.normalise_report(report, expenses, allocations, owner, codes.get, modified_at)
+    return normalise.normalise_report(report, expenses, allocations, owner, codes.get, modified_at, itemizations)
 
 
 async def fetch_invoice(client: ConcurClient, company: str, request_id: str, *, modified_at: str = "") -> Document:
