@@ -1,0 +1,34 @@
+"""The duplicates the worker skipped: the only writer of the ``duplicates`` table.
+
+A duplicate is one row per (company, source, identity): Concur delivering the same event five
+times is one row counted five times, not five rows, so a flood of re-deliveries cannot grow the
+table. The audit trail keeps its entry for each occurrence (what happened); this table is what
+operators list and count.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from shared.clock import now_iso
+from shared.types import DuplicateSource
+
+
+def record(conn: sqlite3.Connection, company: str, source: DuplicateSource, identity: str, why: str,
+           document_id: int | None = None, concur_id: str = "") -> None:
+    """Count one skipped duplicate; call inside the transaction that skipped it."""
+    now = now_iso()
+    conn.execute(
+        """INSERT INTO duplicates (at, last_at, company, document_id, concur_id, source, identity, why, count)
+           VALUES (?,?,?,?,?,?,?,?,1)
+           ON CONFLICT (company, source, identity) DO UPDATE SET count = count + 1, last_at = excluded.last_at,
+             document_id = COALESCE(excluded.document_id, document_id), why = excluded.why""",
+        (now, now, company, document_id, concur_id, str(source), identity, why),
+    )
+
+
+def skipped(conn: sqlite3.Connection, company: str | None = None) -> int:
+    """Duplicate deliveries skipped (every occurrence: a row counted N times counts N), for one
+    company or all. The summary and ``mlc demo``'s ``skipped_duplicates`` both report this."""
+    where, params = ("WHERE company = ?", (company,)) if company is not None else ("", ())
+    return int(conn.execute(f"SELECT COALESCE(SUM(count), 0) FROM duplicates {where}", params).fetchone()[0])
