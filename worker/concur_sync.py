@@ -137,7 +137,8 @@ def note_document(conn: sqlite3.Connection, company: str, kind: DocKind, concur_
     if row is None:
         if deleted:
             return "ignored"
-        documents.create(conn, company, kind, concur_id, href, Actor.CONCUR, why)
+        document_id = documents.create(conn, company, kind, concur_id, href, Actor.CONCUR, why)
+        duplicates.link_document(conn, company, concur_id, document_id)
         return "new"
     if href and not row["href"]:
         documents.set_fields(conn, row["id"], href=href)

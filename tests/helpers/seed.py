@@ -16,7 +16,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from shared.clock import iso
-from worker.store import audit
+from shared.types import DuplicateSource
+from worker.store import audit, duplicates
 
 BASE = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.timezone.utc)
 
@@ -27,14 +28,15 @@ def at(minutes: float) -> str:
 
 @contextlib.contextmanager
 def fixed_audit_clock(start_minutes: float = 0.0) -> Iterator[None]:
-    """Audit entries written inside get times BASE+start, +1 s, +2 s, ... instead of now."""
+    """Audit entries (and duplicate records) written inside get times BASE+start, +1 s, +2 s, ...
+    instead of now."""
     ticks = itertools.count()
-    original = audit.now_iso
-    audit.now_iso = lambda: at(start_minutes + next(ticks) / 60)  # type: ignore[assignment]
+    original = audit.now_iso, duplicates.now_iso
+    audit.now_iso = duplicates.now_iso = lambda: at(start_minutes + next(ticks) / 60)  # type: ignore[assignment]
     try:
         yield
     finally:
-        audit.now_iso = original  # type: ignore[assignment]
+        audit.now_iso, duplicates.now_iso = original  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -165,6 +167,8 @@ def seed(conn: sqlite3.Connection) -> dict[str, int]:
             if doc.state != "received":
                 audit.append(conn, doc.company, doc_id, "worker", doc.state, {"from": "received", "to": doc.state, "reason": doc.reason})
         audit.append(conn, "acme", ids["RPT-1001"], "concur", "duplicate_skipped", {"event_id": "evt-dup-1", "reason": "re-delivered event"})
+        for _ in range(2):  # the same event delivered twice more: one record counted twice
+            duplicates.record(conn, "acme", DuplicateSource.WEBHOOK, "event:evt-dup-1", "event delivered again", ids["RPT-1001"], "RPT-1001")
         audit.append(conn, "acme", None, "worker", "config_reloaded", {})
     conn.execute("INSERT INTO qb_company (company, last_contact_at, last_result, reachable_since) VALUES ('acme', ?, 'ok', ?)", (at(40), at(0)))
     conn.execute(

@@ -32,3 +32,8 @@ def skipped(conn: sqlite3.Connection, company: str | None = None) -> int:
     company or all. The summary and ``mlc demo``'s ``skipped_duplicates`` both report this."""
     where, params = ("WHERE company = ?", (company,)) if company is not None else ("", ())
     return int(conn.execute(f"SELECT COALESCE(SUM(count), 0) FROM duplicates {where}", params).fetchone()[0])
+
+
+def link_document(conn: sqlite3.Connection, company: str, concur_id: str, document_id: int) -> None:
+    """A re-delivery can arrive before its first copy became a document: name it once it exists."""
+    conn.execute("UPDATE duplicates SET document_id = ? WHERE company = ? AND concur_id = ? AND document_id IS NULL", (document_id, company, concur_id))
