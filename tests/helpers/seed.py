@@ -134,13 +134,13 @@ def seed(conn: sqlite3.Connection) -> dict[str, int]:
             has_content = doc.state != "received"
             cur = conn.execute(
                 "INSERT INTO documents (company, kind, concur_id, state, reason, amount, currency, employee, vendor, approval_status,"
-                " content, plan, quickbooks_txn_id, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " content, plan, quickbooks_txn_id, created_at, updated_at, hold_kind) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     doc.company, doc.kind, doc.concur_id, doc.state, doc.reason, doc.amount, "USD" if doc.amount else None,
                     doc.who if doc.kind == "expense_report" else "", doc.who if doc.kind == "invoice" else "", "A_APPR",
                     json.dumps(_content(doc)) if has_content else None,
                     json.dumps(_plan(doc)) if doc.state not in ("received", "fetched") else None,
-                    doc.txn_id, at(n), at(n + 30),
+                    doc.txn_id, at(n), at(n + 30), "duplicate" if doc.reason.startswith("duplicate") else "none",
                 ),
             )
             doc_id = int(cur.lastrowid or 0)
@@ -194,11 +194,11 @@ def seed_bulk(conn: sqlite3.Connection, count: int, company: str = "acme", prefi
     states = ("posted", "queued", "held", "failed", "skipped", "received")
     rows = (
         (company, "expense_report", f"{prefix}-{i:06d}", states[i % len(states)], "duplicate" if i % 60 == 4 else "",
-         f"{i % 1000}.{i % 100:02d}", "USD", f"Employee {i % 500}", "", at(i // 7), at(i // 7))
+         f"{i % 1000}.{i % 100:02d}", "USD", f"Employee {i % 500}", "", at(i // 7), at(i // 7), "duplicate" if i % 60 == 4 else "none")
         for i in range(count)
     )
     conn.executemany(
-        "INSERT INTO documents (company, kind, concur_id, state, reason, amount, currency, employee, vendor, created_at, updated_at)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        "INSERT INTO documents (company, kind, concur_id, state, reason, amount, currency, employee, vendor, created_at, updated_at, hold_kind)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
         rows,
     )

@@ -49,8 +49,9 @@ DOCUMENT_COLUMNS = (
 )
 
 
-# reason starts with "duplicate", written as a range so that an index on reason serves it.
-DUPLICATE_REASON = "reason >= 'duplicate' AND reason < 'duplicatf'"
+# Skipped documents that duplicate another one (the documents filter ``state=duplicates``); the
+# duplicates the worker skipped without a document of their own are GET /api/v1/duplicates.
+DUPLICATE_DOCUMENTS = "hold_kind = 'duplicate'"
 
 
 class BadRequest(Exception):
@@ -141,7 +142,7 @@ def _where(f: DocumentFilter) -> tuple[list[str], list[Any]]:
     elif f.state == VIEW_PENDING_OFFLINE:
         clauses.append("state = 'queued' AND company IN (SELECT company FROM qb_company WHERE unreachable_since IS NOT NULL)")
     elif f.state == VIEW_DUPLICATES:
-        clauses.append(f"state = 'skipped' AND {DUPLICATE_REASON}")
+        clauses.append(f"state = 'skipped' AND {DUPLICATE_DOCUMENTS}")
     elif f.state:
         clauses.append("state = ?")
         params.append(f.state)
