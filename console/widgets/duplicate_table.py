@@ -4,9 +4,8 @@ acted on, so several rows may name one document and some name none."""
 
 from __future__ import annotations
 
-from textual.widgets import DataTable
-
 from console.format import short_time
+from console.widgets.paged_table import PagedTable
 from shared.api import Duplicate
 
 COLUMNS = (("company", "Company", 8), ("concur_id", "Concur id", 12), ("source", "Source", 10), ("count", "Times", 5),
@@ -18,18 +17,14 @@ def row_cells(d: Duplicate) -> tuple[object, ...]:
             "-" if d.document_id is None else str(d.document_id))
 
 
-class DuplicateTable(DataTable):
-    """Rows keyed by the duplicate's id; ``near_end`` tells the screen when to fetch the next page."""
+class DuplicateTable(PagedTable):
+    """Rows keyed by the duplicate's id."""
 
-    NEAR_END = 10
+    COLUMNS = COLUMNS
 
     def __init__(self, **kwargs) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+        super().__init__(**kwargs)
         self.duplicates: dict[int, Duplicate] = {}
-
-    def on_mount(self) -> None:
-        for key, label, width in COLUMNS:
-            self.add_column(label, key=key, width=width)
 
     def replace(self, items: list[Duplicate]) -> None:
         self.clear()
@@ -44,13 +39,5 @@ class DuplicateTable(DataTable):
             self.add_row(*row_cells(d), key=str(d.id))
 
     def current(self) -> Duplicate | None:
-        if not self.row_count or self.cursor_row < 0:
-            return None
-        try:
-            key = self.coordinate_to_cell_key((self.cursor_row, 0)).row_key.value
-        except Exception:  # noqa: BLE001 - an empty or shrinking table has no current row
-            return None
-        return self.duplicates.get(int(key)) if key else None
-
-    def near_end(self) -> bool:
-        return self.row_count > 0 and self.cursor_row >= self.row_count - self.NEAR_END
+        key = self.current_key()
+        return None if key is None else self.duplicates.get(key)
