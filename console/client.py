@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from shared.api import API_PREFIX, AuditPage, Document, DocumentDetail, DocumentPage, Summary
+from shared.api import API_PREFIX, AuditPage, Document, DocumentDetail, DocumentPage, DuplicatePage, Summary
 
 HEARTBEAT_GRACE_S = 45.0  # the worker sends a heartbeat every 15 s; three missed means a dead link
 
@@ -120,6 +120,10 @@ class ApiClient:
 
     async def act(self, document_id: int, action: str, reason: str, force: bool = False) -> Document:
         return Document.from_dict(await self._request("POST", f"/documents/{document_id}/{action}", json={"reason": reason, "force": force}))
+
+    async def duplicates(self, company: str = "", cursor: str | None = None, limit: int = 100) -> DuplicatePage:
+        params = {"company": company, "cursor": cursor or "", "limit": str(limit)}
+        return DuplicatePage.from_dict(await self._request("GET", "/duplicates", params={k: v for k, v in params.items() if v}))
 
     async def audit(self, company: str = "", document_id: int | None = None, cursor: str | None = None, limit: int = 100) -> AuditPage:
         params = {"company": company, "document": "" if document_id is None else str(document_id), "cursor": cursor or "", "limit": str(limit)}

@@ -25,6 +25,7 @@ from sim.quickbooks.seed import seed_company
 from sim.webconnector.client import SessionReport, run_session
 from sim.webconnector.knobs import FaultKnobs
 from worker.main import RunningWorker, serve_worker
+from worker.store import duplicates as duplicate_records
 
 DEMO_PASSWORD = "demo-sync-password"  # the password whose hash the shipped mlc.toml holds
 FINAL_STATES = ("posted", "held", "failed", "skipped")
@@ -239,7 +240,7 @@ def harness_counts(harness: Harness) -> tuple[dict[str, int], int]:
     """Documents by state, and duplicates skipped, from the worker's store."""
     store = harness.worker.ctx.store  # type: ignore[union-attr]
     counts = store.run_sync(_progress)
-    duplicates = store.run_sync(lambda conn: conn.execute("SELECT COUNT(*) FROM audit WHERE action = 'duplicate_skipped'").fetchone()[0])
+    duplicates = store.run_sync(lambda conn: duplicate_records.skipped(conn, deliveries=True))
     return counts, duplicates
 
 

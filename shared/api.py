@@ -155,6 +155,42 @@ class AuditPage:
 
 
 @dataclass
+class Duplicate:
+    """One skipped duplicate (contract: ``GET /api/v1/duplicates``). The same event re-delivered
+    N times is one item with ``count`` N; ``at`` is the first time, ``last_at`` the latest."""
+
+    id: int
+    at: str
+    company: str
+    document_id: int | None
+    concur_id: str
+    source: str  # shared.types.DuplicateSource
+    why: str
+    count: int = 1
+    last_at: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Duplicate:
+        return _from_dict(cls, data)
+
+
+@dataclass
+class DuplicatePage:
+    items: list[Duplicate]
+    next_cursor: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"items": [d.to_dict() for d in self.items], "next_cursor": self.next_cursor}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DuplicatePage:
+        return cls([Duplicate.from_dict(d) for d in data.get("items", [])], data.get("next_cursor"))
+
+
+@dataclass
 class Posting:
     """One outbox row: a qbXML request for QuickBooks and, once answered, its response."""
 

@@ -22,6 +22,50 @@ class DocState(StrEnum):
     SKIPPED = "skipped"  # deliberately not posted (duplicate, not_postable, operator)
 
 
+class PostingState(StrEnum):
+    """Lifecycle of one outbox row (a qbXML request for QuickBooks)."""
+
+    QUEUED = "queued"  # waits for a Web Connector session
+    SENT = "sent"  # handed to the Web Connector, answer pending
+    DONE = "done"  # QuickBooks answered with success
+    UNKNOWN = "unknown"  # sent, answer lost: settled by a query before any resend
+    FAILED = "failed"  # QuickBooks refused it in a way retrying cannot fix
+    QUARANTINED = "quarantined"  # fails even alone in its message set: kept aside for a person
+    CANCELLED = "cancelled"  # superseded (new plan, hold, skip, deletion) before it was sent
+
+
+class Wait(StrEnum):
+    """What a fetched document waits for before it can be planned."""
+
+    NONE = "none"
+    LISTS = "lists"  # the first Web Connector run to read the QuickBooks lists
+    VENDOR = "vendor"  # another document's write of the same vendor
+
+
+class HoldKind(StrEnum):
+    """Why a held or skipped document stopped; ``reason`` says it in words for people."""
+
+    NONE = "none"
+    MAPPING = "mapping"  # the planner could not map it (re-planned when the config changes)
+    QUICKBOOKS = "quickbooks"  # QuickBooks refused it in a way a new plan may fix (likewise)
+    OPERATOR = "operator"  # a person held or skipped it
+    NOT_POSTABLE = "not_postable"  # nothing to post (reopened when Concur reports it again)
+    DELETED = "deleted"  # deleted in Concur
+    DUPLICATE = "duplicate"  # a duplicate of another document
+
+
+REPLANNABLE_HOLDS = frozenset({HoldKind.MAPPING, HoldKind.QUICKBOOKS})
+
+
+class DuplicateSource(StrEnum):
+    """Where a skipped duplicate came from (contract: fixed names)."""
+
+    WEBHOOK = "webhook"  # Concur delivered the same event again
+    SWEEP = "sweep"  # the sweep listed a document again, unchanged
+    REAPPROVAL = "reapproval"  # an event about a document already seen, unchanged
+    QUICKBOOKS = "quickbooks"  # QuickBooks already has the document
+
+
 ACTIVE_STATES = frozenset({DocState.RECEIVED, DocState.FETCHED, DocState.QUEUED, DocState.SENT, DocState.UNKNOWN})
 
 

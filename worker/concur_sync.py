@@ -20,14 +20,15 @@ import trio
 from shared.clock import iso, now_iso, parse_iso, utc_now
 from shared.config import CompanyConfig
 from shared.domain import Document, ExpenseReport, to_json
-from shared.types import Actor, DocKind, DocState
+from shared.types import Actor, DocKind, DocState, DuplicateSource, HoldKind
 from worker.concur.client import CompanyCredentials, ConcurClient
 from worker.concur.errors import ConcurError, ConcurNotFound, NeedsReconnect
 from worker.concur.fetch import ListItem, fetch_document
 from worker.concur.oauth import Tokens
 from worker.concur.sweep import Found, sweep
 from worker.context import WorkerContext
-from worker.store import audit, documents
+from worker.posting import outbox
+from worker.store import audit, checkpoints, documents, duplicates, events
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +99,7 @@ def _save_tokens(conn: sqlite3.Connection, company: str, tokens: Tokens) -> None
     if before is None or before[0]:
         audit.append(conn, company, None, Actor.CONCUR, "concur_connected", {"geolocation": tokens.geolocation})
         # Fetches that waited for the reconnect are due now, not after their backoff.
-        conn.execute("UPDATE documents SET next_attempt_at = NULL WHERE company = ? AND next_attempt_at IS NOT NULL", (company,))
+        documents.retry_fetches_now(conn, company)
 
 
 def _needs_reconnect(conn: sqlite3.Connection, company: str, reason: str) -> None:
@@ -133,36 +134,31 @@ class SqliteListItemCache:
 def note_document(conn: sqlite3.Connection, company: str, kind: DocKind, concur_id: str, href: str | None, why: str, deleted: bool = False) -> str:
     """Concur says this document exists or changed: create it, or decide what the news means."""
     row = conn.execute("SELECT * FROM documents WHERE company = ? AND kind = ? AND concur_id = ?", (company, str(kind), concur_id)).fetchone()
-    now = now_iso()
     if row is None:
         if deleted:
             return "ignored"
-        cur = conn.execute(
-            "INSERT INTO documents (company, kind, concur_id, state, href, created_at, updated_at) VALUES (?,?,?,?,?,?,?)",
-            (company, str(kind), concur_id, str(DocState.RECEIVED), href, now, now),
-        )
-        audit.append(conn, company, cur.lastrowid, Actor.CONCUR, "received", {"why": why})
+        document_id = documents.create(conn, company, kind, concur_id, href, Actor.CONCUR, why)
+        duplicates.link_document(conn, company, concur_id, document_id)
         return "new"
     if href and not row["href"]:
-        conn.execute("UPDATE documents SET href = ? WHERE id = ?", (href, row["id"]))
+        documents.set_fields(conn, row["id"], href=href)
     state = DocState(row["state"])
     if deleted:
         if state in (DocState.POSTED, DocState.SENT, DocState.UNKNOWN):
-            conn.execute("UPDATE documents SET flag = 'deleted_in_concur' WHERE id = ?", (row["id"],))
+            documents.set_fields(conn, row["id"], flag="deleted_in_concur")
             documents.note(conn, row["id"], Actor.CONCUR, "deleted_after_posting", {"why": why})
             return "flagged"
         if state not in (DocState.SKIPPED,):
-            conn.execute("UPDATE postings SET state = 'cancelled' WHERE document_id = ? AND state = 'queued'", (row["id"],))
-            documents.set_state(conn, row["id"], DocState.SKIPPED, "deleted in Concur", Actor.CONCUR, "deleted", {"why": why})
+            outbox.cancel_queued(conn, row["id"])
+            documents.set_state(conn, row["id"], DocState.SKIPPED, "deleted in Concur", Actor.CONCUR, "deleted", {"why": why}, hold_kind=HoldKind.DELETED)
         return "skipped"
     if state in (DocState.RECEIVED, DocState.FETCHED):
         return "pending"
-    if state is DocState.SKIPPED and row["reason"].startswith("not_postable"):
+    if state is DocState.SKIPPED and row["hold_kind"] == HoldKind.NOT_POSTABLE:
         documents.set_state(conn, row["id"], DocState.RECEIVED, "", Actor.CONCUR, "received", {"why": why})
         return "reopened"
     # Posted, in flight, held, failed or skipped by a person: look again, change nothing yet.
-    conn.execute("UPDATE documents SET next_attempt_at = NULL, attempts = 0 WHERE id = ?", (row["id"],))
-    conn.execute("INSERT OR REPLACE INTO checkpoints (company, name, value) VALUES (?, ?, ?)", (company, f"recheck:{row['id']}", why))
+    documents.mark_recheck(conn, row["id"], why)
     return "recheck"
 
 
@@ -172,7 +168,7 @@ def process_events(conn: sqlite3.Connection, limit: int = 200) -> int:
         if row["object_kind"] and row["object_id"]:
             deleted = row["event_type"] == "reportDeleted"
             note_document(conn, row["company"], DocKind(row["object_kind"]), row["object_id"], row["href"], f"event {row['event_type']} {row['event_id']}", deleted)
-        conn.execute("UPDATE events SET processed_at = ? WHERE id = ?", (now_iso(), row["id"]))
+        events.mark_processed(conn, row["id"])
     return len(rows)
 
 
@@ -189,8 +185,7 @@ def _due(conn: sqlite3.Connection, limit: int) -> list[sqlite3.Row]:
         "SELECT * FROM documents WHERE state = 'received' AND (next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY id LIMIT ?", (now, limit)
     ).fetchall()
     rechecks = conn.execute(
-        """SELECT d.* FROM checkpoints c JOIN documents d ON c.name = 'recheck:' || d.id AND c.company = d.company
-           WHERE d.next_attempt_at IS NULL OR d.next_attempt_at <= ? LIMIT ?""",
+        "SELECT * FROM documents WHERE recheck IS NOT NULL AND state != 'received' AND (next_attempt_at IS NULL OR next_attempt_at <= ?) LIMIT ?",
         (now, limit),
     ).fetchall()
     return list(received) + list(rechecks)
@@ -199,11 +194,11 @@ def _due(conn: sqlite3.Connection, limit: int) -> list[sqlite3.Row]:
 def store_fetched(conn: sqlite3.Connection, document_id: int, doc: Document) -> str:
     row = documents.get(conn, document_id)
     digest = content_hash(doc)
-    recheck = conn.execute("DELETE FROM checkpoints WHERE company = ? AND name = ?", (row["company"], f"recheck:{document_id}")).rowcount
+    recheck = documents.take_recheck(conn, document_id)
     amount = f"{doc.total:.2f}"
     employee = doc.owner.name if isinstance(doc, ExpenseReport) else ""
     vendor_hint = "" if isinstance(doc, ExpenseReport) else doc.vendor_name
-    columns = dict(content=json.dumps(to_json(doc)), content_hash=digest, amount=amount, currency=doc.currency, employee=employee,
+    columns: dict[str, Any] = dict(content=json.dumps(to_json(doc)), content_hash=digest, amount=amount, currency=doc.currency, employee=employee,
                    approval_status=doc.approval_status, concur_modified_at=doc.modified_at or row["concur_modified_at"], attempts=0, next_attempt_at=None)
     state = DocState(row["state"])
     if state is DocState.RECEIVED:
@@ -211,18 +206,22 @@ def store_fetched(conn: sqlite3.Connection, document_id: int, doc: Document) -> 
             columns["vendor"] = vendor_hint
         documents.set_state(conn, document_id, DocState.FETCHED, "", Actor.CONCUR, "fetched", {"hash": digest[:12]}, **columns)
         return "fetched"
-    if not recheck:
+    if recheck is None:
         return "ignored"
     if digest == (row["posted_hash"] or row["content_hash"]):
-        documents.note(conn, document_id, Actor.CONCUR, "duplicate_skipped", {"why": "Concur reported the document again, unchanged"})
+        why = "Concur reported the document again, unchanged"
+        documents.note(conn, document_id, Actor.CONCUR, "duplicate_skipped", {"why": why})
+        # The sweep's news is "sweep" (one row per document version, counted); an event's names it.
+        source, identity = (DuplicateSource.SWEEP, f"document:{document_id}:{digest[:16]}") if recheck == "sweep" else (DuplicateSource.REAPPROVAL, recheck)
+        duplicates.record(conn, row["company"], source, identity, why, document_id, row["concur_id"])
         return "duplicate"
     if state in (DocState.POSTED, DocState.SENT, DocState.UNKNOWN, DocState.QUEUED):
         if state is DocState.QUEUED:
             # Not sent yet: plan again from the new content.
-            conn.execute("UPDATE postings SET state = 'cancelled' WHERE document_id = ? AND state = 'queued'", (document_id,))
+            outbox.cancel_queued(conn, document_id)
             documents.set_state(conn, document_id, DocState.FETCHED, "", Actor.CONCUR, "changed_before_posting", {"hash": digest[:12]}, **columns)
             return "replanned"
-        conn.execute("UPDATE documents SET flag = 'changed_after_posting' WHERE id = ?", (document_id,))
+        documents.set_fields(conn, document_id, flag="changed_after_posting")
         documents.note(conn, document_id, Actor.CONCUR, "changed_after_posting", {"new_hash": digest[:12], "new_amount": amount})
         return "flagged"
     if state in (DocState.HELD, DocState.FAILED):
@@ -235,10 +234,8 @@ def fetch_failed(conn: sqlite3.Connection, document_id: int, reason: str) -> Non
     row = documents.get(conn, document_id)
     attempts = row["attempts"] + 1
     delay = FETCH_BACKOFF_S[min(attempts - 1, len(FETCH_BACKOFF_S) - 1)]
-    conn.execute(
-        "UPDATE documents SET attempts = ?, next_attempt_at = ?, reason = ? WHERE id = ?",
-        (attempts, iso(utc_now() + dt.timedelta(seconds=delay)), f"fetch failed (try {attempts}): {reason}"[:500], document_id),
-    )
+    documents.set_fields(conn, document_id, attempts=attempts, next_attempt_at=iso(utc_now() + dt.timedelta(seconds=delay)),
+                         reason=f"fetch failed (try {attempts}): {reason}"[:500])
 
 
 async def fetch_one(ctx: WorkerContext, client: ConcurClient, cache: SqliteListItemCache, row: sqlite3.Row) -> None:
@@ -299,18 +296,15 @@ def record_sweep(conn: sqlite3.Connection, company: CompanyConfig, found: list[F
         if item.modified_at:
             # v4 reports carry no modification time of their own: remember the listing's, so the
             # next sweep's overlap does not look at the same version again.
-            conn.execute(
-                "UPDATE documents SET concur_modified_at = ? WHERE company = ? AND kind = ? AND concur_id = ? AND concur_modified_at < ?",
-                (item.modified_at, company.id, str(item.kind), item.object_id, item.modified_at),
-            )
-    conn.execute("INSERT OR REPLACE INTO checkpoints (company, name, value) VALUES (?,?,?)", (company.id, SWEEP_CHECKPOINT, iso(checkpoint)))
+            documents.note_concur_modified(conn, company.id, item.kind, item.object_id, item.modified_at)
+    checkpoints.put(conn, company.id, SWEEP_CHECKPOINT, iso(checkpoint))
     audit.append(conn, company.id, None, Actor.WORKER, "sweep", {"listed": len(found), "noted": noted})
     return noted
 
 
 async def sweep_company(ctx: WorkerContext, client: ConcurClient, company: CompanyConfig) -> int:
-    row = await ctx.store.run(lambda conn: conn.execute("SELECT value FROM checkpoints WHERE company = ? AND name = ?", (company.id, SWEEP_CHECKPOINT)).fetchone())
-    since = parse_iso(row[0]) if row else None
+    value = await ctx.store.run(checkpoints.get, company.id, SWEEP_CHECKPOINT)
+    since = parse_iso(value) if value else None
     result = await sweep(client, company.id, since, resolve_statuses=frozenset(company.posting.post_on_status))
     noted = await ctx.store.run(record_sweep, company, result.found, result.checkpoint)
     if noted:

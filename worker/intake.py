@@ -16,11 +16,10 @@ from pathlib import Path
 import trio
 from quart import Blueprint, Response, current_app, jsonify, request
 
-from shared.clock import now_iso
 from shared.config import Config
-from shared.types import Actor, DocKind
+from shared.types import Actor, DocKind, DuplicateSource
 from worker.concur.webhooks import BadEvent, Event, load_public_keys, object_of, parse_event, verify_signature
-from worker.store import audit
+from worker.store import audit, duplicates, events
 from worker.store.db import StoreError
 from worker.web import context, json_error
 
@@ -122,7 +121,7 @@ async def _reject(status: int, reason: str, source: str):
 
 
 def _record_rejection(conn: sqlite3.Connection, reason: str, source: str) -> None:
-    conn.execute("INSERT INTO webhook_rejections (company, received_at, source, reason) VALUES (NULL, ?, ?, ?)", (now_iso(), source, reason))
+    events.record_rejection(conn, source, reason)
 
 
 @dataclass
@@ -187,16 +186,14 @@ def _store_events(conn: sqlite3.Connection, batch: list[Pending]) -> list[bool]:
 
 def _store_event(conn: sqlite3.Connection, company: str, event: Event, target, body: str) -> bool:
     kind, object_id = target if target else (None, None)
-    cur = conn.execute(
-        """INSERT INTO events (company, event_id, source, topic, event_type, object_kind, object_id, href, received_at, processed_at, body)
-           VALUES (?, ?, 'webhook', ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (company, event_id) DO NOTHING""",
-        (company, event.id, event.topic, event.event_type, kind, object_id, event.href, now_iso(),
-         # Events about nothing we post (other topics, other companies) are kept but need no work.
-         now_iso() if target is None or company == UNKNOWN_COMPANY else None, body),
-    )
-    if cur.rowcount:
+    # Events about nothing we post (other topics, other companies) are kept but need no work.
+    needs_work = target is not None and company != UNKNOWN_COMPANY
+    if events.store_webhook(conn, company, event.id, event.topic, event.event_type, kind, object_id, event.href, body, needs_work):
         return True
     # The same event again: Concur delivers at least once. Count it where operators look.
     document = conn.execute("SELECT id FROM documents WHERE company = ? AND kind = ? AND concur_id = ?", (company, kind, object_id)).fetchone() if target else None
-    audit.append(conn, company, document[0] if document else None, Actor.CONCUR, "duplicate_skipped", {"event": event.id, "why": "event delivered again"})
+    document_id = document[0] if document else None
+    why = "event delivered again"
+    audit.append(conn, company, document_id, Actor.CONCUR, "duplicate_skipped", {"event": event.id, "why": why})
+    duplicates.record(conn, company, DuplicateSource.WEBHOOK, f"event:{event.id}", why, document_id, object_id or "")
     return False

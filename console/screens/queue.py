@@ -1,4 +1,6 @@
-"""Queue: the live document table with its views (tabs), company filter and search; pages as you scroll."""
+"""Queue: the live document table with its views (tabs), company filter and search; pages as you scroll.
+
+The "Duplicates skipped" tab lists the worker's duplicate records instead of documents."""
 
 from __future__ import annotations
 
@@ -12,8 +14,9 @@ from console.client import ApiError, WorkerUnreachable
 from console.screens.actions import DocumentActions
 from console.state import ConnectionState
 from console.widgets.document_table import DocumentTable
+from console.widgets.duplicate_table import DuplicateTable
 from console.widgets.status_bar import StatusBar
-from shared.api import Document, view_matches
+from shared.api import VIEW_DUPLICATES, Document, view_matches
 
 PAGE = 100
 VIEWS: tuple[tuple[str, str], ...] = (
@@ -60,12 +63,14 @@ class QueueScreen(DocumentActions):
         yield Input(placeholder="search: Concur id, employee, vendor or amount · Enter to apply, Esc to clear", id="search")
         yield Static(id="filters")
         yield DocumentTable(id="documents")
+        yield DuplicateTable(id="duplicates")
         yield Static(id="result")
         yield StatusBar()
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#search").display = False
+        self.duplicate_table.display = False
         self.app.change_signal.subscribe(self, self.on_change)  # type: ignore[attr-defined]
         self.app.connection_signal.subscribe(self, self.on_connection)  # type: ignore[attr-defined]
         self.query_one(DocumentTable).focus()
@@ -77,8 +82,19 @@ class QueueScreen(DocumentActions):
     def table(self) -> DocumentTable:
         return self.query_one(DocumentTable)
 
+    @property
+    def duplicate_table(self) -> DuplicateTable:
+        return self.query_one(DuplicateTable)
+
+    @property
+    def showing_duplicates(self) -> bool:
+        return self.view == VIEW_DUPLICATES
+
+    def _shown(self) -> DocumentTable | DuplicateTable:
+        return self.duplicate_table if self.showing_duplicates else self.table
+
     def current_document(self) -> Document | None:
-        return self.table.current_document()
+        return None if self.showing_duplicates else self.table.current_document()
 
     def _api_state(self) -> str:
         return "" if self.view == "all" else self.view
@@ -89,7 +105,7 @@ class QueueScreen(DocumentActions):
         if self.q:
             parts.append(f"search “{self.q}”")
         more = " · more below" if self.next_cursor else ""
-        self.query_one("#filters", Static).update(Text(" · ".join(parts) + f" · {self.table.row_count} shown{more}", style="dim"))
+        self.query_one("#filters", Static).update(Text(" · ".join(parts) + f" · {self._shown().row_count} shown{more}", style="dim"))
 
     def set_filter(self, company: str | None = None, view: str | None = None) -> None:
         if company is not None:
@@ -105,13 +121,22 @@ class QueueScreen(DocumentActions):
     async def reload(self, keep_rows: int = 0) -> None:
         """First page again (or as many rows as were loaded, up to 500), keeping the cursor's row."""
         limit = min(500, max(PAGE, keep_rows))
+        duplicates = self.showing_duplicates
         try:
-            page = await self.app.client.documents(self._api_state(), self.company, self.q, None, limit)  # type: ignore[attr-defined]
+            if duplicates:
+                page = await self.app.client.duplicates(self.company, None, limit)  # type: ignore[attr-defined]
+            else:
+                page = await self.app.client.documents(self._api_state(), self.company, self.q, None, limit)  # type: ignore[attr-defined]
         except (WorkerUnreachable, ApiError) as exc:
             self.query_one("#filters", Static).update(Text(f"could not load: {exc} · showing the last data", style="bold red"))
             return
         self.next_cursor = page.next_cursor
-        self.table.replace(page.items)
+        shown, hidden = (self.duplicate_table, self.table) if duplicates else (self.table, self.duplicate_table)
+        shown.replace(page.items)  # type: ignore[arg-type]
+        if not shown.display:
+            hidden.display, shown.display = False, True
+            if hidden.has_focus:
+                shown.focus()
         self._describe_filters()
 
     @work(exclusive=True, group="more")
@@ -119,35 +144,49 @@ class QueueScreen(DocumentActions):
         if not self.next_cursor or self._loading_more:
             return
         self._loading_more = True
+        duplicates = self.showing_duplicates
         try:
-            page = await self.app.client.documents(self._api_state(), self.company, self.q, self.next_cursor, PAGE)  # type: ignore[attr-defined]
+            if duplicates:
+                page = await self.app.client.duplicates(self.company, self.next_cursor, PAGE)  # type: ignore[attr-defined]
+            else:
+                page = await self.app.client.documents(self._api_state(), self.company, self.q, self.next_cursor, PAGE)  # type: ignore[attr-defined]
         except (WorkerUnreachable, ApiError):
             return
         finally:
             self._loading_more = False
+        if duplicates != self.showing_duplicates:
+            return  # the view changed meanwhile; its reload shows the right rows
         self.next_cursor = page.next_cursor
-        self.table.extend(page.items)
+        (self.duplicate_table if duplicates else self.table).extend(page.items)  # type: ignore[arg-type]
         self._describe_filters()
 
     @on(DataTable.RowHighlighted)
     def _maybe_more(self) -> None:
-        if self.table.near_end() and self.next_cursor:
+        if self._shown().near_end() and self.next_cursor:
             self.load_more()
 
     # --- live updates -----------------------------------------------------------------------
 
     def on_change(self, doc: Document) -> None:
+        if self.showing_duplicates:
+            # A duplicate is recorded with its document's news (its audit entry): reload once per burst.
+            if not self.company or doc.company == self.company:
+                self._reload_soon()
+            return
         if self.table.update_document(doc):
             return
         offline = self.app.summary.offline_companies() if self.app.summary else frozenset()  # type: ignore[attr-defined]
         if (not self.company or doc.company == self.company) and not self.q and view_matches(self._api_state(), doc, offline):
-            if self._refresh_timer is not None:
-                self._refresh_timer.stop()
-            self._refresh_timer = self.set_timer(REFRESH_DELAY_S, lambda: self.reload(self.table.row_count + 1))
+            self._reload_soon()
+
+    def _reload_soon(self) -> None:
+        if self._refresh_timer is not None:
+            self._refresh_timer.stop()
+        self._refresh_timer = self.set_timer(REFRESH_DELAY_S, lambda: self.reload(self._shown().row_count + 1))
 
     def on_connection(self, state: ConnectionState) -> None:
         if state.connected and not self._was_connected:
-            self.reload(self.table.row_count)  # catch up after an outage, keeping the cursor
+            self.reload(self._shown().row_count)  # catch up after an outage, keeping the cursor
         self._was_connected = state.connected
 
     # --- keys -------------------------------------------------------------------------------
@@ -185,26 +224,31 @@ class QueueScreen(DocumentActions):
         self.q = event.value.strip()
         if not self.q:
             event.input.display = False
-        self.table.focus()
+        self._shown().focus()
         self.reload()
 
     def action_clear_search(self) -> None:
         box = self.query_one("#search", Input)
         box.value = ""
         box.display = False
-        self.table.focus()
+        self._shown().focus()
         if self.q:
             self.q = ""
             self.reload()
 
     def action_reload(self) -> None:
-        self.reload(self.table.row_count)
+        self.reload(self._shown().row_count)
 
     def action_open(self) -> None:
+        from console.screens.detail import DetailScreen
+
+        if self.showing_duplicates:
+            duplicate = self.duplicate_table.current()
+            if duplicate is not None and duplicate.document_id is not None:
+                self.app.push_screen(DetailScreen(duplicate.document_id))
+            return
         doc = self.current_document()
         if doc is not None:
-            from console.screens.detail import DetailScreen
-
             self.app.push_screen(DetailScreen(doc.id))
 
     @on(DataTable.RowSelected)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual.widgets import DataTable
 
 from console.format import short_time, state_style
+from console.widgets.paged_table import PagedTable
 from shared.api import Document
 
 # Most telling first, so an 80-column terminal shows the reason; the table scrolls sideways for the rest.
@@ -26,18 +26,14 @@ def row_cells(d: Document) -> tuple[object, ...]:
     )
 
 
-class DocumentTable(DataTable):
+class DocumentTable(PagedTable):
     """The queue's rows; ``near_end`` tells the screen when to fetch the next page."""
 
-    NEAR_END = 10
+    COLUMNS = COLUMNS
 
     def __init__(self, **kwargs) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+        super().__init__(**kwargs)
         self.documents: dict[int, Document] = {}
-
-    def on_mount(self) -> None:
-        for key, label, width in COLUMNS:
-            self.add_column(label, key=key, width=width)
 
     def replace(self, docs: list[Document]) -> None:
         """Show ``docs`` instead, keeping the cursor on the same document when it is still there."""
@@ -65,13 +61,5 @@ class DocumentTable(DataTable):
         return True
 
     def current_document(self) -> Document | None:
-        if not self.row_count or self.cursor_row < 0:
-            return None
-        try:
-            key = self.coordinate_to_cell_key((self.cursor_row, 0)).row_key.value
-        except Exception:  # an empty or shrinking table has no current row
-            return None
-        return self.documents.get(int(key)) if key else None
-
-    def near_end(self) -> bool:
-        return self.row_count > 0 and self.cursor_row >= self.row_count - self.NEAR_END
+        key = self.current_key()
+        return None if key is None else self.documents.get(key)

@@ -24,7 +24,7 @@ from console.widgets.qbxml_viewer import QbxmlViewer
 from mlc import harness
 from shared.config import load_config
 from shared.tokens import read_tokens
-from tests.helpers.console_pilot import confirm, rows, select, text_of
+from tests.helpers.console_pilot import confirm, duplicate_rows, rows, select, text_of
 from tests.helpers.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -97,6 +97,11 @@ async def test_console_on_simulated_data(world: World) -> None:
         await wait_until(pilot, lambda: isinstance(app.screen, QueueScreen), what="queue")
         screen = app.screen
         assert screen.table.row_count == 0  # nothing pending: everything went through
+        # Each webhook came twice: the "Duplicates skipped" tab lists the five re-deliveries the
+        # overview counts, each as the worker recorded it.
+        screen.set_filter(view="duplicates")
+        await wait_until(pilot, lambda: len(duplicate_rows(app)) == 5, what="duplicates view")
+        assert set(duplicate_rows(app).values()) == {("webhook", 1)}
         screen.set_filter(view="posted")
         await wait_until(pilot, lambda: len(rows(app)) == 5, what="posted view")
         posted = rows(app)

@@ -93,6 +93,31 @@ def dumps(raw: dict) -> str:
 # --- the worker's store ----------------------------------------------------------------------------
 
 
+async def api_get(h: harness.Harness, path: str, **params: str) -> Any:
+    """The operator API over real HTTP, with the operator's token (what the console sees)."""
+    import httpx
+
+    from shared.tokens import read_tokens
+
+    token = read_tokens(h.config.operator.token_file)[0].token
+    async with httpx.AsyncClient(timeout=10) as client:
+        reply = await client.get(h.worker.url + "/api/v1" + path, params=params, headers={"Authorization": f"Bearer {token}"})
+    assert reply.status_code == 200, reply.text
+    return reply.json()
+
+
+async def all_duplicates(h: harness.Harness, limit: str = "2") -> list[dict]:
+    """Every item of ``GET /api/v1/duplicates``, page by page (small pages exercise the cursor)."""
+    items: list[dict] = []
+    cursor = ""
+    while True:
+        page = await api_get(h, "/duplicates", limit=limit, **({"cursor": cursor} if cursor else {}))
+        items += page["items"]
+        if not page["next_cursor"]:
+            return items
+        cursor = page["next_cursor"]
+
+
 async def sql(h: harness.Harness, query: str, *args: Any) -> list[dict]:
     assert h.worker is not None
     return await h.worker.ctx.store.run(lambda conn: [dict(r) for r in conn.execute(query, args).fetchall()])

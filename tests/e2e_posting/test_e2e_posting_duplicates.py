@@ -14,6 +14,8 @@ from mlc import harness
 from worker.concur_sync import sweep_company
 
 from e2e_posting_helpers import (
+    all_duplicates,
+    api_get,
     approved_reports,
     audit_count,
     by_account,
@@ -47,6 +49,17 @@ async def test_each_webhook_three_times_shuffled_posts_each_document_once(tmp_pa
         _one_per_document(h)
         # Every extra copy is counted where operators look.
         assert await audit_count(h, "duplicate_skipped") == 2 * expected
+        # ... as records: one per event (delivered three times: counted twice), newest first,
+        # each naming its document; the summary counts the records (the contract), `mlc demo`
+        # every skipped delivery.
+        items = await all_duplicates(h)
+        assert len(items) == expected and len({i["concur_id"] for i in items}) == expected
+        assert {(i["source"], i["count"], i["why"]) for i in items} == {("webhook", 2, "event delivered again")}
+        assert all(i["document_id"] and i["company"] == h.company for i in items)
+        assert [i["last_at"] for i in items] == sorted((i["last_at"] for i in items), reverse=True)
+        summary = await api_get(h, "/summary")
+        assert summary["companies"][0]["duplicates_skipped"] == len(items) == expected
+        assert harness.harness_counts(h)[1] == 2 * expected  # `mlc demo`'s skipped_duplicates agrees
         stored = await sql(h, "SELECT COUNT(*) AS n FROM events")
         assert stored[0]["n"] == expected
         assert by_account(qb_totals(h)) == concur_account_totals(h)
@@ -70,6 +83,8 @@ async def test_reapproval_and_sweep_overlap_never_post_twice(tmp_path):
         await wait_for(h, "SELECT COUNT(*) AS n FROM audit WHERE action = 'duplicate_skipped' AND document_id = ? AND detail LIKE '%unchanged%'", doc["id"],
                        check=lambda rows: rows[0]["n"] == 1, what="re-approval counted as duplicate")
         assert await audit_count(h, "duplicate_skipped", doc["id"]) == skipped_before + 1
+        mine = [i for i in await all_duplicates(h) if i["document_id"] == doc["id"]]
+        assert [i["source"] for i in mine if i["source"] != "webhook"] == ["reapproval"], mine
         # A sweep listing everything again (the checkpoint reset) overlaps the webhooks.
         await h.worker.ctx.store.run(lambda conn: conn.execute("DELETE FROM checkpoints WHERE name = 'concur_sweep'"))
         from worker.concur_sync import make_client

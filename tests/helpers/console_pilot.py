@@ -9,6 +9,7 @@ from textual.widgets import Static
 from console.screens.queue import QueueScreen
 from console.widgets.confirm import ConfirmDialog
 from console.widgets.document_table import DocumentTable
+from console.widgets.duplicate_table import DuplicateTable
 from tests.helpers.waiting import wait_until
 
 # "Now" for the console in tests: ages and the status bar's time come out the same on every run.
@@ -23,6 +24,12 @@ def rows(app) -> dict[str, str]:
     """concur_id -> state of the queue's rows."""
     table = app.screen.query_one(DocumentTable)
     return {d.concur_id: d.state for d in table.documents.values()}
+
+
+def duplicate_rows(app) -> dict[str, tuple[str, int]]:
+    """concur_id -> (source, count) of the "Duplicates skipped" tab's rows."""
+    table = app.screen.query_one(DuplicateTable)
+    return {d.concur_id: (d.source, d.count) for d in table.duplicates.values()}
 
 
 async def open_queue(app, pilot, view_key: str | None = None) -> QueueScreen:

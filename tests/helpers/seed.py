@@ -16,7 +16,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from shared.clock import iso
-from worker.store import audit
+from shared.types import DuplicateSource
+from worker.store import audit, duplicates
 
 BASE = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC)
 
@@ -27,14 +28,15 @@ def at(minutes: float) -> str:
 
 @contextlib.contextmanager
 def fixed_audit_clock(start_minutes: float = 0.0) -> Iterator[None]:
-    """Audit entries written inside get times BASE+start, +1 s, +2 s, ... instead of now."""
+    """Audit entries (and duplicate records) written inside get times BASE+start, +1 s, +2 s, ...
+    instead of now."""
     ticks = itertools.count()
-    original = audit.now_iso
-    audit.now_iso = lambda: at(start_minutes + next(ticks) / 60)  # type: ignore[assignment]
+    original = audit.now_iso, duplicates.now_iso
+    audit.now_iso = duplicates.now_iso = lambda: at(start_minutes + next(ticks) / 60)  # type: ignore[assignment]
     try:
         yield
     finally:
-        audit.now_iso = original  # type: ignore[assignment]
+        audit.now_iso, duplicates.now_iso = original  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -132,13 +134,13 @@ def seed(conn: sqlite3.Connection) -> dict[str, int]:
             has_content = doc.state != "received"
             cur = conn.execute(
                 "INSERT INTO documents (company, kind, concur_id, state, reason, amount, currency, employee, vendor, approval_status,"
-                " content, plan, quickbooks_txn_id, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " content, plan, quickbooks_txn_id, created_at, updated_at, hold_kind) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     doc.company, doc.kind, doc.concur_id, doc.state, doc.reason, doc.amount, "USD" if doc.amount else None,
                     doc.who if doc.kind == "expense_report" else "", doc.who if doc.kind == "invoice" else "", "A_APPR",
                     json.dumps(_content(doc)) if has_content else None,
                     json.dumps(_plan(doc)) if doc.state not in ("received", "fetched") else None,
-                    doc.txn_id, at(n), at(n + 30),
+                    doc.txn_id, at(n), at(n + 30), "duplicate" if doc.reason.startswith("duplicate") else "none",
                 ),
             )
             doc_id = int(cur.lastrowid or 0)
@@ -165,6 +167,8 @@ def seed(conn: sqlite3.Connection) -> dict[str, int]:
             if doc.state != "received":
                 audit.append(conn, doc.company, doc_id, "worker", doc.state, {"from": "received", "to": doc.state, "reason": doc.reason})
         audit.append(conn, "acme", ids["RPT-1001"], "concur", "duplicate_skipped", {"event_id": "evt-dup-1", "reason": "re-delivered event"})
+        for _ in range(2):  # the same event delivered twice more: one record counted twice
+            duplicates.record(conn, "acme", DuplicateSource.WEBHOOK, "event:evt-dup-1", "event delivered again", ids["RPT-1001"], "RPT-1001")
         audit.append(conn, "acme", None, "worker", "config_reloaded", {})
     conn.execute("INSERT INTO qb_company (company, last_contact_at, last_result, reachable_since) VALUES ('acme', ?, 'ok', ?)", (at(40), at(0)))
     conn.execute(
@@ -190,11 +194,11 @@ def seed_bulk(conn: sqlite3.Connection, count: int, company: str = "acme", prefi
     states = ("posted", "queued", "held", "failed", "skipped", "received")
     rows = (
         (company, "expense_report", f"{prefix}-{i:06d}", states[i % len(states)], "duplicate" if i % 60 == 4 else "",
-         f"{i % 1000}.{i % 100:02d}", "USD", f"Employee {i % 500}", "", at(i // 7), at(i // 7))
+         f"{i % 1000}.{i % 100:02d}", "USD", f"Employee {i % 500}", "", at(i // 7), at(i // 7), "duplicate" if i % 60 == 4 else "none")
         for i in range(count)
     )
     conn.executemany(
-        "INSERT INTO documents (company, kind, concur_id, state, reason, amount, currency, employee, vendor, created_at, updated_at)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        "INSERT INTO documents (company, kind, concur_id, state, reason, amount, currency, employee, vendor, created_at, updated_at, hold_kind)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
         rows,
     )

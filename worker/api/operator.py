@@ -1,4 +1,4 @@
-"""Operator API (/api/v1): summary, documents, actions, audit and the event stream.
+"""Operator API (/api/v1): summary, documents, actions, duplicates, audit and the event stream.
 
 Routes are thin: they parse parameters, run one query or action in one store transaction, and
 shape the answer. Errors are always JSON ``{"error": ...}``: 400 for bad parameters, 401/403 from
@@ -117,6 +117,15 @@ async def audit():
     limit = queries.parse_limit(args.get("limit"))
     document_id = _int_param("document", args.get("document"))
     page = await context().store.run(queries.list_audit, args.get("company", ""), document_id, limit, args.get("cursor") or None)
+    return jsonify(page.to_dict())
+
+
+@blueprint.get("/duplicates")
+@require_token()
+async def duplicates():
+    args = request.args
+    limit = queries.parse_limit(args.get("limit"))
+    page = await context().store.run(queries.list_duplicates, args.get("company", ""), limit, args.get("cursor") or None)
     return jsonify(page.to_dict())
 
 

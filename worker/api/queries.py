@@ -30,12 +30,15 @@ from shared.api import (
     Document,
     DocumentDetail,
     DocumentPage,
+    Duplicate,
+    DuplicatePage,
     Posting,
     Summary,
     normalise_amount,
 )
 from shared.clock import iso, parse_iso
 from shared.types import DocState
+from worker.store import duplicates as duplicate_records
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
@@ -46,8 +49,9 @@ DOCUMENT_COLUMNS = (
 )
 
 
-# reason starts with "duplicate", written as a range so that an index on reason serves it.
-DUPLICATE_REASON = "reason >= 'duplicate' AND reason < 'duplicatf'"
+# Skipped documents that duplicate another one (the documents filter ``state=duplicates``); the
+# duplicates the worker skipped without a document of their own are GET /api/v1/duplicates.
+DUPLICATE_DOCUMENTS = "hold_kind = 'duplicate'"
 
 
 class BadRequest(Exception):
@@ -138,7 +142,7 @@ def _where(f: DocumentFilter) -> tuple[list[str], list[Any]]:
     elif f.state == VIEW_PENDING_OFFLINE:
         clauses.append("state = 'queued' AND company IN (SELECT company FROM qb_company WHERE unreachable_since IS NOT NULL)")
     elif f.state == VIEW_DUPLICATES:
-        clauses.append(f"state = 'skipped' AND {DUPLICATE_REASON}")
+        clauses.append(f"state = 'skipped' AND {DUPLICATE_DOCUMENTS}")
     elif f.state:
         clauses.append("state = ?")
         params.append(f.state)
@@ -266,6 +270,33 @@ def last_audit_id(conn: sqlite3.Connection) -> int:
     return int(row[0] or 0)
 
 
+# --- duplicates -----------------------------------------------------------------------------
+
+
+def duplicate_from_row(row: sqlite3.Row) -> Duplicate:
+    return Duplicate(
+        id=row["id"], at=row["at"], company=row["company"], document_id=row["document_id"], concur_id=row["concur_id"],
+        source=row["source"], why=row["why"], count=row["count"], last_at=row["last_at"],
+    )
+
+
+def list_duplicates(conn: sqlite3.Connection, company: str, limit: int, cursor: str | None) -> DuplicatePage:
+    """Skipped duplicates, most recently seen first (keyset on ``(last_at, id)``)."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    if company:
+        clauses.append("company = ?")
+        params.append(company)
+    if cursor:
+        last_at, before = decode_cursor(cursor, (str, int))
+        clauses.append("(last_at < ? OR (last_at = ? AND id < ?))")
+        params += [last_at, last_at, before]
+    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+    rows = conn.execute(f"SELECT * FROM duplicates {where} ORDER BY last_at DESC, id DESC LIMIT ?", (*params, limit + 1)).fetchall()
+    items = [duplicate_from_row(r) for r in rows[:limit]]
+    return DuplicatePage(items, encode_cursor([items[-1].last_at, items[-1].id]) if len(rows) > limit else None)
+
+
 # --- summary --------------------------------------------------------------------------------
 
 
@@ -310,10 +341,7 @@ def company_summary(conn: sqlite3.Connection, company: str, name: str, now: dt.d
     concur, concur_reason = _concur_state(
         conn.execute("SELECT needs_reconnect, reason FROM concur_tokens WHERE company = ?", (company,)).fetchone()
     )
-    duplicates = conn.execute(
-        f"SELECT COUNT(*) FROM documents WHERE company = ? AND state = 'skipped' AND {DUPLICATE_REASON}", (company,)
-    ).fetchone()[0]
-    duplicates += conn.execute("SELECT COUNT(*) FROM audit WHERE action = 'duplicate_skipped' AND company = ?", (company,)).fetchone()[0]
+    duplicates = duplicate_records.skipped(conn, company)
     return CompanySummary(
         id=company,
         name=name,

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import sqlite3
 
-from shared.types import DocState
+from shared.types import DocState, HoldKind
+from worker.posting.outbox import cancel_queued, check_again
 from worker.store import documents
 from worker.store.documents import InvalidTransition
 
@@ -35,23 +36,20 @@ def apply_action(conn: sqlite3.Connection, document_id: int, action: str, reason
     if action == "replay" and state is DocState.POSTED:
         if not force:
             raise InvalidTransition(state, "document is posted; replay it only with force, and only if QuickBooks does not have it")
-        _cancel_queued(conn, document_id)
+        cancel_queued(conn, document_id)
         # Settlement asks QuickBooks first: found -> back to posted, absent -> re-planned and sent.
         documents.set_state(conn, document_id, DocState.UNKNOWN, f"replay requested: checking QuickBooks first ({reason})" if reason else "replay requested: checking QuickBooks first", actor, "replay", {"force": True})
-        conn.execute("UPDATE postings SET state = 'unknown' WHERE document_id = ? AND state = 'done' AND op IN ('BillAdd', 'JournalEntryAdd')", (document_id,))
+        check_again(conn, document_id)
         return documents.get(conn, document_id)
     if state not in _ALLOWED[action]:
         raise InvalidTransition(state, f"cannot {action} a document that is {state}")
     if action in ("hold", "skip"):
-        _cancel_queued(conn, document_id)
+        cancel_queued(conn, document_id)
         new_state = DocState.HELD if action == "hold" else DocState.SKIPPED
         text = reason or ("held by operator" if action == "hold" else "operator")
-        documents.set_state(conn, document_id, new_state, text, actor, action, {"operator_reason": reason})
+        documents.set_state(conn, document_id, new_state, text, actor, action, {"operator_reason": reason}, hold_kind=HoldKind.OPERATOR)
     else:  # release / replay: plan again from the fetched content
         target = DocState.FETCHED if row["content"] else DocState.RECEIVED
         documents.set_state(conn, document_id, target, "", actor, action, {"operator_reason": reason}, attempts=0, next_attempt_at=None)
     return documents.get(conn, document_id)
 
-
-def _cancel_queued(conn: sqlite3.Connection, document_id: int) -> None:
-    conn.execute("UPDATE postings SET state = 'cancelled' WHERE document_id = ? AND state = 'queued'", (document_id,))

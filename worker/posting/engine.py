@@ -17,14 +17,14 @@ import trio
 from shared.clock import now_iso
 from shared.config import CompanyConfig, ConfigError, load_config
 from shared.domain import from_json
-from shared.types import Actor, DocState
+from shared.types import REPLANNABLE_HOLDS, Actor, DocState, DuplicateSource, HoldKind, Wait
 from worker.context import WorkerContext
-from worker.posting.outbox import PlannedWrite, queue_writes
+from worker.posting.outbox import PlannedWrite, cancel_queued, queue_writes
 from worker.posting.plan import Hold, ListsView, NotPostable, Plan, PlanResult, QuickBooksFacts, plan_document, plan_to_json
 from worker.posting.vendors import CreateVendor, QbVendor, ReactivateVendor, VendorDirectory
 from worker.qbwc import lists
 from worker.qbxml.model import BillAdd
-from worker.store import audit, documents
+from worker.store import audit, documents, duplicates
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +32,6 @@ BATCH = 100
 CLOSED_PERIOD_STATUS = 3180  # QuickBooks: the transaction date is on or before the closing date
 WAIT_FOR_LISTS = "waiting for the first Web Connector run to read the QuickBooks lists"
 WAIT_FOR_VENDOR = "waiting for the vendor"
-# Audit actions after which a held document is re-planned by itself when the config changes.
-REPLANNABLE_HOLDS = ("plan_hold", "held")
 
 
 # --- inputs from the store ----------------------------------------------------------------------
@@ -138,13 +136,14 @@ def plan_one(conn: sqlite3.Connection, document_id: int, company: CompanyConfig)
     if row["state"] != DocState.FETCHED:
         return "not fetched"
     if not lists.ready(conn, company.id):
-        if row["reason"] != WAIT_FOR_LISTS:
-            conn.execute("UPDATE documents SET reason = ? WHERE id = ?", (WAIT_FOR_LISTS, document_id))
+        documents.set_wait(conn, document_id, Wait.LISTS, WAIT_FOR_LISTS)
         return "waiting"
     posted = conn.execute("SELECT txn_id FROM postings WHERE document_id = ? AND op IN ('BillAdd', 'JournalEntryAdd') AND state IN ('done', 'sent', 'unknown')", (document_id,)).fetchall()
     if posted:
         # QuickBooks has (or may have) this document already: never a second posting.
-        documents.set_state(conn, document_id, DocState.POSTED if all(r[0] for r in posted) else DocState.UNKNOWN, "", Actor.WORKER, "duplicate_skipped", {"why": "already in QuickBooks"})
+        why = "already in QuickBooks"
+        documents.set_state(conn, document_id, DocState.POSTED if all(r[0] for r in posted) else DocState.UNKNOWN, "", Actor.WORKER, "duplicate_skipped", {"why": why})
+        duplicates.record(conn, company.id, DuplicateSource.QUICKBOOKS, f"document:{document_id}", why, document_id, row["concur_id"])
         return "duplicate"
     result = plan_row(conn, row, company)
     picture = plan_to_json(result)
@@ -155,8 +154,7 @@ def plan_one(conn: sqlite3.Connection, document_id: int, company: CompanyConfig)
             # fail (3100, or 3200 on the second VendorMod) and cost a retry; plan this one once
             # QuickBooks has answered the first document's vendor write.
             reason = f"{WAIT_FOR_VENDOR} \"{result.vendor_action.name}\" to be written (document {other})"
-            if row["reason"] != reason:
-                conn.execute("UPDATE documents SET reason = ? WHERE id = ?", (reason, document_id))
+            documents.set_wait(conn, document_id, Wait.VENDOR, reason)
             return "waiting"
     if isinstance(result, Plan):
         action = result.vendor_action
@@ -164,7 +162,7 @@ def plan_one(conn: sqlite3.Connection, document_id: int, company: CompanyConfig)
         # The new plan supersedes the old one: its unsent rows and the rows QuickBooks refused
         # (kept for the record in status_code/message and the audit trail) must not block the new
         # rows, which the outbox sends only after every earlier-seq row of the document is settled.
-        conn.execute("UPDATE postings SET state = 'cancelled' WHERE document_id = ? AND state IN ('queued', 'failed')", (document_id,))
+        cancel_queued(conn, document_id, superseded_failures=True)
         queue_writes(conn, company.id, document_id, writes_of(result))
         documents.set_state(
             conn, document_id, DocState.QUEUED, "", Actor.WORKER, "planned",
@@ -173,10 +171,11 @@ def plan_one(conn: sqlite3.Connection, document_id: int, company: CompanyConfig)
         )
         return "queued"
     if isinstance(result, NotPostable):
-        documents.set_state(conn, document_id, DocState.SKIPPED, f"not_postable: {result.reason}", Actor.WORKER, "not_postable", {"decisions": result.decisions}, plan=json.dumps(picture))
+        documents.set_state(conn, document_id, DocState.SKIPPED, f"not_postable: {result.reason}", Actor.WORKER, "not_postable", {"decisions": result.decisions},
+                            hold_kind=HoldKind.NOT_POSTABLE, plan=json.dumps(picture))
         return "skipped"
     assert isinstance(result, Hold)
-    documents.set_state(conn, document_id, DocState.HELD, result.reason, Actor.WORKER, "plan_hold", {"decisions": result.decisions}, plan=json.dumps(picture))
+    documents.set_state(conn, document_id, DocState.HELD, result.reason, Actor.WORKER, "plan_hold", {"decisions": result.decisions}, hold_kind=HoldKind.MAPPING, plan=json.dumps(picture))
     return "held"
 
 
@@ -219,13 +218,13 @@ def plan_batch(conn: sqlite3.Connection, companies: dict[str, CompanyConfig], li
     planned = 0
     for company in companies.values():
         if not lists.ready(conn, company.id):
-            conn.execute("UPDATE documents SET reason = ? WHERE company = ? AND state = 'fetched' AND reason != ?", (WAIT_FOR_LISTS, company.id, WAIT_FOR_LISTS))
+            documents.wait_for_lists(conn, company.id, WAIT_FOR_LISTS)
             continue
         replan_closed_period(conn, company.id)
         # Documents waiting for another one's vendor go last, so they never starve the rest.
         ids = [r[0] for r in conn.execute(
-            "SELECT id FROM documents WHERE company = ? AND state = 'fetched' ORDER BY reason LIKE ? || '%', id LIMIT ?",
-            (company.id, WAIT_FOR_VENDOR, limit - planned))]
+            "SELECT id FROM documents WHERE company = ? AND state = 'fetched' ORDER BY wait = ?, id LIMIT ?",
+            (company.id, str(Wait.VENDOR), limit - planned))]
         for document_id in ids:
             if plan_one(conn, document_id, company) != "waiting":
                 planned += 1  # (waiting ones do not count: the planner would spin on them)
@@ -237,9 +236,8 @@ def replan_held(conn: sqlite3.Connection, why: str) -> int:
     ids = [
         r[0]
         for r in conn.execute(
-            """SELECT d.id FROM documents d WHERE d.state = 'held' AND d.content IS NOT NULL AND
-               (SELECT a.action FROM audit a WHERE a.document_id = d.id ORDER BY a.id DESC LIMIT 1) IN (?, ?)""",
-            REPLANNABLE_HOLDS,
+            f"SELECT id FROM documents WHERE state = 'held' AND content IS NOT NULL AND hold_kind IN ({','.join('?' * len(REPLANNABLE_HOLDS))})",
+            sorted(REPLANNABLE_HOLDS),
         )
     ]
     for document_id in ids:

@@ -8,7 +8,9 @@ anything is sent again: found -> ``done`` with QuickBooks' id, absent -> ``queue
 requestIDs carry the row through QuickBooks: a write's requestID is its row id; the queries that
 settle or refresh a row use ``u:<id>`` and ``r:<id>``.
 
-All functions take an open connection and run inside the caller's transaction.
+All functions take an open connection and run inside the caller's transaction. This module is
+the only writer of ``postings`` (and of ``vendor_links``, which its answers fill); row states are
+``shared.types.PostingState``.
 """
 
 from __future__ import annotations
@@ -20,14 +22,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from shared.clock import iso, now_iso, utc_now
-from shared.types import Actor, DocState
+from shared.types import Actor, DocState, HoldKind, PostingState
 from worker.qbxml import limits
 from worker.qbxml.build import build_request
 from worker.qbxml.model import Request, Tagged, TxnQuery, VendorMod, VendorQuery
 from worker.qbxml.parse import Response
 from worker.qbxml.status import Classification, Outcome, classify
 from worker.store import audit, documents
-from worker.store.qblists import name_key, store_record
+from worker.store.qblists import name_key, remember_taken_name, store_record
 
 SETTLE = "u:"
 REFRESH = "r:"
@@ -64,8 +66,8 @@ def queue_writes(conn: sqlite3.Connection, company: str, document_id: int, write
     created = now_iso()
     for seq, write in enumerate(writes):
         cur = conn.execute(
-            "INSERT INTO postings (company, document_id, seq, op, ref_number, external_guid, request_xml, state, created_at) VALUES (?,?,?,?,?,?,'', 'queued', ?)",
-            (company, document_id, seq, write.op, write.key, write.external_guid, created),
+            "INSERT INTO postings (company, document_id, seq, op, ref_number, external_guid, request_xml, state, created_at) VALUES (?,?,?,?,?,?,'', ?, ?)",
+            (company, document_id, seq, write.op, write.key, write.external_guid, str(PostingState.QUEUED), created),
         )
         row_id = int(cur.lastrowid or 0)
         xml = build_request(Tagged(str(row_id), write.request))
@@ -127,7 +129,7 @@ def take_batch(conn: sqlite3.Connection, company: str, ticket: str, limits_: Bat
 
     if writes:
         marks = ",".join("?" * len(writes))
-        conn.execute(f"UPDATE postings SET state = 'sent', ticket = ?, sent_at = ?, attempts = attempts + 1 WHERE id IN ({marks})", (ticket, now, *writes))
+        conn.execute(f"UPDATE postings SET state = ?, ticket = ?, sent_at = ?, attempts = attempts + 1 WHERE id IN ({marks})", (str(PostingState.SENT), ticket, now, *writes))
         for document_id in _documents_of(conn, writes):
             refresh_document(conn, document_id)
     return items
@@ -157,7 +159,7 @@ def mark_uncertain(conn: sqlite3.Connection, posting_ids: Iterable[int], why: st
     if not ids:
         return 0
     marks = ",".join("?" * len(ids))
-    changed = conn.execute(f"UPDATE postings SET state = 'unknown', status_message = ?, not_before = NULL WHERE id IN ({marks}) AND state = 'sent'", (why, *ids)).rowcount
+    changed = conn.execute(f"UPDATE postings SET state = ?, status_message = ?, not_before = NULL WHERE id IN ({marks}) AND state = ?", (str(PostingState.UNKNOWN), why, *ids, str(PostingState.SENT))).rowcount
     for document_id in _documents_of(conn, ids):
         refresh_document(conn, document_id, reason=why)
     return changed
@@ -174,14 +176,14 @@ def requeue(conn: sqlite3.Connection, posting_ids: Iterable[int], *, solo: bool 
     if not ids:
         return
     marks = ",".join("?" * len(ids))
-    conn.execute(f"UPDATE postings SET state = 'queued', solo = MAX(solo, ?), status_message = ? WHERE id IN ({marks}) AND state = 'sent'", (int(solo), why, *ids))
+    conn.execute(f"UPDATE postings SET state = ?, solo = MAX(solo, ?), status_message = ? WHERE id IN ({marks}) AND state = ?", (str(PostingState.QUEUED), int(solo), why, *ids, str(PostingState.SENT)))
     for document_id in _documents_of(conn, ids):
         refresh_document(conn, document_id)
 
 
 def quarantine(conn: sqlite3.Connection, posting_id: int, why: str) -> None:
     """QuickBooks could not parse this request on its own: never resend it blindly."""
-    conn.execute("UPDATE postings SET state = 'quarantined', status_message = ? WHERE id = ?", (why, posting_id))
+    _set_state(conn, posting_id, PostingState.QUARANTINED, status_message=why)
     row = conn.execute("SELECT document_id FROM postings WHERE id = ?", (posting_id,)).fetchone()
     if row and row[0] is not None:
         _stop_document(conn, row[0], DocState.FAILED, why)
@@ -219,7 +221,7 @@ def _posting(conn: sqlite3.Connection, posting_id: int) -> sqlite3.Row | None:
 
 def _write_answer(conn: sqlite3.Connection, posting_id: int, response: Response | None, summary: AnswerSummary) -> None:
     row = _posting(conn, posting_id)
-    if row is None or row["state"] != "sent":
+    if row is None or row["state"] != PostingState.SENT:
         return
     if response is None:
         # The set was answered but not this request: QuickBooks may have applied it.
@@ -240,11 +242,11 @@ def _write_answer(conn: sqlite3.Connection, posting_id: int, response: Response 
         attempts = row["attempts"]
         delay = TRANSIENT_BACKOFF_S[min(attempts - 1, len(TRANSIENT_BACKOFF_S) - 1)]
         not_before = iso(utc_now() + dt.timedelta(seconds=delay))
-        conn.execute("UPDATE postings SET state = 'queued', not_before = ? WHERE id = ?", (not_before, posting_id))
+        _set_state(conn, posting_id, PostingState.QUEUED, not_before=not_before)
         refresh_document(conn, row["document_id"], reason=f"QuickBooks busy ({result.code}); retrying after {not_before}")
         summary.retry += 1
     elif result.outcome is Outcome.STALE_EDIT_SEQUENCE and row["op"] == "VendorMod" and row["attempts"] < MAX_EDIT_SEQUENCE_RETRIES:
-        conn.execute("UPDATE postings SET state = 'queued', needs = 'edit_sequence' WHERE id = ?", (posting_id,))
+        _set_state(conn, posting_id, PostingState.QUEUED, needs="edit_sequence")
         refresh_document(conn, row["document_id"], reason="vendor changed in QuickBooks meanwhile; re-reading it")
         summary.retry += 1
     elif result.outcome is Outcome.NAME_IN_USE and row["op"] == "VendorAdd":
@@ -255,13 +257,13 @@ def _write_answer(conn: sqlite3.Connection, posting_id: int, response: Response 
         if ours is None:
             remember_taken_name(conn, row["company"], name)
         # else: another document's VendorAdd created this vendor moments ago; re-planning uses it.
-        conn.execute("UPDATE postings SET state = 'failed' WHERE id = ?", (posting_id,))
-        _cancel_rest(conn, row["document_id"])
+        _set_state(conn, posting_id, PostingState.FAILED)
+        cancel_queued(conn, row["document_id"])
         documents.set_state(conn, row["document_id"], DocState.FETCHED, f"re-planning: {result.reason}", Actor.QBWC, "replan", {"status": result.code})
         summary.replan += 1
         summary.vendor_names_in_use = [*(summary.vendor_names_in_use or []), name]
     else:
-        conn.execute("UPDATE postings SET state = 'failed' WHERE id = ?", (posting_id,))
+        _set_state(conn, posting_id, PostingState.FAILED)
         if result.outcome in (Outcome.MISSING_REFERENCE, Outcome.FEATURE_OFF, Outcome.PERMISSION, Outcome.STALE_EDIT_SEQUENCE, Outcome.NAME_IN_USE):
             _stop_document(conn, row["document_id"], DocState.HELD, _reason(result, row))
             summary.held += 1
@@ -278,7 +280,7 @@ def _reason(result: Classification, row: sqlite3.Row) -> str:
 
 def _done(conn: sqlite3.Connection, row: sqlite3.Row, record: dict[str, object]) -> None:
     txn_id = str(record.get("TxnID") or record.get("ListID") or "")
-    conn.execute("UPDATE postings SET state = 'done', txn_id = ?, needs = '' WHERE id = ?", (txn_id, row["id"]))
+    _set_state(conn, row["id"], PostingState.DONE, txn_id=txn_id, needs="")
     if row["op"] in ("VendorAdd", "VendorMod") and record.get("ListID"):
         remember_vendor(conn, row["company"], record)
         _link_vendor(conn, row, str(record["ListID"]), str(record.get("Name") or record.get("FullName") or row["ref_number"]))
@@ -288,7 +290,7 @@ def _done(conn: sqlite3.Connection, row: sqlite3.Row, record: dict[str, object])
 
 def _settle(conn: sqlite3.Connection, posting_id: int, response: Response | None, summary: AnswerSummary) -> None:
     row = _posting(conn, posting_id)
-    if row is None or row["state"] != "unknown":
+    if row is None or row["state"] != PostingState.UNKNOWN:
         return
     result = None if response is None else classify(response.status_code, response.status_message, response.status_severity)
     if result is None or result.outcome not in (Outcome.OK, Outcome.WARN_OK, Outcome.NOT_FOUND):
@@ -308,7 +310,7 @@ def _settle(conn: sqlite3.Connection, posting_id: int, response: Response | None
             summary.settled_found += 1
         return
     audit.append(conn, row["company"], row["document_id"], Actor.QBWC, "settled_absent", {"posting": row["id"], "op": row["op"], "key": row["ref_number"]})
-    conn.execute("UPDATE postings SET state = 'queued', not_before = NULL WHERE id = ?", (row["id"],))
+    _set_state(conn, row["id"], PostingState.QUEUED, not_before=None)
     if row["document_id"] is not None:
         refresh_document(conn, row["document_id"])
     summary.settled_absent += 1
@@ -328,7 +330,7 @@ def _is_ours(row: sqlite3.Row, record: dict[str, object], concur_id: str) -> boo
 
 def _refresh_edit_sequence(conn: sqlite3.Connection, posting_id: int, response: Response | None) -> None:
     row = _posting(conn, posting_id)
-    if row is None or row["needs"] != "edit_sequence" or row["state"] != "queued":
+    if row is None or row["needs"] != "edit_sequence" or row["state"] != PostingState.QUEUED:
         return
     if response is not None and response.records:
         _requeue_vendor_mod(conn, row, response.records[0])
@@ -336,7 +338,7 @@ def _refresh_edit_sequence(conn: sqlite3.Connection, posting_id: int, response: 
     result = None if response is None else classify(response.status_code, response.status_message, response.status_severity)
     if result is not None and result.outcome is Outcome.NOT_FOUND:
         # The vendor is gone from QuickBooks: reactivating it is no longer possible.
-        conn.execute("UPDATE postings SET state = 'failed', needs = '' WHERE id = ?", (posting_id,))
+        _set_state(conn, posting_id, PostingState.FAILED, needs="")
         _stop_document(conn, row["document_id"], DocState.HELD, f"VendorMod: vendor {row['ref_number']} no longer exists in QuickBooks; release to plan the document again")
         return
     _ask_again_later(conn, row, "QuickBooks could not re-read the vendor" + (f" ({result.code}: {result.reason})" if result else ""))
@@ -367,21 +369,39 @@ def _requeue_vendor_mod(conn: sqlite3.Connection, row: sqlite3.Row, record: dict
     remember_vendor(conn, row["company"], record)
     request = VendorMod(list_id=row["ref_number"], edit_sequence=str(record.get("EditSequence") or ""), is_active=True)
     xml = build_request(Tagged(str(row["id"]), request))
-    conn.execute("UPDATE postings SET state = 'queued', needs = '', request_xml = ?, request_bytes = ? WHERE id = ?", (xml, len(xml), row["id"]))
+    _set_state(conn, row["id"], PostingState.QUEUED, needs="", request_xml=xml, request_bytes=len(xml))
     if row["document_id"] is not None:
         refresh_document(conn, row["document_id"])
 
 
-def _cancel_rest(conn: sqlite3.Connection, document_id: int | None) -> None:
-    if document_id is not None:
-        conn.execute("UPDATE postings SET state = 'cancelled' WHERE document_id = ? AND state IN ('queued')", (document_id,))
+def _set_state(conn: sqlite3.Connection, posting_id: int, state: PostingState, **columns: object) -> None:
+    assignments = "".join(f", {name} = ?" for name in columns)
+    conn.execute(f"UPDATE postings SET state = ?{assignments} WHERE id = ?", (str(state), *columns.values(), posting_id))
+
+
+def cancel_queued(conn: sqlite3.Connection, document_id: int | None, *, superseded_failures: bool = False) -> int:
+    """The document's writes not sent yet will not be: it was held, skipped, deleted, changed or
+    re-planned. ``superseded_failures``: a new plan also retires the rows QuickBooks refused (kept
+    for the record), so they no longer block the new rows (sent only after every earlier seq)."""
+    if document_id is None:
+        return 0
+    states = (PostingState.QUEUED, PostingState.FAILED) if superseded_failures else (PostingState.QUEUED,)
+    marks = ",".join("?" * len(states))
+    return conn.execute(f"UPDATE postings SET state = ? WHERE document_id = ? AND state IN ({marks})", (str(PostingState.CANCELLED), document_id, *map(str, states))).rowcount
+
+
+def check_again(conn: sqlite3.Connection, document_id: int) -> None:
+    """A forced replay of a posted document: its transactions count as unknown, so QuickBooks is
+    asked before anything is sent again."""
+    conn.execute(f"UPDATE postings SET state = ? WHERE document_id = ? AND state = ? AND op IN ({','.join('?' * len(TRANSACTION_OPS))})",
+                 (str(PostingState.UNKNOWN), document_id, str(PostingState.DONE), *TRANSACTION_OPS))
 
 
 def _stop_document(conn: sqlite3.Connection, document_id: int | None, state: DocState, reason: str) -> None:
     if document_id is None:
         return
-    _cancel_rest(conn, document_id)
-    documents.set_state(conn, document_id, state, reason, Actor.QBWC, str(state))
+    cancel_queued(conn, document_id)
+    documents.set_state(conn, document_id, state, reason, Actor.QBWC, str(state), hold_kind=HoldKind.QUICKBOOKS if state is DocState.HELD else HoldKind.NONE)
 
 
 # --- QuickBooks names we learn from answers -----------------------------------------------------
@@ -389,14 +409,6 @@ def _stop_document(conn: sqlite3.Connection, document_id: int | None, state: Doc
 
 def remember_vendor(conn: sqlite3.Connection, company: str, record: dict[str, object]) -> None:
     store_record(conn, company, "Vendor", record)
-
-
-def remember_taken_name(conn: sqlite3.Connection, company: str, name: str) -> None:
-    """A name QuickBooks says is in use outside the vendor list (customer, employee, other name)."""
-    conn.execute(
-        "INSERT OR IGNORE INTO qb_lists (company, list_type, list_id, full_name, name_key, is_active, data) VALUES (?, 'Entity', ?, ?, ?, 1, '{}')",
-        (company, f"name:{name_key(name)}", name, name_key(name)),
-    )
 
 
 def _link_vendor(conn: sqlite3.Connection, row: sqlite3.Row, list_id: str, name: str) -> None:
@@ -424,13 +436,13 @@ def refresh_document(conn: sqlite3.Connection, document_id: int, reason: str = "
     states = [r[0] for r in conn.execute("SELECT state FROM postings WHERE document_id = ? AND state NOT IN ('cancelled', 'failed', 'quarantined')", (document_id,))]
     if not states:
         return
-    if "unknown" in states:
+    if PostingState.UNKNOWN in states:
         new = DocState.UNKNOWN
-    elif "sent" in states:
+    elif PostingState.SENT in states:
         new = DocState.SENT
-    elif "queued" in states:
+    elif PostingState.QUEUED in states:
         new = DocState.QUEUED
-    elif all(s == "done" for s in states):
+    elif all(s == PostingState.DONE for s in states):
         new = DocState.POSTED
     else:
         return
@@ -442,4 +454,4 @@ def refresh_document(conn: sqlite3.Connection, document_id: int, reason: str = "
     elif new != doc["state"]:
         documents.set_state(conn, document_id, new, reason, Actor.QBWC, str(new))
     else:
-        conn.execute("UPDATE documents SET reason = ? WHERE id = ?", (reason, document_id))
+        documents.set_fields(conn, document_id, reason=reason)

@@ -19,6 +19,7 @@ from worker.qbxml.build import build_request
 from worker.qbxml.model import Iterator, ListQuery, Request, Tagged, VendorQuery
 from worker.qbxml.parse import Response
 from worker.qbxml.status import Outcome, classify
+from worker.store import qblists
 from worker.store.qblists import store_record
 
 PREFIX = "l:"
@@ -120,19 +121,12 @@ def _advance_checkpoint(conn: sqlite3.Connection, company: str, list_type: str, 
     current = row["from_modified"] if row else None
     candidate = newest or None
     checkpoint = max(filter(None, [current, candidate]), default=None) if list_type in PAGED else None
-    conn.execute(
-        """INSERT INTO qb_list_sync (company, list_type, synced_at, from_modified) VALUES (?,?,?,?)
-           ON CONFLICT (company, list_type) DO UPDATE SET
-             synced_at = COALESCE(excluded.synced_at, qb_list_sync.synced_at), from_modified = excluded.from_modified""",
-        (company, list_type, now_iso() if finished else None, checkpoint),
-    )
+    qblists.record_pass(conn, company, list_type, checkpoint, finished)
 
 
 def forget_unseen(conn: sqlite3.Connection, company: str, list_type: str, since: str) -> int:
     """A complete unfiltered pass that began at ``since`` did not return these: deleted in QuickBooks."""
-    gone = conn.execute("DELETE FROM qb_lists WHERE company = ? AND list_type = ? AND seen_at < ?", (company, list_type, since)).rowcount
-    conn.execute("UPDATE qb_list_sync SET full_at = ? WHERE company = ? AND list_type = ?", (since, company, list_type))
-    return gone
+    return qblists.forget_unseen(conn, company, list_type, since)
 
 
 def _as_iso(quickbooks_time: str) -> str | None:

@@ -18,10 +18,9 @@ import trio
 
 from shared.clock import now_iso, utc_now
 from shared.config import CompanyConfig
-from shared.types import Actor
+from shared.types import Actor, Wait
 from worker.context import WorkerContext
 from worker.posting import outbox
-from worker.posting.engine import WAIT_FOR_VENDOR
 from worker.qbwc import lists, passwords
 from worker.qbwc.hresults import connection_error_message
 from worker.qbwc.session import MAX_NOOPS, Phase, Session, handed_out, on_receive, on_send, progress, refuse
@@ -317,7 +316,7 @@ def _planner_busy(conn: sqlite3.Connection, company: str) -> bool:
     if not lists.ready(conn, company):
         return False
     due = "company = ? AND state = 'fetched' AND (next_attempt_at IS NULL OR next_attempt_at <= ?)"
-    if conn.execute(f"SELECT 1 FROM documents WHERE {due} AND reason NOT LIKE ? LIMIT 1", (company, now_iso(), WAIT_FOR_VENDOR + "%")).fetchone():
+    if conn.execute(f"SELECT 1 FROM documents WHERE {due} AND wait != ? LIMIT 1", (company, now_iso(), str(Wait.VENDOR))).fetchone():
         return True
     # Documents waiting for another document's vendor write can be planned only once that write is
     # answered; while it is still in the outbox (perhaps backed off), waiting for them is no use.

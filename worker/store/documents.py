@@ -1,4 +1,9 @@
-"""Document rows and their state changes; every change writes its audit entry in the same transaction."""
+"""Document rows and their state changes: the only writer of the ``documents`` table.
+
+Every state change writes its audit entry in the same transaction. What the worker decides on
+(what a document waits for, why it stopped, whether to look at it again) is kept in columns
+(``wait``, ``hold_kind``, ``recheck``); ``reason`` is text for people and is never read back.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ import sqlite3
 from typing import Any
 
 from shared.clock import now_iso
-from shared.types import DocState
+from shared.types import DocKind, DocState, HoldKind, Wait
 from worker.store import audit
 
 
@@ -53,9 +58,13 @@ def set_state(
     actor: str,
     action: str,
     detail: dict[str, Any] | None = None,
+    hold_kind: HoldKind = HoldKind.NONE,
     **columns: Any,
 ) -> None:
+    """Move to ``state``; a document that moves is no longer waiting, and only a held or skipped
+    one has a ``hold_kind``."""
     row = get(conn, document_id)
+    columns = {"wait": str(Wait.NONE), "hold_kind": str(hold_kind), **columns}
     assignments = ", ".join(f"{name} = ?" for name in columns)
     conn.execute(
         f"UPDATE documents SET state = ?, reason = ?, updated_at = ?{', ' + assignments if assignments else ''} WHERE id = ?",
@@ -68,3 +77,58 @@ def note(conn: sqlite3.Connection, document_id: int, actor: str, action: str, de
     """An audit entry for a decision that does not change the state."""
     row = get(conn, document_id)
     audit.append(conn, row["company"], document_id, actor, action, detail)
+
+
+def create(conn: sqlite3.Connection, company: str, kind: DocKind, concur_id: str, href: str | None, actor: str, why: str) -> int:
+    """A document Concur told us about, in state ``received``."""
+    now = now_iso()
+    cur = conn.execute(
+        "INSERT INTO documents (company, kind, concur_id, state, href, created_at, updated_at) VALUES (?,?,?,?,?,?,?)",
+        (company, str(kind), concur_id, str(DocState.RECEIVED), href, now, now),
+    )
+    document_id = int(cur.lastrowid or 0)
+    audit.append(conn, company, document_id, actor, "received", {"why": why})
+    return document_id
+
+
+def set_fields(conn: sqlite3.Connection, document_id: int, **columns: Any) -> None:
+    """Columns that change no state (link, flag, retry schedule); no audit entry of their own."""
+    assignments = ", ".join(f"{name} = ?" for name in columns)
+    conn.execute(f"UPDATE documents SET {assignments} WHERE id = ?", (*columns.values(), document_id))
+
+
+def set_wait(conn: sqlite3.Connection, document_id: int, wait: Wait, reason: str) -> None:
+    """A fetched document cannot be planned yet; ``reason`` tells people what it waits for."""
+    conn.execute("UPDATE documents SET wait = ?, reason = ? WHERE id = ? AND (wait != ? OR reason != ?)", (str(wait), reason, document_id, str(wait), reason))
+
+
+def wait_for_lists(conn: sqlite3.Connection, company: str, reason: str) -> None:
+    """Every fetched document of ``company`` waits for the QuickBooks lists."""
+    conn.execute("UPDATE documents SET wait = ?, reason = ? WHERE company = ? AND state = 'fetched' AND wait != ?", (str(Wait.LISTS), reason, company, str(Wait.LISTS)))
+
+
+def mark_recheck(conn: sqlite3.Connection, document_id: int, why: str) -> None:
+    """Concur reported the document again: fetch it once more, now, and decide then."""
+    conn.execute("UPDATE documents SET recheck = ?, next_attempt_at = NULL, attempts = 0 WHERE id = ?", (why, document_id))
+
+
+def take_recheck(conn: sqlite3.Connection, document_id: int) -> str | None:
+    """The pending recheck's news (cleared), or None when none was asked for."""
+    row = conn.execute("SELECT recheck FROM documents WHERE id = ?", (document_id,)).fetchone()
+    if row is None or row[0] is None:
+        return None
+    conn.execute("UPDATE documents SET recheck = NULL WHERE id = ?", (document_id,))
+    return str(row[0])
+
+
+def retry_fetches_now(conn: sqlite3.Connection, company: str) -> None:
+    """Fetches waiting out a backoff (e.g. for a reconnect) try again at once."""
+    conn.execute("UPDATE documents SET next_attempt_at = NULL WHERE company = ? AND next_attempt_at IS NOT NULL", (company,))
+
+
+def note_concur_modified(conn: sqlite3.Connection, company: str, kind: DocKind, concur_id: str, modified_at: str) -> None:
+    """Remember the newest modification time Concur listed for the document."""
+    conn.execute(
+        "UPDATE documents SET concur_modified_at = ? WHERE company = ? AND kind = ? AND concur_id = ? AND concur_modified_at < ?",
+        (modified_at, company, str(kind), concur_id, modified_at),
+    )

@@ -1,4 +1,5 @@
-"""The cached QuickBooks list records (accounts, classes, customers:jobs, vendors) in ``qb_lists``."""
+"""The cached QuickBooks list records (accounts, classes, customers:jobs, vendors): the only
+writer of ``qb_lists`` and ``qb_list_sync``."""
 
 from __future__ import annotations
 
@@ -30,3 +31,28 @@ def store_record(conn: sqlite3.Connection, company: str, list_type: str, record:
         (company, list_type, list_id, full_name, name_key(full_name), int(record.get("IsActive", True) is not False),
          str(record.get("EditSequence") or ""), json.dumps(extra), now_iso()),
     )
+
+
+def remember_taken_name(conn: sqlite3.Connection, company: str, name: str) -> None:
+    """A name QuickBooks says is in use outside the vendor list (customer, employee, other name)."""
+    conn.execute(
+        "INSERT OR IGNORE INTO qb_lists (company, list_type, list_id, full_name, name_key, is_active, data) VALUES (?, 'Entity', ?, ?, ?, 1, '{}')",
+        (company, f"name:{name_key(name)}", name, name_key(name)),
+    )
+
+
+def record_pass(conn: sqlite3.Connection, company: str, list_type: str, from_modified: str | None, finished: bool) -> None:
+    """A pass over one list advanced its checkpoint (and, ``finished``, completed: synced now)."""
+    conn.execute(
+        """INSERT INTO qb_list_sync (company, list_type, synced_at, from_modified) VALUES (?,?,?,?)
+           ON CONFLICT (company, list_type) DO UPDATE SET
+             synced_at = COALESCE(excluded.synced_at, qb_list_sync.synced_at), from_modified = excluded.from_modified""",
+        (company, list_type, now_iso() if finished else None, from_modified),
+    )
+
+
+def forget_unseen(conn: sqlite3.Connection, company: str, list_type: str, since: str) -> int:
+    """Records a complete unfiltered pass begun at ``since`` did not return: deleted in QuickBooks."""
+    gone = conn.execute("DELETE FROM qb_lists WHERE company = ? AND list_type = ? AND seen_at < ?", (company, list_type, since)).rowcount
+    conn.execute("UPDATE qb_list_sync SET full_at = ? WHERE company = ? AND list_type = ?", (since, company, list_type))
+    return int(gone)
