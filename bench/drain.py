@@ -26,7 +26,7 @@ from sim.concur import data as concur_data
 from sim.quickbooks.latency import LatencyModel
 from sim.webconnector.knobs import FaultKnobs
 from worker import main as worker_main
-from worker.posting.outbox import BatchLimits
+from worker.outbox import BatchLimits
 from worker.qbwc.service import QbwcService
 
 REPO = Path(__file__).resolve().parents[1]

@@ -24,7 +24,7 @@ def create_app(ctx: WorkerContext) -> QuartTrio:
     app.config["PROVIDE_AUTOMATIC_OPTIONS"] = True
 
     from worker.api.operator import blueprint as operator_api
-    from worker.intake import blueprint as intake
+    from worker.concur.intake import blueprint as intake
     from worker.qbwc.routes import blueprint as qbwc
     from worker.qbwc.service import QbwcService
 

@@ -12,7 +12,7 @@ import trio
 from shared.config import CompanyConfig, Config
 from worker.concur.client import ConcurClient
 from worker.concur.errors import ConcurError
-from worker.concur_sync import make_client
+from worker.concur.sync import make_client
 from worker.main import open_context
 
 TOPICS = ("public.concur.expense.report", "public.concur.invoice.paymentrequest")

@@ -8,9 +8,10 @@ import sqlite3
 import trio
 
 from shared.types import Actor
-from worker import concur_sync
+from worker import outbox
+from worker.concur import sync as concur_sync
 from worker.context import WorkerContext
-from worker.posting import engine, outbox
+from worker.posting import engine
 from worker.store import audit
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,8 @@ import trio
 
 from mlc import harness
 from sim.concur.server import Fault
-from worker import concur_admin, concur_sync
+from worker import concur_admin
+from worker.concur import sync as concur_sync
 from worker.concur.client import RetryPolicy
 
 from e2e_posting_helpers import (

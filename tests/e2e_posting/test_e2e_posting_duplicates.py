@@ -11,7 +11,7 @@ import pytest
 import trio
 
 from mlc import harness
-from worker.concur_sync import sweep_company
+from worker.concur.sync import sweep_company
 
 from e2e_posting_helpers import (
     all_duplicates,
@@ -87,7 +87,7 @@ async def test_reapproval_and_sweep_overlap_never_post_twice(tmp_path):
         assert [i["source"] for i in mine if i["source"] != "webhook"] == ["reapproval"], mine
         # A sweep listing everything again (the checkpoint reset) overlaps the webhooks.
         await h.worker.ctx.store.run(lambda conn: conn.execute("DELETE FROM checkpoints WHERE name = 'concur_sweep'"))
-        from worker.concur_sync import make_client
+        from worker.concur.sync import make_client
 
         async with make_client(h.worker.ctx) as client:
             await sweep_company(h.worker.ctx, client, h.config.companies[0])

@@ -26,7 +26,7 @@ from shared.config import load_config
 from sim.concur.server import Fault
 from sim.webconnector.knobs import FaultKnobs
 from worker import main as worker_main
-from worker.posting.outbox import BatchLimits
+from worker.outbox import BatchLimits
 from worker.qbwc.service import QbwcService
 
 from faults_helpers import DEMO_CONFIG, assert_exactly_once, pending_postings, read_db, soak_only, states, until

@@ -21,7 +21,7 @@ from shared.tokens import read_tokens
 from sim.webconnector import soap as wc_soap
 from sim.webconnector.client import run_session
 from tests.helpers.oversize import oversize_post, status_line
-from worker.intake import MAX_WEBHOOK_BYTES
+from worker.concur.intake import MAX_WEBHOOK_BYTES
 from worker.qbwc.soap import MAX_SOAP_BYTES
 
 from faults_helpers import DEMO_CONFIG, WorkerProcess, free_port, read_db

@@ -60,3 +60,61 @@ def test_console_runs_without_the_worker_installed_in_its_imports() -> None:
         for root in imported_roots(path) & FIRST_PARTY:
             seen.add(root)
     assert seen <= {"console", "shared"}
+
+
+# --- inside worker/: the layers ----------------------------------------------------------------
+
+# Which worker modules each inner layer must not import (dotted prefixes). The qbXML layer is the
+# QuickBooks language and its facts: it needs nothing else of the worker. The Web Connector side
+# (qbwc) and the posting side meet only in the outbox and the store, never in each other.
+INNER_FORBIDDEN = {
+    "worker/qbxml": ("worker",),
+    "worker/qbwc": ("worker.posting", "worker.concur", "worker.api"),
+    "worker/posting": ("worker.qbwc", "worker.concur", "worker.api"),
+    "worker/concur": ("worker.qbwc", "worker.posting", "worker.api"),
+    "worker/store": ("worker.qbwc", "worker.posting", "worker.concur", "worker.api", "worker.outbox"),
+}
+INNER_ALLOWED = {"worker/qbxml": ("worker.qbxml",)}
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Every absolute module name a file imports (``from worker import outbox`` counts as ``worker.outbox``)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def _within(name: str, prefixes: tuple[str, ...]) -> bool:
+    return any(name == p or name.startswith(p + ".") for p in prefixes)
+
+
+def _forbidden_imports(layer: str, path: Path) -> list[str]:
+    return sorted(
+        name for name in imported_modules(path) if _within(name, INNER_FORBIDDEN[layer]) and not _within(name, INNER_ALLOWED.get(layer, ()))
+    )
+
+
+@pytest.mark.parametrize("layer", sorted(INNER_FORBIDDEN))
+def test_worker_layer_respects_its_boundary(layer: str) -> None:
+    files = sorted((ROOT / layer).rglob("*.py"))
+    assert files, f"no Python files found in {layer}/"
+    offenders = {str(path.relative_to(ROOT)): bad for path in files if (bad := _forbidden_imports(layer, path))}
+    assert offenders == {}, f"{layer} imports what it must not: {offenders}"
+
+
+def test_the_layer_checker_sees_forbidden_imports(tmp_path: Path) -> None:
+    sample = tmp_path / "bad.py"
+    sample.write_text("from worker import outbox\nfrom worker.qbwc.session import Session\nimport worker.qbxml.build\n", encoding="utf-8")
+    assert _forbidden_imports("worker/qbxml", sample) == ["worker.outbox", "worker.qbwc.session.Session"]
+    assert _forbidden_imports("worker/posting", sample) == ["worker.qbwc.session.Session"]
+    assert _forbidden_imports("worker/store", sample) == ["worker.outbox", "worker.qbwc.session.Session"]
+
+
+def test_shell_only_helpers_live_in_mlc() -> None:
+    # Commands that echo and exit belong to the command line, not to the worker.
+    assert not (ROOT / "worker" / "tools.py").exists() and not (ROOT / "worker" / "concur_admin.py").exists()

@@ -17,8 +17,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 OWNERS = {
     "documents": "worker/store/documents.py",
-    "postings": "worker/posting/outbox.py",
-    "vendor_links": "worker/posting/outbox.py",
+    "postings": "worker/outbox.py",
+    "vendor_links": "worker/outbox.py",
     "duplicates": "worker/store/duplicates.py",
     "audit": "worker/store/audit.py",
     "events": "worker/store/events.py",
@@ -27,8 +27,8 @@ OWNERS = {
     "qb_lists": "worker/store/qblists.py",
     "qb_list_sync": "worker/store/qblists.py",
     # Tables one module of a side owns already (the Concur and QuickBooks shells).
-    "concur_tokens": "worker/concur_sync.py",
-    "concur_list_items": "worker/concur_sync.py",
+    "concur_tokens": "worker/concur/sync.py",
+    "concur_list_items": "worker/concur/sync.py",
     "qb_company": "worker/qbwc/service.py",
     "qbwc_sessions": "worker/qbwc/service.py",
     "qbwc_credentials": "worker/qbwc/passwords.py",

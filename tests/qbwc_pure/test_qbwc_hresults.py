@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from worker.qbwc.hresults import HRESULTS, USER_ACTION_CODES, HresultKind, hex_code, lookup, parse_hresult
+from worker.qbxml.hresults import HRESULTS, USER_ACTION_CODES, HresultKind, hex_code, lookup, parse_hresult
 
 
 @pytest.mark.parametrize(

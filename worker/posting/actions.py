@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 
 from shared.types import DocState, HoldKind
-from worker.posting.outbox import cancel_queued, check_again
+from worker.outbox import cancel_queued, check_again
 from worker.store import documents
 from worker.store.documents import InvalidTransition
 

@@ -19,12 +19,12 @@ from shared.config import CompanyConfig, ConfigError, load_config
 from shared.domain import from_json
 from shared.types import REPLANNABLE_HOLDS, Actor, DocState, DuplicateSource, HoldKind, Wait
 from worker.context import WorkerContext
-from worker.posting.outbox import PlannedWrite, cancel_queued, queue_writes
+from worker.outbox import PlannedWrite, cancel_queued, queue_writes
 from worker.posting.plan import Hold, ListsView, NotPostable, Plan, PlanResult, QuickBooksFacts, plan_document, plan_to_json
 from worker.posting.vendors import CreateVendor, QbVendor, ReactivateVendor, VendorDirectory
-from worker.qbwc import lists
+from worker.qbxml.facts import currency_code, edition_currency
 from worker.qbxml.model import BillAdd
-from worker.store import audit, documents, duplicates
+from worker.store import audit, documents, duplicates, qblists
 
 log = logging.getLogger(__name__)
 
@@ -35,27 +35,6 @@ WAIT_FOR_VENDOR = "waiting for the vendor"
 
 
 # --- inputs from the store ----------------------------------------------------------------------
-
-
-# QuickBooks names currencies by their full name ("US Dollar"); Concur by ISO 4217 code.
-QUICKBOOKS_CURRENCY_CODES = {
-    "US DOLLAR": "USD", "CANADIAN DOLLAR": "CAD", "BRITISH POUND STERLING": "GBP", "EURO": "EUR",
-    "AUSTRALIAN DOLLAR": "AUD", "JAPANESE YEN": "JPY", "SWISS FRANC": "CHF", "MEXICAN PESO": "MXN",
-    "NEW ZEALAND DOLLAR": "NZD", "INDIAN RUPEE": "INR",
-}
-# Without multicurrency QuickBooks does not name a home currency: it is the edition's.
-EDITION_CURRENCY = (("(CA)", "CAD"), ("CANADA", "CAD"), ("(UK)", "GBP"), ("AUSTRALIA", "AUD"), ("(AU)", "AUD"))
-
-
-def currency_code(name: str | None) -> str | None:
-    if not name:
-        return None
-    return QUICKBOOKS_CURRENCY_CODES.get(name.strip().upper(), name.strip().upper())
-
-
-def edition_currency(product: str | None) -> str:
-    upper = (product or "").upper()
-    return next((code for hint, code in EDITION_CURRENCY if hint in upper), "USD")
 
 
 def quickbooks_facts(conn: sqlite3.Connection, company: str) -> QuickBooksFacts:
@@ -135,7 +114,7 @@ def plan_one(conn: sqlite3.Connection, document_id: int, company: CompanyConfig)
     row = documents.get(conn, document_id)
     if row["state"] != DocState.FETCHED:
         return "not fetched"
-    if not lists.ready(conn, company.id):
+    if not qblists.ready(conn, company.id):
         documents.set_wait(conn, document_id, Wait.LISTS, WAIT_FOR_LISTS)
         return "waiting"
     posted = conn.execute("SELECT txn_id FROM postings WHERE document_id = ? AND op IN ('BillAdd', 'JournalEntryAdd') AND state IN ('done', 'sent', 'unknown')", (document_id,)).fetchall()
@@ -217,7 +196,7 @@ def plan_batch(conn: sqlite3.Connection, companies: dict[str, CompanyConfig], li
     """Plan up to ``limit`` fetched documents of companies whose lists are known."""
     planned = 0
     for company in companies.values():
-        if not lists.ready(conn, company.id):
+        if not qblists.ready(conn, company.id):
             documents.wait_for_lists(conn, company.id, WAIT_FOR_LISTS)
             continue
         replan_closed_period(conn, company.id)

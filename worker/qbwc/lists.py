@@ -20,10 +20,9 @@ from worker.qbxml.model import Iterator, ListQuery, Request, Tagged, VendorQuery
 from worker.qbxml.parse import Response
 from worker.qbxml.status import Outcome, classify
 from worker.store import qblists
-from worker.store.qblists import store_record
+from worker.store.qblists import LIST_TYPES, store_record
 
 PREFIX = "l:"
-LIST_TYPES = ("Account", "Class", "Customer", "Vendor")
 PAGED = ("Customer", "Vendor")
 PAGE_SIZE = 100
 REFRESH_AFTER = dt.timedelta(minutes=15)
@@ -34,12 +33,6 @@ _INCLUDE = {
     "Customer": ("ListID", "FullName", "Name", "IsActive", "TimeModified"),
     "Vendor": ("ListID", "Name", "IsActive", "EditSequence", "TimeModified"),
 }
-
-
-def ready(conn: sqlite3.Connection, company: str) -> bool:
-    """Every list has had one complete pass (the planner waits for this)."""
-    row = conn.execute("SELECT COUNT(*) FROM qb_list_sync WHERE company = ? AND synced_at IS NOT NULL", (company,)).fetchone()
-    return row[0] >= len(LIST_TYPES)
 
 
 def stale(conn: sqlite3.Connection, company: str, now: dt.datetime) -> list[str]:

@@ -19,16 +19,16 @@ import trio
 from shared.clock import now_iso, utc_now
 from shared.config import CompanyConfig
 from shared.types import Actor, Wait
+from worker import outbox
 from worker.context import WorkerContext
-from worker.posting import outbox
 from worker.qbwc import lists, passwords
-from worker.qbwc.hresults import connection_error_message
 from worker.qbwc.session import MAX_NOOPS, Phase, Session, handed_out, on_receive, on_send, progress, refuse
 from worker.qbwc.soap import SoapValue
 from worker.qbxml.build import wrap_requests
+from worker.qbxml.hresults import connection_error_message
 from worker.qbxml.parse import HostCompanyPrefs, QbxmlParseError, choose_version, match_responses, parse_hcp, parse_message_set, same_file_id
 from worker.qbxml.status import HresultOutcome, hresult_outcome
-from worker.store import audit
+from worker.store import audit, qblists
 
 log = logging.getLogger(__name__)
 
@@ -313,7 +313,7 @@ def _start_session(conn: sqlite3.Connection, session: Session) -> bool:
 
 def _planner_busy(conn: sqlite3.Connection, company: str) -> bool:
     """Documents waiting to be planned now that the lists are known."""
-    if not lists.ready(conn, company):
+    if not qblists.ready(conn, company):
         return False
     due = "company = ? AND state = 'fetched' AND (next_attempt_at IS NULL OR next_attempt_at <= ?)"
     if conn.execute(f"SELECT 1 FROM documents WHERE {due} AND wait != ? LIMIT 1", (company, now_iso(), str(Wait.VENDOR))).fetchone():

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-from worker.qbwc.hresults import HresultKind, connection_error_message, lookup, parse_hresult
+from worker.qbxml.hresults import HresultKind, connection_error_message, lookup, parse_hresult
 
 __all__ = [
     "Classification",

@@ -9,6 +9,15 @@ import sqlite3
 from shared.clock import now_iso
 from worker.qbxml import limits
 
+# The QuickBooks lists the connector keeps a copy of (the planner needs all of them).
+LIST_TYPES = ("Account", "Class", "Customer", "Vendor")
+
+
+def ready(conn: sqlite3.Connection, company: str) -> bool:
+    """Every list has had one complete pass (the planner waits for this)."""
+    row = conn.execute("SELECT COUNT(*) FROM qb_list_sync WHERE company = ? AND synced_at IS NOT NULL", (company,)).fetchone()
+    return row[0] >= len(LIST_TYPES)
+
 
 def name_key(name: str) -> str:
     """How names are matched: Latin-1 as QuickBooks stores them, case and spacing folded."""

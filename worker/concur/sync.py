@@ -21,13 +21,13 @@ from shared.clock import iso, now_iso, parse_iso, utc_now
 from shared.config import CompanyConfig
 from shared.domain import Document, ExpenseReport, to_json
 from shared.types import Actor, DocKind, DocState, DuplicateSource, HoldKind
+from worker import outbox
 from worker.concur.client import CompanyCredentials, ConcurClient
 from worker.concur.errors import ConcurError, ConcurNotFound, NeedsReconnect
 from worker.concur.fetch import ListItem, fetch_document
 from worker.concur.oauth import Tokens
 from worker.concur.sweep import Found, sweep
 from worker.context import WorkerContext
-from worker.posting import outbox
 from worker.store import audit, checkpoints, documents, duplicates, events
 
 log = logging.getLogger(__name__)
