@@ -132,7 +132,7 @@ def seed_company(file_id: str, owner_id: str, *, company_name: str = "Demo Consu
                            NameOnCheck=name, IsVendorEligibleFor1099=False, **VENDOR_DETAILS.get(name, {}))
     _seed_terms_and_currencies(cf)
     if multicurrency:
-        _seed_multicurrency(cf)
+        turn_on_multicurrency(cf)
     return cf
 
 
@@ -155,7 +155,11 @@ def _seed_terms_and_currencies(cf: CompanyFile) -> None:
         cf.add_list_record("Currency", name, **extra)
 
 
-def _seed_multicurrency(cf: CompanyFile) -> None:
+def turn_on_multicurrency(cf: CompanyFile) -> None:
+    """Preferences > Multiple Currencies > "Yes, I use more than one currency" (one-way in
+    QuickBooks): every existing name and account is in the home currency from then on. Adds the
+    FOREIGN_ACCOUNTS and FOREIGN_VENDORS to bill in."""
+    cf.state.multicurrency = True
     home = cf.find_list("Currency", cf.state.home_currency)
     if home is None:
         raise KeyError(cf.state.home_currency)
