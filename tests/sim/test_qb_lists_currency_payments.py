@@ -5,6 +5,8 @@ and remit addresses, bill payments with open balances, and bills keyed or paid b
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
@@ -18,13 +20,13 @@ from sim.quickbooks.latency import ZERO_LATENCY
 from sim.quickbooks.messages import message_set
 from sim.quickbooks.seed import key_bill_by_hand, pay_bill_by_hand, seed_company
 
-from conftest import FILE_ID, OWNER_ID, FakeNow
-
+FILE_ID = "{5C1B7E3A-2F4D-4A8B-9C0D-1E2F3A4B5C6D}"  # as seeded by conftest's ``company`` fixture
+OWNER_ID = "{0D4E6F80-91A2-4B3C-8D5E-6F708192A3B4}"
 GUID = "{9B2E4C1A-0D3F-4A5B-8C7D-112233445566}"
 
 
 @pytest.fixture
-def multi(now: FakeNow) -> CompanyFile:
+def multi(now: Callable[[], dt.datetime]) -> CompanyFile:
     return seed_company(FILE_ID, OWNER_ID, now=now, latency=ZERO_LATENCY, multicurrency=True, account_numbers=True)
 
 
@@ -69,7 +71,7 @@ def applied(txn_id: str, amount: str | None = None) -> str:
 
 
 @pytest.mark.parametrize("on", [True, False])
-def test_account_numbers_preference_and_numbers_returned(now: FakeNow, on: bool) -> None:
+def test_account_numbers_preference_and_numbers_returned(now: Callable[[], dt.datetime], on: bool) -> None:
     """PreferencesQuery AccountingPreferences/IsUsingAccountNumbers says whether the file uses them;
     numbers stay on the accounts either way (assumption: QuickBooks keeps a number typed earlier)."""
     cf = seed_company(FILE_ID, OWNER_ID, now=now, account_numbers=on)
@@ -282,7 +284,7 @@ def test_hand_keyed_bill_found_by_vendor_and_invoice_number(company: CompanyFile
     assert found.findtext("TxnID") == typed["TxnID"] and found.find("ExternalGUID") is None
 
 
-def test_show_lists_payments_currencies_and_numbers(tmp_path: Path, now: FakeNow) -> None:
+def test_show_lists_payments_currencies_and_numbers(tmp_path: Path, now: Callable[[], dt.datetime]) -> None:
     cf = seed_company(FILE_ID, OWNER_ID, now=now, multicurrency=True, account_numbers=True)
     typed = key_bill_by_hand(cf, "Lufthansa", "LH-1", "2026-03-01", (("Travel:Airfare", "500.00"),))
     pay_bill_by_hand(cf, typed["TxnID"], "200.00", bank="Checking EUR", check_number="7")
