@@ -354,12 +354,14 @@ def choose_version(
 # --- typed views of records -----------------------------------------------------------------------
 
 
-def _first(record: dict[str, object], key: str) -> dict[str, object]:
-    """The first nested aggregate under ``key`` (flatten keeps aggregates as lists of dicts)."""
+def _nested(record: dict[str, object], key: str) -> list[dict[str, object]]:
+    """The nested aggregates under ``key`` (flatten keeps aggregates as lists of dicts)."""
     value = record.get(key)
-    if isinstance(value, list) and value and isinstance(value[0], dict):
-        return value[0]
-    return {}
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def _first(record: dict[str, object], key: str) -> dict[str, object]:
+    return next(iter(_nested(record, key)), {})
 
 
 def _str(record: dict[str, object], key: str) -> str:
@@ -431,11 +433,9 @@ class BillBalance:
 
 
 def bill_balance(record: dict[str, object]) -> BillBalance:
-    links = record.get("LinkedTxn")
     linked = tuple(
         LinkedPayment(_str(link, "TxnID"), _str(link, "TxnType"), _str(link, "TxnDate"), _str(link, "RefNumber"), decimal_of(link, "Amount"))
-        for link in (links if isinstance(links, list) else [])
-        if isinstance(link, dict)
+        for link in _nested(record, "LinkedTxn")
     )
     return BillBalance(
         txn_id=_str(record, "TxnID"),
@@ -475,11 +475,9 @@ class BillPayment:
 
 
 def bill_payment(record: dict[str, object]) -> BillPayment:
-    rows = record.get("AppliedToTxnRet")
     applied = tuple(
         AppliedPayment(_str(row, "TxnID"), decimal_of(row, "Amount"), decimal_of(row, "BalanceRemaining"))
-        for row in (rows if isinstance(rows, list) else [])
-        if isinstance(row, dict)
+        for row in _nested(record, "AppliedToTxnRet")
     )
     return BillPayment(
         txn_id=_str(record, "TxnID"),
