@@ -21,7 +21,7 @@ from typing import Any
 from lxml import etree
 
 from sim.quickbooks.latency import LatencyModel
-from sim.quickbooks.rets import build_ret, layout
+from sim.quickbooks.rets import add_value, build_ret, layout
 from sim.quickbooks.state import LIST_TYPES, NAME_SPACE, TERMS_TYPES, CompanyState, load_state, save_state
 from sim.quickbooks.strict import PARSE_ERROR_HRESULT, PARSE_ERROR_MESSAGE, QBXMLSetError, SUPPORTED_VERSIONS, Validator
 
@@ -72,6 +72,18 @@ class _Iterator:
     kind: str
     ids: list[str]
     position: int = 0
+
+
+@dataclass
+class _Payable:
+    """One thing a bill payment can pay: a bill, or a journal entry's A/P credit to a vendor."""
+
+    kind: str  # "Bill" | "JournalEntry" (AppliedToTxnRet TxnType)
+    rec: dict[str, Any]
+    entry: dict[str, Any]  # the journal entry's _APOpen entry ({} for a bill)
+    payee_id: str
+    ap_id: str
+    open_amount: Decimal
 
 
 @dataclass
@@ -718,11 +730,22 @@ class CompanyFile:
         if _text(add, "ExternalGUID"):
             rec["ExternalGUID"] = _text(add, "ExternalGUID")
         rec["Lines"] = lines
+        rec["_APOpen"] = self._ap_credits(lines)
         self.state.txns["JournalEntry"].append(rec)
         self._balances = None
         work.writes += 1
         work.lines += len(lines)
         rs.append(self._ret("JournalEntryRet", "JournalEntry", rec, _texts(req, "IncludeRetElement")))
+
+    def _ap_credits(self, lines: list[dict[str, Any]]) -> list[dict[str, str]]:
+        """A journal entry's net A/P credit per (vendor, A/P account): what Pay Bills offers to pay."""
+        net: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+        for line in lines:
+            account = self._by_id[line["AccountRef"]["ListID"]][1]
+            if account.get("AccountType") == "AccountsPayable" and "EntityRef" in line:
+                sign = 1 if line["_tag"] == "JournalCreditLine" else -1
+                net[(line["EntityRef"]["ListID"], account["ListID"])] += sign * Decimal(line["Amount"])
+        return [{"Payee": payee, "Account": ap, "Open": _money(amount)} for (payee, ap), amount in net.items() if amount > 0]
 
     def _bill_payment_check_add(self, req: etree._Element, rs: etree._Element, work: _Work) -> None:
         """Pay Bills by check (13.0 XSD ``BillPaymentCheckAdd``): from a Bank account, applied to
@@ -731,7 +754,10 @@ class CompanyFile:
         (unverified) where the digest has none:
         - a bill that is not the payee's, an A/P account other than the bill's, a bank account not in
           the home or the payee's currency: 3140 invalid reference;
-        - TxnID not a bill: 3120 (digest 4.1, object cannot be found);
+        - TxnID neither a bill nor a journal entry with an open A/P credit: 3120 (digest 4.1);
+        - a journal entry's A/P credit to the payee is paid like a bill: the XSD's BillToPay
+          carries a TxnType (not only Bill) and QuickBooks' Pay Bills lists such credits; that the
+          SDK accepts them in AppliedToTxnAdd is our assumption (unverified);
         - PaymentAmount above the bill's open balance, or the same bill twice: 3210 (OVER_APPLIED);
         - no PaymentAmount: the whole open balance is paid (assumption; the XSD leaves it optional
           for SetCredit-only applications)."""
@@ -748,28 +774,26 @@ class CompanyFile:
         ap = self._ref(add, "APAccountRef", ("Account",), "Account", txn)
         rate = self._exchange_rate(add, currency, txn)
         txn_date = self._txn_date(add, txn)
-        bills = {b["TxnID"]: b for b in self.state.txns["Bill"]}
-        applied: list[tuple[dict[str, Any], Decimal]] = []
+        applied: list[tuple[_Payable, Decimal]] = []
         for app in add.findall("AppliedToTxnAdd"):
             txn_id = _text(app, "TxnID") or ""
-            bill = bills.get(txn_id)
-            if bill is None:
+            item = self._payable(txn_id, payee["ListID"])
+            if item is None:
                 raise StatusError(3120, f'Object "{txn_id}" specified in the request cannot be found.  {DOES_NOT_EXIST}')
-            if bill["VendorRef"]["ListID"] != payee["ListID"]:
-                raise StatusError(3140, f'There is an invalid reference to QuickBooks Bill "{txn_id}" in the {txn}.  '
+            if item.payee_id != payee["ListID"]:
+                raise StatusError(3140, f'There is an invalid reference to QuickBooks {item.kind} "{txn_id}" in the {txn}.  '
                                         "QuickBooks error message: The transaction is not a bill of this payee.")  # (unverified)
             if ap is None:
-                ap = self._by_id[bill["APAccountRef"]["ListID"]][1]
-            elif bill["APAccountRef"]["ListID"] != ap["ListID"]:
+                ap = self._by_id[item.ap_id][1]
+            elif item.ap_id != ap["ListID"]:
                 raise StatusError(3140, f'There is an invalid reference to QuickBooks Account "{self.full_name(ap)}" in the {txn}.  '
                                         "QuickBooks error message: The bill was not entered to this Accounts Payable account.")  # (unverified)
-            open_amount = Decimal(bill["OpenAmount"])
             raw = _text(app, "PaymentAmount")
-            amount = _amount(raw) if raw is not None else open_amount
-            already = sum((a for b, a in applied if b is bill), Decimal("0.00"))
-            if amount <= 0 or amount + already > open_amount:
+            amount = _amount(raw) if raw is not None else item.open_amount
+            already = sum((a for i, a in applied if i.rec is item.rec), Decimal("0.00"))
+            if amount <= 0 or amount + already > item.open_amount:
                 raise StatusError(3210, f'The "PaymentAmount" field has an invalid value "{_money(amount)}".  {OVER_APPLIED}')
-            applied.append((bill, amount))
+            applied.append((item, amount))
         if not applied:
             raise StatusError(3150, 'There is a missing element: "AppliedToTxnAdd".')
         stamp, epoch = self._stamp()
@@ -792,21 +816,61 @@ class CompanyFile:
         if _text(add, "ExternalGUID"):
             rec["ExternalGUID"] = _text(add, "ExternalGUID")
         rec["AppliedToTxnRet"] = []
-        for bill, amount in applied:
-            remaining = Decimal(bill["OpenAmount"]) - amount
-            bill["OpenAmount"] = _money(remaining)
-            bill["IsPaid"] = remaining == 0
-            bill.setdefault("LinkedTxn", []).append({"TxnID": rec["TxnID"], "TxnType": "BillPaymentCheck", "TxnDate": rec["TxnDate"],
-                                      "RefNumber": rec.get("RefNumber"), "LinkType": "AMTTYPE", "Amount": _money(-amount)})
-            self._touch(bill)
-            rec["AppliedToTxnRet"].append({"TxnID": bill["TxnID"], "TxnType": "Bill", "TxnDate": bill["TxnDate"],
-                                           "RefNumber": bill.get("RefNumber"), "BalanceRemaining": _money(remaining),
+        for item, amount in applied:
+            remaining = item.open_amount - amount
+            target = item.rec
+            if item.kind == "Bill":
+                target["OpenAmount"] = _money(remaining)
+                target["IsPaid"] = remaining == 0
+                # LinkedTxn Amount sign as QuickBooks shows a payment against a bill (negative): (unverified)
+                target.setdefault("LinkedTxn", []).append({"TxnID": rec["TxnID"], "TxnType": "BillPaymentCheck", "TxnDate": rec["TxnDate"],
+                                                           "RefNumber": rec.get("RefNumber"), "LinkType": "AMTTYPE", "Amount": _money(-amount)})
+            else:
+                item.entry["Open"] = _money(remaining)
+            self._touch(target)
+            rec["AppliedToTxnRet"].append({"TxnID": target["TxnID"], "TxnType": item.kind, "TxnDate": target["TxnDate"],
+                                           "RefNumber": target.get("RefNumber"), "BalanceRemaining": _money(remaining),
                                            "Amount": _money(amount)})
         self.state.txns["BillPaymentCheck"].append(rec)
         self._balances = None
         work.writes += 1
         work.lines += len(applied)
         rs.append(self._ret("BillPaymentCheckRet", "BillPaymentCheck", rec, _texts(req, "IncludeRetElement")))
+
+    def _payable(self, txn_id: str, payee_id: str) -> _Payable | None:
+        """What a bill payment can apply to: a bill, or a journal entry's open A/P credit (to
+        ``payee_id`` when it has several)."""
+        bill = next((b for b in self.state.txns["Bill"] if b["TxnID"] == txn_id), None)
+        if bill is not None:
+            return _Payable("Bill", bill, {}, bill["VendorRef"]["ListID"], bill["APAccountRef"]["ListID"], Decimal(bill["OpenAmount"]))
+        je = next((j for j in self.state.txns["JournalEntry"] if j["TxnID"] == txn_id), None)
+        entries = (je or {}).get("_APOpen", [])
+        if not entries:
+            return None
+        entry = next((e for e in entries if e["Payee"] == payee_id), entries[0])
+        return _Payable("JournalEntry", je, entry, entry["Payee"], entry["Account"], Decimal(entry["Open"]))  # type: ignore[arg-type]
+
+    def _open_payables(self, payee_id: str) -> list[_Payable]:
+        items = [self._payable(b["TxnID"], payee_id) for b in self.state.txns["Bill"] if b["VendorRef"]["ListID"] == payee_id]
+        items += [self._payable(j["TxnID"], payee_id) for j in self.state.txns["JournalEntry"]
+                  if any(e["Payee"] == payee_id for e in j.get("_APOpen", []))]
+        return [i for i in items if i is not None and i.payee_id == payee_id and i.open_amount > 0]
+
+    def _bill_to_pay_query(self, req: etree._Element, rs: etree._Element, work: _Work) -> StatusError | None:
+        """Pay Bills' list for one payee (13.0 XSD BillToPayQuery): open bills and open A/P credits
+        of journal entries, each with its A/P account and what is still due."""
+        payee = self._ref(req, "PayeeEntityRef", NAME_SPACE, "Entity", "BillToPayQuery", required=True, need_active=False)
+        ap_filter = self._ref(req, "APAccountRef", ("Account",), "Account", "BillToPayQuery", need_active=False)
+        items = [i for i in self._open_payables(payee["ListID"]) if ap_filter is None or i.ap_id == ap_filter["ListID"]]
+        for item in items:
+            rec = item.rec
+            ret = etree.SubElement(etree.SubElement(rs, "BillToPayRet"), "BillToPay")
+            view = {"TxnID": rec["TxnID"], "TxnType": item.kind, "APAccountRef": {"ListID": item.ap_id}, "TxnDate": rec["TxnDate"],
+                    "RefNumber": rec.get("RefNumber"), "DueDate": rec.get("DueDate"), "AmountDue": _money(item.open_amount)}
+            for key, value in view.items():
+                add_value(ret, key, value, self._resolve_for_output)
+        work.records += len(items)
+        return None if items else StatusError(1, NOT_FOUND_MESSAGE, "Info")
 
     # --- queries -------------------------------------------------------------------------
 
@@ -838,6 +902,9 @@ class CompanyFile:
                 for line in je["Lines"]:
                     sign = 1 if line["_tag"] == "JournalDebitLine" else -1
                     accounts[line["AccountRef"]["ListID"]] += sign * Decimal(line["Amount"])
+            for je in self.state.txns["JournalEntry"]:
+                for entry in je.get("_APOpen", []):
+                    vendors[entry["Payee"]] += Decimal(entry["Open"])
             for payment in self.state.txns.get("BillPaymentCheck", []):
                 accounts[payment["APAccountRef"]["ListID"]] -= Decimal(payment["Amount"])
                 accounts[payment["BankAccountRef"]["ListID"]] -= Decimal(payment["Amount"])
@@ -1231,6 +1298,7 @@ _HANDLERS: dict[str, Callable[[CompanyFile, etree._Element, etree._Element, _Wor
     "StandardTermsQueryRq": _q(("StandardTerms",)),
     "DateDrivenTermsQueryRq": _q(("DateDrivenTerms",)),
     "CurrencyQueryRq": CompanyFile._currency_query,
+    "BillToPayQueryRq": CompanyFile._bill_to_pay_query,
     "HostQueryRq": CompanyFile._host_query,
     "CompanyQueryRq": CompanyFile._company_query,
     "PreferencesQueryRq": CompanyFile._preferences_query,

@@ -155,6 +155,7 @@ CONTENT_MODELS: dict[str, str] = {
     "DateDrivenTermsQueryRq": f"((ListID+|FullName+|({_LIST_FILTER}))? IncludeRetElement*)",
     "CurrencyQueryRq": f"((ListID+|FullName+|({_LIST_FILTER}))? IncludeRetElement*)",
     "BillPaymentCheckAddRq": "(BillPaymentCheckAdd IncludeRetElement*)",
+    "BillToPayQueryRq": "(PayeeEntityRef APAccountRef? DueDate? CurrencyFilter? IncludeRetElement*)",
     "BillPaymentCheckAdd": (
         "(PayeeEntityRef APAccountRef? TxnDate? BankAccountRef (IsToBePrinted|RefNumber) Memo? ExchangeRate? "
         "ExternalGUID? AppliedToTxnAdd+)"

@@ -21,6 +21,7 @@ from worker.qbxml.model import (
     AppliedToTxn,
     BillAdd,
     BillPaymentCheckAdd,
+    BillToPayQuery,
     CompanyQuery,
     ExpenseLine,
     HostQuery,
@@ -35,7 +36,7 @@ from worker.qbxml.model import (
     VendorAdd,
     VendorMod,
 )
-from worker.qbxml.parse import bill_balance, bill_payment, company_settings, parse_hcp, parse_message_set
+from worker.qbxml.parse import bill_balance, bill_payment, bills_to_pay, company_settings, parse_hcp, parse_message_set
 
 FILE_ID = "{5C1B7E3A-2F4D-4A8B-9C0D-1E2F3A4B5C6D}"
 OWNER_ID = "{0D4E6F80-91A2-4B3C-8D5E-6F708192A3B4}"
@@ -242,3 +243,13 @@ def test_terms_and_currency_lists_read() -> None:
     assert {r["_ret"] for r in terms.records} == {"StandardTermsRet", "DateDrivenTermsRet"}
     assert {"Net 30", "Due 10th of month", "Net 90"} <= {r["Name"] for r in terms.records}
     assert {r.get("CurrencyCode") for r in currencies.records} >= {"USD", "EUR"}
+
+
+def test_bill_to_pay_query_and_reader(xsd: etree.XMLSchema) -> None:
+    (rq,) = valid(xsd, BillToPayQuery(Ref("Acme Travel LLC"), ap_account=Ref("Accounts Payable")))
+    assert children(rq) == ["PayeeEntityRef", "APAccountRef"]
+    cf = seed_company(FILE_ID, OWNER_ID)
+    bill = key_bill_by_hand(cf, "Acme Travel LLC", "INV-1", "2026-03-01", (("Travel", "40.00"),))
+    (answer,) = _answers(cf, BillToPayQuery(Ref("Acme Travel LLC")))
+    (item,) = [b for r in answer.records for b in bills_to_pay(r)]
+    assert (item.txn_id, item.txn_type, item.ap_account, item.amount_due) == (bill["TxnID"], "Bill", "Accounts Payable", Decimal("40.00"))

@@ -305,3 +305,18 @@ def test_new_with_multicurrency_and_account_numbers(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     st = CompanyFile.load(path).state
     assert st.multicurrency and st.account_numbers and st.lists["Currency"]
+
+
+def test_journal_entry_ap_credit_is_paid_like_a_bill(company: CompanyFile) -> None:
+    """A journal entry crediting A/P with a vendor is owed like a bill: BillToPayQuery lists it
+    (TxnType JournalEntry, XSD BillToPay) and BillPaymentCheckAdd applies to it (assumption,
+    unverified for the SDK); over-application is refused as for bills."""
+    entry = one(company, je(line("Debit", "Travel:Hotel", "120.00") + line("Credit", "Accounts Payable", "120.00", "Acme Travel LLC")))
+    txn_id = entry.findtext("JournalEntryRet/TxnID")
+    owed = one(company, f"<BillToPayQueryRq>{ref('PayeeEntityRef', 'Acme Travel LLC')}</BillToPayQueryRq>")
+    assert [(b.findtext("TxnID"), b.findtext("TxnType"), b.findtext("AmountDue")) for b in owed.iter("BillToPay")] == [(txn_id, "JournalEntry", "120.00")]
+    assert code(one(company, payment("Acme Travel LLC", applied(txn_id, "120.01")))) == 3210
+    paid = one(company, payment("Acme Travel LLC", applied(txn_id, "120.00")))
+    assert paid.findtext("BillPaymentCheckRet/AppliedToTxnRet/TxnType") == "JournalEntry"
+    assert code(one(company, f"<BillToPayQueryRq>{ref('PayeeEntityRef', 'Acme Travel LLC')}</BillToPayQueryRq>")) == 1
+    assert one(company, "<VendorQueryRq><FullName>Acme Travel LLC</FullName></VendorQueryRq>").findtext("VendorRet/Balance") == "0.00"

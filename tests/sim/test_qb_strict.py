@@ -156,7 +156,7 @@ def test_fallback_agrees_with_xsd_on_payment_currency_and_terms_shapes(xsd: etre
     from decimal import Decimal
 
     from worker.qbxml.build import build_message_set
-    from worker.qbxml.model import (Address, AppliedToTxn, BillAdd, BillPaymentCheckAdd, ExpenseLine, JournalEntryAdd, JournalLine,
+    from worker.qbxml.model import (Address, AppliedToTxn, BillAdd, BillPaymentCheckAdd, BillToPayQuery, ExpenseLine, JournalEntryAdd, JournalLine,
                                     ListQuery, Ref, Tagged, TxnQuery, VendorAdd)
 
     day = dt.date(2026, 3, 1)
@@ -167,6 +167,7 @@ def test_fallback_agrees_with_xsd_on_payment_currency_and_terms_shapes(xsd: etre
         TxnQuery("Bill", entity=Ref("Office Depot"), exact_ref_number="INV-1", paid_status="All", include_linked_txns=True),
         TxnQuery("BillPaymentCheck", txn_ids=("1A3-1",), include_line_items=True),
         ListQuery("Terms", active_status="All"), ListQuery("Currency", full_names=("Euro",)),
+        BillToPayQuery(Ref("Jane Doe"), ap_account=Ref("Accounts Payable"), include=("TxnID",)),
         VendorAdd("Lufthansa", vendor_address=Address(addr1="PO Box 1", city="Köln"), account_number="V-1", terms=Ref("Net 30"), currency=Ref("Euro")),
         BillAdd(Ref("Lufthansa"), day, "R1", (ExpenseLine(Ref("Travel"), Decimal("1"), customer=Ref("Client A"), billable_status="Billable"),),
                 vendor_address=Address(addr1="x"), exchange_rate=Decimal("1.08")),

@@ -23,6 +23,7 @@ from worker.qbxml.model import (
     Address,
     BillAdd,
     BillPaymentCheckAdd,
+    BillToPayQuery,
     CompanyQuery,
     DataExtAdd,
     DataExtDefAdd,
@@ -379,6 +380,16 @@ def _txn_query(q: TxnQuery, request_id: str) -> etree._Element:
     return rq
 
 
+def _bill_to_pay_query(q: BillToPayQuery, request_id: str) -> etree._Element:
+    rq = _request_element("BillToPayQuery", request_id)
+    # BillToPayQuery: PayeeEntityRef, APAccountRef, DueDate, CurrencyFilter, IncludeRetElement*
+    _ref(rq, "PayeeEntityRef", q.payee, name_limit=limits.ENTITY_FULL_NAME)
+    if q.ap_account is not None:
+        _ref(rq, "APAccountRef", q.ap_account, name_limit=limits.LIST_FULL_NAME, list_name=True)
+    _include(rq, q.include)
+    return rq
+
+
 def _host_query(q: HostQuery, request_id: str) -> etree._Element:
     return _request_element("HostQuery", request_id)
 
@@ -664,6 +675,7 @@ _BUILDERS: dict[type, Callable[..., etree._Element]] = {
     EntityQuery: _entity_query,
     ListQuery: _list_query,
     TxnQuery: _txn_query,
+    BillToPayQuery: _bill_to_pay_query,
     HostQuery: _host_query,
     CompanyQuery: _company_query,
     PreferencesQuery: _preferences_query,

@@ -228,6 +228,16 @@ class TxnQuery:
 
 
 @dataclass(frozen=True)
+class BillToPayQuery:
+    """Pay Bills' list for one payee: open bills and open A/P credits (journal entries included),
+    each with what is still due. No iterator; one answer."""
+
+    payee: Ref
+    ap_account: Ref | None = None
+    include: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class HostQuery:
     pass
 
@@ -277,6 +287,7 @@ Request = (
     | EntityQuery
     | ListQuery
     | TxnQuery
+    | BillToPayQuery
     | HostQuery
     | CompanyQuery
     | PreferencesQuery

@@ -453,6 +453,27 @@ def bill_balance(record: dict[str, object]) -> BillBalance:
 
 
 @dataclass(frozen=True)
+class BillToPay:
+    """One open item of a BillToPayQuery answer (a bill or, e.g., a journal entry's A/P credit)."""
+
+    txn_id: str
+    txn_type: str
+    ap_account: str
+    txn_date: str
+    ref_number: str
+    amount_due: Decimal | None
+
+
+def bills_to_pay(record: dict[str, object]) -> list[BillToPay]:
+    """A BillToPayRet holds a BillToPay (what is owed) or a CreditToApply (skipped here)."""
+    return [
+        BillToPay(_str(item, "TxnID"), _str(item, "TxnType"), _str(item, "APAccountRef.FullName"), _str(item, "TxnDate"),
+                  _str(item, "RefNumber"), decimal_of(item, "AmountDue"))
+        for item in _nested(record, "BillToPay")
+    ]
+
+
+@dataclass(frozen=True)
 class AppliedPayment:
     txn_id: str  # the bill
     amount: Decimal | None
