@@ -25,6 +25,7 @@ from worker.qbxml.model import (
     AppliedToTxn,
     BillAdd,
     BillPaymentCheckAdd,
+    BillToPayQuery,
     CompanyQuery,
     DataExtAdd,
     DataExtDefAdd,
@@ -513,6 +514,7 @@ others = st.one_of(
     st.just(PreferencesQuery()),
     st.builds(CompanyQuery, owner_id=st.one_of(st.just("0"), st.just(""), st.uuids().map(lambda u: "{" + str(u) + "}"))),
     st.builds(EntityQuery, full_names=st.lists(names, min_size=1, max_size=5).map(tuple), include=includes),
+    st.builds(BillToPayQuery, payee=refs, ap_account=st.none() | full_name_refs, include=includes),
     st.builds(
         DataExtDefAdd,
         owner_id=st.uuids().map(str),
