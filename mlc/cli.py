@@ -265,6 +265,25 @@ def reconcile(ctx: Context, company: str, date_from: str | None, date_to: str | 
     sys.exit(reconcile_command(config, company_or_fail(config, company), date_from, date_to))
 
 
+@main.command("accept-company-file")
+@click.argument("company")
+@pass_ctx
+def accept_company_file(ctx: Context, company: str) -> None:
+    """Accept the company file last refused (a restored backup, a moved file) as the company's own."""
+    from worker.store import company_files
+    from worker.tools import _store, _user
+
+    config = ctx.config
+    store = _store(config)
+    try:
+        accepted = store.run_sync(company_files.accept_refused, company_or_fail(config, company).id, f"cli:{_user()}")
+    finally:
+        store.close()
+    if accepted is None:
+        fail(f"mlc accept-company-file: no company file of {company} was refused since one was recorded", 1)
+    click.echo(f"{company}: posting to {accepted.company_name} at {accepted.path}" + (f" (FileID {accepted.file_id})" if accepted.file_id else " (no FileID)"))
+
+
 @main.group()
 def audit() -> None:
     """The audit trail."""

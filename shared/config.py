@@ -93,6 +93,7 @@ class QbwcConfig:
     owner_id: str
     qbxml_version: str = "13.0"
     run_every_minutes: int = 5
+    company_file: str = ""  # full path of the .QBW; "" = the file open in QuickBooks
 
 
 @dataclass(frozen=True)
@@ -252,6 +253,19 @@ def _guid(value: str) -> str | None:
     return None if GUID.match(value) else "expected a GUID in braces, like {6B29FC40-CA47-1067-B31D-00DD010662DA}"
 
 
+def _company_file(value: str) -> str | None:
+    """authenticate hands this path to the Web Connector as-is; the words QBWC reads as answers
+    (none, nvu, busy) would not open a file, and a path is a whole Windows path to a .QBW."""
+    text = value.strip()
+    if not text:
+        return None
+    if text.casefold() in ("none", "nvu", "busy"):
+        return f"{text!r} is one of the Web Connector's answer words, not a company file path"
+    if not text.casefold().endswith(".qbw"):
+        return "expected the full path of a .QBW company file (or \"\" for the file open in QuickBooks)"
+    return None
+
+
 def _positive(value: int | float) -> str | None:
     return None if value > 0 else "must be greater than 0"
 
@@ -368,7 +382,7 @@ def _company(r: _Reader, c: dict[str, Any], p: str, base: Path) -> CompanyConfig
 
     qc = r.table(c, p, "qbwc")
     qp = f"{p}qbwc."
-    r.unknown_keys(qc, qp, {"username", "password_hash", "password_env", "file_id", "owner_id", "qbxml_version", "run_every_minutes"})
+    r.unknown_keys(qc, qp, {"username", "password_hash", "password_env", "file_id", "owner_id", "qbxml_version", "run_every_minutes", "company_file"})
     password_hash = r.get(qc, qp, "password_hash", str, None, lambda v: None if v.startswith("$argon2") else "expected an argon2 hash (see mlc set-password)")
     password_env = r.get(qc, qp, "password_env", str, None)
     if password_hash and password_env:
@@ -384,6 +398,7 @@ def _company(r: _Reader, c: dict[str, Any], p: str, base: Path) -> CompanyConfig
         owner_id=r.get(qc, qp, "owner_id", str, check=_guid) or "",
         qbxml_version=r.get(qc, qp, "qbxml_version", str, "13.0", lambda v: None if re.match(r"^\d+\.\d+$", v) else "expected a version like 13.0") or "13.0",
         run_every_minutes=r.get(qc, qp, "run_every_minutes", int, 5, _positive) or 5,
+        company_file=(r.get(qc, qp, "company_file", str, "", _company_file) or "").strip(),
     )
 
     pc = r.table(c, p, "posting", required=False)

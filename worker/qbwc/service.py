@@ -24,12 +24,12 @@ from worker.posting import outbox
 from worker.posting.engine import WAIT_FOR_VENDOR
 from worker.qbwc import lists, passwords
 from worker.qbwc.hresults import connection_error_message
-from worker.qbwc.session import MAX_NOOPS, Phase, Session, handed_out, on_receive, on_send, progress, refuse
+from worker.qbwc.session import MAX_NOOPS, CompanyFile, FileVerdict, Phase, Session, handed_out, on_company_file, on_receive, on_send, progress, refuse
 from worker.qbxml.build import wrap_requests
 from worker.qbxml.parse import HostCompanyPrefs, QbxmlParseError, match_responses, parse_hcp, parse_message_set, same_file_id
 from worker.qbxml.parse import choose_version
 from worker.qbxml.status import HresultOutcome, hresult_outcome
-from worker.store import audit
+from worker.store import audit, company_files
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,9 @@ def auth_result(ticket: str, status: str, postpone_s: int | None = None) -> list
     run interval]. QBWC reads the positions, so an absent postpone is "" rather than dropped
     (dropping it would shift the interval into the postpone slot)."""
     return [ticket, status, "" if postpone_s is None else str(postpone_s), str(MIN_RUN_EVERY_S)]
+
+
+FileCheck = tuple[FileVerdict, CompanyFile]  # what the first call's company file was judged
 
 
 @dataclass(frozen=True)
@@ -155,7 +158,9 @@ class QbwcService:
         has_work = await self.ctx.store.run(_start_session, session)
         self.sessions[ticket] = session
         self._forget_expired(now)
-        return auth_result(ticket, "" if has_work else "none")
+        # With work, the configured company file lets the Web Connector open QuickBooks in the
+        # background ("" = the file open in QuickBooks); without, "none" leaves QuickBooks closed.
+        return auth_result(ticket, company.qbwc.company_file if has_work else "none")
 
     async def _configured_hash(self, company_id: str) -> str | None:
         generation = self.ctx.config_generation
@@ -192,8 +197,12 @@ class QbwcService:
         hcp = call.params.get("strHCPResponse", "")
         decision = on_send(session, self.clock(), has_hcp=bool(hcp.strip()))
         lost = [int(rid) for rid in decision.lost if rid.isdigit()]
-        facts = self._check_company_file(session, company, hcp) if decision.first_call and session.phase is Phase.OPEN else None
-        xml = await self.ctx.store.run(_next_request_set, session, company, self.batch, lost, decision.first_call, facts)
+        facts: HostCompanyPrefs | None = None
+        file_check: FileCheck | None = None
+        if decision.first_call and session.phase is Phase.OPEN:
+            recorded = await self.ctx.store.run(company_files.recorded, session.company)
+            facts, file_check = self._check_company_file(session, company, hcp, call.params.get("strCompanyFileName", ""), recorded)
+        xml = await self.ctx.store.run(_next_request_set, session, company, self.batch, lost, decision.first_call, facts, file_check)
         if lost:
             self.ctx.changed.notify()
         if xml:
@@ -207,23 +216,30 @@ class QbwcService:
             session.last_error = "Nothing more to send."
         return ""
 
-    def _check_company_file(self, session: Session, company: CompanyConfig, hcp: str) -> HostCompanyPrefs | None:
-        """The wrong-company guard and the qbXML version, from the session's first call."""
+    def _check_company_file(self, session: Session, company: CompanyConfig, hcp: str, path: str,
+                            recorded: CompanyFile | None) -> tuple[HostCompanyPrefs | None, FileCheck | None]:
+        """The wrong-company guards and the qbXML version, from the session's first call: the
+        configured FileID, then the file recorded on the company's first contact."""
         try:
             facts = parse_hcp(hcp, company.qbwc.owner_id)
         except QbxmlParseError as exc:
             refuse(session, f"could not read the company file information from the Web Connector ({exc}); nothing was sent")
-            return None
+            return None, None
         if facts.file_id is not None and not same_file_id(facts.file_id, company.qbwc.file_id):
-            refuse(session, f"QuickBooks has a different company file open ({facts.company_name or 'unnamed'}: FileID {facts.file_id}, expected {company.qbwc.file_id}); nothing was sent to it")
-            return None
+            refuse(session, f"QuickBooks has a different company file open ({facts.company_name or 'unnamed'}: FileID {facts.file_id}, expected {company.qbwc.file_id}); nothing was sent to it. "
+                            f"Open the company's own file in QuickBooks (or set company_file to its path).")
+            return None, None
+        seen = CompanyFile(facts.file_id, facts.company_name, path)
+        verdict = on_company_file(session, recorded, seen)
+        if verdict.refused:
+            return None, (verdict, seen)
         version = choose_version(company.qbwc.qbxml_version, list(facts.supported_versions))
         if version is None:
             refuse(session, f"this QuickBooks supports qbXML {', '.join(facts.supported_versions) or 'none'}; ml-connector needs {company.qbwc.qbxml_version} or an older version it speaks")
-            return None
+            return None, None
         session.qbxml_version = version
         session.phase = Phase.READY
-        return facts
+        return facts, (verdict, seen)
 
     # -- receiveResponseXML ----------------------------------------------------------------
 
@@ -327,12 +343,13 @@ def _planner_busy(conn: sqlite3.Connection, company: str) -> bool:
     return conn.execute(f"SELECT 1 FROM documents WHERE {due} LIMIT 1", (company, now_iso())).fetchone() is not None
 
 
-def _next_request_set(conn: sqlite3.Connection, session: Session, company: CompanyConfig, batch: outbox.BatchLimits, lost: list[int], first_call: bool, facts: HostCompanyPrefs | None) -> str:
+def _next_request_set(conn: sqlite3.Connection, session: Session, company: CompanyConfig, batch: outbox.BatchLimits, lost: list[int], first_call: bool, facts: HostCompanyPrefs | None,
+                      file_check: FileCheck | None = None) -> str:
     if lost:
         outbox.mark_uncertain(conn, lost, "the Web Connector asked for more before answering; QuickBooks may have applied these")
         audit.append(conn, session.company, None, Actor.QBWC, "uncertain", {"postings": lost, "why": "answer lost"})
     if first_call:
-        _record_contact(conn, session, facts)
+        _record_contact(conn, session, facts, file_check)
     if session.phase is not Phase.READY:
         _persist(conn, session)
         return ""
@@ -347,8 +364,14 @@ def _next_request_set(conn: sqlite3.Connection, session: Session, company: Compa
     return wrap_requests([xml for _, xml in items], session.qbxml_version or company.qbwc.qbxml_version, "continueOnError")
 
 
-def _record_contact(conn: sqlite3.Connection, session: Session, facts: HostCompanyPrefs | None) -> None:
+def _record_contact(conn: sqlite3.Connection, session: Session, facts: HostCompanyPrefs | None, file_check: FileCheck | None) -> None:
     now = now_iso()
+    if file_check is not None:
+        verdict, seen = file_check
+        if verdict.refused:
+            company_files.note_refused(conn, session.company, seen, verdict)
+        elif verdict in (FileVerdict.FIRST, FileVerdict.GAINED_FILE_ID) and session.phase is Phase.READY:
+            company_files.record(conn, session.company, seen, verdict)
     if session.phase is Phase.REFUSED:
         conn.execute(
             """INSERT INTO qb_company (company, last_contact_at, last_result, last_error) VALUES (?,?,?,?)
