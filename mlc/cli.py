@@ -334,6 +334,36 @@ def _mount_simulators() -> None:
 _mount_simulators()
 
 
+@main.group()
+def alerts() -> None:
+    """Alerts to people (README "Alerts")."""
+
+
+@alerts.command("test")
+@pass_ctx
+def alerts_test(ctx: Context) -> None:
+    """Send one alert of each kind to the configured webhook and email; exit 1 if one fails."""
+    import trio
+
+    from worker.alerts.core import sample_alerts
+    from worker.alerts.job import send_test
+    from worker.alerts.send import channels
+    from worker.logs import Scrubber
+
+    config = ctx.config
+    if not config.alerts.enabled:
+        fail("mlc alerts test: no [alerts] webhook_url (or url_env) or email_to configured", 1)
+    company = config.companies[0]
+    samples = sample_alerts(company.id, {c.id: c.name for c in config.companies})
+    problems = trio.run(send_test, config.alerts, samples, Scrubber(config.secrets()))
+    for problem in problems:
+        click.echo(f"mlc alerts test: {problem}", err=True)
+    for channel in channels(config.alerts):
+        if not any(p.startswith(channel) for p in problems):
+            click.echo(f"{channel}: sent {len(samples)} test alerts")
+    sys.exit(1 if problems else 0)
+
+
 def company_or_fail(config: Config, company: str):
     try:
         return config.company(company)
@@ -344,3 +374,4 @@ def company_or_fail(config: Config, company: str):
 
 if __name__ == "__main__":
     main()
+

@@ -126,11 +126,35 @@ class CompanyConfig:
 
 
 @dataclass(frozen=True)
+class AlertsConfig:
+    """``[alerts]``: where people are told when the connector needs them (README "Alerts")."""
+
+    webhook_url: Secret = field(default_factory=lambda: Secret(""))  # a Slack/Teams webhook URL carries its own token
+    email_to: tuple[str, ...] = ()
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_user: str = ""
+    smtp_password: Secret = field(default_factory=lambda: Secret(""))
+    email_from: str = ""
+    smtp_ca_file: Path | None = None  # trust this CA for STARTTLS (a private mail relay); default: the system's
+    quickbooks_silent_hours: float = 24.0
+
+    @property
+    def email(self) -> bool:
+        return bool(self.email_to)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.webhook_url) or self.email
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path
     worker: WorkerConfig
     operator: OperatorConfig
     companies: tuple[CompanyConfig, ...]
+    alerts: AlertsConfig = field(default_factory=AlertsConfig)
 
     def company(self, company_id: str) -> CompanyConfig:
         for company in self.companies:
@@ -143,6 +167,7 @@ class Config:
         values: list[str] = []
         for c in self.companies:
             values += [c.concur.client_secret.reveal(), c.concur.request_token.reveal(), c.qbwc.password.reveal()]
+        values += [self.alerts.webhook_url.reveal(), self.alerts.smtp_password.reveal()]
         return [v for v in values if v]
 
 
@@ -298,7 +323,7 @@ def load_config(path: Path | str | None = None, environ: dict[str, str] | None =
 def parse_config(raw: dict[str, Any], path: Path, environ: dict[str, str]) -> Config:
     r = _Reader(path.name, environ)
     base = path.resolve().parent
-    r.unknown_keys(raw, "", {"worker", "operator", "companies"})
+    r.unknown_keys(raw, "", {"worker", "operator", "companies", "alerts"})
 
     w = r.table(raw, "", "worker", required=False)
     r.unknown_keys(w, "worker.", {"listen", "public_url", "data_dir", "tls_certfile", "tls_keyfile", "log_level"})
@@ -348,7 +373,51 @@ def parse_config(raw: dict[str, Any], path: Path, environ: dict[str, str]) -> Co
         companies.append(company)
     if r.problems:
         raise ConfigError(r.problems)
-    return Config(path=path, worker=worker, operator=operator, companies=tuple(companies))
+    alerts = _alerts(r, r.table(raw, "", "alerts", required=False), base)
+    if r.problems:
+        raise ConfigError(r.problems)
+    return Config(path=path, worker=worker, operator=operator, companies=tuple(companies), alerts=alerts)
+
+
+def _alerts(r: _Reader, a: dict[str, Any], base: Path) -> AlertsConfig:
+    p = "alerts."
+    r.unknown_keys(a, p, {"webhook_url", "url_env", "email_to", "smtp_host", "smtp_port", "smtp_user", "smtp_password_env", "email_from",
+                          "smtp_ca_file", "quickbooks_silent_hours"})
+    url = r.get(a, p, "webhook_url", str, "", lambda v: None if not v or _url(v) is None else "expected an http(s) URL") or ""
+    url_env = r.get(a, p, "url_env", str, None)
+    if url and url_env:
+        r.problem(f"{p}webhook_url", "give either webhook_url or url_env, not both")
+    if url_env:
+        url = r.environ.get(url_env, "")
+        if not url:
+            r.problem(f"{p}url_env", f"environment variable {url_env} is not set")
+        elif _url(url):
+            r.problem(f"{p}url_env", f"environment variable {url_env} is not an http(s) URL")
+    email_to = r.str_list(a, p, "email_to", ())
+    password_env = r.get(a, p, "smtp_password_env", str, None)
+    password = Secret(r.environ.get(password_env, "")) if password_env else Secret("")
+    if password_env and not password:
+        r.problem(f"{p}smtp_password_env", f"environment variable {password_env} is not set")
+    host = r.get(a, p, "smtp_host", str, "") or ""
+    sender = r.get(a, p, "email_from", str, "") or ""
+    if email_to:
+        for key, value in (("smtp_host", host), ("email_from", sender)):
+            if not value.strip():
+                r.problem(f"{p}{key}", "required when email_to is given")
+    ca_file = r.get(a, p, "smtp_ca_file", str, None)
+    if ca_file and not (base / ca_file).is_file():
+        r.problem(f"{p}smtp_ca_file", f"file not found: {ca_file}")
+    return AlertsConfig(
+        webhook_url=Secret(url),
+        email_to=email_to,
+        smtp_host=host.strip(),
+        smtp_port=r.get(a, p, "smtp_port", int, 587, lambda v: None if 0 < v < 65536 else "expected a port 1-65535") or 587,
+        smtp_user=r.get(a, p, "smtp_user", str, "") or "",
+        smtp_password=password,
+        email_from=sender.strip(),
+        smtp_ca_file=base / ca_file if ca_file else None,
+        quickbooks_silent_hours=float(r.get(a, p, "quickbooks_silent_hours", (int, float), 24, _positive) or 24),
+    )
 
 
 def _company(r: _Reader, c: dict[str, Any], p: str, base: Path) -> CompanyConfig | None:

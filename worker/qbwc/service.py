@@ -384,13 +384,13 @@ def _record_contact(conn: sqlite3.Connection, session: Session, facts: HostCompa
         return
     conn.execute(
         """INSERT INTO qb_company (company, file_id, product, qbxml_version, home_currency, multicurrency, class_tracking, closing_date,
-                                   last_contact_at, last_result, last_error, reachable_since, unreachable_since)
-           VALUES (?,?,?,?,?,?,?,?,?, 'ok', '', ?, NULL)
+                                   last_contact_at, last_result, last_error, reachable_since, unreachable_since, last_reached_at)
+           VALUES (?,?,?,?,?,?,?,?,?, 'ok', '', ?, NULL, ?)
            ON CONFLICT (company) DO UPDATE SET file_id = excluded.file_id, product = excluded.product,
              qbxml_version = excluded.qbxml_version, home_currency = excluded.home_currency,
              multicurrency = excluded.multicurrency, class_tracking = excluded.class_tracking,
              closing_date = excluded.closing_date, last_contact_at = excluded.last_contact_at,
-             last_result = 'ok', last_error = '',
+             last_result = 'ok', last_error = '', last_reached_at = excluded.last_contact_at,
              reachable_since = COALESCE(qb_company.reachable_since, excluded.reachable_since), unreachable_since = NULL""",
         (
             session.company,
@@ -401,6 +401,7 @@ def _record_contact(conn: sqlite3.Connection, session: Session, facts: HostCompa
             None if facts.is_multi_currency_on is None else int(facts.is_multi_currency_on),
             None if facts.is_using_class_tracking is None else int(facts.is_using_class_tracking),
             facts.closing_date.isoformat() if facts.closing_date else None,
+            now,
             now,
             now,
         ),
@@ -416,7 +417,7 @@ def _apply_answers(conn: sqlite3.Connection, session: Session, answered: list[st
             lists.apply_page(conn, session, rid[len(lists.PREFIX):], response)
         else:
             outbox.apply_answer(conn, rid, response, summary)
-    conn.execute("UPDATE qb_company SET last_contact_at = ?, last_result = 'ok' WHERE company = ?", (now_iso(), session.company))
+    conn.execute("UPDATE qb_company SET last_contact_at = ?, last_reached_at = ?, last_result = 'ok' WHERE company = ?", (now_iso(), now_iso(), session.company))
     _persist(conn, session)
     return outbox.pending_count(conn, session.company) + len(session.iterators)
 
