@@ -29,5 +29,13 @@ def describe(config: Config) -> str:
         lines.append(f"  posting: reports as {p.expense_report_as}, on status {', '.join(p.post_on_status)}, vendors {p.vendor_policy}")
         m = c.mapping
         lines.append(f"  mapping: {len(m.expense_types)} expense types, {len(m.classes)} classes, {len(m.customers)} customers, dimensions {m.dimensions or 'none'}")
+    a = config.alerts
+    if a.enabled:
+        where = ["webhook"] if a.webhook_url else []
+        if a.email:
+            where.append(f"email to {', '.join(a.email_to)} via {a.smtp_host}:{a.smtp_port} (STARTTLS)")
+        lines.append(f"alerts: {'; '.join(where)}; QuickBooks silent after {a.quickbooks_silent_hours:g} h")
+    else:
+        lines.append("alerts: none configured (see [alerts])")
     lines.append("ok")
     return "\n".join(lines)

@@ -52,8 +52,15 @@ def test_held_documents_are_grouped_per_company_with_counts_and_top_reasons() ->
 
 
 def alerts_toml(tmp_path: Path, body: str) -> Path:
+    """The shipped config with ``body`` as its [alerts] table."""
+    import tomllib
+
+    import tomli_w
+
+    raw = tomllib.loads(DEMO_CONFIG.read_text(encoding="utf-8"))
+    raw["alerts"] = tomllib.loads(body)
     path = tmp_path / "alerts.toml"
-    path.write_text(DEMO_CONFIG.read_text(encoding="utf-8") + "\n[alerts]\n" + body, encoding="utf-8")
+    path.write_text(tomli_w.dumps(raw), encoding="utf-8")
     return path
 
 
@@ -212,3 +219,25 @@ async def test_a_hung_mail_server_does_not_block_posting_and_the_alert_is_retrie
             rows = await query(h, "SELECT state, attempts FROM alert_deliveries")
             assert [(r["state"], r["attempts"]) for r in rows] == [("sent", 2)]
         assert (await doc_states(h)).get("held") == 1
+
+
+def test_mlc_alerts_test_sends_one_of_each_kind_on_every_channel(tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from mlc.cli import main
+
+    with smtp_server(tmp_path) as box, webhook_receiver() as hook:
+        body = (f'url_env = "MLC_TEST_HOOK"\nemail_to = ["ops@example.com"]\nsmtp_host = "127.0.0.1"\nsmtp_port = {box.port}\n'
+                f'email_from = "ml-connector@example.com"\nsmtp_ca_file = "{box.ca_path}"\n')
+        path = alerts_toml(tmp_path, body)
+        result = CliRunner().invoke(main, ["--config", str(path), "alerts", "test"], env={"MLC_TEST_HOOK": hook.url})
+        assert result.exit_code == 0, result.output
+        assert "webhook: sent 6 test alerts" in result.output and "email: sent 6 test alerts" in result.output
+        hooks, mails = delivered_kinds(hook, box)
+        assert len(hooks) == len(mails) == len(Kind) and all(s.startswith("TEST ") for s in hooks + mails)
+        assert sorted(s.rsplit(": ", 1)[1] for s in mails) == sorted(core.TITLES.values())
+        assert hook.url not in "\n".join(b["text"] for b in hook.bodies)
+    # Nothing listening any more: a clear line per channel and exit 1, no traceback, no URL.
+    result = CliRunner().invoke(main, ["--config", str(path), "alerts", "test"], env={"MLC_TEST_HOOK": hook.url})
+    assert result.exit_code == 1 and "webhook: ConnectError" in result.output and "email via 127.0.0.1" in result.output
+    assert hook.url not in result.output and "Traceback" not in result.output
