@@ -134,7 +134,7 @@ def demo(ctx: Context, headless: bool, reports: int, invoices: int, seed: int) -
 @pass_ctx
 def qwc(ctx: Context, company: str, output: Path | None) -> None:
     """Write the .qwc file to load into QuickBooks Web Connector."""
-    from worker.tools import QwcError, qwc_for_company
+    from mlc.tools import QwcError, qwc_for_company
 
     config = ctx.config
     company_config = company_or_fail(config, company)
@@ -178,7 +178,7 @@ def concur() -> None:
 @pass_ctx
 def concur_connect(ctx: Context, company: str) -> None:
     """Exchange the company request token for access and refresh tokens."""
-    from worker.concur_admin import connect
+    from mlc.concur_admin import connect
 
     config = ctx.config
     sys.exit(connect(config, company_or_fail(config, company)))
@@ -189,7 +189,7 @@ def concur_connect(ctx: Context, company: str) -> None:
 @pass_ctx
 def concur_subscribe(ctx: Context, company: str) -> None:
     """Create or update the webhook subscriptions (expense reports, payment requests)."""
-    from worker.concur_admin import subscribe
+    from mlc.concur_admin import subscribe
 
     config = ctx.config
     sys.exit(subscribe(config, company_or_fail(config, company)))
@@ -200,7 +200,7 @@ def concur_subscribe(ctx: Context, company: str) -> None:
 @pass_ctx
 def concur_subscriptions(ctx: Context, company: str) -> None:
     """List the webhook subscriptions."""
-    from worker.concur_admin import subscriptions
+    from mlc.concur_admin import subscriptions
 
     config = ctx.config
     sys.exit(subscriptions(config, company_or_fail(config, company)))
@@ -212,7 +212,7 @@ def concur_subscriptions(ctx: Context, company: str) -> None:
 @pass_ctx
 def concur_unsubscribe(ctx: Context, company: str, subscription_id: str) -> None:
     """Delete one webhook subscription."""
-    from worker.concur_admin import unsubscribe
+    from mlc.concur_admin import unsubscribe
 
     config = ctx.config
     sys.exit(unsubscribe(config, company_or_fail(config, company), subscription_id))
@@ -223,7 +223,7 @@ def concur_unsubscribe(ctx: Context, company: str, subscription_id: str) -> None
 @pass_ctx
 def plan(ctx: Context, document: str) -> None:
     """Dry run: the planned QuickBooks transactions and their exact qbXML; posts nothing."""
-    from worker.tools import plan_command
+    from mlc.tools import plan_command
 
     sys.exit(plan_command(ctx.config, document))
 
@@ -235,7 +235,7 @@ def _action(name: str):
     @click.option("--force", is_flag=True, help="replay a posted document (only if QuickBooks does not have it)")
     @pass_ctx
     def command(ctx: Context, document: str, reason: str, force: bool) -> None:
-        from worker.tools import action_command
+        from mlc.tools import action_command
 
         sys.exit(action_command(ctx.config, name, document, reason, force))
 
@@ -259,7 +259,7 @@ for _name in ("hold", "release", "replay", "skip"):
 @pass_ctx
 def reconcile(ctx: Context, company: str, date_from: str | None, date_to: str | None) -> None:
     """Concur approved totals against posted totals per account and class; exit 1 on a difference."""
-    from worker.tools import reconcile_command
+    from mlc.tools import reconcile_command
 
     config = ctx.config
     sys.exit(reconcile_command(config, company_or_fail(config, company), date_from, date_to))
@@ -276,7 +276,7 @@ def audit() -> None:
 @pass_ctx
 def audit_export(ctx: Context, company: str, fmt: str) -> None:
     """Write the company's audit trail to stdout."""
-    from worker.tools import audit_export_command
+    from mlc.tools import audit_export_command
 
     config = ctx.config
     sys.exit(audit_export_command(config, company_or_fail(config, company), fmt))
@@ -286,7 +286,7 @@ def audit_export(ctx: Context, company: str, fmt: str) -> None:
 @pass_ctx
 def audit_verify(ctx: Context) -> None:
     """Check the audit trail's hash chain; exit 1 when an entry was edited or removed."""
-    from worker.tools import audit_verify_command
+    from mlc.tools import audit_verify_command
 
     sys.exit(audit_verify_command(ctx.config))
 

@@ -12,9 +12,9 @@ import httpx
 import pytest
 import trio
 
-from mlc import harness
+from mlc import concur_admin, harness
 from sim.concur.server import Fault
-from worker import concur_admin, concur_sync
+from worker import concur_sync
 from worker.concur.client import RetryPolicy
 
 from e2e_posting_helpers import (
