@@ -9,8 +9,8 @@ import time
 import httpx
 import pytest
 
-from e2e_qb_helpers import (DEMO_CONFIG, planned, approve_and_deliver, doc_states, execute, manual_session, query, qbwc_service, running,
-                      soap_string, soap_strings, wait_for, wait_fetched)
+from e2e_qb_helpers import (DEMO_CONFIG, INTUIT_NS, envelope, planned, approve_and_deliver, doc_states, execute, manual_session, query,
+                      qbwc_service, running, soap_string, soap_strings, wait_for, wait_fetched)
 from mlc import harness
 from sim.webconnector.knobs import FaultKnobs
 
@@ -119,7 +119,6 @@ def _client_from(address: str) -> httpx.AsyncClient:
 
 
 async def _auth_from(client: httpx.AsyncClient, url: str, user: str, password: str, field: int = 1, forwarded_for: str | None = None) -> str:
-    from e2e_qb_helpers import INTUIT_NS, envelope
     from lxml import etree
     reply = await client.post(url, content=envelope("authenticate", strUserName=user, strPassword=password),
                               headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"{INTUIT_NS}authenticate"',
