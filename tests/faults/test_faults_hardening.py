@@ -1,0 +1,304 @@
+"""Hardening against a stranger on the same machine (loopback only), each against the real worker
+process: hostile logins do not grow memory or rotate the logs away, wrong passwords slow a client
+down but never lock the right one out, argon2 runs a few at a time, slow clients do not starve the
+listener, files are private, the Host header is checked, and SIGTERM stops within 2 s even with
+idle kept-alive connections open (issue 15, issue 14 section 4).
+
+The measured bounds are printed (``-s``) for the README's Reliability table.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import stat
+import sys
+import time
+
+import httpx
+import pytest
+import trio
+
+from faults_helpers import DEMO_CONFIG, WorkerProcess, free_port, read_db
+from mlc import harness
+from shared.config import load_config
+from sim.webconnector import soap as wc_soap
+
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:Async generator 'httpx._content.ByteStream.__aiter__':ResourceWarning"),
+    pytest.mark.filterwarnings("ignore:Exception ignored in. <async_generator object ByteStream.__aiter__:pytest.PytestUnraisableExceptionWarning"),
+]
+
+POSIX = os.name == "posix"
+
+
+def rss_mb(pid: int) -> float | None:
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            return next(int(line.split()[1]) / 1024 for line in status if line.startswith("VmRSS:"))
+    except (OSError, StopIteration):
+        return None
+
+
+def open_fds(pid: int) -> int | None:
+    try:
+        return len(os.listdir(f"/proc/{pid}/fd"))
+    except OSError:
+        return None
+
+
+@contextlib.asynccontextmanager
+async def real_worker(tmp_path, edit=lambda text: text, env: dict[str, str] | None = None):
+    """The demo configuration's worker as a child process (Concur simulated in this process)."""
+    port = free_port()
+    async with trio.open_nursery() as nursery:
+        h = await harness.start(nursery, load_config(DEMO_CONFIG), tmp_path / "run", reports=1, invoices=0, worker_port=port, concur_port=0,
+                                start_worker=False)
+        h.config.path.write_text(edit(h.config.path.read_text(encoding="utf-8")), encoding="utf-8")
+        url = f"http://127.0.0.1:{port}"
+        worker = WorkerProcess(h.config.path, url, tmp_path / "worker.log")
+        if env is not None:
+            saved = dict(os.environ)
+            os.environ.update(env)
+        try:
+            worker.start()
+        finally:
+            if env is not None:
+                os.environ.clear()
+                os.environ.update(saved)
+        try:
+            await worker.wait_healthy()
+            yield h, worker, url
+        except BaseException:
+            print(worker.log_tail(60), file=sys.stderr)
+            raise
+        finally:
+            worker.kill()
+            nursery.cancel_scope.cancel()
+
+
+def auth_body(user: str, password: str) -> bytes:
+    return wc_soap.build_request("authenticate", strUserName=user, strPassword=password)
+
+
+async def authenticate(http: httpx.AsyncClient, user: str, password: str, headers: dict[str, str] | None = None) -> list[str]:
+    reply = await http.post("/qbwc", content=auth_body(user, password), headers=wc_soap.headers("authenticate") | (headers or {}))
+    assert reply.status_code == 200, (reply.status_code, reply.text[:300])
+    return wc_soap.parse_string_array("authenticate", reply.content)
+
+
+# --- 1. hostile logins -------------------------------------------------------------------------
+
+@pytest.mark.trio
+async def test_a_thousand_hostile_logins_with_huge_names_leave_memory_and_logs_alone(tmp_path):
+    async with real_worker(tmp_path) as (h, worker, url):
+        logs = h.config.worker.data_dir / "logs"
+        first_logs = sorted(p.name for p in logs.iterdir())
+        async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+            assert (await authenticate(http, "x" * 300, "p"))[1] == "nvu"  # warm-up
+            before = rss_mb(worker.pid)
+            started = time.monotonic()
+            for i in range(1000):
+                name = f"{i:04d}" + "N" * 256 * 1024  # 256 KB each: 256 MB over the run
+                assert (await authenticate(http, name, "p"))[1] == "nvu"
+            seconds = time.monotonic() - started
+            after = rss_mb(worker.pid)
+            assert (await http.get("/healthz")).status_code == 200
+        log_bytes = sum(p.stat().st_size for p in logs.iterdir())
+        print(f"1,000 hostile logins (256 KB names) in {seconds:.1f}s: worker RSS {before} MB -> {after} MB; logs {log_bytes} bytes")
+        for name in first_logs:
+            assert (logs / name).exists(), f"log {name} rotated away"
+        assert log_bytes < 2_000_000, log_bytes
+        if before is not None and after is not None:
+            assert after - before < 30, f"RSS grew from {before:.0f} MB to {after:.0f} MB"
+
+
+# --- 2. backoff, not lockout; headers; proxies; bounded argon2 ---------------------------------
+
+@pytest.mark.trio
+async def test_wrong_passwords_never_lock_the_right_one_out(tmp_path):
+    async with real_worker(tmp_path) as (h, worker, url):
+        user = h.config.companies[0].qbwc.username
+        async with httpx.AsyncClient(base_url=url, timeout=60) as http:
+            for _ in range(6):
+                assert (await authenticate(http, user, "guess"))[1] == "nvu"
+            # Same address (the Web Connector's machine): the right password still gets in.
+            status = (await authenticate(http, user, h.password))[1]
+            assert status in ("", "none"), status
+            # X-Forwarded-For from a peer not named in trusted_proxies does not make a new client:
+            # a burst of guesses each claiming a new address is slowed down all the same.
+            started = time.monotonic()
+            for i in range(6):
+                assert (await authenticate(http, user, "guess", {"X-Forwarded-For": f"198.51.100.{i}"}))[1] == "nvu"
+            assert time.monotonic() - started > 1.0, "guesses with made-up X-Forwarded-For were not slowed down"
+
+
+@pytest.mark.trio
+async def test_qbwc_posts_need_text_xml_and_soapaction(tmp_path):
+    async with real_worker(tmp_path) as (h, worker, url):
+        user = h.config.companies[0].qbwc.username
+        async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+            body = auth_body(user, h.password)
+            for headers in ({"Content-Type": "text/plain"}, {"Content-Type": "text/xml; charset=utf-8"},
+                            {"Content-Type": "application/x-www-form-urlencoded", "SOAPAction": '"http://developer.intuit.com/authenticate"'}):
+                reply = await http.post("/qbwc", content=body, headers=headers)
+                assert reply.status_code == 400, (headers, reply.status_code)
+                assert b"Fault" in reply.content
+            assert (await authenticate(http, user, h.password))[1] in ("", "none")
+
+
+@pytest.mark.trio
+async def test_forty_concurrent_logins_keep_healthz_fast(tmp_path):
+    async with real_worker(tmp_path) as (h, worker, url):
+        user = h.config.companies[0].qbwc.username
+        statuses: list[str] = []
+        health: list[float] = []
+        before = rss_mb(worker.pid)
+        peak = [before or 0.0]
+
+        async def login(http: httpx.AsyncClient, i: int) -> None:
+            statuses.append((await authenticate(http, user, f"guess-{i}", {"X-Forwarded-For": f"198.51.100.{i}"}))[1])
+
+        async with httpx.AsyncClient(base_url=url, timeout=60, limits=httpx.Limits(max_connections=100)) as http:
+            async with trio.open_nursery() as nursery:
+                for i in range(40):
+                    nursery.start_soon(login, http, i)
+                async with httpx.AsyncClient(base_url=url, timeout=30) as probe:
+                    for _ in range(5):
+                        started = time.monotonic()
+                        assert (await probe.get("/healthz")).status_code == 200
+                        health.append(time.monotonic() - started)
+                        peak.append(rss_mb(worker.pid) or 0.0)
+                        await trio.sleep(0.05)
+        print(f"40 concurrent logins: /healthz worst {max(health):.3f}s, RSS {before} MB -> peak {max(peak)} MB; answers {sorted(set(statuses))}")
+        assert set(statuses) <= {"nvu", "busy"}
+        assert max(health) < 1.0, health
+        if before is not None:
+            assert max(peak) - before < 300, peak
+
+
+# --- 3. slow clients ---------------------------------------------------------------------------
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="descriptor counts from /proc")
+@pytest.mark.trio
+async def test_half_sent_headers_do_not_starve_healthz(tmp_path):
+    import resource
+    import subprocess
+
+    port = free_port()
+    async with trio.open_nursery() as nursery:
+        h = await harness.start(nursery, load_config(DEMO_CONFIG), tmp_path / "run", reports=0, invoices=0, worker_port=port, concur_port=0,
+                                start_worker=False)
+        url = f"http://127.0.0.1:{port}"
+        worker = WorkerProcess(h.config.path, url, tmp_path / "worker.log")
+        # A 256-descriptor process, soft and hard (the worker raises its soft limit to the hard one
+        # at start; here there is nothing to raise), as the issue's probe had.
+        real_popen = subprocess.Popen
+
+        def popen(*args, **kw):
+            kw["preexec_fn"] = lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+            return real_popen(*args, **kw)
+
+        subprocess.Popen = popen
+        try:
+            worker.start()
+        finally:
+            subprocess.Popen = real_popen
+        sockets: list[socket.socket] = []
+        try:
+            await worker.wait_healthy()
+            for _ in range(300):
+                s = socket.socket()
+                s.setblocking(False)
+                try:
+                    s.connect(("127.0.0.1", port))
+                except BlockingIOError:
+                    pass
+                sockets.append(s)
+            await trio.sleep(0.2)
+            for s in sockets:
+                with contextlib.suppress(OSError):
+                    s.send(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+            fds = [open_fds(worker.pid)]
+            async with httpx.AsyncClient(base_url=url, timeout=15) as http:
+                with trio.fail_after(20):
+                    while True:
+                        try:
+                            if (await http.get("/healthz")).status_code == 200:
+                                break
+                        except httpx.HTTPError:
+                            pass
+                        await trio.sleep(0.2)
+                        fds.append(open_fds(worker.pid))
+            print(f"300 half-sent headers under a 256-descriptor limit: worker descriptors peak {max(f or 0 for f in fds)}")
+            assert worker.alive()
+        except BaseException:
+            print(worker.log_tail(60), file=sys.stderr)
+            raise
+        finally:
+            for s in sockets:
+                s.close()
+            worker.kill()
+            nursery.cancel_scope.cancel()
+
+
+# --- 4. private files --------------------------------------------------------------------------
+
+@pytest.mark.skipif(not POSIX, reason="POSIX modes (Windows: the user's profile ACL applies)")
+@pytest.mark.trio
+async def test_data_dir_and_its_files_are_private(tmp_path):
+    old = os.umask(0o022)
+    try:
+        async with real_worker(tmp_path) as (h, worker, url):
+            async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+                await authenticate(http, "nobody", "x")  # something in the log
+            data = h.config.worker.data_dir
+            assert stat.S_IMODE(data.stat().st_mode) == 0o700, oct(data.stat().st_mode)
+            files = [p for p in data.rglob("*") if p.is_file()] + [h.config.operator.token_file]
+            assert any(p.name == "mlc.sqlite3-wal" for p in files)
+            loose = {str(p.relative_to(tmp_path)): oct(stat.S_IMODE(p.stat().st_mode)) for p in files if stat.S_IMODE(p.stat().st_mode) & 0o077}
+            assert not loose, loose
+            for directory in [p for p in data.rglob("*") if p.is_dir()]:
+                assert stat.S_IMODE(directory.stat().st_mode) & 0o077 == 0, directory
+    finally:
+        os.umask(old)
+
+
+# --- 7. Host header ----------------------------------------------------------------------------
+
+@pytest.mark.trio
+async def test_unknown_host_header_is_refused(tmp_path):
+    async with real_worker(tmp_path) as (h, worker, url):
+        async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+            for host in ("127.0.0.1", "localhost", f"127.0.0.1:{url.rsplit(':', 1)[1]}", f"localhost:{url.rsplit(':', 1)[1]}"):
+                assert (await http.get("/metrics", headers={"Host": host})).status_code == 200, host
+            for host in ("rebind.example", f"rebind.example:{url.rsplit(':', 1)[1]}", "127.0.0.1.nip.io"):
+                assert (await http.get("/metrics", headers={"Host": host})).status_code == 421, host
+                reply = await http.post("/qbwc", content=auth_body("demo-sync", "x"), headers=wc_soap.headers("authenticate") | {"Host": host})
+                assert reply.status_code == 421, host
+
+
+# --- issue 14 section 4: stopping --------------------------------------------------------------
+
+@pytest.mark.skipif(not POSIX, reason="SIGTERM")
+@pytest.mark.trio
+async def test_sigterm_stops_within_two_seconds_with_idle_kept_alive_connections(tmp_path):
+    async with real_worker(tmp_path) as (h, worker, url):
+        clients = [httpx.AsyncClient(base_url=url, timeout=30) for _ in range(3)]
+        try:
+            for client in clients:  # each leaves one idle kept-alive connection behind
+                assert (await client.get("/healthz")).status_code == 200
+            started = time.monotonic()
+            os.kill(worker.pid, signal.SIGTERM)
+            with trio.fail_after(10):
+                while worker.alive():
+                    await trio.sleep(0.02)
+            took = time.monotonic() - started
+        finally:
+            for client in clients:
+                await client.aclose()
+        print(f"SIGTERM with 3 idle kept-alive connections: exited in {took:.2f}s")
+        assert worker.process.returncode == 0, worker.process.returncode
+        assert took < 2.0, f"took {took:.1f}s to stop"
