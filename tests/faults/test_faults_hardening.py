@@ -302,3 +302,42 @@ async def test_sigterm_stops_within_two_seconds_with_idle_kept_alive_connections
         print(f"SIGTERM with 3 idle kept-alive connections: exited in {took:.2f}s")
         assert worker.process.returncode == 0, worker.process.returncode
         assert took < 2.0, f"took {took:.1f}s to stop"
+
+
+# --- 7. smaller: token file, big numbers, nesting, stream bounds --------------------------------
+
+@pytest.mark.trio
+async def test_token_removed_from_the_file_stops_working_without_a_restart(tmp_path):
+    async with real_worker(tmp_path) as (h, worker, url):
+        token_file = h.config.operator.token_file
+        keep, drop = "keep-" + "k" * 24, "drop-" + "d" * 24
+        token_file.write_text(f"admin {keep}\nother {drop}\n", encoding="utf-8")
+        async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+            for token in (keep, drop):
+                assert (await http.get("/api/v1/summary", headers={"Authorization": f"Bearer {token}"})).status_code == 200
+            token_file.write_text(f"admin {keep}\n", encoding="utf-8")
+            assert (await http.get("/api/v1/summary", headers={"Authorization": f"Bearer {drop}"})).status_code == 401
+            assert (await http.get("/api/v1/summary", headers={"Authorization": f"Bearer {keep}"})).status_code == 200
+
+
+@pytest.mark.trio
+async def test_huge_numbers_and_deep_nesting_are_400_not_500(tmp_path):
+    import base64
+
+    async with real_worker(tmp_path) as (h, worker, url):
+        token = h.config.operator.token_file.read_text(encoding="utf-8").split()[-1]
+        auth = {"Authorization": f"Bearer {token}"}
+        big = str(2**63)
+        nested = base64.urlsafe_b64encode(b"[" * 8_000).decode().rstrip("=")
+        big_cursor = base64.urlsafe_b64encode(f'["2026-01-01T00:00:00Z",{big}]'.encode()).decode().rstrip("=")
+        async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+            for path in (f"/api/v1/documents/{big}", f"/api/v1/audit?document={'9' * 40}", f"/api/v1/audit?cursor={nested}",
+                         f"/api/v1/documents?cursor={big_cursor}", f"/api/v1/audit?cursor={big_cursor}",
+                         "/api/v1/stream?heartbeat=1e-9", "/api/v1/stream?summary_every=1e-9", f"/api/v1/stream?last_event_id={big}"):
+                reply = await http.get(path, headers=auth)
+                assert reply.status_code == 400, (path[:80], reply.status_code, reply.text[:200])
+            for path, body in ((f"/api/v1/documents/{big}/hold", b"{}"), ("/api/v1/documents/1/hold", b"[" * 100_000),
+                               ("/api/v1/documents/1/hold", b'{"reason":' * 50_000)):
+                reply = await http.post(path, content=body, headers=auth)
+                assert reply.status_code == 400, (path, reply.status_code, reply.text[:200])
+            assert (await http.get("/healthz")).status_code == 200

@@ -61,13 +61,27 @@ def encode_cursor(values: list[Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(values, separators=(",", ":")).encode()).decode().rstrip("=")
 
 
+MAX_ID = 2**63 - 1  # SQLite's largest integer: a bigger one cannot name a row
+MAX_CURSOR_CHARS = 512  # the cursors this API gives out are far shorter
+
+
+def checked_id(name: str, value: int) -> int:
+    if not -MAX_ID <= value <= MAX_ID:
+        raise BadRequest(f"{name}: expected a whole number up to {MAX_ID}")
+    return value
+
+
 def decode_cursor(text: str, shape: tuple[type, ...]) -> list[Any]:
+    if len(text) > MAX_CURSOR_CHARS:
+        raise BadRequest("cursor: not a cursor this API gave out")
     try:
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
         values = json.loads(raw)
-    except (binascii.Error, ValueError, UnicodeDecodeError):
+    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):
         raise BadRequest("cursor: not a cursor this API gave out") from None
     if not isinstance(values, list) or len(values) != len(shape) or not all(isinstance(v, t) and not isinstance(v, bool) for v, t in zip(values, shape)):
+        raise BadRequest("cursor: not a cursor this API gave out")
+    if any(isinstance(v, int) and not -MAX_ID <= v <= MAX_ID for v in values):
         raise BadRequest("cursor: not a cursor this API gave out")
     return values
 
