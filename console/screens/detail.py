@@ -15,7 +15,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Footer, Header, Static
 
 from console.client import ApiError, WorkerUnreachable
-from console.format import long_time, money, state_style
+from console.format import long_time, money, plain, state_style
 from console.screens.actions import DocumentActions
 from console.widgets.qbxml_viewer import QbxmlViewer
 from console.widgets.status_bar import StatusBar
@@ -61,10 +61,10 @@ def lines_table(plan: dict[str, Any] | None) -> Group | Text:
         table.add_column("Amount", justify="right", no_wrap=True)
         table.add_column("Memo", ratio=2, overflow="ellipsis", no_wrap=True)
         for line in txn.get("lines", []):
-            table.add_row(
+            table.add_row(*(plain(value) for value in (
                 line.get("side", "expense"), _name(line.get("account")), _name(line.get("klass")),
-                _name(line.get("customer")) or _name(line.get("entity")), str(line.get("amount", "")), line.get("memo", ""),
-            )
+                _name(line.get("customer")) or _name(line.get("entity")), line.get("amount", ""), line.get("memo", ""),
+            )))
         parts.append(table)
     parts.append(Text(f"total {plan.get('total', '')}", style="bold", justify="right"))
     return Group(*parts)
@@ -90,7 +90,7 @@ def audit_table(entries: list[AuditEntry]) -> Table:
     table.add_column("Detail", overflow="fold")
     for e in entries:
         detail = ", ".join(f"{k}={v}" for k, v in e.detail.items() if v not in ("", None, {}))
-        table.add_row(str(e.id), long_time(e.at), e.actor, e.action, detail)
+        table.add_row(*(plain(value) for value in (e.id, long_time(e.at), e.actor, e.action, detail)))
     return table
 
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from rich.text import Text
 from textual.widgets import DataTable
 
-from console.format import short_time, state_style
+from console.format import plain, short_time, state_style
 from shared.api import Document
 
 # Most telling first, so an 80-column terminal shows the reason; the table scrolls sideways for the rest.
@@ -15,14 +14,14 @@ COLUMNS = (("company", "Company", 8), ("concur_id", "Concur id", 12), ("state", 
 
 def row_cells(d: Document) -> tuple[object, ...]:
     return (
-        d.company,
-        d.concur_id,
-        Text(d.state, style=state_style(d.state)),
-        Text(f"{d.amount} {d.currency or ''}".strip() if d.amount else "-", justify="right"),
-        d.who,
-        d.reason + (f" [{d.flag}]" if d.flag else ""),
-        short_time(d.updated_at),
-        str(d.id),
+        plain(d.company),
+        plain(d.concur_id),
+        plain(d.state, style=state_style(d.state)),
+        plain(f"{d.amount} {d.currency or ''}".strip() if d.amount else "-", justify="right"),
+        plain(d.who),
+        plain(d.reason + (f" [{d.flag}]" if d.flag else "")),
+        plain(short_time(d.updated_at)),
+        plain(d.id),
     )
 
 
