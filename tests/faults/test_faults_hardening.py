@@ -21,7 +21,7 @@ import httpx
 import pytest
 import trio
 
-from faults_helpers import DEMO_CONFIG, WorkerProcess, free_port, read_db
+from faults_helpers import DEMO_CONFIG, SOAK, WorkerProcess, free_port, read_db
 from mlc import harness
 from shared.config import load_config
 from sim.webconnector import soap as wc_soap
@@ -349,3 +349,41 @@ async def test_huge_numbers_and_deep_nesting_are_400_not_500(tmp_path):
                 reply = await http.post(path, content=body, headers=auth)
                 assert reply.status_code == 400, (path, reply.status_code, reply.text[:200])
             assert (await http.get("/healthz")).status_code == 200
+
+
+# --- 5. nothing grows without bound ------------------------------------------------------------
+
+@pytest.mark.trio
+async def test_ten_thousand_refused_or_foreign_webhooks_leave_a_few_rows(tmp_path):
+    """10,000 in the long form (make soak, ~70 s), 1,000 in make test."""
+    import json
+
+    total = 10_000 if SOAK else 1_000
+
+    async with real_worker(tmp_path) as (h, worker, url):
+        before = read_db(h, "SELECT COUNT(*) FROM events")[0][0]
+        answers: dict[int, int] = {}
+        started = time.monotonic()
+
+        async def send(http: httpx.AsyncClient, lane: int) -> None:
+            for i in range(lane, total, 8):
+                if i % 2:
+                    body = json.dumps({"id": f"foreign-{i}", "topic": "public.concur.expense.report", "eventType": "StatusChange",
+                                       "facts": {"companyId": "99999999-9999-9999-9999-999999999999", "reportId": f"R{i}"}}).encode()
+                    headers = {"Concur-Signature": h.concur.sign(body)}
+                else:
+                    body, headers = b'{"id": "x%d"}' % i, {"Concur-Signature": "AAAA"}
+                status = (await http.post("/webhooks/concur", content=body, headers=headers)).status_code
+                answers[status] = answers.get(status, 0) + 1
+
+        async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+            async with trio.open_nursery() as nursery:
+                for lane in range(8):
+                    nursery.start_soon(send, http, lane)
+        rows = read_db(h, "SELECT reason, count FROM webhook_rejections")
+        events = read_db(h, "SELECT COUNT(*) FROM events")[0][0] - before
+        print(f"{total} refused/foreign webhooks in {time.monotonic() - started:.0f}s: webhook_rejections rows {len(rows)}, "
+              f"new events rows {events}; answers {answers}")
+        assert answers == {401: total // 2, 200: total // 2}, answers
+        assert {r["reason"]: r["count"] for r in rows} == {"signature": total // 2, "unknown_company": total // 2}
+        assert events == 0

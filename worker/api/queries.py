@@ -344,7 +344,7 @@ def company_summary(conn: sqlite3.Connection, company: str, name: str, now: dt.d
         concur=concur,
         concur_reason=concur_reason,
         webhooks_received=conn.execute("SELECT COUNT(*) FROM events WHERE company = ? AND source = 'webhook'", (company,)).fetchone()[0],
-        webhooks_rejected=conn.execute("SELECT COUNT(*) FROM webhook_rejections WHERE company = ?", (company,)).fetchone()[0],
+        webhooks_rejected=conn.execute("SELECT COALESCE(SUM(count), 0) FROM webhook_rejections WHERE company = ?", (company,)).fetchone()[0],
         duplicates_skipped=duplicates,
         postings_per_minute=postings_per_minute(conn, company, now),
     )
