@@ -81,6 +81,14 @@ def decisions_text(plan: dict[str, Any] | None) -> Text:
     return t if t.plain else Text("No mapping decisions recorded.", style="dim")
 
 
+def audit_section(entries: list[AuditEntry], more: bool) -> Table | Group:
+    """The latest entries; when the worker holds older ones, a line saying where to read them."""
+    table = audit_table(entries)
+    if not more:
+        return table
+    return Group(Text(f"Latest {len(entries)} entries; older ones: mlc audit export, or /api/v1/audit?document=", style="dim"), table)
+
+
 def audit_table(entries: list[AuditEntry]) -> Table:
     table = Table(expand=True, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     table.add_column("#", justify="right")
@@ -150,7 +158,7 @@ class DetailScreen(DocumentActions):
         self.query_one("#doc-header", Static).update(header_text(detail.document))
         self.query_one("#lines", Static).update(lines_table(detail.plan))
         self.query_one("#decisions", Static).update(decisions_text(detail.plan))
-        self.query_one("#audit", Static).update(audit_table(detail.audit))
+        self.query_one("#audit", Static).update(audit_section(detail.audit, detail.audit_next is not None))
         self.query_one(QbxmlViewer).show(detail.postings)
 
     def action_focus_xml(self) -> None:

@@ -387,3 +387,39 @@ async def test_ten_thousand_refused_or_foreign_webhooks_leave_a_few_rows(tmp_pat
         assert answers == {401: total // 2, 200: total // 2}, answers
         assert {r["reason"]: r["count"] for r in rows} == {"signature": total // 2, "unknown_company": total // 2}
         assert events == 0
+
+
+@pytest.mark.trio
+async def test_document_detail_pages_its_audit_trail(tmp_path):
+    import sqlite3
+
+    from faults_helpers import db_path
+
+    async with real_worker(tmp_path) as (h, worker, url):
+        token = h.config.operator.token_file.read_text(encoding="utf-8").split()[-1]
+        auth = {"Authorization": f"Bearer {token}"}
+        conn = sqlite3.connect(db_path(h), timeout=10)
+        try:
+            with conn:
+                doc = conn.execute("INSERT INTO documents (company, kind, concur_id, state, created_at, updated_at) VALUES"
+                                   " ('demo', 'expense_report', 'R-AUDIT', 'received', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')").lastrowid
+                conn.executemany("INSERT INTO audit (company, document_id, at, actor, action, detail, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?)",
+                                 [("demo", doc, "2026-01-01T00:00:00Z", "concur", "duplicate_skipped", "{}", "", f"h{i}") for i in range(500)])
+        finally:
+            conn.close()
+        async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+            reply = await http.get(f"/api/v1/documents/{doc}", headers=auth)
+            assert reply.status_code == 200
+            detail = reply.json()
+            assert len(detail["audit"]) <= 50 and detail["audit_next"], (len(detail["audit"]), len(reply.content))
+            ids = [a["id"] for a in detail["audit"]]
+            assert ids == sorted(ids)
+            seen, cursor = len(ids), detail["audit_next"]
+            for _ in range(20):
+                page = (await http.get("/api/v1/audit", params={"document": doc, "cursor": cursor, "limit": 200}, headers=auth)).json()
+                seen += len(page["items"])
+                cursor = page["next_cursor"]
+                if not cursor:
+                    break
+            assert seen == 500
+        print(f"document with 500 audit entries: detail {len(reply.content)} bytes, {len(ids)} entries")

@@ -61,6 +61,7 @@ def encode_cursor(values: list[Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(values, separators=(",", ":")).encode()).decode().rstrip("=")
 
 
+DETAIL_AUDIT_LIMIT = 50  # audit entries in a document's detail; older ones are paged
 MAX_ID = 2**63 - 1  # SQLite's largest integer: a bigger one cannot name a row
 MAX_CURSOR_CHARS = 512  # the cursors this API gives out are far shorter
 
@@ -235,8 +236,11 @@ def document_detail(conn: sqlite3.Connection, document_id: int) -> DocumentDetai
         )
         for p in conn.execute("SELECT * FROM postings WHERE document_id = ? ORDER BY seq, id", (document_id,))
     ]
-    trail = [audit_from_row(a) for a in conn.execute("SELECT * FROM audit WHERE document_id = ? ORDER BY id", (document_id,))]
-    return DocumentDetail(document_from_row(row), _json_or_none(row["content"]), _json_or_none(row["plan"]), postings, trail)
+    # The latest entries only: a document replayed by Concur hundreds of times must not make its
+    # detail hundreds of kilobytes. Older ones page through /audit?document= with audit_next.
+    latest = list_audit(conn, "", document_id, DETAIL_AUDIT_LIMIT, None)
+    trail = list(reversed(latest.items))
+    return DocumentDetail(document_from_row(row), _json_or_none(row["content"]), _json_or_none(row["plan"]), postings, trail, latest.next_cursor)
 
 
 # --- audit ----------------------------------------------------------------------------------
