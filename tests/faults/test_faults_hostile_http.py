@@ -15,7 +15,7 @@ import httpx
 import pytest
 import trio
 
-from faults_helpers import DEMO_CONFIG, WorkerProcess, free_port, read_db
+from faults_helpers import DEMO_CONFIG, WorkerProcess, free_port, read_db, rss_mb
 from mlc import harness
 from shared.config import load_config
 from shared.tokens import read_tokens
@@ -66,14 +66,6 @@ def mutate(rng: random.Random, data: bytes) -> bytes:
             at = rng.randrange(len(data) + 1)
             data[at:at] = data[: rng.randrange(len(data) + 1)]
     return bytes(data)
-
-
-def rss_mb(pid: int) -> float | None:
-    try:
-        with open(f"/proc/{pid}/status", encoding="ascii") as status:
-            return next(int(line.split()[1]) / 1024 for line in status if line.startswith("VmRSS:"))
-    except (OSError, StopIteration):
-        return None
 
 
 async def oversize_status(port: int, path: str, total: int, chunked: bool) -> str:
