@@ -159,7 +159,8 @@ async def test_forwarded_for_is_trusted_only_from_configured_proxies(tmp_path):
     """Behind a reverse proxy named in worker.trusted_proxies, the client is the address the proxy
     appended; from any other peer (loopback included) the header is ignored."""
     def trust_loopback(h):
-        text = h.config.path.read_text(encoding="utf-8").replace("[worker]\n", '[worker]\ntrusted_proxies = ["127.0.0.1"]\n', 1)
+        text = h.config.path.read_text(encoding="utf-8")
+        text = text.replace("trusted_proxies = []", 'trusted_proxies = ["127.0.0.1"]') if "trusted_proxies = []" in text else text.replace("[worker]\n", '[worker]\ntrusted_proxies = ["127.0.0.1"]\n', 1)
         h.config.path.write_text(text, encoding="utf-8")
         h.config = load_config(h.config.path)
 
