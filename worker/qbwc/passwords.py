@@ -89,9 +89,9 @@ class LoginBackoff:
 
     Wrong passwords from one client (address) make its next attempts wait before the password is
     checked: nothing for the first ``free`` failures inside ``window`` seconds, then ``base_s``
-    doubling up to ``cap_s``. While one attempt of a client waits or is being checked, further ones
-    from the same client are answered ``busy`` at once, so a client gets at most one guess per
-    delay, yet the real Web Connector behind the same address still gets in with the right
+    doubling up to ``cap_s``. While one attempt of such a client waits or is being checked, further
+    ones from it are answered ``busy`` at once, so it gets at most one guess per delay (a client
+    without failures may log in to several companies at once), yet the real Web Connector behind the same address still gets in with the right
     password (a delay, not a refusal: QBWC waits 100 s for an answer). Keys are digests of the
     address, and entries older than the window are swept on a timer (``sweep_every``), ``max_keys``
     caps them even within one window."""
@@ -103,7 +103,7 @@ class LoginBackoff:
         self.max_keys = max_keys
         self.sweep_every = sweep_every
         self._failures: dict[str, deque[float]] = {}
-        self._pending: set[str] = set()
+        self._pending: dict[str, int] = {}
         self._last_sweep = clock()
 
     def _recent(self, key: str) -> int:
@@ -123,17 +123,25 @@ class LoginBackoff:
         return 0.0 if over < 0 else min(self.base_s * 2 ** over, self.cap_s)
 
     def begin(self, client: str) -> bool:
-        """Start an attempt; False when one from this client is already waiting or being checked."""
+        """Start an attempt; False when this client is being slowed down and already has one waiting
+        or being checked."""
         self.sweep()
         key = client_key(client)
-        if key in self._pending:
+        if self._pending.get(key) and self.delay(client) > 0:
             return False
-        self._pending.add(key)
+        self._pending[key] = self._pending.get(key, 0) + 1
         return True
 
-    def end(self, client: str, good: bool) -> None:
+    def end(self, client: str, good: bool, checked: bool = True) -> None:
+        """End an attempt; only a password actually checked and wrong counts as a failure."""
         key = client_key(client)
-        self._pending.discard(key)
+        left = self._pending.get(key, 0) - 1
+        if left > 0:
+            self._pending[key] = left
+        else:
+            self._pending.pop(key, None)
+        if not checked:
+            return
         if good:
             self._failures.pop(key, None)
             return

@@ -134,7 +134,7 @@ class QbwcService:
         if not self.backoff.begin(call.client):
             # One attempt per client at a time: a second one while the first waits is "busy".
             return auth_result(secrets.token_hex(16), "busy", postpone_s=BUSY_POSTPONE_S)
-        good = False
+        good = checked = False
         try:
             company = self._company_for(username)
             await trio.sleep(self.backoff.delay(call.client))
@@ -151,10 +151,11 @@ class QbwcService:
                     password_hash = await self.ctx.store.run(passwords.stored_hash, company.id) or (await self._configured_hash(company.id))
                 # Verify even when the user is unknown so every refusal costs the same time.
                 good = await passwords.verify(password_hash, password) and company is not None
+                checked = True
             finally:
                 self.password_checks.release_on_behalf_of(borrower)
         finally:
-            self.backoff.end(call.client, good)
+            self.backoff.end(call.client, good, checked)
         if not good:
             log.warning("QBWC login refused for user %s from %s", passwords.shortened(username), call.client)
             return auth_result(secrets.token_hex(16), "nvu")
