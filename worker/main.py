@@ -22,8 +22,9 @@ from worker.store.db import Store
 
 log = logging.getLogger(__name__)
 
-# Requests in flight get this long after Ctrl-C/SIGTERM; idle kept-alive connections close at once.
-# Service managers wait about 5 s before killing, and every QBWC callback answers well within this.
+# After Ctrl-C/SIGTERM, requests in flight get this long to finish; then every connection still open
+# (idle kept-alive ones of the Web Connector and the console included) is closed. Service managers
+# wait about 5 s before killing, and every QBWC callback answers well within this.
 GRACEFUL_SECONDS = 1.0
 # An idle kept-alive connection, or one whose request head has not fully arrived, is closed after
 # this long: the Web Connector reconnects by itself, and a stranger's half-sent headers do not hold
