@@ -8,6 +8,7 @@ are kept in ``Secret`` so that they never print by accident.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -62,6 +63,8 @@ class WorkerConfig:
     tls_certfile: Path | None = None
     tls_keyfile: Path | None = None
     log_level: str = "info"
+    trusted_proxies: tuple[str, ...] = ()  # addresses/networks whose X-Forwarded-For names the real client
+    allowed_hosts: tuple[str, ...] = ()  # Host header names accepted besides public_url's and listen's
 
     @property
     def listen(self) -> str:
@@ -327,7 +330,7 @@ def parse_config(raw: dict[str, Any], path: Path, environ: dict[str, str]) -> Co
     r.unknown_keys(raw, "", {"worker", "operator", "companies", "alerts"})
 
     w = r.table(raw, "", "worker", required=False)
-    r.unknown_keys(w, "worker.", {"listen", "public_url", "data_dir", "tls_certfile", "tls_keyfile", "log_level"})
+    r.unknown_keys(w, "worker.", {"listen", "public_url", "data_dir", "tls_certfile", "tls_keyfile", "log_level", "trusted_proxies", "allowed_hosts"})
     listen = r.get(w, "worker.", "listen", str, "127.0.0.1:8750", _listen) or "127.0.0.1:8750"
     host, _, port = listen.rpartition(":")
     certfile = r.get(w, "worker.", "tls_certfile", str, None)
@@ -345,7 +348,14 @@ def parse_config(raw: dict[str, Any], path: Path, environ: dict[str, str]) -> Co
         tls_certfile=base / certfile if certfile else None,
         tls_keyfile=base / keyfile if keyfile else None,
         log_level=r.get(w, "worker.", "log_level", str, "info", _one_of("debug", "info", "warning", "error")) or "info",
+        trusted_proxies=r.str_list(w, "worker.", "trusted_proxies", ()),
+        allowed_hosts=tuple(h.lower() for h in r.str_list(w, "worker.", "allowed_hosts", ())),
     )
+    for proxy in worker.trusted_proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            r.problem("worker.trusted_proxies", f"not an IP address or network: {proxy!r}")
 
     o = r.table(raw, "", "operator", required=False)
     r.unknown_keys(o, "operator.", {"token_file"})

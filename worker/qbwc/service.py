@@ -64,7 +64,9 @@ class QbwcService:
         self.clock = clock
         self.sessions: dict[str, Session] = {}
         self.noop_pending: set[str] = set()
-        self.throttle = passwords.LoginThrottle()
+        self.backoff = passwords.LoginBackoff()
+        # At most this many argon2 checks at once; the rest are told "busy" without hashing anything.
+        self.password_checks = trio.CapacityLimiter(passwords.MAX_CONCURRENT_CHECKS)
         # Hashes of the configured passwords, for the config generation they were made from: an
         # edited mlc.toml (new password_hash, new company) applies without a restart.
         self._configured_hashes: dict[str, str] = {}
@@ -128,20 +130,37 @@ class QbwcService:
     async def authenticate(self, call: Call) -> list[str]:
         username = call.params.get("strUserName", "")
         password = call.params.get("strPassword", "")
-        company = self._company_for(username)
-        throttled = self.throttle.blocked(username, call.client)
-        password_hash = None
-        if company is not None:
-            # A password set with `mlc set-password` is the newest word on it; else the config's.
-            password_hash = await self.ctx.store.run(passwords.stored_hash, company.id) or (await self._configured_hash(company.id))
-        # Verify even when throttled or unknown so every refusal costs the same time.
-        good = await passwords.verify(password_hash, password)
-        if company is None or not good or throttled:
-            if not throttled:
-                self.throttle.failed(username, call.client)
-            log.warning("QBWC login refused for user %r from %s%s", username, call.client, " (throttled)" if throttled else "")
+        if not passwords.plausible(username, password):
+            log.warning("QBWC login refused for user %s from %s: user name or password too long", passwords.shortened(username), call.client)
             return auth_result(secrets.token_hex(16), "nvu")
-        self.throttle.succeeded(username, call.client)
+        if not self.backoff.begin(call.client):
+            # One attempt per client at a time: a second one while the first waits is "busy".
+            return auth_result(secrets.token_hex(16), "busy", postpone_s=BUSY_POSTPONE_S)
+        good = checked = False
+        try:
+            company = self._company_for(username)
+            await trio.sleep(self.backoff.delay(call.client))
+            borrower = object()
+            try:
+                self.password_checks.acquire_on_behalf_of_nowait(borrower)
+            except trio.WouldBlock:
+                log.warning("QBWC login from %s answered busy: %d password checks already running", call.client, self.password_checks.total_tokens)
+                return auth_result(secrets.token_hex(16), "busy", postpone_s=BUSY_POSTPONE_S)
+            try:
+                password_hash = None
+                if company is not None:
+                    # A password set with `mlc set-password` is the newest word on it; else the config's.
+                    password_hash = await self.ctx.store.run(passwords.stored_hash, company.id) or (await self._configured_hash(company.id))
+                # Verify even when the user is unknown so every refusal costs the same time.
+                good = await passwords.verify(password_hash, password) and company is not None
+                checked = True
+            finally:
+                self.password_checks.release_on_behalf_of(borrower)
+        finally:
+            self.backoff.end(call.client, good, checked)
+        if not good or company is None:
+            log.warning("QBWC login refused for user %s from %s", passwords.shortened(username), call.client)
+            return auth_result(secrets.token_hex(16), "nvu")
         now = self.clock()
         for other in list(self.sessions.values()):
             if other.company == company.id and other.phase is not Phase.CLOSED and not other.expired(now):
