@@ -69,8 +69,9 @@ def check_config(ctx: Context) -> None:
     """Validate the config and print what it found."""
     config = ctx.config
     from shared.checks import describe
+    from worker.tools import accounts_report
 
-    click.echo(describe(config))
+    click.echo(describe(config, accounts_report(config)))
 
 
 @main.command()
