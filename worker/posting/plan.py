@@ -323,7 +323,7 @@ class _Planner:
             if by_code:
                 chosen = self.resolver.account_by_code(allocation, label)
                 code = allocation.account_code.strip() if allocation is not None else ""
-                origin = f'Concur account code "{code}" of {label}: ' + ("not in [companies.mapping.account_codes] and " if chosen == code else f'-> "{chosen}" (mapping.account_codes): ')
+                origin = f'Concur account code "{code}" of {label}: not in [companies.mapping.account_codes] and ' if chosen == code else f'Concur account code "{code}" of {label} (-> "{chosen}" in mapping.account_codes): '
                 account = self.account_name(chosen, origin) if chosen else None
             else:
                 chosen = self.resolver.account(expense_type, fields)
