@@ -27,7 +27,7 @@ APPROVALS_PER_TICK = 2
 DEMO_TICK_S = 2.0
 
 
-def run_demo(config_path: str | None, *, headless: bool, reports: int, invoices: int, seed: int) -> int:
+def run_demo(config_path: str | None, *, headless: bool, reports: int, invoices: int, seed: int, accounts_by_code: bool = False) -> int:
     try:
         config = load_config(config_path)
     except ConfigError as exc:
@@ -41,8 +41,8 @@ def run_demo(config_path: str | None, *, headless: bool, reports: int, invoices:
     run_dir = config.worker.data_dir / "demo"
     shutil.rmtree(run_dir, ignore_errors=True)
     if headless:
-        return trio.run(_headless, config, run_dir, reports, invoices, seed)
-    return _with_console(config, run_dir, reports, invoices, seed)
+        return trio.run(_headless, config, run_dir, reports, invoices, seed, accounts_by_code)
+    return _with_console(config, run_dir, reports, invoices, seed, accounts_by_code)
 
 
 class Progress:
@@ -94,10 +94,11 @@ def _port_free(host: str, port: int) -> bool:
     return True
 
 
-async def _headless(config: Config, run_dir: Path, reports: int, invoices: int, seed: int) -> int:
+async def _headless(config: Config, run_dir: Path, reports: int, invoices: int, seed: int, accounts_by_code: bool = False) -> int:
     started = time.monotonic()
     async with trio.open_nursery() as nursery:
-        h = await harness.start(nursery, config, run_dir, seed=seed, reports=reports, invoices=invoices, worker_port=_port(config))
+        h = await harness.start(nursery, config, run_dir, seed=seed, reports=reports, invoices=invoices, worker_port=_port(config),
+                                accounts_by_code=accounts_by_code)
         print(f"demo: worker on {h.worker.url}, simulated Concur on {h.concur.base_url}, QuickBooks file {h.company_path}", file=sys.stderr)
         expected = harness.approve_everything(h)
         await harness.deliver(h, duplicates=1, shuffle=True)
@@ -113,7 +114,7 @@ async def _headless(config: Config, run_dir: Path, reports: int, invoices: int, 
     return 0 if result["quickbooks_duplicates"] == 0 else 1
 
 
-def _with_console(config: Config, run_dir: Path, reports: int, invoices: int, seed: int) -> int:
+def _with_console(config: Config, run_dir: Path, reports: int, invoices: int, seed: int, accounts_by_code: bool = False) -> int:
     """The simulated world runs in a thread of its own (trio); the console owns the terminal (asyncio)."""
     from console.launch import run_console
 
@@ -123,7 +124,8 @@ def _with_console(config: Config, run_dir: Path, reports: int, invoices: int, se
 
     async def world() -> None:
         async with trio.open_nursery() as nursery:
-            h = await harness.start(nursery, config, run_dir, seed=seed, reports=reports, invoices=invoices, worker_port=_port(config))
+            h = await harness.start(nursery, config, run_dir, seed=seed, reports=reports, invoices=invoices, worker_port=_port(config),
+                                accounts_by_code=accounts_by_code)
             state["url"] = h.worker.url
             state["token_file"] = h.config.operator.token_file
             ready.set()

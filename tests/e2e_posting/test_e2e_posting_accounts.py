@@ -30,8 +30,7 @@ RENUMBERED = {
 ADDED = {"Travel:Car Rental": "6150", "Travel:Lodging Tax": "6121", "Research Travel": "6500", "Research Travel:Airfare": "6510",
          "Research Travel:Hotel": "6520"}
 # The seeded chart's own numbers, for a firm whose Concur codes differ from QuickBooks' numbers.
-TRANSLATION = {"6110": "62410", "6120": "62420", "6130": "62430", "6140": "62440", "6150": "62440", "6121": "62420",
-               "6210": "64900", "6430": "64300", "6510": "62410", "6520": "62420", "6300": "66700", "6310": "66900", "6320": "68100"}
+TRANSLATION = harness.DEMO_ACCOUNT_CODES
 
 
 def numbers_on(renumber: bool):
