@@ -24,7 +24,7 @@ from decimal import Decimal
 from typing import Any
 
 from shared.config import CompanyConfig, PostingConfig
-from shared.domain import Document, Expense, ExpenseReport, Invoice, InvoiceLine
+from shared.domain import Allocation, Document, Expense, ExpenseReport, Invoice, InvoiceLine
 from shared.types import cents
 from worker.posting.keys import bill_ref_number, external_guid, invoice_memo, invoice_ref_number, journal_ref_number, report_memo
 from worker.posting.mapping import Dimensions, Resolver
@@ -314,27 +314,33 @@ class _Planner:
             self.note(f"{label}: {split.note}, so the amount was split by percentage")
         elif split.method == "percentages":
             self.note(f"{label}: split by allocation percentage (largest remainder to the cent)")
-        by_code = self.company.mapping.account_source == "concur_account_code"
         allocations = item.allocations or (None,)
         lines = []
         for allocation, amount in zip(allocations, split.amounts, strict=True):
-            fields = allocation.fields if allocation is not None else {}
             # Per allocation: a cost-center rule or Concur's account code can differ per share.
-            if by_code:
-                chosen = self.resolver.account_by_code(allocation, label)
-                code = allocation.account_code.strip() if allocation is not None else ""
-                origin = f'Concur account code "{code}" of {label}: not in [companies.mapping.account_codes] and ' if chosen == code else f'Concur account code "{code}" of {label} (-> "{chosen}" in mapping.account_codes): '
-                account = self.account_name(chosen, origin) if chosen else None
-            else:
-                chosen = self.resolver.account(expense_type, fields)
-                account = self.account_name(chosen) if chosen else None
-            dims = self.resolver.dimensions(fields) if allocation is not None else Dimensions()
+            account = self._line_account(expense_type, allocation, label, posted=amount != 0)
+            dims = self.resolver.dimensions(allocation.fields) if allocation is not None else Dimensions()
             if amount == 0:
                 continue
             # An unmapped account ("") still counts towards the totals, so that every other
             # check (vendor, currency, ...) runs and the hold names all problems at once.
             lines.append(_Line(account or "", amount, memo, dims, company_paid))
         return lines
+
+    def _line_account(self, expense_type: str, allocation: Allocation | None, label: str, posted: bool) -> str | None:
+        """The account FullName for one allocation's line, per ``mapping.account_source``; None
+        when unmapped (the resolver records it). Only a line that is posted (``posted``) is
+        checked against the QuickBooks Account list."""
+        if self.company.mapping.account_source != "concur_account_code":
+            chosen = self.resolver.account(expense_type, allocation.fields if allocation is not None else {})
+            return self.account_name(chosen) if chosen and posted else chosen
+        chosen = self.resolver.account_by_code(allocation, label)
+        if not chosen or not posted:
+            return chosen
+        code = allocation.account_code.strip() if allocation is not None else ""
+        if chosen == code:
+            return self.account_name(chosen, f'Concur account code "{code}" of {label}: not in [companies.mapping.account_codes] and ')
+        return self.account_name(chosen, f'Concur account code "{code}" of {label} (-> "{chosen}" in mapping.account_codes): ')
 
     def check_lists(self, lines: list[_Line], extra_accounts: Iterable[str]) -> None:
         seen: set[tuple[str, str]] = set()
