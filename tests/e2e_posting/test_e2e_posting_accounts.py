@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from mlc import harness
 from mlc.cli import main
 
-from e2e_posting_helpers import COMPANY, approved_reports, by_account, document, documents, qb_totals, qb_transactions, running
+from e2e_posting_helpers import COMPANY, REPO, approved_reports, by_account, document, documents, qb_totals, qb_transactions, running
 
 # The firm's chart, numbered like its Concur account codes (sim/concur/data.py ACCOUNT_CODES,
 # COST_CENTRE_ACCOUNT_CODES, INVOICE_ACCOUNT_CODES): existing accounts renumbered, a few added.
@@ -127,6 +127,16 @@ async def test_concur_account_codes_post_into_the_accounts_with_those_numbers(tm
         assert status == 0 and "posting.ap_account = '2000': 2000 · Accounts Payable" in out, out
         status, out = await mlc(h, "reconcile", COMPANY)
         assert status == 0 and "balanced" in out, out
+        assert f"{code} · {full_name}" in out and "2000 · Accounts Payable" in out, out  # per account, numbered as in QuickBooks
+
+
+def test_check_config_before_the_first_web_connector_run_says_accounts_are_unknown(tmp_path):
+    text = (REPO / "mlc.toml").read_text(encoding="utf-8").replace('data_dir = "var"', f'data_dir = "{tmp_path / "var"}"')
+    (tmp_path / "mlc.toml").write_text(text, encoding="utf-8")
+    result = CliRunner().invoke(main, ["--config", str(tmp_path / "mlc.toml"), "check-config"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "numbers and full names unknown until the first Web Connector run" in result.output
+    assert not (tmp_path / "var" / "mlc.sqlite3").exists()  # check-config creates no store
 
 
 @pytest.mark.trio
