@@ -128,10 +128,10 @@ async def start(
     concur_profile: str = "simple",
     accounts_by_code: bool = False,
 ) -> Harness:
-    """Start Concur (with generated data) and the worker; seed the QuickBooks company file (which
-    uses account numbers, as many firms' files do).
+    """Start Concur (with generated data) and the worker; seed the QuickBooks company file.
     ``concur_profile="realistic"`` generates the shapes of issues 12/13/19/20 (sim/concur/data.py);
-    ``accounts_by_code`` posts by Concur's account codes (``use_concur_account_codes``)."""
+    ``accounts_by_code``: the file uses account numbers and the first company posts by Concur's
+    account codes into them (``use_concur_account_codes``)."""
     run_dir.mkdir(parents=True, exist_ok=True)
     company = config.companies[0]
     concur = ConcurSim(seed, [
@@ -146,7 +146,7 @@ async def start(
     concur.write_public_key(run_dir / "concur-webhook.pem")
     config = write_run_config(config, run_dir, concur_url, worker_port)
     company_path = run_dir / f"{company.id}.qbsim"
-    company_file = seed_company(company.qbwc.file_id, company.qbwc.owner_id, company_name=company.name, account_numbers=True,
+    company_file = seed_company(company.qbwc.file_id, company.qbwc.owner_id, company_name=company.name, account_numbers=accounts_by_code,
                                 latency=latency or LatencyModel(0, 0, 0, 0, 0))
     company_file.save(company_path)
     harness = Harness(config, concur, company_file, company_path, None, password, SimClock(clock_scale))

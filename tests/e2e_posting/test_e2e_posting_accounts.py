@@ -223,3 +223,26 @@ async def test_an_unknown_code_or_number_is_held_with_its_name(tmp_path):
             for expense_id in hotel:
                 assert f'Concur account code "6120" of expense {expense_id} (-> "62999" in mapping.account_codes): account "62999" does not exist in QuickBooks' in doc["reason"]
         assert held > 0
+
+
+@pytest.mark.trio
+async def test_demo_switch_posts_everything_by_concur_account_codes_with_equal_totals(tmp_path):
+    from shared.config import load_config
+
+    async with trio.open_nursery() as nursery:
+        h = await harness.start(nursery, load_config(REPO / "mlc.toml", environ={}), tmp_path, reports=5, invoices=2,
+                                worker_port=0, concur_port=0, accounts_by_code=True)
+        try:
+            expected = await post_everything(h)
+            summary = harness.summary(h, 0)
+            assert (summary["posted"], summary["held"], summary["failed"]) == (expected, 0, 0)
+            assert summary["concur_total"] == summary["quickbooks_total"]
+            assert h.company_file.state.account_numbers
+            assert h.worker.ctx.config.companies[0].mapping.account_source == "concur_account_code"
+            translated: Counter = Counter()
+            for code, amount in concur_debits_by_code(h).items():
+                translated[harness.DEMO_ACCOUNT_CODES[code]] += amount
+            assert qb_debits_by_number(h) == translated
+        finally:
+            await harness.stop_worker(h)
+            nursery.cancel_scope.cancel()
