@@ -177,6 +177,14 @@ def test_unknown_code_holds_naming_the_code_and_the_expense():
     assert "no Concur account code on expense E-78" in result.reason
 
 
+def test_a_zero_share_needs_no_account_code():
+    mapping = MappingConfig(account_source="concur_account_code")
+    doc = report(expense("10.00", "MEALS", allocations=(Allocation(Decimal("100"), account_code="6130"),)),
+                 expense("0.00", "MEALS", expense_id="E-personal"))
+    result = plan_document(doc, company(mapping=mapping), facts(), numbered(), directory(), {})
+    assert debit_accounts(result) == [("Meals", Decimal("10.00"))]
+
+
 def test_number_needs_the_preference_one_active_account_and_full_names_win():
     view = ListsView.of({**{a: True for a in ACCOUNTS}, "6110": True, "Old Travel": False, "Dup A": True, "Dup B": True},
                         numbers={**NUMBERS, "Old Travel": "6999", "Dup A": "7000", "Dup B": "7000"}, numbers_in_use=True)

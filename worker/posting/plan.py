@@ -334,8 +334,10 @@ class _Planner:
         if self.company.mapping.account_source != "concur_account_code":
             chosen = self.resolver.account(expense_type, allocation.fields if allocation is not None else {})
             return self.account_name(chosen) if chosen and posted else chosen
+        if not posted:
+            return None  # a zero share posts nothing: its code (or its lack of one) does not matter
         chosen = self.resolver.account_by_code(allocation, label)
-        if not chosen or not posted:
+        if not chosen:
             return chosen
         code = allocation.account_code.strip() if allocation is not None else ""
         if chosen == code:
