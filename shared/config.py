@@ -111,12 +111,21 @@ class PostingConfig:
     closed_period: str = "hold"  # or "first_open_day"
 
 
+ACCOUNT_SOURCES = ("expense_type", "concur_account_code")
+ANY = "*"  # matches every expense type or cost center in an [companies.mapping.accounts] rule
+
+
 @dataclass(frozen=True)
 class MappingConfig:
     expense_types: dict[str, str] = field(default_factory=dict)
-    dimensions: dict[str, str] = field(default_factory=dict)  # QuickBooks field -> Concur field
+    dimensions: dict[str, str] = field(default_factory=dict)  # QuickBooks field (class, customer_job, cost_center) -> Concur field
     classes: dict[str, str] = field(default_factory=dict)
     customers: dict[str, str] = field(default_factory=dict)
+    # Where each debit line's account comes from: the expense type (rules, then expense_types) or
+    # the allocation's own Concur account code (translated through account_codes).
+    account_source: str = "expense_type"
+    account_codes: dict[str, str] = field(default_factory=dict)  # Concur account code -> QuickBooks account
+    accounts: dict[str, str] = field(default_factory=dict)  # "EXPENSE_TYPE/COST_CENTER" rule -> QuickBooks account
 
 
 @dataclass(frozen=True)
@@ -304,6 +313,17 @@ def _listen(value: str) -> str | None:
     if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
         return "expected host:port, like 127.0.0.1:8750"
     return None
+
+
+def _check_account_rules(r: _Reader, rules: dict[str, str], prefix: str, dimensions: dict[str, str]) -> None:
+    """Each rule key is EXPENSE_TYPE/COST_CENTER (either part may be "*"); a rule that names a
+    cost center needs ``dimensions.cost_center`` to say which allocation field holds it."""
+    for key in rules:
+        expense_type, slash, cost_center = key.partition("/")
+        if not slash or not expense_type.strip() or not cost_center.strip() or "/" in cost_center:
+            r.problem(f"{prefix}{key}", 'expected "EXPENSE_TYPE/COST_CENTER" (either may be "*")')
+        elif cost_center.strip() != ANY and not dimensions.get("cost_center"):
+            r.problem(f"{prefix}{key}", "a rule naming a cost center needs [companies.mapping.dimensions] cost_center (the Concur allocation field that holds it)")
 
 
 def load_config(path: Path | str | None = None, environ: dict[str, str] | None = None) -> Config:
@@ -496,14 +516,19 @@ def _company(r: _Reader, c: dict[str, Any], p: str, base: Path) -> CompanyConfig
 
     mc = r.table(c, p, "mapping", required=False)
     mp = f"{p}mapping."
-    r.unknown_keys(mc, mp, {"expense_types", "dimensions", "classes", "customers"})
+    r.unknown_keys(mc, mp, {"expense_types", "dimensions", "classes", "customers", "account_source", "account_codes", "accounts"})
     dimensions = r.str_map(mc, mp, "dimensions")
-    r.unknown_keys(dimensions, f"{mp}dimensions.", {"class", "customer_job"})
+    r.unknown_keys(dimensions, f"{mp}dimensions.", {"class", "customer_job", "cost_center"})
+    rules = r.str_map(mc, mp, "accounts")
+    _check_account_rules(r, rules, f"{mp}accounts.", dimensions)
     mapping = MappingConfig(
         expense_types=r.str_map(mc, mp, "expense_types"),
         dimensions=dimensions,
         classes=r.str_map(mc, mp, "classes"),
         customers=r.str_map(mc, mp, "customers"),
+        account_source=r.get(mc, mp, "account_source", str, "expense_type", _one_of(*ACCOUNT_SOURCES)) or "expense_type",
+        account_codes=r.str_map(mc, mp, "account_codes"),
+        accounts=rules,
     )
     if len(r.problems) > before or company_id is None:
         return None

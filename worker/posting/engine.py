@@ -56,13 +56,20 @@ def quickbooks_facts(conn: sqlite3.Connection, company: str) -> QuickBooksFacts:
 
 def lists_view(conn: sqlite3.Connection, company: str) -> ListsView:
     tables: dict[str, dict[str, bool]] = {"Account": {}, "Class": {}, "Customer": {}}
-    for row in conn.execute("SELECT list_type, full_name, is_active FROM qb_lists WHERE company = ? AND list_type IN ('Account', 'Class', 'Customer')", (company,)):
+    numbers: dict[str, str] = {}
+    rows = conn.execute("SELECT list_type, full_name, is_active, account_number FROM qb_lists WHERE company = ? AND list_type IN ('Account', 'Class', 'Customer')", (company,))
+    for row in rows:
         tables[row["list_type"]][row["full_name"]] = bool(row["is_active"])
+        if row["list_type"] == "Account" and row["account_number"]:
+            numbers[row["full_name"]] = row["account_number"]
     synced = {r[0] for r in conn.execute("SELECT list_type FROM qb_list_sync WHERE company = ? AND synced_at IS NOT NULL", (company,))}
+    preference = conn.execute("SELECT account_numbers FROM qb_company WHERE company = ?", (company,)).fetchone()
     return ListsView.of(
         tables["Account"] if "Account" in synced else None,
         tables["Class"] if "Class" in synced else None,
         tables["Customer"] if "Customer" in synced else None,
+        numbers=numbers if "Account" in synced else None,
+        numbers_in_use=None if preference is None or preference[0] is None else bool(preference[0]),
     )
 
 
