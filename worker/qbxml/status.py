@@ -75,6 +75,7 @@ _LOCK_TAILS = (
     "could not be locked",
     "in use by another user",
     "already in use",
+    "by another user",  # "... is being used by another user", "... modified by another user"
 )
 
 # 'There is an invalid reference to QuickBooks Account "Travel:Airfare" in the Bill.'
