@@ -425,6 +425,8 @@ def _failed_set(conn: sqlite3.Connection, session: Session, answered: list[str],
         return progress(session.answered, outbox.pending_count(conn, session.company))
     for list_type in list_types:
         session.iterators[list_type] = ""  # the session ends here; the next one starts the pass over
+    # Settling and re-reading queries of the set are asked again later, and counted like any other.
+    outbox.back_off_queries(conn, answered, f"QuickBooks reported {text}")
     if outcome is HresultOutcome.RETRY:
         outbox.requeue(conn, writes, why=text)
     else:
