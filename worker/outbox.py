@@ -5,6 +5,12 @@ Rows move ``queued -> sent -> done`` (or ``failed``/``quarantined``/``cancelled`
 comes the row becomes ``unknown`` and a query by RefNumber (or vendor name) settles it before
 anything is sent again: found -> ``done`` with QuickBooks' id, absent -> ``queued``.
 
+A document is posted only when every transaction of its current plan is ``done``. A re-plan is
+matched against the document's earlier rows write by write (op, RefNumber, ExternalGUID:
+``compare_plan``) and queues only what QuickBooks is missing (``carry_over``). Every retry is
+counted in a column (``attempts`` for sends, ``query_attempts`` for settling/re-reading queries)
+and ends at a bound with the document held, naming QuickBooks' last code and message.
+
 requestIDs carry the row through QuickBooks: a write's requestID is its row id; the queries that
 settle or refresh a row use ``u:<id>`` and ``r:<id>``.
 
@@ -67,12 +73,9 @@ class PlannedWrite:
     external_guid: str = ""
 
 
-def queue_writes(conn: sqlite3.Connection, company: str, document_id: int, writes: Sequence[PlannedWrite]) -> list[int]:
-    """Insert the document's writes in dependency order (their seq) and return their row ids."""
-    return _insert(conn, company, document_id, list(enumerate(writes)))
-
-
 def _insert(conn: sqlite3.Connection, company: str, document_id: int, writes: Sequence[tuple[int, PlannedWrite]]) -> list[int]:
+    """Insert ``(seq, write)`` rows (seq: the write's place in the plan, vendor before
+    transactions) and return their row ids."""
     ids = []
     created = now_iso()
     for seq, write in writes:
