@@ -32,6 +32,10 @@ OWNERS = {
     "qb_company": "worker/qbwc/service.py",
     "qbwc_sessions": "worker/qbwc/service.py",
     "qbwc_credentials": "worker/qbwc/passwords.py",
+    "qb_company_file": "worker/qbwc/company_files.py",
+    "alert_conditions": "worker/alerts/store.py",
+    "alert_watermarks": "worker/alerts/store.py",
+    "alert_deliveries": "worker/alerts/store.py",
 }
 
 WRITE = re.compile(r"\b(?:INSERT(?:\s+OR\s+\w+)?\s+INTO|REPLACE\s+INTO|DELETE\s+FROM|UPDATE)\s+(\w+)(?=\s*(?:\(|SET\b|WHERE\b|VALUES\b|SELECT\b|\"|'|$))", re.IGNORECASE)
@@ -39,7 +43,7 @@ REASON_MATCH = re.compile(r"\breason\s+(?:NOT\s+)?(?:LIKE|GLOB)\b|\breason\s*(?:
 AUDIT_READ = re.compile(r"\bFROM\s+audit\b", re.IGNORECASE)
 # Who may read the audit trail back: its own module (the chain), and the readers that show or
 # export it to people (operator API, `mlc audit export|verify`).
-AUDIT_READERS = {"worker/store/audit.py", "worker/api/queries.py", "worker/tools.py"}
+AUDIT_READERS = {"worker/store/audit.py", "worker/api/queries.py", "mlc/tools.py"}
 
 
 def sources() -> list[Path]:
