@@ -108,3 +108,33 @@ async def test_refused_card_entry_fixed_then_only_the_missing_entry_is_posted(tm
         assert max(guids.values()) == 1
         if fix != "mapping_edit":
             assert by_account(qb_totals(h)) == concur_account_totals(h)
+
+
+@pytest.mark.trio
+async def test_replan_that_no_longer_holds_a_posted_bill_is_held_not_booked_twice(tmp_path):
+    """The posting mode changes while a report's bill is in QuickBooks and its card entry is not: the
+    new plan (one journal entry for everything) would book the out-of-pocket part a second time."""
+    async with running(tmp_path, reports=8, invoices=0, seed=11, change=as_bill) as h:
+        await harness.web_connector_run(h)
+        h.company_file.find_list("Account", CARD)["IsActive"] = False
+        expected = harness.approve_everything(h)
+        await harness.deliver(h)
+        await harness.drain(h, expected=expected, timeout_s=60)
+        both = [r.id for r in approved_reports(h) if all(parts(r))]
+        assert both
+        before = Counter((kind, t["RefNumber"]) for kind, t in qb_transactions(h))
+
+        h.company_file.find_list("Account", CARD)["IsActive"] = True
+        harness.edit_run_config(h, lambda raw: raw["companies"][0]["posting"].update(expense_report_as="journal_entry"))
+        rows = await wait_for(h, "SELECT concur_id, state, reason FROM documents WHERE state = 'held'",
+                              check=lambda rows: bool(rows) and all("already has" in r["reason"] for r in rows if r["concur_id"] in both)
+                              and {r["concur_id"] for r in rows} >= set(both), what="re-planned and held for the bill already in QuickBooks")
+        for row in rows:
+            if row["concur_id"] in both:
+                assert "BillAdd" in row["reason"], row["reason"]
+        await harness.drain(h, expected=expected, timeout_s=60)
+        for concur_id in both:
+            assert (await sql(h, "SELECT state FROM documents WHERE concur_id = ?", concur_id))[0]["state"] == "held"
+        after = Counter((kind, t["RefNumber"]) for kind, t in qb_transactions(h))
+        assert not any(kind == "Bill" and n > 1 for (kind, _), n in after.items())
+        assert [key for key in after if key not in before and key[0] == "Bill"] == []
