@@ -49,6 +49,16 @@ async def mlc(h, *args: str) -> tuple[int, str]:
     return await trio.to_thread.run_sync(invoke)
 
 
+async def card_entries_refused(h) -> tuple[int, dict[str, int]]:
+    """Lists read while the card account is active; then someone makes it inactive in QuickBooks
+    and every report is approved and drained: bills go in, card journal entries are refused."""
+    await harness.web_connector_run(h)
+    h.company_file.find_list("Account", CARD)["IsActive"] = False
+    expected = harness.approve_everything(h)
+    await harness.deliver(h)
+    return expected, await harness.drain(h, expected=expected, timeout_s=60)
+
+
 def parts(report) -> tuple[Decimal, Decimal]:
     card = sum((e.amount for e in report.expenses if e.payment_code == "CBCP"), Decimal(0))
     return report.total - card, card
@@ -58,11 +68,7 @@ def parts(report) -> tuple[Decimal, Decimal]:
 @pytest.mark.parametrize("fix", ["release", "replay", "mapping_edit"])
 async def test_refused_card_entry_fixed_then_only_the_missing_entry_is_posted(tmp_path, fix):
     async with running(tmp_path, reports=8, invoices=0, seed=11, change=as_bill) as h:
-        await harness.web_connector_run(h)  # the lists: the card account is active
-        h.company_file.find_list("Account", CARD)["IsActive"] = False  # someone tidies the chart of accounts
-        expected = harness.approve_everything(h)
-        await harness.deliver(h)
-        counts = await harness.drain(h, expected=expected, timeout_s=60)
+        expected, counts = await card_entries_refused(h)
 
         both = {r.id: r for r in approved_reports(h) if all(parts(r))}
         assert both, "the seed should give reports with both out-of-pocket and card expenses"
@@ -115,11 +121,7 @@ async def test_replan_that_no_longer_holds_a_posted_bill_is_held_not_booked_twic
     """The posting mode changes while a report's bill is in QuickBooks and its card entry is not: the
     new plan (one journal entry for everything) would book the out-of-pocket part a second time."""
     async with running(tmp_path, reports=8, invoices=0, seed=11, change=as_bill) as h:
-        await harness.web_connector_run(h)
-        h.company_file.find_list("Account", CARD)["IsActive"] = False
-        expected = harness.approve_everything(h)
-        await harness.deliver(h)
-        await harness.drain(h, expected=expected, timeout_s=60)
+        expected, _ = await card_entries_refused(h)
         both = [r.id for r in approved_reports(h) if all(parts(r))]
         assert both
         before = Counter((kind, t["RefNumber"]) for kind, t in qb_transactions(h))
