@@ -373,7 +373,12 @@ def _next_request_set(conn: sqlite3.Connection, session: Session, company: Compa
     if first_call:
         lists.start_pass(conn, session, utc_now())
     items = lists.requests(conn, session)
-    items += outbox.take_batch(conn, session.company, session.ticket, batch, budget=max(batch.max_requests - len(items), 0))
+    alone = lists.suspect(conn, session)
+    if alone is not None:
+        # Its query failed last time: alone in the set, it cannot cost other requests a try.
+        items = [item for item in items if item[0] == lists.PREFIX + alone]
+    else:
+        items += outbox.take_batch(conn, session.company, session.ticket, batch, budget=max(batch.max_requests - len(items), 0), carrying=len(items))
     handed_out(session, [rid for rid, _ in items])
     _persist(conn, session)
     if not items:
@@ -446,22 +451,26 @@ def _apply_answers(conn: sqlite3.Connection, session: Session, answered: list[st
 def _failed_set(conn: sqlite3.Connection, session: Session, answered: list[str], outcome: HresultOutcome, text: str) -> int | None:
     """QuickBooks could not process the request set at all (receiveResponseXML with an hresult)."""
     writes = [int(rid) for rid in answered if rid.isdigit()]
-    for list_type in [rid[len(lists.PREFIX):] for rid in answered if rid.startswith(lists.PREFIX)]:
-        session.iterators[list_type] = ""
+    list_types = [rid[len(lists.PREFIX):] for rid in answered if rid.startswith(lists.PREFIX)]
     if outcome is HresultOutcome.QUARANTINE:
-        # A parse error means nothing in the set was applied. Alone, a row is the culprit;
-        # in company, each is sent by itself to find which one it was.
-        if len(writes) == 1:
+        # A parse error means nothing in the set was applied. Alone, a write is the culprit; in
+        # company, each write is sent by itself to find which one it was. Queries in the set (list
+        # pages, settlements, re-reads) are suspects too: they back off (counted, bounded) and a
+        # list query then travels alone, so a bad query never gets a good write quarantined.
+        if len(answered) == 1 and len(writes) == 1:
             outbox.quarantine(conn, writes[0], f"QuickBooks could not parse this request ({text}); it will not be sent again without a person")
         else:
             outbox.requeue(conn, writes, solo=True, why="set failed to parse; sending each request alone")
-        if not writes:
-            # Only settling/re-reading queries: one of them is the culprit. Asked again at once they
-            # would fail again at once, round after round, so they wait a while.
-            outbox.back_off_queries(conn, answered, f"QuickBooks could not parse a set carrying this query ({text})")
-        audit.append(conn, session.company, None, Actor.QBWC, "parse_error", {"postings": writes, "hresult": text})
+        outbox.back_off_queries(conn, answered, f"QuickBooks could not parse a set carrying this query ({text})")
+        for list_type in list_types:
+            lists.give_up_for_now(conn, session, list_type, f"QuickBooks could not parse a set carrying this query ({text})")
+        audit.append(conn, session.company, None, Actor.QBWC, "parse_error", {"postings": writes, "lists": list_types, "hresult": text})
         _persist(conn, session)
         return progress(session.answered, outbox.pending_count(conn, session.company))
+    for list_type in list_types:
+        session.iterators[list_type] = ""  # the session ends here; the next one starts the pass over
+    # Settling and re-reading queries of the set are asked again later, and counted like any other.
+    outbox.back_off_queries(conn, answered, f"QuickBooks reported {text}")
     if outcome is HresultOutcome.RETRY:
         outbox.requeue(conn, writes, why=text)
     else:
