@@ -11,18 +11,19 @@ import datetime as dt
 import json
 import logging
 import sqlite3
+from collections.abc import Callable
 
 import trio
 
 from shared.clock import now_iso
 from shared.config import CompanyConfig, ConfigError, load_config
 from shared.domain import from_json
-from shared.types import REPLANNABLE_HOLDS, Actor, DocState, DuplicateSource, HoldKind, Wait
+from shared.types import REPLANNABLE_HOLDS, Actor, DocKind, DocState, DuplicateSource, HoldKind, Wait
 from worker.context import WorkerContext
-from worker.outbox import PlannedWrite, cancel_queued, queue_writes
+from worker.outbox import PlannedWrite, cancel_queued, hand_keyed_check, queue_writes
 from worker.posting.plan import Hold, ListsView, NotPostable, Plan, PlanResult, QuickBooksFacts, plan_document, plan_to_json
 from worker.posting.vendors import CreateVendor, QbVendor, ReactivateVendor, VendorDirectory
-from worker.qbxml.facts import currency_code, edition_currency
+from worker.qbxml.facts import country_currency, currency_code
 from worker.qbxml.model import BillAdd
 from worker.store import audit, documents, duplicates, qblists
 
@@ -38,14 +39,15 @@ WAIT_FOR_VENDOR = "waiting for the vendor"
 
 
 def quickbooks_facts(conn: sqlite3.Connection, company: str) -> QuickBooksFacts:
-    row = conn.execute("SELECT home_currency, multicurrency, class_tracking, closing_date, product FROM qb_company WHERE company = ?", (company,)).fetchone()
+    row = conn.execute("SELECT home_currency, multicurrency, class_tracking, closing_date, country FROM qb_company WHERE company = ?", (company,)).fetchone()
     if row is None:
         return QuickBooksFacts()
     home = currency_code(row["home_currency"])
     if home is None and row["multicurrency"] is not None and not row["multicurrency"]:
-        # Known to be single-currency: everything posts in the edition's currency, so a report
-        # in another currency must be held rather than posted as if it were home currency.
-        home = edition_currency(row["product"])
+        # Known to be single-currency: everything posts in the currency of the file's country (its
+        # own answer, not the product name), so a document in another currency is held rather than
+        # posted as if it were home currency. An unknown country leaves the currency unchecked.
+        home = country_currency(row["country"])
     return QuickBooksFacts(
         home_currency=home,
         multicurrency=bool(row["multicurrency"]),
@@ -92,14 +94,18 @@ def plan_row(conn: sqlite3.Connection, row: sqlite3.Row, company: CompanyConfig)
     )
 
 
-def writes_of(result: Plan) -> list[PlannedWrite]:
-    """Outbox rows in dependency order: the vendor before the transactions that name it."""
+def writes_of(result: Plan, check: Callable[[BillAdd], PlannedWrite | None] | None = None) -> list[PlannedWrite]:
+    """Outbox rows in dependency order: the vendor before the transactions that name it. ``check``
+    gives the hand-keyed-bill query to put before an invoice's bill to an existing vendor (a vendor
+    being created has no bills yet)."""
     writes: list[PlannedWrite] = []
     action = result.vendor_action
     if isinstance(action, CreateVendor):
         writes.append(PlannedWrite("VendorAdd", action.add, key=action.add.name))
     elif isinstance(action, ReactivateVendor):
         writes.append(PlannedWrite("VendorMod", action.mod, key=action.mod.list_id))
+    if check is not None and not isinstance(action, CreateVendor):
+        writes += [query for txn in result.transactions if isinstance(txn, BillAdd) and (query := check(txn)) is not None]
     for txn in result.transactions:
         op = "BillAdd" if isinstance(txn, BillAdd) else "JournalEntryAdd"
         writes.append(PlannedWrite(op, txn, key=txn.ref_number, external_guid=txn.external_guid))
@@ -142,7 +148,8 @@ def plan_one(conn: sqlite3.Connection, document_id: int, company: CompanyConfig)
         # (kept for the record in status_code/message and the audit trail) must not block the new
         # rows, which the outbox sends only after every earlier-seq row of the document is settled.
         cancel_queued(conn, document_id, superseded_failures=True)
-        queue_writes(conn, company.id, document_id, writes_of(result))
+        check = (lambda bill: hand_keyed_check(conn, document_id, bill)) if row["kind"] == DocKind.INVOICE else None
+        queue_writes(conn, company.id, document_id, writes_of(result, check))
         documents.set_state(
             conn, document_id, DocState.QUEUED, "", Actor.WORKER, "planned",
             {"decisions": result.decisions, "total": f"{result.total:.2f}"},
