@@ -57,21 +57,33 @@ def quickbooks_facts(conn: sqlite3.Connection, company: str) -> QuickBooksFacts:
 
 
 def lists_view(conn: sqlite3.Connection, company: str) -> ListsView:
-    tables: dict[str, dict[str, bool]] = {"Account": {}, "Class": {}, "Customer": {}}
-    for row in conn.execute("SELECT list_type, full_name, is_active FROM qb_lists WHERE company = ? AND list_type IN ('Account', 'Class', 'Customer')", (company,)):
+    tables: dict[str, dict[str, bool]] = {"Account": {}, "Class": {}, "Customer": {}, "Terms": {}}
+    for row in conn.execute("SELECT list_type, full_name, is_active FROM qb_lists WHERE company = ? AND list_type IN ('Account', 'Class', 'Customer', 'Terms')", (company,)):
         tables[row["list_type"]][row["full_name"]] = bool(row["is_active"])
     synced = {r[0] for r in conn.execute("SELECT list_type FROM qb_list_sync WHERE company = ? AND synced_at IS NOT NULL", (company,))}
     return ListsView.of(
         tables["Account"] if "Account" in synced else None,
         tables["Class"] if "Class" in synced else None,
         tables["Customer"] if "Customer" in synced else None,
+        tables["Terms"] if "Terms" in synced else None,
+        currency_names(conn, company) if "Currency" in synced else None,
     )
 
 
+def currency_names(conn: sqlite3.Connection, company: str) -> dict[str, str]:
+    """QuickBooks' Currency list, active entries: ISO code -> its name there ("EUR" -> "Euro")."""
+    return {r[0].upper(): r[1] for r in conn.execute("SELECT currency, full_name FROM qb_lists WHERE company = ? AND list_type = 'Currency' AND is_active AND currency IS NOT NULL", (company,))}
+
+
 def vendor_directory(conn: sqlite3.Connection, company: str) -> VendorDirectory:
+    codes = {name.casefold(): code for code, name in currency_names(conn, company).items()}
+
+    def code_of(currency: str | None) -> str | None:
+        return codes.get(currency.casefold()) or currency_code(currency) if currency else None
+
     vendors = [
-        QbVendor(r["list_id"], r["full_name"], bool(r["is_active"]), r["edit_sequence"] or None)
-        for r in conn.execute("SELECT list_id, full_name, is_active, edit_sequence FROM qb_lists WHERE company = ? AND list_type = 'Vendor'", (company,))
+        QbVendor(r["list_id"], r["full_name"], bool(r["is_active"]), r["edit_sequence"] or None, r["account_number"] or "", code_of(r["currency"]))
+        for r in conn.execute("SELECT list_id, full_name, is_active, edit_sequence, account_number, currency FROM qb_lists WHERE company = ? AND list_type = 'Vendor'", (company,))
     ]
     # Customers (and jobs' top level), plus names QuickBooks told us are taken (3100).
     others = [r[0].split(":")[0] for r in conn.execute("SELECT full_name FROM qb_lists WHERE company = ? AND list_type IN ('Customer', 'Entity')", (company,))]

@@ -43,7 +43,7 @@ from worker.posting.vendors import (
 )
 from worker.qbxml import limits
 from worker.qbxml.facts import currency_name
-from worker.qbxml.model import BillAdd, ExpenseLine, JournalEntryAdd, JournalLine, Ref
+from worker.qbxml.model import BillableStatus, BillAdd, ExpenseLine, JournalEntryAdd, JournalLine, Ref
 
 ZERO = Decimal("0.00")
 
@@ -208,8 +208,8 @@ class _Planner:
             # currency, and Concur converts each expense at its own rate. Posting the foreign amounts
             # as home-currency amounts would be wrong to the cent.
             self.problems.append(
-                f"currency {currency} is not the home currency {home}: QuickBooks posts a journal entry in one currency at one exchange rate, "
-                f"with the A/P line's name in the A/P account's currency, which a {currency} expense report does not fit (post it as a bill, or by hand)"
+                f"currency {currency} is not the home currency {home}: journal entries in a foreign currency are held (QuickBooks posts a journal entry in one currency at one exchange rate, "
+                f"with the A/P line's name in the A/P account's currency, which a {currency} expense report does not fit); post it as a bill, or by hand"
             )
             return posting.ap_account
         if self.lists.currencies is not None and currency not in self.lists.currencies:
@@ -218,7 +218,7 @@ class _Planner:
         if ap is None:
             self.problems.append(f'no A/P account for {currency}: QuickBooks posts a {currency} bill to an A/P account in {currency}; name it in ap_accounts (ap_accounts = {{ {currency} = "Accounts Payable - {currency}" }})')
             return posting.ap_account
-        self.note(f"currency {currency} (home {home}, multicurrency on): A/P {ap} (ap_accounts.{currency})")
+        self.note(f"currency {currency} (home {home}, multicurrency on): A/P {ap} (ap_accounts.{currency}); QuickBooks takes the bill's currency from the vendor, which must be in {currency}")
         return ap
 
     def vendor_in_currency(self, action: VendorAction | None, vendors: VendorDirectory) -> VendorAction | None:
@@ -322,9 +322,18 @@ def _ref(name: str | None) -> Ref | None:
     return Ref(full_name=name) if name else None
 
 
+def _billable_status(line: _Line) -> BillableStatus | None:
+    """Concur's billable flag where it has one, and only on a line with a customer:job (there is
+    nothing to bill otherwise; QuickBooks' default stands when Concur does not say)."""
+    if line.billable is None or not line.dims.customer:
+        return None
+    return "Billable" if line.billable else "NotBillable"
+
+
 def _expense_lines(lines: list[_Line]) -> tuple[ExpenseLine, ...]:
     return tuple(
-        ExpenseLine(account=Ref(full_name=line.account), amount=line.amount, memo=line.memo, customer=_ref(line.dims.customer), klass=_ref(line.dims.klass))
+        ExpenseLine(account=Ref(full_name=line.account), amount=line.amount, memo=line.memo, customer=_ref(line.dims.customer), klass=_ref(line.dims.klass),
+                    billable_status=_billable_status(line))
         for line in lines
     )
 
@@ -412,12 +421,12 @@ def _plan_report(p: _Planner, doc: ExpenseReport, vendors: VendorDirectory, link
         p.note("the bill has credit (negative) lines; its total is positive")
     needs_vendor = own_total != 0
 
-    p.check_currency(parts_are_journal=bool(journal_lines))
+    ap_account = p.check_currency(parts_are_journal=bool(journal_lines))
     # The report date rather than the last expense date: it is Concur's date for the report as
     # a whole, the same for the bill and the card journal entry, and exists even when expense
     # dates are scattered over months (the expense dates stay in the line memos).
     txn_date = p.txn_date(doc.report_date, "report date")
-    accounts = [posting.ap_account] if needs_vendor else []
+    accounts = [ap_account] if needs_vendor else []
     if card_total != 0:
         accounts.append(posting.company_card_account)
     p.check_lists(lines, accounts)
@@ -441,7 +450,7 @@ def _plan_report(p: _Planner, doc: ExpenseReport, vendors: VendorDirectory, link
                 lines=_expense_lines(bill_lines),
                 memo=f"{memo} {doc.name}".strip(),
                 external_guid=external_guid(company.id, KIND_REPORT_BILL, doc.report_id),
-                ap_account=Ref(full_name=posting.ap_account),
+                ap_account=Ref(full_name=ap_account),
             )
         )
         p.note(f"bill to {who} for the out-of-pocket part {own_total:.2f} ({_count(bill_lines, 'line')})")

@@ -193,10 +193,11 @@ def remit_address(remit: RemitAddress | None) -> Address | None:
     def fit(text: str, size: int) -> str:
         return " ".join(to_latin1(text).split())[:size].strip()
 
-    lines = [fit(text, 41) for text in (remit.name, remit.address1, remit.address2, remit.address3) if text.strip()]
-    address = Address(*lines[:5], city=fit(remit.city, 31), state=fit(remit.state, 21),
-                      postal_code=fit(remit.postal_code, 13), country=fit(remit.country_code, 31))
-    return address if any((lines, address.city, address.postal_code)) else None
+    lines = [fit(text, limits.ADDR_LINE) for text in (remit.name, remit.address1, remit.address2, remit.address3) if text.strip()]
+    lines += [""] * (4 - len(lines))
+    address = Address(addr1=lines[0], addr2=lines[1], addr3=lines[2], addr4=lines[3], city=fit(remit.city, limits.CITY), state=fit(remit.state, limits.STATE),
+                      postal_code=fit(remit.postal_code, limits.POSTAL_CODE), country=fit(remit.country_code, limits.COUNTRY))
+    return address if any((address.addr1, address.city, address.postal_code)) else None
 
 
 @lru_cache(maxsize=1 << 16)  # the same QuickBooks names are normalised for every document
