@@ -7,6 +7,7 @@ changes within its polling interval.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import getpass
 import json
@@ -174,10 +175,10 @@ def reconcile_command(config: Config, company: CompanyConfig, date_from: str | N
         result = store.run_sync(_reconcile, company, start, end)
     finally:
         store.close()
-    click.echo(f"{'account':40} {'class':20} {'concur':>12} {'posted':>12} {'difference':>12}")
+    click.echo(f"{'account':40} {'class':20} {'cur':3} {'concur':>12} {'posted':>12} {'difference':>12}")
     for row in result.rows:
         mark = "" if row.difference == 0 else "  <-"
-        click.echo(f"{row.account[:40]:40} {(row.klass or '')[:20]:20} {row.concur_total:>12.2f} {row.posted_total:>12.2f} {row.difference:>12.2f}{mark}")
+        click.echo(f"{row.account[:40]:40} {(row.klass or '')[:20]:20} {row.currency[:3]:3} {row.concur_total:>12.2f} {row.posted_total:>12.2f} {row.difference:>12.2f}{mark}")
     for item in result.unplanned:
         click.echo(f"not posted: {item.concur_id} {item.total:.2f} ({item.reason})")
     click.echo(f"Concur approved total {result.concur_total:.2f}, planned {result.planned_total:.2f}: {'balanced' if result.balanced else 'DIFFERENCES'}")
@@ -198,8 +199,9 @@ def _reconcile(conn: sqlite3.Connection, company: CompanyConfig, start: dt.date,
     for chunk in range(0, len(in_range), 500):
         ids = in_range[chunk:chunk + 500]
         marks = ",".join("?" * len(ids))
-        for row in conn.execute(f"SELECT request_xml FROM postings WHERE document_id IN ({marks}) AND state = 'done' AND op IN ('BillAdd', 'JournalEntryAdd')", ids):
-            posted += posted_lines(row[0])
+        for row in conn.execute(f"""SELECT p.request_xml, d.currency FROM postings p JOIN documents d ON d.id = p.document_id
+                                    WHERE p.document_id IN ({marks}) AND p.state = 'done' AND p.op IN ('BillAdd', 'JournalEntryAdd')""", ids):
+            posted += [dataclasses.replace(line, currency=(row[1] or "").upper()) for line in posted_lines(row[0])]
     return reconcile(pairs, posted)
 
 
