@@ -199,3 +199,33 @@ async def test_multicurrency_file_eur_bills_and_separate_tax_and_shipping(tmp_pa
         assert all(row.difference == 0 for row in result.rows)
         assert {row.currency for row in result.rows} == {"USD", "EUR"}
         assert {u.concur_id for u in result.unplanned} == {inv[1].id}
+
+
+@pytest.mark.trio
+async def test_hand_keyed_bill_posted_anyway_with_replay_force(tmp_path):
+    """The operator says the bill QuickBooks has is another one: replay --force posts the invoice
+    without asking again; a plain replay asks again (and holds again)."""
+    hand: dict[str, dict] = {}
+
+    def prepare(h) -> None:
+        first = _invoices(h)[0]
+        hand["bill"] = key_bill_by_hand(h.company_file, "Acme Travel LLC", first.invoice_number, "2026-01-15", (("Office Supplies", "99.00"),))
+        h.company_file.save(h.company_path)
+
+    async with running(tmp_path, reports=0, invoices=1, seed=7, concur_profile="realistic", change=_posting(), before_worker=prepare) as h:
+        harness.approve_everything(h)
+        await harness.deliver(h)
+        assert await harness.drain(h, expected=1, timeout_s=30) == {"held": 1}
+        [invoice] = _invoices(h)
+        doc = await document(h, invoice.id)
+        assert doc["hold_kind"] == "hand_keyed"
+
+        await h.worker.ctx.store.run(apply_action, doc["id"], "replay", "look again", "operator")
+        assert await harness.drain(h, expected=1, timeout_s=30) == {"held": 1}
+        assert (await document(h, invoice.id))["hold_kind"] == "hand_keyed"
+        assert len(await sql(h, "SELECT id FROM postings WHERE document_id = ? AND op = 'BillCheck'", doc["id"])) == 2
+
+        await h.worker.ctx.store.run(apply_action, doc["id"], "replay", "a different bill, same number", "operator", True)
+        assert await harness.drain(h, expected=1, timeout_s=30) == {"posted": 1}
+        bills = _bills_by_ref(h)[invoice.invoice_number]
+        assert len(bills) == 2 and Decimal(next(b for b in bills if b["TxnID"] != hand["bill"]["TxnID"])["AmountDue"]) == invoice.total
