@@ -241,6 +241,17 @@ def _found(vendor: QbVendor, why: str, decisions: list[str]) -> VendorAction | V
     return ReactivateVendor(VendorMod(list_id=vendor.list_id, edit_sequence=vendor.edit_sequence, is_active=True), vendor.name)
 
 
+def _matched(matches: list[QbVendor], why: str, ambiguous: str, decisions: list[str]) -> VendorAction | VendorHold | None:
+    """The vendor ``matches`` points at; a hold naming them all (``ambiguous`` with ``{names}``)
+    when several do; None when none does."""
+    vendor = _pick(matches)
+    if vendor is not None:
+        return _found(vendor, why, decisions)
+    if matches:
+        return VendorHold(ambiguous.replace("{names}", ", ".join(f'"{v.name}" ({v.list_id})' for v in matches)))
+    return None
+
+
 def decide_vendor(
     candidate: VendorCandidate,
     directory: VendorDirectory,
@@ -261,13 +272,11 @@ def decide_vendor(
         return UseVendor(list_id, cut_name(candidate.name))
 
     if candidate.match_by_code and candidate.account_number:
-        matches = directory.by_account_number(candidate.account_number)
-        vendor = _pick(matches)
-        if vendor is not None:
-            return _found(vendor, f"vendor code {candidate.account_number} (AccountNumber) of {candidate.description}", decisions)
-        if matches:
-            names = ", ".join(f'"{v.name}" ({v.list_id})' for v in matches)
-            return VendorHold(f"{candidate.description}: several QuickBooks vendors have the vendor code {candidate.account_number} as their account number ({names}); keep it on one")
+        code = candidate.account_number
+        by_code = _matched(directory.by_account_number(code), f"vendor code {code} (AccountNumber) of {candidate.description}",
+                           f"{candidate.description}: several QuickBooks vendors have the vendor code {code} as their account number ({{names}}); keep it on one", decisions)
+        if by_code is not None:
+            return by_code
 
     cut = cut_name(candidate.name)
     for name in dict.fromkeys((candidate.name.strip(), cut)):
@@ -277,13 +286,10 @@ def decide_vendor(
 
     key = normalise_name(candidate.name)
     if key:
-        matches = directory.by_normalised(key)
-        vendor = _pick(matches)
-        if vendor is not None:
-            return _found(vendor, f"normalised name match for {candidate.description}", decisions)
-        if matches:
-            names = ", ".join(f'"{v.name}" ({v.list_id})' for v in matches)
-            return VendorHold(f"{candidate.description} matches several QuickBooks vendors ({names}); make the names distinct in QuickBooks")
+        by_name = _matched(directory.by_normalised(key), f"normalised name match for {candidate.description}",
+                           f"{candidate.description} matches several QuickBooks vendors ({{names}}); make the names distinct in QuickBooks", decisions)
+        if by_name is not None:
+            return by_name
 
     if not cut:
         return VendorHold(f"{candidate.description} has no name usable in QuickBooks (nothing is left once characters QuickBooks cannot store and the ':' it reserves for sub-levels are removed); give the payee a name in Concur")
