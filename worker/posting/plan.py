@@ -421,12 +421,12 @@ def _plan_report(p: _Planner, doc: ExpenseReport, vendors: VendorDirectory, link
         p.note("the bill has credit (negative) lines; its total is positive")
     needs_vendor = own_total != 0
 
-    ap_account = p.check_currency(parts_are_journal=bool(journal_lines))
+    p.check_currency(parts_are_journal=bool(journal_lines))
     # The report date rather than the last expense date: it is Concur's date for the report as
     # a whole, the same for the bill and the card journal entry, and exists even when expense
     # dates are scattered over months (the expense dates stay in the line memos).
     txn_date = p.txn_date(doc.report_date, "report date")
-    accounts = [ap_account] if needs_vendor else []
+    accounts = [posting.ap_account] if needs_vendor else []
     if card_total != 0:
         accounts.append(posting.company_card_account)
     p.check_lists(lines, accounts)
@@ -450,7 +450,7 @@ def _plan_report(p: _Planner, doc: ExpenseReport, vendors: VendorDirectory, link
                 lines=_expense_lines(bill_lines),
                 memo=f"{memo} {doc.name}".strip(),
                 external_guid=external_guid(company.id, KIND_REPORT_BILL, doc.report_id),
-                ap_account=Ref(full_name=ap_account),
+                ap_account=Ref(full_name=posting.ap_account),
             )
         )
         p.note(f"bill to {who} for the out-of-pocket part {own_total:.2f} ({_count(bill_lines, 'line')})")

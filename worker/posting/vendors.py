@@ -32,7 +32,7 @@ class QbVendor:
     name: str
     is_active: bool = True
     edit_sequence: str | None = None
-    account_number: str = ""  # AccountNumber: where a Concur vendor code is kept
+    account_number: str = ""  # the vendor's AccountNumber ("" when none or not synced)
     currency: str | None = None  # ISO code of the vendor's CurrencyRef (multicurrency files); None = not known
 
 
@@ -90,7 +90,7 @@ class VendorDirectory:
         return list(self._by_normalised.get(key, ()))
 
     def by_account_number(self, number: str) -> list[QbVendor]:
-        return list(self._by_account_number.get(number.strip().casefold(), ()))
+        return list(self._by_account_number.get(number.strip().casefold(), ())) if number.strip() else []
 
     def name_taken_by_other(self, name: str) -> bool:
         return name.casefold() in self._other_names
