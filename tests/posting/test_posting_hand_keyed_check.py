@@ -43,7 +43,7 @@ def _run(tmp_path: Path, fn):
 
 def test_the_check_goes_before_the_bill_and_a_lost_answer_asks_again(tmp_path: Path) -> None:
     def run(conn):
-        document_id, check_id = _queued(conn)
+        _document_id, check_id = _queued(conn)
         sent = take_batch(conn, "demo", "t1", outbox.BatchLimits())
         assert [request_id for request_id, _ in sent] == [str(check_id)]  # the bill waits for the answer
         assert "<EntityFilter>" in sent[0][1] and "<RefNumberRangeFilter>" in sent[0][1]
