@@ -100,6 +100,13 @@ def test_unmapped_terms_send_no_terms_ref_and_say_so():
     assert any('terms "Net 45" are not in [companies.mapping.terms]' in d for d in result.decisions)
 
 
+def test_terms_by_their_days_when_the_text_is_not_mapped():
+    comp = company(mapping=replace(MAPPING, terms={"45": "Net 45"}))
+    result = plan(invoice(invoice_line("10.00"), terms="Net 45 days", terms_days=45), comp=comp, lv=lists(terms=["Net 45"]))
+    assert result.transactions[0].terms == Ref(full_name="Net 45")
+    assert any('Concur "45"' in d for d in result.decisions)
+
+
 def test_terms_mapped_to_a_name_quickbooks_lacks_hold():
     result = plan(invoice(invoice_line("10.00"), terms="Net 30"), lv=lists(terms=["Net 15"]))
     assert isinstance(result, Hold) and 'terms "Net 30" does not exist in QuickBooks' in result.reason

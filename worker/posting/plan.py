@@ -521,12 +521,13 @@ def _header_lines(p: _Planner, doc: Invoice, lines: list[_Line]) -> list[_Line]:
 def _terms(p: _Planner, doc: Invoice) -> Ref | None:
     """Concur's payment terms as a QuickBooks Terms reference, through [companies.mapping.terms]
     only: free text is never a list reference, and a name is never cut to fit."""
-    concur = doc.terms.strip()
-    if not concur:
-        return None
     table = p.company.mapping.terms
     folded = {key.strip().casefold(): value for key, value in table.items()}
-    mapped = table.get(concur) or folded.get(concur.casefold())
+    # Concur's terms text (DiscountTerms), else its code: the days (PaymentTermsDays).
+    keys = [key for key in (doc.terms.strip(), str(doc.terms_days) if doc.terms_days is not None else "") if key]
+    if not keys:
+        return None
+    concur, mapped = next(((key, folded[key.casefold()]) for key in keys if key.casefold() in folded), (keys[0], None))
     if mapped is None:
         p.note(f'terms "{concur}" are not in [companies.mapping.terms]: no TermsRef is sent (the due date says when the bill is due)')
         return None
