@@ -17,6 +17,7 @@ import pytest
 from mlc import harness
 from sim.quickbooks.seed import key_bill_by_hand, turn_on_multicurrency
 from worker.posting.actions import apply_action
+from worker.posting.reconciling import reconcile_company
 
 from e2e_posting_helpers import COMPANY, document, qb_signed_lines, qb_transactions, running, sql
 
@@ -49,13 +50,9 @@ def _posting(change_posting: dict | None = None):
 
 
 async def _reconciled(h):
-    """What ``mlc reconcile`` computes (its module moves from worker/ to mlc/ on another branch)."""
-    try:
-        from mlc import tools
-    except ImportError:
-        from worker import tools  # type: ignore[no-redef]
+    """What ``mlc reconcile`` computes."""
     company = h.worker.ctx.config.companies[0]
-    return await h.worker.ctx.store.run(tools._reconcile, company, dt.date(2000, 1, 1), dt.date(2100, 1, 1))
+    return await h.worker.ctx.store.run(reconcile_company, company, dt.date(2000, 1, 1), dt.date(2100, 1, 1))
 
 
 @pytest.mark.trio
