@@ -228,7 +228,7 @@ def _action(name: str):
     @main.command(name)
     @click.argument("document")
     @click.option("--reason", default="", help="why (kept in the audit trail)")
-    @click.option("--force", is_flag=True, help="replay a posted document (only if QuickBooks does not have it)")
+    @click.option("--force", is_flag=True, help="replay a posted document (only if QuickBooks does not have it), or post an invoice held for a bill keyed by hand")
     @pass_ctx
     def command(ctx: Context, document: str, reason: str, force: bool) -> None:
         from mlc.tools import action_command

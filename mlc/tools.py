@@ -204,12 +204,12 @@ def reconcile_command(config: Config, company: CompanyConfig, date_from: str | N
         lists = store.run_sync(engine.lists_view, company.id)
     finally:
         store.close()
-    click.echo(f"{'account':40} {'class':20} {'concur':>12} {'posted':>12} {'difference':>12}")
+    click.echo(f"{'account':40} {'class':20} {'cur':3} {'concur':>12} {'posted':>12} {'difference':>12}")
     for row in result.rows:
         mark = "" if row.difference == 0 else "  <-"
         number = lists.number_of(row.account)
         account = f"{number} · {row.account}" if number else row.account
-        click.echo(f"{account[:40]:40} {(row.klass or '')[:20]:20} {row.concur_total:>12.2f} {row.posted_total:>12.2f} {row.difference:>12.2f}{mark}")
+        click.echo(f"{account[:40]:40} {(row.klass or '')[:20]:20} {row.currency[:3]:3} {row.concur_total:>12.2f} {row.posted_total:>12.2f} {row.difference:>12.2f}{mark}")
     for item in result.unplanned:
         click.echo(f"not posted: {item.concur_id} {item.total:.2f} ({item.reason})")
     click.echo(f"Concur approved total {result.concur_total:.2f}, planned {result.planned_total:.2f}: {'balanced' if result.balanced else 'DIFFERENCES'}")

@@ -109,6 +109,11 @@ class PostingConfig:
     company_paid_payment_types: tuple[str, ...] = ("CBCP",)
     vendor_policy: str = "create"
     closed_period: str = "hold"  # or "first_open_day"
+    # (issue 13) set: an invoice's header tax / shipping is its own line on this account;
+    # "" (default): spread over the invoice's lines in proportion.
+    invoice_tax_account: str = ""
+    invoice_shipping_account: str = ""
+    ap_accounts: dict[str, str] = field(default_factory=dict)  # ISO currency code -> A/P account (multicurrency)
 
 
 ACCOUNT_SOURCES = ("expense_type", "concur_account_code")
@@ -126,6 +131,7 @@ class MappingConfig:
     account_source: str = "expense_type"
     account_codes: dict[str, str] = field(default_factory=dict)  # Concur account code -> QuickBooks account
     accounts: dict[str, str] = field(default_factory=dict)  # "EXPENSE_TYPE/COST_CENTER" rule -> QuickBooks account
+    terms: dict[str, str] = field(default_factory=dict)  # Concur payment terms -> QuickBooks Terms name
 
 
 @dataclass(frozen=True)
@@ -289,6 +295,10 @@ def _one_of(*choices: str) -> Callable[[str], str | None]:
 
 def _guid(value: str) -> str | None:
     return None if GUID.match(value) else "expected a GUID in braces, like {6B29FC40-CA47-1067-B31D-00DD010662DA}"
+
+
+def _not_blank(value: str) -> str | None:
+    return None if value.strip() else "must not be empty (leave the key out instead)"
 
 
 def _company_file(value: str) -> str | None:
@@ -503,7 +513,14 @@ def _company(r: _Reader, c: dict[str, Any], p: str, base: Path) -> CompanyConfig
 
     pc = r.table(c, p, "posting", required=False)
     pp = f"{p}posting."
-    r.unknown_keys(pc, pp, {"expense_report_as", "post_on_status", "ap_account", "company_card_account", "company_paid_payment_types", "vendor_policy", "closed_period"})
+    r.unknown_keys(pc, pp, {"expense_report_as", "post_on_status", "ap_account", "company_card_account", "company_paid_payment_types", "vendor_policy", "closed_period",
+                                "invoice_tax_account", "invoice_shipping_account", "ap_accounts"})
+    ap_accounts = {}
+    for code, account in r.str_map(pc, pp, "ap_accounts").items():
+        if not re.match(r"^[A-Za-z]{3}$", code):
+            r.problem(f"{pp}ap_accounts.{code}", "expected an ISO 4217 currency code (three letters, like EUR)")
+        else:
+            ap_accounts[code.upper()] = account
     posting = PostingConfig(
         expense_report_as=r.get(pc, pp, "expense_report_as", str, "journal_entry", _one_of("journal_entry", "bill")) or "journal_entry",
         post_on_status=r.str_list(pc, pp, "post_on_status", ("A_APPR",)),
@@ -512,11 +529,14 @@ def _company(r: _Reader, c: dict[str, Any], p: str, base: Path) -> CompanyConfig
         company_paid_payment_types=r.str_list(pc, pp, "company_paid_payment_types", ("CBCP",)),
         vendor_policy=r.get(pc, pp, "vendor_policy", str, "create", _one_of("create", "match_only")) or "create",
         closed_period=r.get(pc, pp, "closed_period", str, "hold", _one_of("hold", "first_open_day")) or "hold",
+        invoice_tax_account=r.get(pc, pp, "invoice_tax_account", str, "", _not_blank) or "",
+        invoice_shipping_account=r.get(pc, pp, "invoice_shipping_account", str, "", _not_blank) or "",
+        ap_accounts=ap_accounts,
     )
 
     mc = r.table(c, p, "mapping", required=False)
     mp = f"{p}mapping."
-    r.unknown_keys(mc, mp, {"expense_types", "dimensions", "classes", "customers", "account_source", "account_codes", "accounts"})
+    r.unknown_keys(mc, mp, {"expense_types", "dimensions", "classes", "customers", "account_source", "account_codes", "accounts", "terms"})
     dimensions = r.str_map(mc, mp, "dimensions")
     r.unknown_keys(dimensions, f"{mp}dimensions.", {"class", "customer_job", "cost_center"})
     rules = r.str_map(mc, mp, "accounts")
@@ -529,6 +549,7 @@ def _company(r: _Reader, c: dict[str, Any], p: str, base: Path) -> CompanyConfig
         account_source=r.get(mc, mp, "account_source", str, "expense_type", _one_of(*ACCOUNT_SOURCES)) or "expense_type",
         account_codes=r.str_map(mc, mp, "account_codes"),
         accounts=rules,
+        terms=r.str_map(mc, mp, "terms"),
     )
     if len(r.problems) > before or company_id is None:
         return None

@@ -52,6 +52,7 @@ class HoldKind(StrEnum):
     NOT_POSTABLE = "not_postable"  # nothing to post (reopened when Concur reports it again)
     DELETED = "deleted"  # deleted in Concur
     DUPLICATE = "duplicate"  # a duplicate of another document
+    HAND_KEYED = "hand_keyed"  # QuickBooks has a bill of the same vendor and number not made by us
 
 
 REPLANNABLE_HOLDS = frozenset({HoldKind.MAPPING, HoldKind.QUICKBOOKS})

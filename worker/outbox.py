@@ -31,7 +31,7 @@ from shared.clock import iso, now_iso, utc_now
 from shared.types import Actor, DocState, HoldKind, PostingState
 from worker.qbxml import limits
 from worker.qbxml.build import build_request
-from worker.qbxml.model import Request, Tagged, TxnQuery, VendorMod, VendorQuery
+from worker.qbxml.model import BillAdd, Request, Tagged, TxnQuery, VendorMod, VendorQuery
 from worker.qbxml.parse import Response
 from worker.qbxml.status import Classification, Outcome, classify
 from worker.store import audit, documents
@@ -228,6 +228,7 @@ def mark_uncertain(conn: sqlite3.Connection, posting_ids: Iterable[int], why: st
         return 0
     marks = ",".join("?" * len(ids))
     changed = conn.execute(f"UPDATE postings SET state = ?, status_message = ?, not_before = NULL WHERE id IN ({marks}) AND state = ?", (str(PostingState.UNKNOWN), why, *ids, str(PostingState.SENT))).rowcount
+    requeue_lost_checks(conn, ids)
     for document_id in _documents_of(conn, ids):
         refresh_document(conn, document_id, reason=why)
     return changed
@@ -308,6 +309,9 @@ def _posting(conn: sqlite3.Connection, posting_id: int) -> sqlite3.Row | None:
 def _write_answer(conn: sqlite3.Connection, posting_id: int, response: Response | None, summary: AnswerSummary) -> None:
     row = _posting(conn, posting_id)
     if row is None or row["state"] != PostingState.SENT:
+        return
+    if row["op"] == CHECK_OP:
+        check_answer(conn, row, response, summary)
         return
     if response is None:
         # The set was answered but not this request: QuickBooks may have applied it.
@@ -574,3 +578,87 @@ def _missing_from_quickbooks(conn: sqlite3.Connection, document_id: int) -> list
     planned = json.loads(doc["plan"] or "{}").get("transactions", []) if doc else []
     done = {(r[0], r[1]) for r in conn.execute("SELECT op, ref_number FROM postings WHERE document_id = ? AND state = 'done'", (document_id,))}
     return [f"{t.get('type')} {t.get('ref_number')}" for t in planned if (t.get("type"), t.get("ref_number")) not in done]
+
+
+# --- bills keyed by hand (issue 13 §5) ------------------------------------------------------------
+#
+# Before an invoice's first BillAdd, a query row (op ``BillCheck``, a BillQuery by vendor and
+# RefNumber) asks QuickBooks for a bill of the same vendor with the same invoice number that the
+# connector did not create. The row is a query, so a lost answer just asks again. Found: the
+# document is held (hold_kind ``hand_keyed``) with the bill's TxnID in the row's ``txn_id``; a
+# person skips the invoice, or replays it with force, which marks the check answered so the next
+# plan posts without asking. An answered check (``done``) is never asked again for the document.
+
+CHECK_OP = "BillCheck"
+CHECK_INCLUDE = ("TxnID", "RefNumber", "ExternalGUID", "TxnDate", "Memo", "VendorRef", "AmountDue")
+MAX_CHECK_ATTEMPTS = 3
+
+
+def hand_keyed_check(conn: sqlite3.Connection, document_id: int, bill: BillAdd) -> PlannedWrite | None:
+    """The check row to queue before ``bill``, or None when the document's check was answered."""
+    answered = conn.execute("SELECT 1 FROM postings WHERE document_id = ? AND op = ? AND state = ?", (document_id, CHECK_OP, str(PostingState.DONE))).fetchone()
+    if answered is not None:
+        return None
+    query = TxnQuery("Bill", entity=bill.vendor, exact_ref_number=bill.ref_number, include=CHECK_INCLUDE)
+    return PlannedWrite(CHECK_OP, query, key=bill.ref_number, external_guid=bill.external_guid)
+
+
+def requeue_lost_checks(conn: sqlite3.Connection, posting_ids: Sequence[int]) -> None:
+    """A check whose answer was lost changed nothing in QuickBooks: it is simply asked again."""
+    if posting_ids:
+        marks = ",".join("?" * len(posting_ids))
+        conn.execute(f"UPDATE postings SET state = ? WHERE id IN ({marks}) AND op = ? AND state = ?", (str(PostingState.QUEUED), *posting_ids, CHECK_OP, str(PostingState.UNKNOWN)))
+
+
+def _connector_made(row: sqlite3.Row, record: dict[str, object]) -> bool:
+    """Ours: the document's ExternalGUID, or the memo every connector bill starts with."""
+    guid = str(record.get("ExternalGUID") or "")
+    if guid and row["external_guid"] and limits.same_guid(guid, row["external_guid"]):
+        return True
+    return str(record.get("Memo") or "").startswith(CONNECTOR_MEMO_PREFIXES)
+
+
+CONNECTOR_MEMO_PREFIXES = ("Concur invoice ", "Concur report ")
+
+
+def check_answer(conn: sqlite3.Connection, row: sqlite3.Row, response: Response | None, summary: AnswerSummary) -> None:
+    if response is None:
+        _set_state(conn, row["id"], PostingState.QUEUED)
+        summary.retry += 1
+        return
+    result = classify(response.status_code, response.status_message, response.status_severity)
+    conn.execute("UPDATE postings SET answered_at = ?, status_code = ?, status_message = ? WHERE id = ?", (now_iso(), response.status_code, response.status_message, row["id"]))
+    document_id = row["document_id"]
+    if result.outcome not in (Outcome.OK, Outcome.WARN_OK, Outcome.NOT_FOUND):
+        if row["attempts"] < MAX_CHECK_ATTEMPTS:
+            _set_state(conn, row["id"], PostingState.QUEUED, not_before=_later(QUERY_BACKOFF_S, row["attempts"]))
+            refresh_document(conn, document_id, reason=f"QuickBooks could not say whether this bill was keyed by hand ({result.code}: {result.reason}); asking again")
+            summary.retry += 1
+            return
+        _set_state(conn, row["id"], PostingState.FAILED)
+        _stop_document(conn, document_id, DocState.HELD, f"BillQuery: QuickBooks could not say whether this bill was keyed by hand ({result.code}: {result.reason}); release to ask again")
+        summary.held += 1
+        return
+    theirs = [r for r in response.records if not _connector_made(row, r)]
+    if not theirs:
+        _set_state(conn, row["id"], PostingState.DONE)
+        refresh_document(conn, document_id)
+        summary.done += 1
+        return
+    found = theirs[0]
+    txn_id, txn_date = str(found.get("TxnID") or ""), str(found.get("TxnDate") or "")
+    _set_state(conn, row["id"], PostingState.FAILED, txn_id=txn_id)
+    cancel_queued(conn, document_id)
+    reason = (f'already in QuickBooks, entered by hand? Bill {txn_id} dated {txn_date} has the same vendor and RefNumber "{row["ref_number"]}" '
+              "and was not created by ml-connector: skip this invoice, or post it anyway with replay --force")
+    documents.set_state(conn, document_id, DocState.HELD, reason, Actor.QBWC, "hand_keyed_bill",
+                        {"txn_id": txn_id, "txn_date": txn_date, "ref_number": row["ref_number"], "amount_due": str(found.get("AmountDue") or "")},
+                        hold_kind=HoldKind.HAND_KEYED)
+    summary.held += 1
+
+
+def accept_hand_keyed(conn: sqlite3.Connection, document_id: int) -> int:
+    """A person said the bill found is not this invoice (replay --force): the check counts as
+    answered, so the next plan posts without asking again."""
+    return conn.execute("UPDATE postings SET state = ? WHERE document_id = ? AND op = ? AND state = ?",
+                        (str(PostingState.DONE), document_id, CHECK_OP, str(PostingState.FAILED))).rowcount

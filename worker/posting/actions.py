@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 
 from shared.types import DocState, HoldKind
-from worker.outbox import cancel_queued, check_again
+from worker.outbox import accept_hand_keyed, cancel_queued, check_again
 from worker.store import documents
 from worker.store.documents import InvalidTransition
 
@@ -49,6 +49,9 @@ def apply_action(conn: sqlite3.Connection, document_id: int, action: str, reason
         text = reason or ("held by operator" if action == "hold" else "operator")
         documents.set_state(conn, document_id, new_state, text, actor, action, {"operator_reason": reason}, hold_kind=HoldKind.OPERATOR)
     else:  # release / replay: plan again from the fetched content
+        if action == "replay" and force and row["hold_kind"] == HoldKind.HAND_KEYED:
+            # The operator says the bill QuickBooks has is not this invoice: post it anyway.
+            accept_hand_keyed(conn, document_id)
         target = DocState.FETCHED if row["content"] else DocState.RECEIVED
         documents.set_state(conn, document_id, target, "", actor, action, {"operator_reason": reason}, attempts=0, next_attempt_at=None)
     return documents.get(conn, document_id)

@@ -28,7 +28,7 @@ from shared.domain import Allocation, Document, Expense, ExpenseReport, Invoice,
 from shared.types import cents
 from worker.posting.keys import bill_ref_number, external_guid, invoice_memo, invoice_ref_number, journal_ref_number, report_memo
 from worker.posting.mapping import Dimensions, Resolver
-from worker.posting.split import SplitError, allocation_split
+from worker.posting.split import SplitError, allocation_split, split_amount
 from worker.posting.vendors import (
     CreateVendor,
     ReactivateVendor,
@@ -42,7 +42,8 @@ from worker.posting.vendors import (
     invoice_vendor_candidate,
 )
 from worker.qbxml import limits
-from worker.qbxml.model import BillAdd, ExpenseLine, JournalEntryAdd, JournalLine, Ref
+from worker.qbxml.facts import currency_name
+from worker.qbxml.model import BillableStatus, BillAdd, ExpenseLine, JournalEntryAdd, JournalLine, Ref
 
 ZERO = Decimal("0.00")
 
@@ -93,6 +94,10 @@ class ListsView:
     customers: Mapping[str, bool] | None = None
     account_numbers: Mapping[str, tuple[str, ...]] | None = None
     numbers_in_use: bool | None = None
+    terms: Mapping[str, bool] | None = None
+    # The Currency list: ISO code -> QuickBooks' currency name ("EUR" -> "Euro"). None = not synced
+    # (or no multicurrency: the list is then empty).
+    currencies: Mapping[str, str] | None = None
 
     @classmethod
     def of(
@@ -102,6 +107,8 @@ class ListsView:
         customers: Mapping[str, bool] | Iterable[str] | None = None,
         numbers: Mapping[str, str] | None = None,
         numbers_in_use: bool | None = None,
+        terms: Mapping[str, bool] | Iterable[str] | None = None,
+        currencies: Mapping[str, str] | None = None,
     ) -> ListsView:
         """Build from FullName -> is_active mappings (or plain iterables of active names), and
         ``numbers``: account FullName -> its AccountNumber."""
@@ -118,7 +125,8 @@ class ListsView:
             for name, number in numbers.items():
                 if number.strip():
                     by_number[number.strip()] = (*by_number.get(number.strip(), ()), name)
-        return cls(fold(accounts), fold(classes), fold(customers), by_number, numbers_in_use)
+        codes = {code.strip().upper(): name for code, name in currencies.items()} if currencies is not None else None
+        return cls(fold(accounts), fold(classes), fold(customers), by_number, numbers_in_use, fold(terms), codes)
 
     def account(self, value: str) -> AccountMatch:
         """A configured account: its full name first (an account may be named "6110"), then its
@@ -155,7 +163,7 @@ class ListsView:
         """Why ``full_name`` cannot be referenced, or None when it can (or we cannot tell)."""
         if list_name == "account":
             return self.account(full_name).problem
-        table = {"class": self.classes, "customer:job": self.customers}[list_name]
+        table = {"class": self.classes, "customer:job": self.customers, "terms": self.terms}[list_name]
         if table is None:
             return None
         active = table.get(full_name.casefold())
@@ -210,6 +218,7 @@ class _Line:
     memo: str
     dims: Dimensions
     company_paid: bool = False
+    billable: bool | None = None  # Concur's IsBillable where the payload says (None: QuickBooks' default)
 
 
 class _Planner:
@@ -273,22 +282,65 @@ class _Planner:
 
     # -- checks shared by every document kind ------------------------------------------
 
-    def check_currency(self, parts_are_journal: bool) -> None:
+    def check_currency(self, parts_are_journal: bool) -> str:
+        """Check the document's currency against the company file; return the A/P account a bill in
+        that currency posts to: ``ap_account`` for the home currency, ``ap_accounts[currency]`` for a
+        foreign one (QuickBooks keeps one A/P account per currency in a multicurrency file)."""
+        posting = self.company.posting
         currency = self.doc.currency.strip().upper()
         home = (self.qb.home_currency or "").strip().upper()
         if not home:
             self.note(f"currency {currency}: the company file's home currency is not known yet, so it was not checked")
-            return
+            return posting.ap_account
         if currency == home:
-            return
+            return posting.ap_account
         if not self.qb.multicurrency:
             self.problems.append(f"currency {currency} is not the company file's home currency {home} and multicurrency is off in QuickBooks")
-        elif parts_are_journal:
-            # JournalEntryAdd would need CurrencyRef and an exchange rate, which we do not send:
-            # posting the foreign amounts as home-currency amounts would be wrong to the cent.
-            self.problems.append(f"currency {currency} is not the home currency {home}: journal entries in a foreign currency are not supported (post it as a bill, or by hand)")
-        else:
-            self.note(f"currency {currency} (home {home}, multicurrency on): QuickBooks takes the bill's currency from the vendor, which must be in {currency}")
+            return posting.ap_account
+        if parts_are_journal:
+            # QuickBooks gives a journal entry one currency and one exchange rate, and its A/P line's
+            # name must be in the A/P account's currency: an employee's vendor is in the home
+            # currency, and Concur converts each expense at its own rate. Posting the foreign amounts
+            # as home-currency amounts would be wrong to the cent.
+            self.problems.append(
+                f"currency {currency} is not the home currency {home}: journal entries in a foreign currency are held (QuickBooks posts a journal entry in one currency at one exchange rate, "
+                f"with the A/P line's name in the A/P account's currency, which a {currency} expense report does not fit); post it as a bill, or by hand"
+            )
+            return posting.ap_account
+        if self.lists.currencies is not None and currency not in self.lists.currencies:
+            self.problems.append(f"currency {currency} is not in QuickBooks' Currency list (add it in QuickBooks: Lists > Currency List)")
+        ap = posting.ap_accounts.get(currency)
+        if ap is None:
+            self.problems.append(f'no A/P account for {currency}: QuickBooks posts a {currency} bill to an A/P account in {currency}; name it in ap_accounts (ap_accounts = {{ {currency} = "Accounts Payable - {currency}" }})')
+            return posting.ap_account
+        self.note(f"currency {currency} (home {home}, multicurrency on): A/P {ap} (ap_accounts.{currency}); QuickBooks takes the bill's currency from the vendor, which must be in {currency}")
+        return ap
+
+    def vendor_in_currency(self, action: VendorAction | None, vendors: VendorDirectory) -> VendorAction | None:
+        """A bill is in its vendor's currency (there is no CurrencyRef on BillAdd): hold when the
+        vendor's differs from the document's; a vendor created for a foreign document gets its
+        currency. Single-currency files have no vendor currencies and need nothing here."""
+        home = (self.qb.home_currency or "").strip().upper()
+        if action is None or not self.qb.multicurrency or not home:
+            return action
+        currency = self.doc.currency.strip().upper()
+        if isinstance(action, CreateVendor):
+            if currency == home:
+                return action  # a new name is in the home currency unless told otherwise
+            name = (self.lists.currencies or {}).get(currency) or currency_name(currency)
+            self.note(f'vendor "{action.name}" will be created in {currency} ({name}): a bill is in its vendor\'s currency')
+            return dataclasses.replace(action, add=dataclasses.replace(action.add, currency=Ref(full_name=name)))
+        list_id = action.list_id if isinstance(action, UseVendor) else action.mod.list_id
+        known = vendors.by_list_id(list_id)
+        if known is None or not known.currency:
+            self.note(f'vendor "{action.name}": its currency is not in the cached vendor list; QuickBooks refuses a bill whose A/P account is in another currency')
+            return action
+        if known.currency.upper() != currency:
+            self.problems.append(
+                f'vendor "{known.name}" is in {known.currency.upper()} but the invoice is in {currency}: QuickBooks keeps a bill in its vendor\'s currency '
+                f"(use a {currency} vendor for it in QuickBooks, or correct the invoice's currency in Concur)"
+            )
+        return action
 
     def txn_date(self, date: dt.date, why: str) -> dt.date:
         closing = self.qb.closing_date
@@ -381,9 +433,18 @@ def _ref(name: str | None) -> Ref | None:
     return Ref(full_name=name) if name else None
 
 
+def _billable_status(line: _Line) -> BillableStatus | None:
+    """Concur's billable flag where it has one, and only on a line with a customer:job (there is
+    nothing to bill otherwise; QuickBooks' default stands when Concur does not say)."""
+    if line.billable is None or not line.dims.customer:
+        return None
+    return "Billable" if line.billable else "NotBillable"
+
+
 def _expense_lines(lines: list[_Line]) -> tuple[ExpenseLine, ...]:
     return tuple(
-        ExpenseLine(account=Ref(full_name=line.account), amount=line.amount, memo=line.memo, customer=_ref(line.dims.customer), klass=_ref(line.dims.klass))
+        ExpenseLine(account=Ref(full_name=line.account), amount=line.amount, memo=line.memo, customer=_ref(line.dims.customer), klass=_ref(line.dims.klass),
+                    billable_status=_billable_status(line))
         for line in lines
     )
 
@@ -534,26 +595,89 @@ def _plan_report(p: _Planner, doc: ExpenseReport, vendors: VendorDirectory, link
 # --- invoices -------------------------------------------------------------------------------
 
 
+def _header_amount(value: Decimal | None) -> Decimal:
+    return cents(value) if value is not None else ZERO
+
+
+def _spread(p: _Planner, lines: list[_Line], amount: Decimal, what: str) -> list[_Line]:
+    """Add ``amount`` (header tax or shipping) to the lines in proportion to their amounts, by
+    largest remainder to the cent (``split_amount``): each line keeps its account, class,
+    customer:job and billable status, so the cost lands where the purchase does. Credit lines
+    take no share (a share of tax on a discount line would raise it)."""
+    weights = [max(line.amount, ZERO) for line in lines]
+    try:
+        shares = split_amount(amount, weights)
+    except SplitError:
+        p.problems.append(f"the invoice's {what} {amount:.2f} cannot be spread: no line has a positive amount (name an account for it: invoice_{what}_account)")
+        return lines
+    p.note(f"{what} {amount:.2f} spread over {_count(lines, 'line')} in proportion to their amounts (largest remainder to the cent; invoice_{what}_account not set)")
+    return [dataclasses.replace(line, amount=line.amount + share) for line, share in zip(lines, shares, strict=True)]
+
+
+def _header_lines(p: _Planner, doc: Invoice, lines: list[_Line]) -> list[_Line]:
+    """The invoice's header tax and shipping: spread over its lines, or each its own line on the
+    account that ``invoice_tax_account`` / ``invoice_shipping_account`` names."""
+    posting = p.company.posting
+    for what, amount, account in (("tax", _header_amount(doc.tax_amount), posting.invoice_tax_account), ("shipping", _header_amount(doc.shipping_amount), posting.invoice_shipping_account)):
+        if amount == 0:
+            continue
+        if account:
+            lines = [*lines, _Line(account, amount, f"{what.capitalize()} - invoice {doc.invoice_number}".strip(), Dimensions())]
+            p.note(f"{what} {amount:.2f} on its own line: {account} (invoice_{what}_account)")
+        else:
+            lines = _spread(p, lines, amount, what)
+    return lines
+
+
+def _terms(p: _Planner, doc: Invoice) -> Ref | None:
+    """Concur's payment terms as a QuickBooks Terms reference, through [companies.mapping.terms]
+    only: free text is never a list reference, and a name is never cut to fit."""
+    table = p.company.mapping.terms
+    folded = {key.strip().casefold(): value for key, value in table.items()}
+    # Concur's terms text (DiscountTerms), else its code: the days (PaymentTermsDays).
+    keys = [key for key in (doc.terms.strip(), str(doc.terms_days) if doc.terms_days is not None else "") if key]
+    if not keys:
+        return None
+    concur, mapped = next(((key, folded[key.casefold()]) for key in keys if key.casefold() in folded), (keys[0], None))
+    if mapped is None:
+        p.note(f'terms "{concur}" are not in [companies.mapping.terms]: no TermsRef is sent (the due date says when the bill is due)')
+        return None
+    if len(mapped) > limits.TERMS_NAME:
+        p.problems.append(f'terms "{concur}" map to "{mapped}", longer than the {limits.TERMS_NAME} characters of a QuickBooks Terms name (correct [companies.mapping.terms])')
+        return None
+    if problem := p.lists.problem("terms", mapped):
+        p.problems.append(f'{problem} (terms "{concur}" in [companies.mapping.terms])')
+        return None
+    p.note(f'terms "{mapped}" (Concur "{concur}", [companies.mapping.terms])')
+    return Ref(full_name=mapped)
+
+
 def _plan_invoice(p: _Planner, doc: Invoice, vendors: VendorDirectory, links: Mapping[str, str]) -> PlanResult:
     company = p.company
-    posting = company.posting
     total = cents(doc.total)
     lines: list[_Line] = []
     for item in doc.lines:
-        lines += p.lines_for(item, item.expense_type, item.description, f"invoice line {item.line_id}")
+        found = p.lines_for(item, item.expense_type, item.description, f"invoice line {item.line_id}")
+        lines += [dataclasses.replace(line, billable=item.is_billable) for line in found]
     if reason := p.resolver.unmapped_reason():
         p.problems.insert(0, reason)
     stated = sum((cents(item.amount) for item in doc.lines), ZERO)
-    if stated != total:
-        p.problems.append(f"the invoice lines add up to {stated:.2f} but the invoice total is {total:.2f}")
+    tax, shipping = _header_amount(doc.tax_amount), _header_amount(doc.shipping_amount)
+    if stated + tax + shipping != total:
+        extras = "".join(f" + {what} {amount:.2f}" for what, amount in (("tax", tax), ("shipping", shipping)) if amount)
+        p.problems.append(f"the invoice lines add up to {stated:.2f}{extras} = {stated + tax + shipping:.2f} but the invoice total is {total:.2f}" if extras
+                          else f"the invoice lines add up to {stated:.2f} but the invoice total is {total:.2f}")
+    elif not p.problems:
+        lines = _header_lines(p, doc, lines)
     if total < 0:
         p.problems.append(f"the invoice total is negative ({total:.2f}): a QuickBooks bill cannot have a negative total (enter a vendor credit by hand)")
     elif any(line.amount < 0 for line in lines):
         p.note("the bill has credit (negative) lines; its total is positive")
-    p.check_currency(parts_are_journal=False)
+    ap_account = p.check_currency(parts_are_journal=False)
     txn_date = p.txn_date(doc.invoice_date, "invoice date")
-    p.check_lists(lines, [posting.ap_account])
-    vendor = p.vendor(invoice_vendor_candidate(doc), vendors, links)
+    p.check_lists(lines, [ap_account])
+    terms = _terms(p, doc)
+    vendor = p.vendor_in_currency(p.vendor(invoice_vendor_candidate(doc), vendors, links), vendors)
     if p.problems or vendor is None:
         return p.hold()
     lines = p.without_classes(lines)
@@ -567,9 +691,7 @@ def _plan_invoice(p: _Planner, doc: Invoice, vendors: VendorDirectory, links: Ma
     else:
         ref_number = bill_ref_number(company.id, KIND_INVOICE_BILL, doc.request_id)
         p.note(f'RefNumber "{ref_number}": the invoice has no vendor invoice number, so one was derived from the Concur id')
-    terms = limits.clean(doc.terms, limits.TERMS_NAME) if doc.terms.strip() else ""
-    if terms:
-        p.note(f'terms "{terms}"')
+    rate = _exchange_rate(p, doc)
     memo = invoice_memo(doc.request_id)
     bill = BillAdd(
         vendor=vendor.ref,
@@ -577,13 +699,31 @@ def _plan_invoice(p: _Planner, doc: Invoice, vendors: VendorDirectory, links: Ma
         ref_number=ref_number,
         lines=_expense_lines(lines),
         due_date=doc.due_date,
-        terms=Ref(full_name=terms) if terms else None,
+        terms=terms,
         memo=f"{memo} {doc.description}".strip() if doc.description.strip() else memo,
         external_guid=external_guid(company.id, KIND_INVOICE_BILL, doc.request_id),
-        ap_account=Ref(full_name=posting.ap_account),
+        ap_account=Ref(full_name=ap_account),
+        exchange_rate=rate,
     )
+    if _total(lines) != total:  # guards the construction (and survives ``python -O``)
+        raise AssertionError(f"bill for invoice {doc.request_id} adds up to {_total(lines)}, not {total}")
     p.note(f"bill to {vendor.name or doc.vendor_name} for {total:.2f} ({_count(lines, 'line')})")
     return Plan(vendor, (bill,), total, p._all_decisions())
+
+
+def _exchange_rate(p: _Planner, doc: Invoice) -> Decimal | None:
+    """Concur's exchange rate on a foreign-currency bill (home units per document unit: an
+    assumption, as no public Invoice v3 field states one); without it QuickBooks applies the rate
+    its Currency list holds for the date."""
+    home = (p.qb.home_currency or "").strip().upper()
+    currency = doc.currency.strip().upper()
+    if not p.qb.multicurrency or not home or currency == home:
+        return None
+    if doc.exchange_rate is not None and doc.exchange_rate > 0:
+        p.note(f"exchange rate {doc.exchange_rate} {home} per {currency}, as Concur states it")
+        return doc.exchange_rate
+    p.note(f"no exchange rate from Concur: QuickBooks applies its Currency list's {currency} rate")
+    return None
 
 
 # --- entry point ----------------------------------------------------------------------------
