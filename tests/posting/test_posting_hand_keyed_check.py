@@ -9,7 +9,7 @@ from pathlib import Path
 
 from shared.types import Actor, DocKind, DocState
 from worker import outbox
-from worker.outbox import AnswerSummary, accept_hand_keyed, apply_answer, hand_keyed_check, mark_uncertain, queue_writes, take_batch
+from worker.outbox import AnswerSummary, accept_hand_keyed, apply_answer, carry_over, compare_plan, hand_keyed_check, mark_uncertain, take_batch
 from worker.qbxml.model import BillAdd, ExpenseLine, Ref, Response
 from worker.store import documents
 from worker.store.db import Store
@@ -24,7 +24,8 @@ def _queued(conn) -> tuple[int, int]:
     documents.set_state(conn, document_id, DocState.QUEUED, "", Actor.WORKER, "planned")
     check = hand_keyed_check(conn, document_id, BILL)
     assert check is not None
-    [check_id, _bill_id] = queue_writes(conn, "demo", document_id, [check, outbox.PlannedWrite("BillAdd", BILL, key=BILL.ref_number, external_guid=BILL.external_guid)])
+    writes = [check, outbox.PlannedWrite("BillAdd", BILL, key=BILL.ref_number, external_guid=BILL.external_guid)]
+    [check_id, _bill_id] = carry_over(conn, "demo", document_id, compare_plan(conn, document_id, writes))
     return document_id, check_id
 
 

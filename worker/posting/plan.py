@@ -622,7 +622,7 @@ def _header_lines(p: _Planner, doc: Invoice, lines: list[_Line]) -> list[_Line]:
         if amount == 0:
             continue
         if account:
-            lines = [*lines, _Line(account, amount, f"{what.capitalize()} - invoice {doc.invoice_number}".strip(), Dimensions())]
+            lines = [*lines, _Line(p.account_name(account), amount, f"{what.capitalize()} - invoice {doc.invoice_number}".strip(), Dimensions())]
             p.note(f"{what} {amount:.2f} on its own line: {account} (invoice_{what}_account)")
         else:
             lines = _spread(p, lines, amount, what)
