@@ -119,7 +119,7 @@ async def start(
         CompanyParams(
             id=c.id, uuid=c.concur.company_uuid, client_id=c.concur.client_id, client_secret=c.concur.client_secret.reveal(),
             request_token=c.concur.request_token.reveal() or "demo-request-token", reports=reports, invoices=invoices,
-            profile=concur_profile,
+            profile=concur_profile, fis=c.concur.source == "fis",
         )
         for c in config.companies
     ])

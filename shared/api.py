@@ -223,6 +223,9 @@ class DocumentDetail:
     plan: dict[str, Any] | None  # planned transactions with lines and decisions (posting.plan_to_json)
     postings: list[Posting]
     audit: list[AuditEntry]
+    # FIS companies: each FIS version of the document and whether/when/what Concur was told
+    # (worker/store/fis.py ``for_document``); [] for the expense API source.
+    fis: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -231,6 +234,7 @@ class DocumentDetail:
             "plan": self.plan,
             "postings": [p.to_dict() for p in self.postings],
             "audit": [a.to_dict() for a in self.audit],
+            "fis": self.fis,
         }
 
     @classmethod
@@ -241,6 +245,7 @@ class DocumentDetail:
             plan=data.get("plan"),
             postings=[Posting.from_dict(p) for p in data.get("postings", [])],
             audit=[AuditEntry.from_dict(a) for a in data.get("audit", [])],
+            fis=list(data.get("fis") or []),
         )
 
 

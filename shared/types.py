@@ -52,6 +52,7 @@ class HoldKind(StrEnum):
     NOT_POSTABLE = "not_postable"  # nothing to post (reopened when Concur reports it again)
     DELETED = "deleted"  # deleted in Concur
     DUPLICATE = "duplicate"  # a duplicate of another document
+    SENT_BACK = "sent_back"  # FIS: an operator sent it back to Concur (error confirmation); it returns as a new version
 
 
 REPLANNABLE_HOLDS = frozenset({HoldKind.MAPPING, HoldKind.QUICKBOOKS})

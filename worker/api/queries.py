@@ -39,6 +39,7 @@ from shared.api import (
 from shared.clock import iso, parse_iso
 from shared.types import DocState
 from worker.store import duplicates as duplicate_records
+from worker.store import fis
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
@@ -226,7 +227,8 @@ def document_detail(conn: sqlite3.Connection, document_id: int) -> DocumentDetai
         for p in conn.execute("SELECT * FROM postings WHERE document_id = ? ORDER BY seq, id", (document_id,))
     ]
     trail = [audit_from_row(a) for a in conn.execute("SELECT * FROM audit WHERE document_id = ? ORDER BY id", (document_id,))]
-    return DocumentDetail(document_from_row(row), _json_or_none(row["content"]), _json_or_none(row["plan"]), postings, trail)
+    return DocumentDetail(document_from_row(row), _json_or_none(row["content"]), _json_or_none(row["plan"]), postings, trail,
+                          fis.for_document(conn, document_id))
 
 
 # --- audit ----------------------------------------------------------------------------------
