@@ -243,11 +243,12 @@ def _action(name: str):
         "release": "Release a held document for planning and posting.",
         "replay": "Re-plan and re-post a held or failed document.",
         "skip": "Skip a document: it will never be posted.",
+        "reject": "FIS only: send a document back to Concur's processor with an error confirmation (--reason is shown to them).",
     }[name]
     return command
 
 
-for _name in ("hold", "release", "replay", "skip"):
+for _name in ("hold", "release", "replay", "skip", "reject"):
     _action(_name)
 
 

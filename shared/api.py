@@ -31,7 +31,7 @@ VIEW_DUPLICATES = "duplicates"
 VIEWS: tuple[str, ...] = (VIEW_PENDING, VIEW_PENDING_OFFLINE, VIEW_DUPLICATES)
 STATE_FILTERS: frozenset[str] = frozenset([*(str(s) for s in DocState), *VIEWS])
 
-ACTIONS: tuple[str, ...] = ("hold", "release", "replay", "skip")
+ACTIONS: tuple[str, ...] = ("hold", "release", "replay", "skip", "reject")  # reject: FIS only
 
 # Concur connection states in the summary.
 CONCUR_CONNECTED = "connected"

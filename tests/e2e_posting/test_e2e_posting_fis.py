@@ -11,7 +11,7 @@ import pytest
 
 from mlc import harness
 
-from e2e_posting_helpers import COMPANY, qb_transactions, qb_txns_for, running, sql, wait_for
+from e2e_posting_helpers import COMPANY, api_get, qb_transactions, qb_txns_for, running, sql, wait_for, wait_state
 
 
 def use_fis(raw: dict) -> None:
@@ -60,8 +60,107 @@ async def test_expense_and_invoice_from_fis_posted_once_acknowledged_first_and_c
             assert ack_rows and (not plan_rows or ack_rows[0]["at"] <= plan_rows[0]["at"])
         assert len(qb_transactions(h)) == sum(len(json.loads(d["plan"])["transactions"]) for d in docs)
         # The API shows what Concur was told.
-        from e2e_posting_helpers import api_get
-
         detail = await api_get(h, f"/documents/{docs[0]['id']}")
         [told] = detail["fis"]
         assert told["confirmation"]["status"] == "success" and told["confirmation"]["state"] == "done" and told["confirmation"]["confirmed_at"]
+
+
+async def post_action(h: harness.Harness, document_id: int, action: str, reason: str) -> tuple[int, dict]:
+    import httpx
+
+    from shared.tokens import read_tokens
+
+    token = read_tokens(h.config.operator.token_file)[0].token
+    async with httpx.AsyncClient(timeout=10) as client:
+        reply = await client.post(f"{h.worker.url}/api/v1/documents/{document_id}/{action}", json={"reason": reason},
+                                  headers={"Authorization": f"Bearer {token}"})
+    return reply.status_code, reply.json()
+
+
+@pytest.mark.trio
+async def test_a_held_document_stays_acknowledged_and_unconfirmed_until_it_posts(tmp_path):
+    removed: dict[str, str] = {}
+
+    def setup(h: harness.Harness) -> None:
+        fis_on(h)
+        code = next(iter(h.concur.companies[COMPANY].data.reports.values())).expenses[0].type_code
+        harness.edit_run_config(h, lambda raw: removed.update({code: raw["companies"][0]["mapping"]["expense_types"].pop(code)}))
+
+    async with running(tmp_path, reports=3, invoices=1, before_worker=setup) as h:
+        [code] = removed
+        expected = harness.approve_everything(h)
+        await harness.deliver(h)
+        await harness.drain(h, expected=expected, timeout_s=60)
+        held = await sql(h, "SELECT * FROM documents WHERE state = 'held'")
+        assert held, "a report with the unmapped expense type is held"
+        await confirmed(h, expected - len(held))
+        for doc in held:
+            [version] = h.concur.fis.of(doc["concur_id"])
+            assert version.status == "ACKNOWLEDGED" and h.concur.fis_confirmations(doc["concur_id"]) == []
+            assert await sql(h, "SELECT * FROM fis_confirmations WHERE document_id = ?", doc["id"]) == []
+
+        # The mapping comes back: the held documents post, and only then is Concur told.
+        harness.edit_run_config(h, lambda raw: raw["companies"][0]["mapping"]["expense_types"].update(removed))
+        await wait_for(h, "SELECT COUNT(*) AS n FROM documents WHERE state = 'held'", check=lambda r: r[0]["n"] == 0, what="re-planned")
+        await harness.drain(h, expected=expected, timeout_s=60)
+        await confirmed(h, expected)
+        for doc in held:
+            [confirmation] = h.concur.fis_confirmations(doc["concur_id"])
+            assert confirmation["overallPostingStatusCode"] == "success"
+
+
+@pytest.mark.trio
+async def test_sent_back_by_an_operator_confirmed_as_error_with_their_words_and_the_returning_version_posted_once(tmp_path):
+    async with running(tmp_path, reports=2, invoices=0, before_worker=fis_on) as h:
+        expected = harness.approve_everything(h)
+        await harness.deliver(h)
+        rows = await wait_for(h, "SELECT * FROM documents WHERE state IN ('fetched', 'queued') ORDER BY id", check=lambda r: len(r) == expected, what="fetched")
+        target = rows[0]
+        reason = "Hotel receipt missing for 12 May: attach it and resubmit"
+        status, body = await post_action(h, target["id"], "reject", "")
+        assert status == 409 and "reason" in body["error"]
+        status, body = await post_action(h, target["id"], "reject", reason)
+        assert status == 200 and body["state"] == "skipped", body
+        await harness.drain(h, expected=expected, timeout_s=60)
+        await wait_for(h, "SELECT * FROM fis_confirmations WHERE status = 'error' AND state = 'done'", check=lambda r: len(r) == 1, what="error told")
+        [error] = h.concur.fis_confirmations(target["concur_id"])
+        assert error["overallPostingStatusCode"] == "error" and error["postingDocs"] == []
+        assert error["systemMessages"][0]["messageShortText"] == reason
+        assert await qb_txns_for(h, target["concur_id"]) == []
+        assert h.concur.companies[COMPANY].data.reports[target["concur_id"]].status == "A_RESU"
+
+        # The processor fixes it and Concur queues it again: a new FIS version, posted normally.
+        h.concur.modify(target["concur_id"])
+        h.concur.fis_queue(target["concur_id"])
+        await harness.deliver(h)
+        await wait_state(h, target["concur_id"], ("queued", "posted"))
+        await harness.drain(h, expected=expected, timeout_s=60)
+        doc = (await sql(h, "SELECT * FROM documents WHERE id = ?", target["id"]))[0]
+        assert doc["state"] == "posted"
+        assert len(await qb_txns_for(h, target["concur_id"])) == len(json.loads(doc["plan"])["transactions"])
+        await wait_for(h, "SELECT * FROM fis_confirmations WHERE document_id = ? AND state = 'done'", target["id"], check=lambda r: len(r) == 2,
+                       what="the new version confirmed")
+        first, second = h.concur.fis_confirmations(target["concur_id"])
+        assert (first["overallPostingStatusCode"], second["overallPostingStatusCode"]) == ("error", "success")
+        assert await sql(h, "SELECT * FROM duplicates WHERE source != 'webhook'") == []  # the returning version is no duplicate
+        # A posted document cannot be sent back.
+        status, body = await post_action(h, target["id"], "reject", "too late")
+        assert status == 409
+
+
+@pytest.mark.trio
+async def test_a_document_recalled_between_the_get_and_the_acknowledgement_is_not_posted(tmp_path):
+    async with running(tmp_path, reports=2, invoices=1, before_worker=fis_on) as h:
+        data = h.concur.companies[COMPANY].data
+        recalled_id = next(iter(data.reports))
+        for concur_id in [*data.reports, *data.invoices]:
+            (h.concur.approve if concur_id in data.reports else h.concur.approve_invoice)(concur_id)
+            if concur_id == recalled_id:
+                h.concur.fis_recall(concur_id)
+        await harness.deliver(h)
+        await harness.drain(h, expected=2, timeout_s=60)
+        await confirmed(h, 2)
+        assert await sql(h, "SELECT * FROM documents WHERE concur_id = ?", recalled_id) == []
+        [version] = await sql(h, "SELECT * FROM fis_documents WHERE concur_id = ?", recalled_id)
+        assert (version["state"], version["code"]) == ("recalled", 102)
+        assert h.concur.fis_confirmations(recalled_id) == []
