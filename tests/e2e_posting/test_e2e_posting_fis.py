@@ -87,7 +87,7 @@ async def test_a_held_document_stays_acknowledged_and_unconfirmed_until_it_posts
         harness.edit_run_config(h, lambda raw: removed.update({code: raw["companies"][0]["mapping"]["expense_types"].pop(code)}))
 
     async with running(tmp_path, reports=3, invoices=1, before_worker=setup) as h:
-        [code] = removed
+        assert len(removed) == 1
         expected = harness.approve_everything(h)
         await harness.deliver(h)
         await harness.drain(h, expected=expected, timeout_s=60)
@@ -164,3 +164,32 @@ async def test_a_document_recalled_between_the_get_and_the_acknowledgement_is_no
         [version] = await sql(h, "SELECT * FROM fis_documents WHERE concur_id = ?", recalled_id)
         assert (version["state"], version["code"]) == ("recalled", 102)
         assert h.concur.fis_confirmations(recalled_id) == []
+
+
+@pytest.mark.trio
+async def test_confirmations_wait_out_a_concur_outage_and_a_worker_restart(tmp_path, monkeypatch):
+    from sim.concur.server import Fault
+    from worker.concur import sync as concur_sync
+    from worker.concur.client import RetryPolicy
+    from worker.store import fis as fis_store
+
+    from e2e_posting_helpers import restart_worker, stop_worker
+
+    monkeypatch.setitem(concur_sync.CLIENT_OPTIONS, "policy", RetryPolicy(max_attempts=2, backoff_base=0.01, backoff_max=0.05,
+                                                                          retry_after_max=0.5, unavailable_wait=0.05, timeout=5.0))
+    monkeypatch.setattr(fis_store, "CONFIRM_BACKOFF_S", (0.2,))
+    async with running(tmp_path, reports=2, invoices=1, before_worker=fis_on) as h:
+        expected = harness.approve_everything(h)
+        await harness.deliver(h)
+        await wait_for(h, "SELECT * FROM fis_documents WHERE state = 'acknowledged'", check=lambda r: len(r) == expected, what="acknowledged")
+        outage = h.concur.add_fault(Fault(status=503, count=10_000, path_prefix="/financialintegration/fi/v4/companies/transactiontypes/"))
+        await harness.drain(h, expected=expected, timeout_s=60)
+        rows = await wait_for(h, "SELECT * FROM fis_confirmations", check=lambda r: len(r) == expected and all(x["attempts"] >= 2 for x in r),
+                              what="confirmations retried during the outage")
+        assert all(r["state"] == "pending" and "gave up" in r["last_error"] for r in rows), rows
+        await stop_worker(h)
+        outage.count = 0
+        await restart_worker(h)
+        await confirmed(h, expected)
+        for doc in await sql(h, "SELECT concur_id FROM documents"):
+            assert len(h.concur.fis_confirmations(doc["concur_id"])) == 1
