@@ -137,12 +137,13 @@ def local_url(config: Config) -> str:
 @click.option("--reports", default=25, show_default=True, help="expense reports to generate")
 @click.option("--invoices", default=10, show_default=True, help="invoices to generate")
 @click.option("--seed", default=7, show_default=True, help="seed of the generated data")
+@click.option("--fis", is_flag=True, help="documents come from Concur's Financial Integration Service, which is told each outcome")
 @pass_ctx
-def demo(ctx: Context, headless: bool, reports: int, invoices: int, seed: int) -> None:
+def demo(ctx: Context, headless: bool, reports: int, invoices: int, seed: int, fis: bool) -> None:
     """Worker + simulated Concur, QuickBooks and Web Connector on loopback, with generated data."""
     from mlc.demo import run_demo
 
-    sys.exit(run_demo(ctx.config_path, headless=headless or not sys.stdout.isatty(), reports=reports, invoices=invoices, seed=seed))
+    sys.exit(run_demo(ctx.config_path, headless=headless or not sys.stdout.isatty(), reports=reports, invoices=invoices, seed=seed, fis=fis))
 
 
 @main.command()
