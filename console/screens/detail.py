@@ -120,6 +120,7 @@ class DetailScreen(DocumentActions):
         Binding("u", "act('release')", "Release"),
         Binding("r", "act('replay')", "Replay"),
         Binding("s", "act('skip')", "Skip"),
+        Binding("k", "act('reject')", "Reject (FIS)", show=False),
         Binding("x", "focus_xml", "qbXML"),
         Binding("g", "reload", "Refresh", show=False),
     ]
