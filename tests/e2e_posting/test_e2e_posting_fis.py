@@ -173,7 +173,7 @@ async def test_confirmations_wait_out_a_concur_outage_and_a_worker_restart(tmp_p
     from worker.concur.client import RetryPolicy
     from worker.store import fis as fis_store
 
-    from e2e_posting_helpers import restart_worker, stop_worker
+    from e2e_posting_helpers import restart_worker
 
     monkeypatch.setitem(concur_sync.CLIENT_OPTIONS, "policy", RetryPolicy(max_attempts=2, backoff_base=0.01, backoff_max=0.05,
                                                                           retry_after_max=0.5, unavailable_wait=0.05, timeout=5.0))
@@ -187,9 +187,37 @@ async def test_confirmations_wait_out_a_concur_outage_and_a_worker_restart(tmp_p
         rows = await wait_for(h, "SELECT * FROM fis_confirmations", check=lambda r: len(r) == expected and all(x["attempts"] >= 2 for x in r),
                               what="confirmations retried during the outage")
         assert all(r["state"] == "pending" and "gave up" in r["last_error"] for r in rows), rows
-        await stop_worker(h)
+        await harness.stop_worker(h)
         outage.count = 0
         await restart_worker(h)
         await confirmed(h, expected)
         for doc in await sql(h, "SELECT concur_id FROM documents"):
             assert len(h.concur.fis_confirmations(doc["concur_id"])) == 1
+
+
+@pytest.mark.trio
+async def test_switching_a_company_to_fis_posts_nothing_twice_and_confirms_what_is_already_in_quickbooks(tmp_path):
+    from e2e_posting_helpers import restart_worker
+
+    async with running(tmp_path, reports=3, invoices=1) as h:
+        expected = harness.approve_everything(h)  # the expense API path (source = "expense_api")
+        await harness.deliver(h)
+        await harness.drain(h, expected=expected, timeout_s=60)
+        before = qb_transactions(h)
+        await harness.stop_worker(h)
+        fis_on(h)  # the customer enabled FIS; the company switches and the worker restarts
+        for doc in await_docs(h):
+            h.concur.fis_queue(doc)
+        await restart_worker(h)
+        await harness.deliver(h)
+        await confirmed(h, expected)
+        assert qb_transactions(h) == before  # nothing posted twice
+        for doc in await sql(h, "SELECT * FROM documents"):
+            assert doc["state"] == "posted" and doc["flag"] == "", doc
+            [confirmation] = h.concur.fis_confirmations(doc["concur_id"])
+            assert [p["documentNumber"] for p in confirmation["postingDocs"]] == ref_numbers(h, doc["concur_id"], doc["plan"])
+
+
+def await_docs(h: harness.Harness) -> list[str]:
+    data = h.concur.companies[COMPANY].data
+    return [*data.reports, *data.invoices]

@@ -77,13 +77,23 @@ def attach(conn: sqlite3.Connection, company: str, version: sqlite3.Row, doc: Do
         # The document an operator sent back returns from Concur: a new version, posted normally.
         document_id = row["id"]
         documents.set_state(conn, document_id, DocState.RECEIVED, "", Actor.CONCUR, "returned_from_concur", {"fis_id": version["fis_id"]})
+    elif row["state"] == DocState.POSTED:
+        # Posted already (through the expense API before the company switched to FIS): not posted
+        # again; Concur gets its success with the numbers already in QuickBooks. The content of the
+        # two sources differs in form (ids, field names), so only the amount is compared.
+        document_id = row["id"]
+        same = row["amount"] == f"{doc.total:.2f}"
+        documents.note(conn, document_id, Actor.CONCUR, "fis_matches_posted", {"fis_id": version["fis_id"], "same_amount": same})
+        if not same:
+            documents.set_fields(conn, document_id, flag="changed_after_posting")
+        return int(document_id)
     else:
-        # Already known (e.g. posted through the expense API before the switch, or re-queued):
-        # the fetch rules decide, as for any document Concur reports again.
+        # Already known and not posted (re-queued, or in flight from the expense API path): the
+        # fetch rules decide, as for any document Concur reports again.
         document_id = row["id"]
         documents.mark_recheck(conn, document_id, why)
     store_fetched(conn, document_id, doc)
-    return document_id
+    return int(document_id)
 
 
 def apply_acknowledgements(conn: sqlite3.Connection, company: str, results: list[fis.ItemResult]) -> int:
