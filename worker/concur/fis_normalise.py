@@ -108,16 +108,25 @@ def cash_advance_applied(applications: Any, what: str) -> Decimal | None:
     return total
 
 
+def _object(doc: Mapping[str, Any], key: str) -> dict[str, Any]:
+    value = doc.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def _part_with_id(doc: Mapping[str, Any], key: str, id_key: str, what: str) -> tuple[dict[str, Any], str]:
+    """The document's ``key`` object and its ``id_key`` (the Concur id), or a clear error."""
+    part = _object(doc, key)
+    if not part.get(id_key):
+        raise BadConcurData(f"FIS {what} document without {key}.{id_key}")
+    return part, str(part[id_key])
+
+
 def normalise_expense_document(doc: Mapping[str, Any], modified_at: str = "") -> ExpenseReport:
     """FIS expense document -> ExpenseReport. FIS documents are approved and queued for posting, so
     the approval status is ``A_APPR``; header figures FIS does not state stay None."""
-    report = doc.get("report")
-    if not isinstance(report, dict) or not report.get("reportId"):
-        raise BadConcurData("FIS expense document without report.reportId")
-    report_id = str(report["reportId"])
+    report, report_id = _part_with_id(doc, "report", "reportId", "expense")
     what = f"FIS report {report_id}"
-    employee = doc.get("employee") if isinstance(doc.get("employee"), dict) else {}
-    assert isinstance(employee, dict)
+    employee = _object(doc, "employee")
     name = " ".join(str(employee.get(k) or "").strip() for k in ("employeeFirstName", "employeeLastName")).strip()
     currency = str(report.get("employeeCurrencyAlphaCode") or "")
     if not currency:
@@ -159,17 +168,13 @@ def _invoice_line(line: Mapping[str, Any], index: int, what: str) -> InvoiceLine
 def normalise_invoice_document(doc: Mapping[str, Any], modified_at: str = "") -> Invoice:
     """FIS invoice document (ASSUMED shape, see the module doc) -> Invoice. ``requestId`` is taken
     to be the payment request id the Invoice v3 API uses, so RefNumbers match across sources."""
-    header = doc.get("requestHeader")
-    if not isinstance(header, dict) or not header.get("requestId"):
-        raise BadConcurData("FIS invoice document without requestHeader.requestId")
-    request_id = str(header["requestId"])
+    header, request_id = _part_with_id(doc, "requestHeader", "requestId", "invoice")
     what = f"FIS invoice {request_id}"
-    vendor = doc.get("vendor") if isinstance(doc.get("vendor"), dict) else {}
-    assert isinstance(vendor, dict)
+    vendor = _object(doc, "vendor")
     vendor_name = str(vendor.get("vendorName") or "").strip()
     if not vendor_name:
         raise BadConcurData(f"{what}: no vendor name")
-    remit = vendor.get("remitAddress") if isinstance(vendor.get("remitAddress"), dict) else None
+    remit = _object(vendor, "remitAddress")
 
     def money(key: str) -> Decimal | None:
         return _opt_decimal(header.get(key), f"{what} {key}")
