@@ -221,3 +221,17 @@ async def test_switching_a_company_to_fis_posts_nothing_twice_and_confirms_what_
 def await_docs(h: harness.Harness) -> list[str]:
     data = h.concur.companies[COMPANY].data
     return [*data.reports, *data.invoices]
+
+
+@pytest.mark.trio
+async def test_without_events_the_poll_finds_fis_documents_on_its_interval(tmp_path):
+    def setup(h: harness.Harness) -> None:
+        fis_on(h)
+        harness.edit_run_config(h, lambda raw: raw["companies"][0]["concur"].update(sweep_interval_s=0.5))
+
+    async with running(tmp_path, reports=2, invoices=1, before_worker=setup) as h:
+        expected = harness.approve_everything(h)
+        assert h.concur.drop_pending_events()  # Concur's events are lost (retention ran out, subscription gone)
+        await harness.drain(h, expected=expected, timeout_s=60)
+        await confirmed(h, expected)
+        assert await sql(h, "SELECT * FROM events") == []
