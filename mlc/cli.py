@@ -139,13 +139,14 @@ def local_url(config: Config) -> str:
 @click.option("--invoices", default=10, show_default=True, help="invoices to generate")
 @click.option("--seed", default=7, show_default=True, help="seed of the generated data")
 @click.option("--accounts-by-code", is_flag=True, help="post each debit to the account Concur's own account code names (into numbered QuickBooks accounts)")
+@click.option("--fis", is_flag=True, help="documents come from Concur's Financial Integration Service, which is told each outcome")
 @pass_ctx
-def demo(ctx: Context, headless: bool, reports: int, invoices: int, seed: int, accounts_by_code: bool) -> None:
+def demo(ctx: Context, headless: bool, reports: int, invoices: int, seed: int, accounts_by_code: bool, fis: bool) -> None:
     """Worker + simulated Concur, QuickBooks and Web Connector on loopback, with generated data."""
     from mlc.demo import run_demo
 
     sys.exit(run_demo(ctx.config_path, headless=headless or not sys.stdout.isatty(), reports=reports, invoices=invoices, seed=seed,
-                      accounts_by_code=accounts_by_code))
+                      accounts_by_code=accounts_by_code, fis=fis))
 
 
 @main.command()
@@ -240,11 +241,12 @@ def _action(name: str):
         "release": "Release a held document for planning and posting.",
         "replay": "Re-plan and re-post a held or failed document.",
         "skip": "Skip a document: it will never be posted.",
+        "reject": "FIS only: send a document back to Concur's processor with an error confirmation (--reason is shown to them).",
     }[name]
     return command
 
 
-for _name in ("hold", "release", "replay", "skip"):
+for _name in ("hold", "release", "replay", "skip", "reject"):
     _action(_name)
 
 

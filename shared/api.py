@@ -31,7 +31,7 @@ VIEW_DUPLICATES = "duplicates"
 VIEWS: tuple[str, ...] = (VIEW_PENDING, VIEW_PENDING_OFFLINE, VIEW_DUPLICATES)
 STATE_FILTERS: frozenset[str] = frozenset([*(str(s) for s in DocState), *VIEWS])
 
-ACTIONS: tuple[str, ...] = ("hold", "release", "replay", "skip")
+ACTIONS: tuple[str, ...] = ("hold", "release", "replay", "skip", "reject")  # reject: FIS only
 
 # Concur connection states in the summary.
 CONCUR_CONNECTED = "connected"
@@ -225,6 +225,9 @@ class DocumentDetail:
     audit: list[AuditEntry]  # the latest entries only, oldest first (DETAIL_AUDIT_LIMIT)
     # Cursor for older entries: GET /api/v1/audit?document={id}&cursor={audit_next}; None when all are here.
     audit_next: str | None = None
+    # FIS companies: each FIS version of the document and whether/when/what Concur was told
+    # (worker/store/fis.py ``for_document``); [] for the expense API source.
+    fis: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -234,6 +237,7 @@ class DocumentDetail:
             "postings": [p.to_dict() for p in self.postings],
             "audit": [a.to_dict() for a in self.audit],
             "audit_next": self.audit_next,
+            "fis": self.fis,
         }
 
     @classmethod
@@ -245,6 +249,7 @@ class DocumentDetail:
             postings=[Posting.from_dict(p) for p in data.get("postings", [])],
             audit=[AuditEntry.from_dict(a) for a in data.get("audit", [])],
             audit_next=data.get("audit_next"),
+            fis=list(data.get("fis") or []),
         )
 
 

@@ -19,6 +19,8 @@ def describe(config: Config, accounts: Sequence[str] = ()) -> str:
     for c in config.companies:
         lines.append(f"company {c.id} ({c.name}):")
         lines.append(f"  concur: {c.concur.base_url}, company {c.concur.company_uuid}, sweep every {c.concur.sweep_interval_s:g}s")
+        if c.concur.source == "fis":
+            lines.append("    source: Financial Integration Service (scope FISVC; North America and EMEA only; Concur is told each outcome)")
         for key in c.concur.webhook_public_keys:
             lines.append(f"    webhook key {key}" + ("" if key.exists() else " (missing: webhooks will be refused until it exists)"))
         if not c.concur.verify_webhook_signature:

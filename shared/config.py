@@ -76,6 +76,9 @@ class OperatorConfig:
     token_file: Path = Path("var/operator.token")
 
 
+CONCUR_SOURCES = ("expense_api", "fis")
+
+
 @dataclass(frozen=True)
 class ConcurConfig:
     base_url: str
@@ -86,6 +89,7 @@ class ConcurConfig:
     webhook_public_keys: tuple[Path, ...]
     verify_webhook_signature: bool = True
     sweep_interval_s: float = 900.0
+    source: str = "expense_api"  # or "fis": documents from the Financial Integration Service (README "FIS")
 
 
 @dataclass(frozen=True)
@@ -469,7 +473,7 @@ def _company(r: _Reader, c: dict[str, Any], p: str, base: Path) -> CompanyConfig
 
     cc = r.table(c, p, "concur")
     cp = f"{p}concur."
-    r.unknown_keys(cc, cp, {"base_url", "client_id", "client_secret", "client_secret_env", "company_uuid", "request_token", "request_token_env", "webhook_public_key", "verify_webhook_signature", "sweep_interval_s"})
+    r.unknown_keys(cc, cp, {"base_url", "client_id", "client_secret", "client_secret_env", "company_uuid", "request_token", "request_token_env", "webhook_public_key", "verify_webhook_signature", "sweep_interval_s", "source"})
     verify = r.get(cc, cp, "verify_webhook_signature", bool, True)
     key_setting = cc.get("webhook_public_key", [])
     key_names = [key_setting] if isinstance(key_setting, str) else key_setting
@@ -488,6 +492,7 @@ def _company(r: _Reader, c: dict[str, Any], p: str, base: Path) -> CompanyConfig
         webhook_public_keys=keys,
         verify_webhook_signature=bool(verify),
         sweep_interval_s=float(r.get(cc, cp, "sweep_interval_s", (int, float), 900, _positive) or 900),
+        source=r.get(cc, cp, "source", str, "expense_api", lambda v: None if v in CONCUR_SOURCES else f"expected one of {', '.join(CONCUR_SOURCES)}") or "expense_api",
     )
 
     qc = r.table(c, p, "qbwc")

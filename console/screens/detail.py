@@ -89,6 +89,25 @@ def audit_section(entries: list[AuditEntry], more: bool) -> Table | Group:
     return Group(Text(f"Latest {len(entries)} entries; older ones: mlc audit export, or /api/v1/audit?document=", style="dim"), table)
 
 
+def fis_text(versions: list[dict[str, Any]]) -> Text:
+    """FIS companies: per version of the document, whether, when and what Concur was told."""
+    t = Text()
+    for v in versions:
+        t.append(f"• FIS {v.get('fis_id')} ({v.get('state')}, acknowledged {long_time(v['acknowledged_at']) if v.get('acknowledged_at') else '—'}): ")
+        told = v.get("confirmation")
+        if not told:
+            t.append("not told yet (told once every transaction is in QuickBooks, or when sent back)\n", style="yellow")
+            continue
+        when = long_time(told["confirmed_at"]) if told.get("confirmed_at") else f"not yet ({told.get('state')}, {told.get('attempts')} attempt(s))"
+        what = ", ".join(str(n) for n in told.get("document_numbers") or []) or "; ".join(str(m) for m in told.get("messages") or [])
+        style = "green" if told.get("state") == "done" else ("bold red" if told.get("state") == "failed" else "yellow")
+        t.append(f"{told.get('status')} — {what} — told {when}", style=style)
+        if told.get("last_error"):
+            t.append(f" ({told['last_error']})", style="dim")
+        t.append("\n")
+    return t if t.plain else Text("Not a Financial Integration Service document.", style="dim")
+
+
 def audit_table(entries: list[AuditEntry]) -> Table:
     table = Table(expand=True, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     table.add_column("#", justify="right")
@@ -109,6 +128,7 @@ class DetailScreen(DocumentActions):
         Binding("u", "act('release')", "Release"),
         Binding("r", "act('replay')", "Replay"),
         Binding("s", "act('skip')", "Skip"),
+        Binding("k", "act('reject')", "Reject (FIS)", show=False),
         Binding("x", "focus_xml", "qbXML"),
         Binding("g", "reload", "Refresh", show=False),
     ]
@@ -127,6 +147,8 @@ class DetailScreen(DocumentActions):
             yield Static(id="lines")
             yield Static("Mapping decisions", classes="section")
             yield Static(id="decisions")
+            yield Static("Concur told (Financial Integration Service)", classes="section")
+            yield Static(id="fis")
             yield Static("Audit trail", classes="section")
             yield Static(id="audit")
             yield Static("qbXML request and response (x to focus, arrows to scroll)", classes="section")
@@ -158,6 +180,7 @@ class DetailScreen(DocumentActions):
         self.query_one("#doc-header", Static).update(header_text(detail.document))
         self.query_one("#lines", Static).update(lines_table(detail.plan))
         self.query_one("#decisions", Static).update(decisions_text(detail.plan))
+        self.query_one("#fis", Static).update(fis_text(detail.fis))
         self.query_one("#audit", Static).update(audit_section(detail.audit, detail.audit_next is not None))
         self.query_one(QbxmlViewer).show(detail.postings)
 

@@ -18,6 +18,7 @@ EXPLAIN = {
     "release": "Let this held document be planned and posted again.",
     "replay": "Plan and post this document again from its Concur content.",
     "skip": "Never post this document (it stays in the audit trail).",
+    "reject": "FIS: send it back to Concur's processor with an error; the reason is what they will read.",
 }
 
 

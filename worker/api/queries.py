@@ -39,6 +39,7 @@ from shared.api import (
 from shared.clock import iso, parse_iso
 from shared.types import DocState
 from worker.store import duplicates as duplicate_records
+from worker.store import fis
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
@@ -244,7 +245,8 @@ def document_detail(conn: sqlite3.Connection, document_id: int) -> DocumentDetai
     # detail hundreds of kilobytes. Older ones page through /audit?document= with audit_next.
     latest = list_audit(conn, "", document_id, DETAIL_AUDIT_LIMIT, None)
     trail = list(reversed(latest.items))
-    return DocumentDetail(document_from_row(row), _json_or_none(row["content"]), _json_or_none(row["plan"]), postings, trail, latest.next_cursor)
+    return DocumentDetail(document_from_row(row), _json_or_none(row["content"]), _json_or_none(row["plan"]), postings, trail, latest.next_cursor,
+                          fis.for_document(conn, document_id))
 
 
 # --- audit ----------------------------------------------------------------------------------

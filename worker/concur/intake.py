@@ -18,7 +18,7 @@ from quart import Blueprint, Response, current_app, jsonify, request
 
 from shared.config import Config
 from shared.types import Actor, DocKind, DuplicateSource
-from worker.concur.webhooks import BadEvent, Event, load_public_keys, object_of, parse_event, verify_signature
+from worker.concur.webhooks import FIS_TOPIC, BadEvent, Event, load_public_keys, object_of, parse_event, verify_signature
 from worker.store import audit, duplicates, events
 from worker.store.db import StoreError
 from worker.web import context, json_error
@@ -92,8 +92,8 @@ async def concur_webhook() -> Response:
         return json_error(503, "could not store the event; retry later")
     if stored:
         ctx.metrics.webhooks_received.labels(company).inc()
-        if target is not None and company != UNKNOWN_COMPANY:
-            ctx.inbox.notify()  # only events about documents give the fetcher work
+        if (target is not None or event.topic == FIS_TOPIC) and company != UNKNOWN_COMPANY:
+            ctx.inbox.notify()  # only events about documents give the fetcher (or the FIS poll) work
     else:
         ctx.metrics.webhooks_duplicate.labels(company).inc()
     return jsonify({"stored": stored, "event": event.id})
