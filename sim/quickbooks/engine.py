@@ -21,8 +21,8 @@ from typing import Any
 from lxml import etree
 
 from sim.quickbooks.latency import LatencyModel
-from sim.quickbooks.rets import build_ret, layout
-from sim.quickbooks.state import LIST_TYPES, NAME_SPACE, CompanyState, load_state, save_state
+from sim.quickbooks.rets import add_value, build_ret, layout
+from sim.quickbooks.state import LIST_TYPES, NAME_SPACE, TERMS_TYPES, CompanyState, load_state, save_state
 from sim.quickbooks.strict import PARSE_ERROR_HRESULT, PARSE_ERROR_MESSAGE, SUPPORTED_VERSIONS, QBXMLSetError, Validator
 
 STATUS_OK = "Status OK"
@@ -30,6 +30,16 @@ NOT_FOUND_MESSAGE = "A query request did not find a matching object in QuickBook
 DOES_NOT_EXIST = "QuickBooks error message: Invalid argument.  The specified record does not exist in the list."
 INACTIVE = "QuickBooks error message: The specified record is inactive."  # tail text (unverified)
 FEATURE_OFF = "This feature is not enabled or not available in this version of QuickBooks."
+# Texts below (and the codes, where the digest lists none) are our assumption, marked "(unverified)":
+# QuickBooks' SDK wording for these refusals is not in the public documents we have.
+CURRENCY_MISMATCH = "QuickBooks error message: The currency of the account does not match the currency of the transaction."  # (unverified)
+OVER_APPLIED = "QuickBooks error message: The amount applied is more than the open balance of the bill."  # (unverified)
+# Account types that carry their own currency in a multicurrency file (QuickBooks help: "income and
+# expense accounts are always in your home currency"; bank, card, A/R and A/P accounts have one each).
+CURRENCY_ACCOUNT_TYPES = frozenset({"Bank", "CreditCard", "AccountsReceivable", "AccountsPayable"})
+# Account types where a line with a customer:job is billable by default (QuickBooks' "mark all expenses
+# as billable" default, on in a new file) (unverified for the SDK: BillableStatus' default is not documented).
+BILLABLE_ACCOUNT_TYPES = frozenset({"Expense", "OtherExpense", "CostOfGoodsSold"})
 TWO = Decimal("0.01")
 _DATETIME = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})(?:T(\d{1,2})(?::(\d{1,2})(?::(\d{1,2})([+\-]\d{1,2}:\d{1,2})?)?)?)?")
 
@@ -62,6 +72,18 @@ class _Iterator:
     kind: str
     ids: list[str]
     position: int = 0
+
+
+@dataclass
+class _Payable:
+    """One thing a bill payment can pay: a bill, or a journal entry's A/P credit to a vendor."""
+
+    kind: str  # "Bill" | "JournalEntry" (AppliedToTxnRet TxnType)
+    rec: dict[str, Any]
+    entry: dict[str, Any]  # the journal entry's _APOpen entry ({} for a bill)
+    payee_id: str
+    ap_id: str
+    open_amount: Decimal
 
 
 @dataclass
@@ -383,7 +405,7 @@ class CompanyFile:
         rec.pop("OpenBalance", None)
         rec.pop("OpenBalanceDate", None)
         if self.state.multicurrency and "CurrencyRef" not in rec:
-            rec["CurrencyRef"] = {"FullName": self.state.home_currency}
+            rec["CurrencyRef"] = self._home_ref()  # a new name is in the home currency unless told
         self.state.lists["Vendor"].append(rec)
         self._by_id[rec["ListID"]] = ("Vendor", rec)
         self._names = None
@@ -400,9 +422,12 @@ class CompanyFile:
                     raise StatusError(3250, FEATURE_OFF)
                 fields["ClassRef"] = {"ListID": self._ref(el, "ClassRef", ("Class",), "Class", txn)["ListID"]}
             elif child.tag == "CurrencyRef":
+                # Digest 4.1: 3250 when multicurrency is off; a currency not in the list is 3140.
                 if not self.state.multicurrency:
                     raise StatusError(3250, FEATURE_OFF)
-                fields["CurrencyRef"] = {"FullName": _text(child, "FullName") or self.state.home_currency}
+                fields["CurrencyRef"] = {"ListID": self._ref(el, "CurrencyRef", ("Currency",), "Currency", txn)["ListID"]}
+            elif child.tag == "TermsRef":
+                fields["TermsRef"] = {"ListID": self._ref(el, "TermsRef", TERMS_TYPES, "Terms", txn)["ListID"]}
             elif child.tag in ("IsActive", "IsVendorEligibleFor1099"):
                 fields[child.tag] = _bool(child.text, child.tag == "IsActive")
             elif child.tag in ("Contacts", "AdditionalContactRef", "AdditionalNotes", "PrefillAccountRef",
@@ -426,6 +451,10 @@ class CompanyFile:
         if name is not None and name != rec["Name"] and self._name_in_use(name, exclude_id=list_id):
             raise StatusError(3100, f'The name "{name}" of the list element is already in use.')
         fields = self._vendor_fields(mod, "Vendor")
+        if "CurrencyRef" in fields and fields["CurrencyRef"] != rec.get("CurrencyRef") and self._has_transactions(list_id):
+            # QuickBooks help: a name's currency cannot change once it has transactions. Code and wording (unverified).
+            raise StatusError(3180, "There was an error when saving a Vendor.  QuickBooks error message: "
+                                    "You cannot change the currency of a name that has transactions.")
         if name is not None:
             rec["Name"] = name
             self._names = None
@@ -457,28 +486,112 @@ class CompanyFile:
             raise StatusError(3250, FEATURE_OFF)
         return {"ListID": self._ref(line, "ClassRef", ("Class",), "Class", txn)["ListID"]}
 
+    # --- currencies, terms, billable -------------------------------------------------------
+
+    def _home_ref(self) -> dict[str, Any]:
+        home = self.find_list("Currency", self.state.home_currency)
+        return {"ListID": home["ListID"]} if home is not None else {"FullName": self.state.home_currency}
+
+    def currency_of(self, rec: dict[str, Any]) -> str:
+        """The currency name of a vendor or account (home currency when it carries none)."""
+        ref = rec.get("CurrencyRef")
+        return self.ref_name(ref) if ref else self.state.home_currency
+
+    def _has_transactions(self, list_id: str) -> bool:
+        return any(list_id in self._txn_entities(t) | self._txn_accounts(t) for kind in self.state.txns for t in self.state.txns[kind])
+
+    def _exchange_rate(self, el: etree._Element, currency: str, txn: str) -> Decimal:
+        """ExchangeRate (home-currency units per foreign unit, as QuickBooks' Currency list keeps it).
+
+        Sent on a multicurrency-off file: 3250 (digest 4.1, "Config (classes, multicurrency)").
+        On a home-currency transaction the rate is always 1 (an ExchangeRate sent there is ignored:
+        assumption). A foreign one without a rate takes the Currency list's latest rate, as the
+        QuickBooks forms do; with neither, 3150 missing element (unverified)."""
+        raw = _text(el, "ExchangeRate")
+        if raw is not None and not self.state.multicurrency:
+            raise StatusError(3250, FEATURE_OFF)
+        if currency == self.state.home_currency:
+            return Decimal(1)
+        if raw:
+            rate = Decimal(raw)
+            if rate <= 0:
+                raise StatusError(3210, f'The "ExchangeRate" field has an invalid value "{raw}".  '
+                                        f"QuickBooks error message: The exchange rate must be greater than zero.")  # (unverified)
+            return rate
+        listed = self.find_list("Currency", currency)
+        if listed is not None and listed.get("ExchangeRate"):
+            return Decimal(listed["ExchangeRate"])
+        raise StatusError(3150, 'There is a missing element: "ExchangeRate".')  # (unverified) for a currency without a rate
+
+    def _due_date(self, txn_date: dt.date, terms: dict[str, Any] | None) -> dt.date:
+        """No DueDate sent: from the terms (StdDueDays / DayOfMonthDue), else the preference
+        DaysBillsAreDue (10, as PreferencesQuery answers)."""
+        if terms is None:
+            return txn_date + dt.timedelta(days=10)
+        if "StdDueDays" in terms:
+            return txn_date + dt.timedelta(days=int(terms["StdDueDays"]))
+        day = int(terms.get("DayOfMonthDue", 1))
+        month = dt.date(txn_date.year + txn_date.month // 12, txn_date.month % 12 + 1, 1)
+        # DueNextMonthDays: within that many days of the due day, the bill is due the month after (OSR).
+        this_month = txn_date.replace(day=min(day, 28))
+        if this_month >= txn_date and (this_month - txn_date).days >= int(terms.get("DueNextMonthDays", 0)):
+            return this_month
+        return month.replace(day=min(day, 28))
+
+    def _billable(self, line: etree._Element, customer: dict[str, Any] | None, account: dict[str, Any]) -> str | None:
+        """BillableStatus as stored: what was sent; else Billable for a customer:job on an expense
+        account (QuickBooks' default, see BILLABLE_ACCOUNT_TYPES); NotBillable otherwise. A line with
+        no customer cannot be billed: whatever is sent, it is stored NotBillable (assumption)."""
+        sent = _text(line, "BillableStatus")
+        if customer is None:
+            return "NotBillable"
+        if sent:
+            return sent
+        return "Billable" if account.get("AccountType") in BILLABLE_ACCOUNT_TYPES else "NotBillable"
+
+    def _ap_account(self, add: etree._Element, vendor: dict[str, Any], txn: str) -> dict[str, Any]:
+        """The bill's A/P account: the one sent (must be A/P, and in the vendor's currency), else the
+        first active A/P account in the vendor's currency. QuickBooks keeps one A/P account per
+        currency and a bill in a vendor's currency posts to it (digest 3.4: "the currency comes from
+        the vendor"). Refusal texts (unverified)."""
+        currency = self.currency_of(vendor)
+        if add.find("APAccountRef") is not None:
+            ap = self._ref(add, "APAccountRef", ("Account",), "Account", txn, required=True)
+            assert ap is not None  # required: a missing reference raised 3140
+            if ap.get("AccountType") != "AccountsPayable":
+                raise StatusError(3140, f'There is an invalid reference to QuickBooks Account "{self.full_name(ap)}" in the {txn}.  '
+                                        "QuickBooks error message: The account must be an Accounts Payable account.")
+            if self.state.multicurrency and self.currency_of(ap) != currency:
+                raise StatusError(3140, f'There is an invalid reference to QuickBooks Account "{self.full_name(ap)}" in the {txn}.  '
+                                        f"{CURRENCY_MISMATCH}")
+            return ap
+        ap = next((a for a in self.state.lists["Account"] if a.get("AccountType") == "AccountsPayable" and a["IsActive"]
+                   and (not self.state.multicurrency or self.currency_of(a) == currency)), None)
+        if ap is None:
+            # The QuickBooks form would create "Accounts Payable - <code>"; through the SDK we assume it does not.
+            raise StatusError(3140, f'There is an invalid reference to QuickBooks Account "Accounts Payable" in the {txn}.  {DOES_NOT_EXIST}')
+        return ap
+
     def _bill_add(self, req: etree._Element, rs: etree._Element, work: _Work) -> None:
         add = req.find("BillAdd")
         txn = "Bill"
         if add.find("ItemLineAdd") is not None or add.find("ItemGroupLineAdd") is not None or add.find("LinkToTxnID") is not None:
             raise StatusError(1000, "The simulator does not implement item lines or linked transactions on bills.")
         vendor = self._ref(add, "VendorRef", ("Vendor",), "Vendor", txn, required=True)
-        if add.find("APAccountRef") is not None:
-            ap = self._ref(add, "APAccountRef", ("Account",), "Account", txn)
-            if ap.get("AccountType") != "AccountsPayable":
-                raise StatusError(3140, f'There is an invalid reference to QuickBooks Account "{self.full_name(ap)}" in the {txn}.  '
-                                        "QuickBooks error message: The account must be an Accounts Payable account.")
-        else:
-            ap = next((a for a in self.state.lists["Account"] if a.get("AccountType") == "AccountsPayable" and a["IsActive"]), None)
-            if ap is None:
-                raise StatusError(3140, f'There is an invalid reference to QuickBooks Account "Accounts Payable" in the {txn}.  {DOES_NOT_EXIST}')
+        ap = self._ap_account(add, vendor, txn)
+        currency = self.currency_of(vendor)
+        rate = self._exchange_rate(add, currency, txn)
         txn_date = self._txn_date(add, txn)
+        terms = self._ref(add, "TermsRef", TERMS_TYPES, "Terms", txn)
         due = _text(add, "DueDate")
         lines: list[dict[str, Any]] = []
         total = Decimal("0.00")
         _, epoch = self._stamp()
         for line in add.findall("ExpenseLineAdd"):
             account = self._ref(line, "AccountRef", ("Account",), "Account", txn, required=True)
+            if self.state.multicurrency and str(account.get("AccountType")) in CURRENCY_ACCOUNT_TYPES \
+                    and self.currency_of(account) not in (currency, self.state.home_currency):
+                raise StatusError(3140, f'There is an invalid reference to QuickBooks Account "{self.full_name(account)}" in the {txn}.  {CURRENCY_MISMATCH}')
             amount = _amount(_text(line, "Amount"))
             total += amount
             entry: dict[str, Any] = {"TxnLineID": self._new_txn_id(epoch), "AccountRef": {"ListID": account["ListID"]},
@@ -491,28 +604,38 @@ class CompanyFile:
             klass = self._class_ref(line, txn)
             if klass is not None:
                 entry["ClassRef"] = klass
-            entry["BillableStatus"] = _text(line, "BillableStatus") or ("Billable" if customer else "NotBillable")
+            entry["BillableStatus"] = self._billable(line, customer, account)
             lines.append(entry)
         stamp, epoch = self._stamp()
         self.state.txn_number += 1
         rec: dict[str, Any] = {
             "TxnID": self._new_txn_id(epoch), "TimeCreated": stamp, "TimeModified": stamp,
             "EditSequence": self._next_edit_sequence(epoch), "TxnNumber": self.state.txn_number,
-            "VendorRef": {"ListID": vendor["ListID"]}, "APAccountRef": {"ListID": ap["ListID"]},
-            "TxnDate": txn_date.isoformat(),
-            "DueDate": due or (txn_date + dt.timedelta(days=10)).isoformat(),
-            "AmountDue": _money(total),
+            "VendorRef": {"ListID": vendor["ListID"]},
         }
+        address = add.find("VendorAddress")
+        if address is not None:
+            rec["VendorAddress"] = _element_to_value(address)
+        rec.update({
+            "APAccountRef": {"ListID": ap["ListID"]},
+            "TxnDate": txn_date.isoformat(),
+            "DueDate": due or self._due_date(txn_date, terms).isoformat(),
+            "AmountDue": _money(total),
+        })
         if self.state.multicurrency:
-            rec["CurrencyRef"] = {"FullName": self.state.home_currency}
-            rec["ExchangeRate"] = "1"
-            rec["AmountDueInHomeCurrency"] = _money(total)
-        for key in ("RefNumber", "Memo"):
-            if _text(add, key) is not None:
-                rec[key] = _text(add, key)
-        rec["IsPaid"] = False
+            rec["CurrencyRef"] = vendor.get("CurrencyRef") or self._home_ref()
+            rec["ExchangeRate"] = str(rate)
+            rec["AmountDueInHomeCurrency"] = _money((total * rate).quantize(TWO))
+        if _text(add, "RefNumber") is not None:
+            rec["RefNumber"] = _text(add, "RefNumber")
+        if terms is not None:
+            rec["TermsRef"] = {"ListID": terms["ListID"]}
+        if _text(add, "Memo") is not None:
+            rec["Memo"] = _text(add, "Memo")
+        rec["IsPaid"] = total == 0
         if _text(add, "ExternalGUID"):
             rec["ExternalGUID"] = _text(add, "ExternalGUID")
+        rec["LinkedTxn"] = []
         rec["ExpenseLineRet"] = lines
         rec["OpenAmount"] = _money(total)
         self.state.txns["Bill"].append(rec)
@@ -522,10 +645,20 @@ class CompanyFile:
         rs.append(self._ret("BillRet", "Bill", rec, _texts(req, "IncludeRetElement")))
 
     def _journal_entry_add(self, req: etree._Element, rs: etree._Element, work: _Work) -> None:
+        """Multicurrency rule (QuickBooks help, "Using multiple currencies"; the 13.0 XSD gives
+        JournalEntryAdd one CurrencyRef/ExchangeRate for the whole entry): an entry has one
+        currency, home unless CurrencyRef says otherwise; a line may use an account in the home
+        currency or in the entry's currency, never a third; an A/P or A/R line's name must be in
+        that account's currency. In a single-currency file CurrencyRef/ExchangeRate give 3250.
+        Refusal codes and texts (unverified)."""
         add = req.find("JournalEntryAdd")
         txn = "JournalEntry"
-        if add.find("CurrencyRef") is not None and not self.state.multicurrency:
+        if not self.state.multicurrency and any(add.find(t) is not None for t in
+                                                ("CurrencyRef", "ExchangeRate", "IsHomeCurrencyAdjustment", "IsAmountsEnteredInHomeCurrency")):
             raise StatusError(3250, FEATURE_OFF)
+        currency_rec = self._ref(add, "CurrencyRef", ("Currency",), "Currency", txn)
+        currency = self.full_name(currency_rec) if currency_rec is not None else self.state.home_currency
+        rate = self._exchange_rate(add, currency, txn)
         txn_date = self._txn_date(add, txn)
         debits = credits = Decimal("0.00")
         lines: list[dict[str, Any]] = []
@@ -552,13 +685,24 @@ class CompanyFile:
             if atype == "AccountsReceivable" and (entity is None or self._by_id[entity["ListID"]][0] != "Customer"):
                 raise StatusError(3180, f"There was an error when saving a {txn}.  QuickBooks error message: "
                                         "You must specify a customer in the Name column when posting to an Accounts Receivable account.")
+            if self.state.multicurrency:
+                account_currency = self.currency_of(account)
+                if account_currency not in (self.state.home_currency, currency):
+                    raise StatusError(3180, f"There was an error when saving a {txn}.  {CURRENCY_MISMATCH} "
+                                            f'(account "{self.full_name(account)}" is in {account_currency}, the entry in {currency})')
+                if atype in ("AccountsPayable", "AccountsReceivable") and entity is not None \
+                        and self.currency_of(entity) != account_currency:
+                    raise StatusError(3180, f"There was an error when saving a {txn}.  QuickBooks error message: "
+                                            f'The currency of "{self.full_name(entity)}" does not match the currency of account '
+                                            f'"{self.full_name(account)}".')  # (unverified)
             if entity is not None:
                 entry["EntityRef"] = {"ListID": entity["ListID"]}
             klass = self._class_ref(line, txn)
             if klass is not None:
                 entry["ClassRef"] = klass
-            if _text(line, "BillableStatus"):
-                entry["BillableStatus"] = _text(line, "BillableStatus")
+            customer = entity if entity is not None and self._by_id[entity["ListID"]][0] == "Customer" else None
+            if customer is not None or _text(line, "BillableStatus"):
+                entry["BillableStatus"] = self._billable(line, customer, account)
             lines.append(entry)
         if debits != credits:
             # Code and wording (unverified): QuickBooks will not save an unbalanced journal entry.
@@ -580,23 +724,162 @@ class CompanyFile:
             rec["Memo"] = _text(add, "Memo")
         rec["IsAdjustment"] = _bool(_text(add, "IsAdjustment"), False)
         if self.state.multicurrency:
-            rec["IsHomeCurrencyAdjustment"] = False
-            rec["IsAmountsEnteredInHomeCurrency"] = False
-            rec["CurrencyRef"] = {"FullName": self.state.home_currency}
-            rec["ExchangeRate"] = "1"
+            rec["IsHomeCurrencyAdjustment"] = _bool(_text(add, "IsHomeCurrencyAdjustment"), False)
+            rec["IsAmountsEnteredInHomeCurrency"] = _bool(_text(add, "IsAmountsEnteredInHomeCurrency"), False)
+            rec["CurrencyRef"] = {"ListID": currency_rec["ListID"]} if currency_rec is not None else self._home_ref()
+            rec["ExchangeRate"] = str(rate)
         if _text(add, "ExternalGUID"):
             rec["ExternalGUID"] = _text(add, "ExternalGUID")
         rec["Lines"] = lines
+        rec["_APOpen"] = self._ap_credits(lines)
         self.state.txns["JournalEntry"].append(rec)
         self._balances = None
         work.writes += 1
         work.lines += len(lines)
         rs.append(self._ret("JournalEntryRet", "JournalEntry", rec, _texts(req, "IncludeRetElement")))
 
+    def _ap_credits(self, lines: list[dict[str, Any]]) -> list[dict[str, str]]:
+        """A journal entry's net A/P credit per (vendor, A/P account): what Pay Bills offers to pay."""
+        net: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+        for line in lines:
+            account = self._by_id[line["AccountRef"]["ListID"]][1]
+            if account.get("AccountType") == "AccountsPayable" and "EntityRef" in line:
+                sign = 1 if line["_tag"] == "JournalCreditLine" else -1
+                net[(line["EntityRef"]["ListID"], account["ListID"])] += sign * Decimal(line["Amount"])
+        return [{"Payee": payee, "Account": ap, "Open": _money(amount)} for (payee, ap), amount in net.items() if amount > 0]
+
+    def _bill_payment_check_add(self, req: etree._Element, rs: etree._Element, work: _Work) -> None:
+        """Pay Bills by check (13.0 XSD ``BillPaymentCheckAdd``): from a Bank account, applied to
+        open bills of the payee. Each application lowers the bill's OpenAmount; a bill at zero is
+        IsPaid and shows the payment in LinkedTxn (IncludeLinkedTxns). Refused, with codes and texts
+        (unverified) where the digest has none:
+        - a bill that is not the payee's, an A/P account other than the bill's, a bank account not in
+          the home or the payee's currency: 3140 invalid reference;
+        - TxnID neither a bill nor a journal entry with an open A/P credit: 3120 (digest 4.1);
+        - a journal entry's A/P credit to the payee is paid like a bill: the XSD's BillToPay
+          carries a TxnType (not only Bill) and QuickBooks' Pay Bills lists such credits; that the
+          SDK accepts them in AppliedToTxnAdd is our assumption (unverified);
+        - PaymentAmount above the bill's open balance, or the same bill twice: 3210 (OVER_APPLIED);
+        - no PaymentAmount: the whole open balance is paid (assumption; the XSD leaves it optional
+          for SetCredit-only applications)."""
+        add = req.find("BillPaymentCheckAdd")
+        txn = "BillPaymentCheck"
+        payee = self._ref(add, "PayeeEntityRef", NAME_SPACE, "Entity", txn, required=True)
+        bank = self._ref(add, "BankAccountRef", ("Account",), "Account", txn, required=True)
+        if bank.get("AccountType") != "Bank":
+            raise StatusError(3140, f'There is an invalid reference to QuickBooks Account "{self.full_name(bank)}" in the {txn}.  '
+                                    "QuickBooks error message: The account must be a bank account.")  # (unverified)
+        currency = self.currency_of(payee) if self._by_id[payee["ListID"]][0] == "Vendor" else self.state.home_currency
+        if self.state.multicurrency and self.currency_of(bank) not in (currency, self.state.home_currency):
+            raise StatusError(3140, f'There is an invalid reference to QuickBooks Account "{self.full_name(bank)}" in the {txn}.  {CURRENCY_MISMATCH}')
+        ap = self._ref(add, "APAccountRef", ("Account",), "Account", txn)
+        rate = self._exchange_rate(add, currency, txn)
+        txn_date = self._txn_date(add, txn)
+        applied: list[tuple[_Payable, Decimal]] = []
+        for app in add.findall("AppliedToTxnAdd"):
+            txn_id = _text(app, "TxnID") or ""
+            item = self._payable(txn_id, payee["ListID"])
+            if item is None:
+                raise StatusError(3120, f'Object "{txn_id}" specified in the request cannot be found.  {DOES_NOT_EXIST}')
+            if item.payee_id != payee["ListID"]:
+                raise StatusError(3140, f'There is an invalid reference to QuickBooks {item.kind} "{txn_id}" in the {txn}.  '
+                                        "QuickBooks error message: The transaction is not a bill of this payee.")  # (unverified)
+            if ap is None:
+                ap = self._by_id[item.ap_id][1]
+            elif item.ap_id != ap["ListID"]:
+                raise StatusError(3140, f'There is an invalid reference to QuickBooks Account "{self.full_name(ap)}" in the {txn}.  '
+                                        "QuickBooks error message: The bill was not entered to this Accounts Payable account.")  # (unverified)
+            raw = _text(app, "PaymentAmount")
+            amount = _amount(raw) if raw is not None else item.open_amount
+            already = sum((a for i, a in applied if i.rec is item.rec), Decimal("0.00"))
+            if amount <= 0 or amount + already > item.open_amount:
+                raise StatusError(3210, f'The "PaymentAmount" field has an invalid value "{_money(amount)}".  {OVER_APPLIED}')
+            applied.append((item, amount))
+        if not applied:
+            raise StatusError(3150, 'There is a missing element: "AppliedToTxnAdd".')
+        stamp, epoch = self._stamp()
+        self.state.txn_number += 1
+        total = sum((a for _, a in applied), Decimal("0.00"))
+        rec: dict[str, Any] = {
+            "TxnID": self._new_txn_id(epoch), "TimeCreated": stamp, "TimeModified": stamp,
+            "EditSequence": self._next_edit_sequence(epoch), "TxnNumber": self.state.txn_number,
+            "PayeeEntityRef": {"ListID": payee["ListID"]}, "APAccountRef": {"ListID": ap["ListID"]},
+            "TxnDate": txn_date.isoformat(), "BankAccountRef": {"ListID": bank["ListID"]}, "Amount": _money(total),
+        }
+        if self.state.multicurrency:
+            rec["CurrencyRef"] = payee.get("CurrencyRef") or self._home_ref()
+            rec["ExchangeRate"] = str(rate)
+            rec["AmountInHomeCurrency"] = _money((total * rate).quantize(TWO))
+        for key in ("RefNumber", "Memo"):
+            if _text(add, key) is not None:
+                rec[key] = _text(add, key)
+        rec["IsToBePrinted"] = _bool(_text(add, "IsToBePrinted"), False)
+        if _text(add, "ExternalGUID"):
+            rec["ExternalGUID"] = _text(add, "ExternalGUID")
+        rec["AppliedToTxnRet"] = []
+        for item, amount in applied:
+            remaining = item.open_amount - amount
+            target = item.rec
+            if item.kind == "Bill":
+                target["OpenAmount"] = _money(remaining)
+                target["IsPaid"] = remaining == 0
+                # LinkedTxn Amount sign as QuickBooks shows a payment against a bill (negative): (unverified)
+                target.setdefault("LinkedTxn", []).append({"TxnID": rec["TxnID"], "TxnType": "BillPaymentCheck", "TxnDate": rec["TxnDate"],
+                                                           "RefNumber": rec.get("RefNumber"), "LinkType": "AMTTYPE", "Amount": _money(-amount)})
+            else:
+                item.entry["Open"] = _money(remaining)
+            self._touch(target)
+            rec["AppliedToTxnRet"].append({"TxnID": target["TxnID"], "TxnType": item.kind, "TxnDate": target["TxnDate"],
+                                           "RefNumber": target.get("RefNumber"), "BalanceRemaining": _money(remaining),
+                                           "Amount": _money(amount)})
+        self.state.txns["BillPaymentCheck"].append(rec)
+        self._balances = None
+        work.writes += 1
+        work.lines += len(applied)
+        rs.append(self._ret("BillPaymentCheckRet", "BillPaymentCheck", rec, _texts(req, "IncludeRetElement")))
+
+    def _payable(self, txn_id: str, payee_id: str) -> _Payable | None:
+        """What a bill payment can apply to: a bill, or a journal entry's open A/P credit (to
+        ``payee_id`` when it has several)."""
+        bill = next((b for b in self.state.txns["Bill"] if b["TxnID"] == txn_id), None)
+        if bill is not None:
+            return _Payable("Bill", bill, {}, bill["VendorRef"]["ListID"], bill["APAccountRef"]["ListID"], Decimal(bill["OpenAmount"]))
+        je = next((j for j in self.state.txns["JournalEntry"] if j["TxnID"] == txn_id), None)
+        entries = (je or {}).get("_APOpen", [])
+        if not entries:
+            return None
+        entry = next((e for e in entries if e["Payee"] == payee_id), entries[0])
+        return _Payable("JournalEntry", je, entry, entry["Payee"], entry["Account"], Decimal(entry["Open"]))  # type: ignore[arg-type]
+
+    def _open_payables(self, payee_id: str) -> list[_Payable]:
+        items = [self._payable(b["TxnID"], payee_id) for b in self.state.txns["Bill"] if b["VendorRef"]["ListID"] == payee_id]
+        items += [self._payable(j["TxnID"], payee_id) for j in self.state.txns["JournalEntry"]
+                  if any(e["Payee"] == payee_id for e in j.get("_APOpen", []))]
+        return [i for i in items if i is not None and i.payee_id == payee_id and i.open_amount > 0]
+
+    def _bill_to_pay_query(self, req: etree._Element, rs: etree._Element, work: _Work) -> StatusError | None:
+        """Pay Bills' list for one payee (13.0 XSD BillToPayQuery): open bills and open A/P credits
+        of journal entries, each with its A/P account and what is still due."""
+        payee = self._ref(req, "PayeeEntityRef", NAME_SPACE, "Entity", "BillToPayQuery", required=True, need_active=False)
+        ap_filter = self._ref(req, "APAccountRef", ("Account",), "Account", "BillToPayQuery", need_active=False)
+        items = [i for i in self._open_payables(payee["ListID"]) if ap_filter is None or i.ap_id == ap_filter["ListID"]]
+        for item in items:
+            rec = item.rec
+            ret = etree.SubElement(etree.SubElement(rs, "BillToPayRet"), "BillToPay")
+            view = {"TxnID": rec["TxnID"], "TxnType": item.kind, "APAccountRef": {"ListID": item.ap_id}, "TxnDate": rec["TxnDate"],
+                    "RefNumber": rec.get("RefNumber"), "DueDate": rec.get("DueDate"), "AmountDue": _money(item.open_amount)}
+            for key, value in view.items():
+                add_value(ret, key, value, self._resolve_for_output)
+        work.records += len(items)
+        return None if items else StatusError(1, NOT_FOUND_MESSAGE, "Info")
+
     # --- queries -------------------------------------------------------------------------
 
-    def _ret(self, tag: str, kind: str, rec: dict[str, Any], include: list[str], with_lines: bool = True) -> etree._Element:
+    def _ret(self, tag: str, kind: str, rec: dict[str, Any], include: list[str], with_lines: bool = True,
+             with_linked: bool = False) -> etree._Element:
         view = rec
+        if kind == "Bill" and not with_linked and rec.get("LinkedTxn"):
+            view = {**rec, "LinkedTxn": None}  # LinkedTxn only with IncludeLinkedTxns (13.0 XSD BillQuery)
         if kind == "Vendor" and (not include or "Balance" in include):
             view = {**rec, "Balance": _money(self._vendor_balance(rec["ListID"]))}
         elif kind == "Account" and (not include or {"Balance", "TotalBalance"} & set(include)):
@@ -620,6 +903,12 @@ class CompanyFile:
                 for line in je["Lines"]:
                     sign = 1 if line["_tag"] == "JournalDebitLine" else -1
                     accounts[line["AccountRef"]["ListID"]] += sign * Decimal(line["Amount"])
+            for je in self.state.txns["JournalEntry"]:
+                for entry in je.get("_APOpen", []):
+                    vendors[entry["Payee"]] += Decimal(entry["Open"])
+            for payment in self.state.txns.get("BillPaymentCheck", []):
+                accounts[payment["APAccountRef"]["ListID"]] -= Decimal(payment["Amount"])
+                accounts[payment["BankAccountRef"]["ListID"]] -= Decimal(payment["Amount"])
             self._balances = (dict(vendors), dict(accounts))
         return self._balances
 
@@ -719,8 +1008,9 @@ class CompanyFile:
             found = page
         elif limit is not None:
             found = found[:limit]
+        with_linked = _bool(_text(req, "IncludeLinkedTxns"), False)
         for kind, rec in found:
-            rs.append(self._ret(_RET_TAG[kind], kind, rec, include, with_lines))
+            rs.append(self._ret(_RET_TAG[kind], kind, rec, include, with_lines, with_linked))
         work.records += len(found)
         if missing is not None:
             return StatusError(500, "The query request has not been fully completed. There was a required element "
@@ -756,8 +1046,9 @@ class CompanyFile:
         rs.set("iteratorRemainingCount", str(remaining))
         rs.set("iteratorID", iterator_id)
         with_lines = _bool(_text(req, "IncludeLineItems"), False)
+        with_linked = _bool(_text(req, "IncludeLinkedTxns"), False)
         for kind, rec in found:
-            rs.append(self._ret(_RET_TAG[kind], kind, rec, include, with_lines))
+            rs.append(self._ret(_RET_TAG[kind], kind, rec, include, with_lines, with_linked))
         work.records += len(found)
         return None
 
@@ -809,8 +1100,11 @@ class CompanyFile:
             if ref_range is not None:
                 lo, hi = _text(ref_range, "FromRefNumber") or "", _text(ref_range, "ToRefNumber")
                 found = [(k, t) for k, t in found if t.get("RefNumber", "") >= lo and (hi is None or t.get("RefNumber", "") <= hi)]
-            if _text(req, "PaidStatus") == "PaidOnly":
-                found = []  # the simulator never pays bills
+            paid = _text(req, "PaidStatus")
+            if paid == "PaidOnly":
+                found = [(k, t) for k, t in found if t.get("IsPaid")]
+            elif paid == "NotPaidOnly":
+                found = [(k, t) for k, t in found if not t.get("IsPaid")]
         found.sort(key=lambda kt: (kt[1]["TxnDate"], kt[1]["TxnNumber"]))
         return self._answer(req, rs, work, found, include, missing, with_lines)
 
@@ -834,15 +1128,22 @@ class CompanyFile:
 
     @staticmethod
     def _txn_entities(txn: dict[str, Any]) -> set[str]:
-        ids = {txn["VendorRef"]["ListID"]} if "VendorRef" in txn else set()
+        ids = {txn[key]["ListID"] for key in ("VendorRef", "PayeeEntityRef") if key in txn}
         ids |= {line["EntityRef"]["ListID"] for line in txn.get("Lines", []) if "EntityRef" in line}
         return ids
 
     @staticmethod
     def _txn_accounts(txn: dict[str, Any]) -> set[str]:
-        ids = {txn["APAccountRef"]["ListID"]} if "APAccountRef" in txn else set()
+        ids = {txn[key]["ListID"] for key in ("APAccountRef", "BankAccountRef") if key in txn}
         ids |= {line["AccountRef"]["ListID"] for line in txn.get("ExpenseLineRet", []) + txn.get("Lines", [])}
         return ids
+
+    def _currency_query(self, req: etree._Element, rs: etree._Element, work: _Work) -> StatusError | None:
+        """The Currency list exists only with multicurrency on: 3250 otherwise (digest 4.1 names
+        3250 for multicurrency; that CurrencyQuery gets it too is our assumption)."""
+        if not self.state.multicurrency:
+            raise StatusError(3250, FEATURE_OFF)
+        return self._list_query(req, rs, work, ("Currency",))
 
     # --- host, company, preferences ------------------------------------------------------
 
@@ -865,7 +1166,7 @@ class CompanyFile:
         etree.SubElement(ret, "LegalCompanyName").text = st.company_name
         address = etree.SubElement(ret, "Address")
         for tag, value in (("Addr1", "100 Main Street"), ("City", "Seattle"), ("State", "WA"),
-                           ("PostalCode", "98101"), ("Country", "US")):
+                           ("PostalCode", "98101"), ("Country", st.country)):
             etree.SubElement(address, tag).text = value
         block = etree.SubElement(ret, "AddressBlock")
         etree.SubElement(block, "Addr1").text = "100 Main Street"
@@ -887,7 +1188,7 @@ class CompanyFile:
         b = lambda v: "true" if v else "false"  # noqa: E731
         ret = etree.SubElement(rs, "PreferencesRet")
         acct = etree.SubElement(ret, "AccountingPreferences")
-        for tag, value in (("IsUsingAccountNumbers", "false"), ("IsRequiringAccounts", "true"),
+        for tag, value in (("IsUsingAccountNumbers", b(st.account_numbers)), ("IsRequiringAccounts", "true"),
                            ("IsUsingClassTracking", b(st.class_tracking)), ("IsUsingAuditTrail", "true"),
                            ("IsAssigningJournalEntryNumbers", b(st.assigning_je_numbers))):
             etree.SubElement(acct, tag).text = value
@@ -905,7 +1206,8 @@ class CompanyFile:
         etree.SubElement(multi, "IsMultiCurrencyOn").text = b(st.multicurrency)
         if st.multicurrency:
             home = etree.SubElement(multi, "HomeCurrencyRef")
-            etree.SubElement(home, "FullName").text = st.home_currency
+            for tag, value in self._resolve_for_output(self._home_ref()).items():
+                etree.SubElement(home, tag).text = value
         mli = etree.SubElement(ret, "MultiLocationInventoryPreferences")
         etree.SubElement(mli, "IsMultiLocationInventoryAvailable").text = "false"
         etree.SubElement(mli, "IsMultiLocationInventoryEnabled").text = "false"
@@ -964,7 +1266,7 @@ def _set_status(rs: etree._Element, err: StatusError | None) -> None:
         rs.set(k, v)
 
 
-_RET_TAG = {kind: f"{kind}Ret" for kind in (*LIST_TYPES, "Bill", "JournalEntry")}
+_RET_TAG = {kind: f"{kind}Ret" for kind in (*LIST_TYPES, "Bill", "JournalEntry", "BillPaymentCheck")}
 
 
 def _q(kinds: tuple[str, ...]) -> Callable[[CompanyFile, etree._Element, etree._Element, _Work], StatusError | None]:
@@ -979,6 +1281,7 @@ _HANDLERS: dict[str, Callable[[CompanyFile, etree._Element, etree._Element, _Wor
     "VendorAddRq": CompanyFile._vendor_add,
     "VendorModRq": CompanyFile._vendor_mod,
     "BillAddRq": CompanyFile._bill_add,
+    "BillPaymentCheckAddRq": CompanyFile._bill_payment_check_add,
     "JournalEntryAddRq": CompanyFile._journal_entry_add,
     "AccountQueryRq": _q(("Account",)),
     "ClassQueryRq": _q(("Class",)),
@@ -989,6 +1292,12 @@ _HANDLERS: dict[str, Callable[[CompanyFile, etree._Element, etree._Element, _Wor
     "EntityQueryRq": _q(NAME_SPACE),
     "BillQueryRq": _t("Bill"),
     "JournalEntryQueryRq": _t("JournalEntry"),
+    "BillPaymentCheckQueryRq": _t("BillPaymentCheck"),
+    "TermsQueryRq": _q(TERMS_TYPES),
+    "StandardTermsQueryRq": _q(("StandardTerms",)),
+    "DateDrivenTermsQueryRq": _q(("DateDrivenTerms",)),
+    "CurrencyQueryRq": CompanyFile._currency_query,
+    "BillToPayQueryRq": CompanyFile._bill_to_pay_query,
     "HostQueryRq": CompanyFile._host_query,
     "CompanyQueryRq": CompanyFile._company_query,
     "PreferencesQueryRq": CompanyFile._preferences_query,

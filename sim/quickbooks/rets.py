@@ -50,6 +50,14 @@ RET_ORDER: dict[str, list[str]] = {
         "ExchangeRate", "AmountDueInHomeCurrency", "RefNumber", "TermsRef", "Memo", "IsPaid", "ExternalGUID",
         "LinkedTxn", "ExpenseLineRet", "OpenAmount",
     ],
+    "StandardTerms": _LIST_CORE + ["Name", "IsActive", "StdDueDays", "StdDiscountDays", "DiscountPct"],
+    "DateDrivenTerms": _LIST_CORE + ["Name", "IsActive", "DayOfMonthDue", "DueNextMonthDays", "DiscountDayOfMonth", "DiscountPct"],
+    "Currency": _LIST_CORE + ["Name", "IsActive", "CurrencyCode", "CurrencyFormat", "IsUserDefinedCurrency", "ExchangeRate", "AsOfDate"],
+    "BillPaymentCheck": _TXN_CORE + [
+        "PayeeEntityRef", "APAccountRef", "TxnDate", "BankAccountRef", "Amount", "CurrencyRef", "ExchangeRate",
+        "AmountInHomeCurrency", "RefNumber", "Memo", "Address", "AddressBlock", "IsToBePrinted", "ExternalGUID",
+        "AppliedToTxnRet",
+    ],
     "JournalEntry": _TXN_CORE + [
         "TxnDate", "RefNumber", "Memo", "IsAdjustment", "IsHomeCurrencyAdjustment",
         "IsAmountsEnteredInHomeCurrency", "CurrencyRef", "ExchangeRate", "ExternalGUID", "Lines",
@@ -64,7 +72,7 @@ LINE_ORDER: dict[str, list[str]] = {
 
 REF_KEYS = frozenset({
     "ParentRef", "ClassRef", "VendorRef", "APAccountRef", "AccountRef", "CustomerRef", "EntityRef", "TermsRef",
-    "CurrencyRef", "VendorTypeRef", "SalesRepRef", "PrefillAccountRef", "BillingRateRef", "SupervisorRef",
+    "CurrencyRef", "VendorTypeRef", "PayeeEntityRef", "BankAccountRef", "SalesRepRef", "PrefillAccountRef", "BillingRateRef", "SupervisorRef",
 })
 
 Resolver = Callable[[dict[str, Any]], dict[str, str]]

@@ -15,9 +15,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-LIST_TYPES = ("Account", "Class", "Customer", "Vendor", "Employee", "OtherName")
+LIST_TYPES = ("Account", "Class", "Customer", "Vendor", "Employee", "OtherName", "StandardTerms", "DateDrivenTerms", "Currency")
 NAME_SPACE = ("Customer", "Vendor", "Employee", "OtherName")  # one shared name space (3100)
-TXN_TYPES = ("Bill", "JournalEntry")
+TERMS_TYPES = ("StandardTerms", "DateDrivenTerms")  # one Terms list, two kinds (TermsQuery returns both)
+TXN_TYPES = ("Bill", "JournalEntry", "BillPaymentCheck")
 FORMAT_VERSION = 1
 
 
@@ -31,6 +32,7 @@ class CompanyState:
     home_currency: str = "US Dollar"
     multicurrency: bool = False
     class_tracking: bool = True
+    account_numbers: bool = False  # AccountingPreferences/IsUsingAccountNumbers (QuickBooks' default: off)
     assigning_je_numbers: bool = True
     closing_date: str | None = None  # "YYYY-MM-DD": transactions dated on or before it are refused
     list_counter: int = 0  # ListIDs are "<hex counter>-<epoch>"

@@ -149,6 +149,18 @@ CONTENT_MODELS: dict[str, str] = {
     "AccountQueryRq": f"((ListID+|FullName+|(({_LIST_FILTER}) AccountType* CurrencyFilter?))? IncludeRetElement* OwnerID*)",
     "BillQueryRq": f"((TxnID+|RefNumber+|RefNumberCaseSensitive+|(({_TXN_FILTER}) PaidStatus?))? IncludeLineItems? IncludeLinkedTxns? IncludeRetElement* OwnerID*)",
     "JournalEntryQueryRq": f"((TxnID+|RefNumber+|RefNumberCaseSensitive+|({_TXN_FILTER}))? IncludeLineItems? IncludeRetElement* OwnerID*)",
+    "BillPaymentCheckQueryRq": f"((TxnID+|RefNumber+|RefNumberCaseSensitive+|({_TXN_FILTER}))? IncludeLineItems? IncludeRetElement* OwnerID*)",
+    "TermsQueryRq": f"((ListID+|FullName+|({_LIST_FILTER}))? IncludeRetElement*)",
+    "StandardTermsQueryRq": f"((ListID+|FullName+|({_LIST_FILTER}))? IncludeRetElement*)",
+    "DateDrivenTermsQueryRq": f"((ListID+|FullName+|({_LIST_FILTER}))? IncludeRetElement*)",
+    "CurrencyQueryRq": f"((ListID+|FullName+|({_LIST_FILTER}))? IncludeRetElement*)",
+    "BillPaymentCheckAddRq": "(BillPaymentCheckAdd IncludeRetElement*)",
+    "BillToPayQueryRq": "(PayeeEntityRef APAccountRef? DueDate? CurrencyFilter? IncludeRetElement*)",
+    "BillPaymentCheckAdd": (
+        "(PayeeEntityRef APAccountRef? TxnDate? BankAccountRef (IsToBePrinted|RefNumber) Memo? ExchangeRate? "
+        "ExternalGUID? AppliedToTxnAdd+)"
+    ),
+    "AppliedToTxnAdd": "(TxnID PaymentAmount? TxnLineDetail* SetCredit* DiscountAmount? DiscountAccountRef? DiscountClassRef?)",
     "HostQueryRq": "(IncludeListMetaData? IncludeRetElement*)",
     "CompanyQueryRq": "(IncludeRetElement* OwnerID*)",
     "PreferencesQueryRq": "(IncludeRetElement*)",
@@ -189,7 +201,8 @@ CONTENT_MODELS: dict[str, str] = {
     "AccountFilter": _ENTITY_FILTER,
 }
 for _ref in ("VendorRef", "APAccountRef", "AccountRef", "CustomerRef", "ClassRef", "EntityRef", "TermsRef",
-             "VendorTypeRef", "SalesRepRef", "CurrencyRef", "BillingRateRef", "SalesTaxCodeRef", "ItemSalesTaxRef"):
+             "VendorTypeRef", "SalesRepRef", "CurrencyRef", "BillingRateRef", "SalesTaxCodeRef", "ItemSalesTaxRef",
+             "PayeeEntityRef", "BankAccountRef", "DiscountAccountRef", "DiscountClassRef"):
     CONTENT_MODELS[_ref] = _REF
 
 _AMT = re.compile(r"([+\-]?[0-9]{1,13}(\.[0-9]{2})?)?")
@@ -197,6 +210,7 @@ _DATE = re.compile(r"(\d{4}-\d{2}-\d{2})?")
 _DATETIME = re.compile(r"([0-9]{4}\-[0-9]{1,2}\-[0-9]{1,2}(T[0-9]{1,2}(:[0-9]{1,2}(:[0-9]{1,2}([+\-]{1}[0-9]{1,2}:[0-9]{1,2})?)?)?)?)?")
 _BOOL = re.compile(r"\s*(true|false|1|0)?\s*")
 _INT = re.compile(r"\s*[+\-]?\d+\s*")
+_FLOAT = re.compile(r"\s*[+\-]?(\d+(\.\d*)?|\.\d+)\s*")  # FLOATTYPE: xsd:decimal
 _GUID = re.compile(r"0|(\{[0-9a-fA-F]{8}(\-([0-9a-fA-F]{4})){3}\-[0-9a-fA-F]{12}\})")
 
 def _real_date(text: str) -> bool:
@@ -208,7 +222,8 @@ def _real_date(text: str) -> bool:
 
 
 LEAF_TYPES: dict[str, re.Pattern[str]] = {
-    "Amount": _AMT, "TaxAmount": _AMT, "CreditLimit": _AMT, "OpenBalance": _AMT,
+    "Amount": _AMT, "TaxAmount": _AMT, "CreditLimit": _AMT, "OpenBalance": _AMT, "PaymentAmount": _AMT,
+    "DiscountAmount": _AMT, "ExchangeRate": _FLOAT, "IsToBePrinted": _BOOL,
     "TxnDate": _DATE, "DueDate": _DATE, "FromTxnDate": _DATE, "ToTxnDate": _DATE, "OpenBalanceDate": _DATE,
     "FromModifiedDate": _DATETIME, "ToModifiedDate": _DATETIME,
     "IsActive": _BOOL, "IsAdjustment": _BOOL, "IsHomeCurrencyAdjustment": _BOOL, "IncludeLineItems": _BOOL,
@@ -239,7 +254,8 @@ MAX_LENGTHS: dict[tuple[str, str], int] = {
     ("*", "Phone"): 21, ("*", "AltPhone"): 21, ("*", "Fax"): 21, ("*", "Email"): 1023, ("*", "Cc"): 1023,
     ("*", "Contact"): 41, ("*", "AltContact"): 41, ("*", "NameOnCheck"): 41, ("*", "AccountNumber"): 99,
     ("*", "Notes"): 4095, ("*", "VendorTaxIdent"): 15, ("*", "EditSequence"): 16, ("*", "Memo"): 4095,
-    ("BillAdd", "RefNumber"): 20, ("JournalEntryAdd", "RefNumber"): 11,
+    ("BillAdd", "RefNumber"): 20, ("JournalEntryAdd", "RefNumber"): 11, ("BillPaymentCheckAdd", "RefNumber"): 11,
+    ("PayeeEntityRef", "FullName"): 209, ("BankAccountRef", "FullName"): 159,
     ("VendorRef", "FullName"): 41, ("APAccountRef", "FullName"): 159, ("AccountRef", "FullName"): 159,
     ("ClassRef", "FullName"): 159, ("CustomerRef", "FullName"): 209, ("EntityRef", "FullName"): 209,
     ("VendorTypeRef", "FullName"): 159, ("PrefillAccountRef", "FullName"): 159, ("TermsRef", "FullName"): 31,

@@ -9,6 +9,7 @@ import pytest
 from mlc import harness
 from sim.quickbooks.engine import StatusError
 from sim.quickbooks.strict import PARSE_ERROR_HRESULT
+from worker.qbwc import lists
 
 from e2e_qb_helpers import approve_and_deliver, assert_no_duplicates, audit_actions, doc_states, execute, planned, query, running, wait_fetched
 
@@ -264,7 +265,7 @@ async def test_large_lists_are_read_in_pages(tmp_path):
         assert iterator_requests(h, "CustomerQueryRq") == ["Start", "Continue"]
         assert all("<MaxReturned>100</MaxReturned>" in text for text in h.recorder.sets if 'iterator="' in text)
         rows = await query(h, "SELECT COUNT(*) AS n FROM qb_list_sync WHERE company = 'demo' AND synced_at IS NOT NULL")
-        assert rows[0]["n"] == 4
+        assert rows[0]["n"] == len(lists.LIST_TYPES)
         k = await approve_and_deliver(h)
         assert (await harness.drain(h, expected=k, timeout_s=20)) == {"posted": k}
 
@@ -293,7 +294,7 @@ async def test_stale_iterator_restarts_the_pass(tmp_path):
         assert counts["Vendor"] == len(h.company_file.state.lists["Vendor"])
         assert counts["Customer"] == len(h.company_file.state.lists["Customer"])
         rows = await query(h, "SELECT COUNT(*) AS n FROM qb_list_sync WHERE company = 'demo' AND synced_at IS NOT NULL")
-        assert rows[0]["n"] == 4
+        assert rows[0]["n"] == len(lists.LIST_TYPES)
 
 
 @pytest.mark.trio

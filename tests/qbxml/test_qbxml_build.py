@@ -21,7 +21,11 @@ from worker.qbxml.build import (
     wrap_requests,
 )
 from worker.qbxml.model import (
+    Address,
+    AppliedToTxn,
     BillAdd,
+    BillPaymentCheckAdd,
+    BillToPayQuery,
     CompanyQuery,
     DataExtAdd,
     DataExtDefAdd,
@@ -341,22 +345,24 @@ iterators = st.builds(
 )
 active = st.sampled_from(["ActiveOnly", "InactiveOnly", "All"])
 
-expense_lines = st.builds(
-    ExpenseLine,
-    account=full_name_refs,
-    amount=amounts,
-    memo=texts,
-    customer=st.none() | refs,
-    klass=st.none() | full_name_refs,
+billable = st.none() | st.sampled_from(["Billable", "NotBillable", "HasBeenBilled"])
+addresses = st.none() | st.builds(
+    Address, addr1=texts, addr2=texts, addr3=texts, addr4=texts, addr5=texts, city=texts, state=texts,
+    postal_code=texts, country=texts, note=texts,
 )
-journal_lines = st.builds(
-    JournalLine,
-    side=st.sampled_from(["debit", "credit"]),
-    account=full_name_refs,
-    amount=amounts,
-    memo=texts,
-    entity=st.none() | refs,
-    klass=st.none() | full_name_refs,
+rates = st.none() | st.decimals(min_value=Decimal("0.000001"), max_value=Decimal("100000"), allow_nan=False, allow_infinity=False, places=6)
+currency_refs = st.one_of(st.builds(Ref, full_name=within(limits.CURRENCY_NAME)), st.builds(Ref, list_id=list_ids))
+expense_lines = st.one_of(
+    st.builds(ExpenseLine, account=full_name_refs, amount=amounts, memo=texts, customer=st.none(), klass=st.none() | full_name_refs,
+              billable_status=st.none() | st.just("NotBillable")),
+    st.builds(ExpenseLine, account=full_name_refs, amount=amounts, memo=texts, customer=refs, klass=st.none() | full_name_refs,
+              billable_status=billable),
+)
+journal_lines = st.one_of(
+    st.builds(JournalLine, side=st.sampled_from(["debit", "credit"]), account=full_name_refs, amount=amounts, memo=texts,
+              entity=st.none(), klass=st.none() | full_name_refs),
+    st.builds(JournalLine, side=st.sampled_from(["debit", "credit"]), account=full_name_refs, amount=amounts, memo=texts,
+              entity=refs, klass=st.none() | full_name_refs, billable_status=billable),
 )
 bill_refs = st.from_regex(r"[A-Za-z0-9-]{1,20}", fullmatch=True)
 je_refs = st.from_regex(r"[A-Za-z0-9]{1,11}", fullmatch=True)
@@ -373,6 +379,8 @@ bills = st.builds(
     external_guid=guids,
     ap_account=st.none() | full_name_refs,
     include=includes,
+    vendor_address=addresses,
+    exchange_rate=rates,
 )
 
 
@@ -392,7 +400,30 @@ journals = st.builds(
     memo=texts,
     external_guid=guids,
     include=includes,
+    currency=st.none() | currency_refs,
 )
+currency_journals = st.builds(
+    JournalEntryAdd, txn_date=dates, ref_number=je_refs, lines=st.lists(journal_lines, min_size=1, max_size=6).map(balanced),
+    currency=currency_refs, exchange_rate=rates,
+)
+payments = st.builds(
+    BillPaymentCheckAdd,
+    payee=refs,
+    bank_account=full_name_refs,
+    txn_date=dates,
+    applied=st.lists(list_ids, min_size=1, max_size=8, unique=True).flatmap(
+        lambda ids: st.tuples(*[st.builds(AppliedToTxn, txn_id=st.just(i), payment_amount=st.decimals(
+            min_value=Decimal("0.01"), max_value=Decimal("9999999"), places=2, allow_nan=False, allow_infinity=False)) for i in ids])),
+    ref_number=st.one_of(st.just(""), je_refs),
+    ap_account=st.none() | full_name_refs,
+    memo=texts,
+    exchange_rate=rates,
+    external_guid=guids,
+    include=includes,
+)
+# A vendor's AccountNumber is a key we match on (employee id, vendor code): never cut, so the
+# random ones keep within its 99 characters (longer ones are refused, tested in test_qbxml_payments_currency).
+account_numbers = st.one_of(st.just(""), _any_text)
 vendor_adds = st.builds(
     VendorAdd,
     name=names,
@@ -401,11 +432,14 @@ vendor_adds = st.builds(
     last_name=texts,
     name_on_check=texts,
     email=st.one_of(texts, st.emails()),
-    account_number=texts,
+    account_number=account_numbers,
     notes=texts,
     is_active=st.booleans(),
     external_guid=guids,
     include=includes,
+    vendor_address=addresses,
+    terms=st.none() | st.builds(Ref, full_name=within(limits.TERMS_NAME)),
+    currency=st.none() | currency_refs,
 )
 vendor_mods = st.builds(
     VendorMod,
@@ -416,8 +450,10 @@ vendor_mods = st.builds(
     company_name=st.none() | texts,
     name_on_check=st.none() | texts,
     email=st.none() | texts,
-    account_number=st.none() | texts,
+    account_number=st.none() | account_numbers,
     include=includes,
+    vendor_address=addresses,
+    currency=st.none() | currency_refs,
 )
 vendor_queries = st.one_of(
     st.builds(VendorQuery, full_names=st.lists(names, min_size=1, max_size=5).map(tuple), include=includes),
@@ -453,16 +489,32 @@ list_queries = st.one_of(
         account_types=st.lists(st.sampled_from(["Expense", "AccountsPayable", "CreditCard", "OtherExpense"]), max_size=3).map(tuple),
     ),
     st.builds(ListQuery, list_type=st.sampled_from(["Account", "Class", "Customer"]), full_names=st.lists(within(31), min_size=1, max_size=4).map(tuple)),
+    st.builds(
+        ListQuery,
+        list_type=st.sampled_from(["Employee", "OtherName", "Terms", "Currency"]),
+        active_status=active,
+        from_modified=st.none() | datetimes,
+        include=includes,
+    ),
+    st.builds(ListQuery, list_type=st.sampled_from(["Employee", "OtherName", "Terms", "Currency"]), full_names=st.lists(within(31), min_size=1, max_size=4).map(tuple)),
 )
 txn_queries = st.one_of(
     st.builds(TxnQuery, txn_type=st.just("Bill"), ref_numbers=st.lists(bill_refs, min_size=1, max_size=20).map(tuple), include=includes),
     st.builds(TxnQuery, txn_type=st.just("JournalEntry"), ref_numbers=st.lists(je_refs, min_size=1, max_size=20).map(tuple)),
+    st.builds(TxnQuery, txn_type=st.sampled_from(["Bill", "JournalEntry", "BillPaymentCheck"]), txn_ids=st.lists(list_ids, min_size=1, max_size=20).map(tuple),
+              include_line_items=st.booleans()),
+    st.builds(TxnQuery, txn_type=st.just("Bill"), txn_ids=st.lists(list_ids, min_size=1, max_size=5).map(tuple), include_linked_txns=st.booleans(),
+              include=st.just(("TxnID", "RefNumber", "AmountDue", "OpenAmount", "IsPaid", "LinkedTxn"))),
+    st.builds(TxnQuery, txn_type=st.just("Bill"), entity=refs, exact_ref_number=bill_refs,
+              paid_status=st.none() | st.sampled_from(["All", "PaidOnly", "NotPaidOnly"]), include_linked_txns=st.booleans()),
+    st.builds(TxnQuery, txn_type=st.just("BillPaymentCheck"), ref_numbers=st.lists(je_refs, min_size=1, max_size=5).map(tuple)),
 )
 others = st.one_of(
     st.just(HostQuery()),
     st.just(PreferencesQuery()),
     st.builds(CompanyQuery, owner_id=st.one_of(st.just("0"), st.just(""), st.uuids().map(lambda u: "{" + str(u) + "}"))),
     st.builds(EntityQuery, full_names=st.lists(names, min_size=1, max_size=5).map(tuple), include=includes),
+    st.builds(BillToPayQuery, payee=refs, ap_account=st.none() | full_name_refs, include=includes),
     st.builds(
         DataExtDefAdd,
         owner_id=st.uuids().map(str),
@@ -476,7 +528,7 @@ others = st.one_of(
         value=st.one_of(st.uuids().map(lambda u: "{" + str(u) + "}"), _any_text),
     ),
 )
-any_request = st.one_of(bills, journals, vendor_adds, vendor_mods, vendor_queries, list_queries, txn_queries, others)
+any_request = st.one_of(bills, journals, currency_journals, payments, vendor_adds, vendor_mods, vendor_queries, list_queries, txn_queries, others)
 request_ids = st.one_of(st.integers(min_value=1, max_value=10**12).map(str), st.from_regex(r"[A-Za-z0-9._:-]{0,20}", fullmatch=True))
 
 

@@ -147,3 +147,53 @@ def test_fallback_is_used_when_xsd_absent(tmp_path: Path) -> None:
     bad = ('<?xml version="1.0"?><?qbxml version="13.0"?><QBXML><QBXMLMsgsRq onError="stopOnError"><BillAddRq><BillAdd>'
            "<RefNumber>1</RefNumber><VendorRef><FullName>A</FullName></VendorRef></BillAdd></BillAddRq></QBXMLMsgsRq></QBXML>")
     assert not accepted(v, bad)
+
+
+def test_fallback_agrees_with_xsd_on_payment_currency_and_terms_shapes(xsd: etree.XMLSchema) -> None:
+    """The request shapes added for bill payments, currencies and terms (built by the worker's
+    builders) and every mutation of them: the built-in subset decides as the XSD does."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from worker.qbxml.build import build_message_set
+    from worker.qbxml.model import (
+        Address,
+        AppliedToTxn,
+        BillAdd,
+        BillPaymentCheckAdd,
+        BillToPayQuery,
+        ExpenseLine,
+        JournalEntryAdd,
+        JournalLine,
+        ListQuery,
+        Ref,
+        Tagged,
+        TxnQuery,
+        VendorAdd,
+    )
+
+    day = dt.date(2026, 3, 1)
+    shapes = [
+        BillPaymentCheckAdd(Ref("Jane Doe"), Ref("Checking"), day, (AppliedToTxn("1A3-1", Decimal("5")), AppliedToTxn("1A4-1", Decimal("6"))),
+                            ref_number="CP1", ap_account=Ref("Accounts Payable"), memo="m", exchange_rate=Decimal("1.1"),
+                            external_guid="9b2e4c1a-0d3f-4a5b-8c7d-112233445566"),
+        TxnQuery("Bill", entity=Ref("Office Depot"), exact_ref_number="INV-1", paid_status="All", include_linked_txns=True),
+        TxnQuery("BillPaymentCheck", txn_ids=("1A3-1",), include_line_items=True),
+        ListQuery("Terms", active_status="All"), ListQuery("Currency", full_names=("Euro",)),
+        BillToPayQuery(Ref("Jane Doe"), ap_account=Ref("Accounts Payable"), include=("TxnID",)),
+        VendorAdd("Lufthansa", vendor_address=Address(addr1="PO Box 1", city="Köln"), account_number="V-1", terms=Ref("Net 30"), currency=Ref("Euro")),
+        BillAdd(Ref("Lufthansa"), day, "R1", (ExpenseLine(Ref("Travel"), Decimal("1"), customer=Ref("Client A"), billable_status="Billable"),),
+                vendor_address=Address(addr1="x"), exchange_rate=Decimal("1.08")),
+        JournalEntryAdd(day, "J1", (JournalLine("debit", Ref("Travel"), Decimal("1"), entity=Ref("Client A"), billable_status="NotBillable"),
+                                    JournalLine("credit", Ref("Accounts Payable - EUR"), Decimal("1"), entity=Ref("Lufthansa"))),
+                        currency=Ref("Euro"), exchange_rate=Decimal("1.08")),
+    ]
+    fallback = Validator(use_xsd=False)
+    wrong: list[str] = []
+    for shape in shapes:
+        text = build_message_set([Tagged("1", shape)])  # type: ignore[arg-type]
+        assert covered_by_fallback(text) and xsd_accepts(xsd, text) and accepted(fallback, text), text
+        for label, mutated in mutations(text):
+            if accepted(fallback, mutated) != xsd_accepts(xsd, mutated):
+                wrong.append(f"{type(shape).__name__}: {label}")
+    assert wrong == [], "\n".join(wrong[:40])

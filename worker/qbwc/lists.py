@@ -1,11 +1,16 @@
-"""Keeping the QuickBooks lists the planner checks against: accounts, classes, customers:jobs, vendors.
+"""Keeping the QuickBooks lists the planner checks against: accounts, classes, customers:jobs,
+vendors, employees and other names (one name space with vendors: a name taken there gets 3100),
+terms and currencies.
 
 A pass runs at the start of a QBWC session when the lists are older than ``REFRESH_AFTER``.
 Vendors and customers page through iterators (about 100 a page) and, after the first full pass,
 only ask for what changed since the newest ``TimeModified`` seen. Changes do not show deletions,
 so once every ``FULL_PASS_AFTER`` the pass is unfiltered, and what a complete unfiltered pass did
-not return leaves the cache (accounts and classes are small and always read whole). Iterator ids
-live only in the QBWC session (QuickBooks forgets them between sessions: 3391), never in the store.
+not return leaves the cache (the other lists have no iterator in 13.0 and are always read whole).
+Iterator ids live only in the QBWC session (QuickBooks forgets them between sessions: 3391), never
+in the store. A file without multicurrency answers CurrencyQuery with 3250: that is a complete,
+empty Currency list, not a failure. The company file's settings (home currency, multicurrency,
+account numbers, country) come with every session's first call (strHCPResponse; see service.py).
 """
 
 from __future__ import annotations
@@ -28,10 +33,14 @@ PAGE_SIZE = 100
 REFRESH_AFTER = dt.timedelta(minutes=15)
 FULL_PASS_AFTER = dt.timedelta(hours=24)
 _INCLUDE = {
-    "Account": ("ListID", "FullName", "IsActive", "AccountType", "TimeModified"),
+    "Account": ("ListID", "FullName", "IsActive", "AccountType", "AccountNumber", "CurrencyRef", "TimeModified"),
     "Class": ("ListID", "FullName", "IsActive", "TimeModified"),
     "Customer": ("ListID", "FullName", "Name", "IsActive", "TimeModified"),
-    "Vendor": ("ListID", "Name", "IsActive", "EditSequence", "TimeModified"),
+    "Vendor": ("ListID", "Name", "IsActive", "EditSequence", "AccountNumber", "CurrencyRef", "TimeModified"),
+    "Employee": ("ListID", "Name", "IsActive", "AccountNumber", "TimeModified"),
+    "OtherName": ("ListID", "Name", "IsActive", "AccountNumber", "TimeModified"),
+    "Terms": ("ListID", "Name", "IsActive", "StdDueDays", "DayOfMonthDue", "TimeModified"),
+    "Currency": ("ListID", "Name", "IsActive", "CurrencyCode", "ExchangeRate", "AsOfDate", "TimeModified"),
 }
 
 
@@ -82,6 +91,8 @@ def apply_page(conn: sqlite3.Connection, session: Session, list_type: str, respo
         session.iterators[list_type] = ""
         return
     outcome = classify(response.status_code, response.status_message).outcome
+    if outcome is Outcome.FEATURE_OFF and list_type == "Currency":
+        outcome = Outcome.NOT_FOUND  # multicurrency is off: the list is complete and empty
     if outcome is Outcome.STALE_ITERATOR:
         session.iterators[list_type] = ""  # start over within this session
         return

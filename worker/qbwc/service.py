@@ -359,12 +359,13 @@ def _record_contact(conn: sqlite3.Connection, session: Session, facts: HostCompa
         return
     conn.execute(
         """INSERT INTO qb_company (company, file_id, product, qbxml_version, home_currency, multicurrency, class_tracking, closing_date,
-                                   last_contact_at, last_result, last_error, reachable_since, unreachable_since)
-           VALUES (?,?,?,?,?,?,?,?,?, 'ok', '', ?, NULL)
+                                   account_numbers, country, last_contact_at, last_result, last_error, reachable_since, unreachable_since)
+           VALUES (?,?,?,?,?,?,?,?,?,?,?, 'ok', '', ?, NULL)
            ON CONFLICT (company) DO UPDATE SET file_id = excluded.file_id, product = excluded.product,
              qbxml_version = excluded.qbxml_version, home_currency = excluded.home_currency,
              multicurrency = excluded.multicurrency, class_tracking = excluded.class_tracking,
-             closing_date = excluded.closing_date, last_contact_at = excluded.last_contact_at,
+             closing_date = excluded.closing_date, account_numbers = excluded.account_numbers, country = excluded.country,
+             last_contact_at = excluded.last_contact_at,
              last_result = 'ok', last_error = '',
              reachable_since = COALESCE(qb_company.reachable_since, excluded.reachable_since), unreachable_since = NULL""",
         (
@@ -376,6 +377,8 @@ def _record_contact(conn: sqlite3.Connection, session: Session, facts: HostCompa
             None if facts.is_multi_currency_on is None else int(facts.is_multi_currency_on),
             None if facts.is_using_class_tracking is None else int(facts.is_using_class_tracking),
             facts.closing_date.isoformat() if facts.closing_date else None,
+            None if facts.is_using_account_numbers is None else int(facts.is_using_account_numbers),
+            facts.company_country or facts.country or None,
             now,
             now,
         ),

@@ -21,7 +21,10 @@ from lxml import etree
 
 from worker.qbxml import limits
 from worker.qbxml.model import (
+    Address,
     BillAdd,
+    BillPaymentCheckAdd,
+    BillToPayQuery,
     CompanyQuery,
     DataExtAdd,
     DataExtDefAdd,
@@ -49,7 +52,19 @@ ACCOUNT_TYPES = (
     "Expense", "FixedAsset", "Income", "LongTermLiability", "NonPosting", "OtherAsset",
     "OtherCurrentAsset", "OtherCurrentLiability", "OtherExpense", "OtherIncome",
 )  # fmt: skip
-ITERATOR_QUERIES = frozenset({"Vendor", "Customer", "Entity", "Bill", "JournalEntry"})
+ITERATOR_QUERIES = frozenset({"Vendor", "Customer", "Entity", "Bill", "JournalEntry", "BillPaymentCheck"})
+BILLABLE_STATUS_VALUES = ("Billable", "NotBillable", "HasBeenBilled")
+PAID_STATUS_VALUES = ("All", "PaidOnly", "NotPaidOnly")
+# ListQuery types: the name limit of their FullName, and whether it is a Parent:Child list name.
+_LIST_QUERY_NAMES: dict[str, tuple[int, int | None]] = {
+    "Account": (limits.LIST_FULL_NAME, limits.LIST_SEGMENT),
+    "Class": (limits.LIST_FULL_NAME, limits.LIST_SEGMENT),
+    "Customer": (limits.ENTITY_FULL_NAME, None),
+    "Employee": (limits.VENDOR_NAME, None),
+    "OtherName": (limits.VENDOR_NAME, None),
+    "Terms": (limits.TERMS_NAME, None),
+    "Currency": (limits.CURRENCY_NAME, None),
+}
 
 
 class BuildError(ValueError):
@@ -123,6 +138,46 @@ def _amount(parent: etree._Element, value: Decimal) -> None:
         _sub(parent, "Amount", limits.amount(value))
     except ValueError as exc:
         raise BuildError(str(exc)) from exc
+
+
+def _address(parent: etree._Element, tag: str, address: Address | None) -> None:
+    """An address aggregate (AddressData order); omitted when every field is empty."""
+    if address is None:
+        return
+    element = etree.Element(tag)
+    for child, value, limit in (
+        ("Addr1", address.addr1, limits.ADDR_LINE), ("Addr2", address.addr2, limits.ADDR_LINE),
+        ("Addr3", address.addr3, limits.ADDR_LINE), ("Addr4", address.addr4, limits.ADDR_LINE),
+        ("Addr5", address.addr5, limits.ADDR_LINE), ("City", address.city, limits.CITY),
+        ("State", address.state, limits.STATE), ("PostalCode", address.postal_code, limits.POSTAL_CODE),
+        ("Country", address.country, limits.COUNTRY), ("Note", address.note, limits.ADDRESS_NOTE),
+    ):  # fmt: skip
+        _text(element, child, value, limit)
+    if len(element):
+        parent.append(element)
+
+
+def _exchange_rate(parent: etree._Element, rate: Decimal | None) -> None:
+    """ExchangeRate (FLOATTYPE): home-currency units per foreign unit; positive and finite."""
+    if rate is None:
+        return
+    if not isinstance(rate, Decimal) or not rate.is_finite() or rate <= 0:
+        raise BuildError(f"ExchangeRate {rate!r} must be a positive number")
+    _sub(parent, "ExchangeRate", format(rate.normalize(), "f"))
+
+
+def _billable(parent: etree._Element, status: str | None, has_customer: bool) -> None:
+    """BillableStatus goes with a customer:job. Without one there is nothing to bill: NotBillable is
+    left out (it is what QuickBooks records), anything else is a planner bug."""
+    if status is None:
+        return
+    if status not in BILLABLE_STATUS_VALUES:
+        raise BuildError(f"BillableStatus {status!r}")
+    if not has_customer:
+        if status == "NotBillable":
+            return
+        raise BuildError(f"BillableStatus {status} needs a customer:job on the line")
+    _sub(parent, "BillableStatus", status)
 
 
 def _include(parent: etree._Element, names: Sequence[str]) -> None:
@@ -233,8 +288,9 @@ def _entity_query(q: EntityQuery, request_id: str) -> etree._Element:
 
 
 def _list_query(q: ListQuery, request_id: str) -> etree._Element:
-    if q.list_type not in ("Account", "Class", "Customer"):
+    if q.list_type not in _LIST_QUERY_NAMES:
         raise BuildError(f"ListQuery type {q.list_type!r}")
+    name_limit, segment = _LIST_QUERY_NAMES[q.list_type]
     rq = _request_element(q.list_type + "Query", request_id)
     if q.iterator is not None and q.list_type not in ITERATOR_QUERIES:
         raise BuildError(f"{q.list_type}Query has no iterator in qbXML 13.0; it answers in one piece")
@@ -244,10 +300,7 @@ def _list_query(q: ListQuery, request_id: str) -> etree._Element:
             raise BuildError(f"{q.list_type}Query by FullName cannot also filter or iterate")
         for name in q.full_names:
             try:
-                if q.list_type == "Customer":
-                    cleaned = limits.reference_name(name, segment=None, total=limits.ENTITY_FULL_NAME)
-                else:
-                    cleaned = limits.reference_name(name)
+                cleaned = limits.reference_name(name, segment=segment, total=name_limit)
             except ValueError as exc:
                 raise BuildError(f"{q.list_type}Query: {exc}") from exc
             _sub(rq, "FullName", cleaned)
@@ -268,18 +321,72 @@ def _list_query(q: ListQuery, request_id: str) -> etree._Element:
     return rq
 
 
+_TXN_REF_LIMITS = {"Bill": limits.BILL_REF_NUMBER, "JournalEntry": limits.JOURNAL_REF_NUMBER, "BillPaymentCheck": limits.CHECK_REF_NUMBER}
+
+
 def _txn_query(q: TxnQuery, request_id: str) -> etree._Element:
-    if q.txn_type not in ("Bill", "JournalEntry"):
+    if q.txn_type not in _TXN_REF_LIMITS:
         raise BuildError(f"TxnQuery type {q.txn_type!r}")
+    is_bill = q.txn_type == "Bill"
+    if not is_bill and (q.paid_status is not None or q.include_linked_txns):
+        raise BuildError(f"PaidStatus and IncludeLinkedTxns belong to BillQuery, not {q.txn_type}Query")
+    chosen = sum(bool(x) for x in (q.ref_numbers, q.txn_ids, q.entity is not None or q.exact_ref_number))
+    if chosen != 1:
+        # Without a choice this would list every transaction of the type in the file.
+        raise BuildError(f"{q.txn_type}Query takes RefNumbers, TxnIDs or a vendor with a RefNumber: exactly one")
     rq = _request_element(q.txn_type + "Query", request_id)
-    limit = limits.BILL_REF_NUMBER if q.txn_type == "Bill" else limits.JOURNAL_REF_NUMBER
-    # BillQuery / TxnQuery group: TxnID* | RefNumber* | ..., IncludeLineItems, IncludeRetElement*
-    numbers = [limits.clean(n, limit) for n in q.ref_numbers]
-    for number in dict.fromkeys(n for n in numbers if n):
-        _sub(rq, "RefNumber", number)
-    if not len(rq):
-        # Without RefNumbers this would list every bill / journal entry in the file.
-        raise BuildError(f"{q.txn_type}Query needs at least one RefNumber")
+    limit = _TXN_REF_LIMITS[q.txn_type]
+    # BillQuery: (TxnID* | RefNumber* | RefNumberCaseSensitive* | BillFilter), IncludeLineItems,
+    # IncludeLinkedTxns, IncludeRetElement*; BillFilter: MaxReturned, date filter, EntityFilter,
+    # AccountFilter, RefNumberFilter | RefNumberRangeFilter, CurrencyFilter, PaidStatus.
+    # JournalEntry/BillPaymentCheck (TxnQuery group): the same without PaidStatus/IncludeLinkedTxns.
+    if q.txn_ids:
+        for txn_id in dict.fromkeys(q.txn_ids):
+            _sub(rq, "TxnID", _id(txn_id, f"{q.txn_type} TxnID"))
+    elif q.ref_numbers:
+        numbers = [limits.clean(n, limit) for n in q.ref_numbers]
+        for number in dict.fromkeys(n for n in numbers if n):
+            _sub(rq, "RefNumber", number)
+        if not len(rq):
+            raise BuildError(f"{q.txn_type}Query RefNumbers have no characters QuickBooks can store")
+    else:
+        if q.entity is None or not q.exact_ref_number:
+            raise BuildError(f"{q.txn_type}Query by vendor needs both the vendor and the RefNumber")
+        entity = _sub(rq, "EntityFilter")
+        if q.entity.list_id:
+            _sub(entity, "ListID", _id(q.entity.list_id, "EntityFilter ListID"))
+        else:
+            try:
+                _sub(entity, "FullName", limits.reference_name(q.entity.full_name or "", segment=None, total=limits.ENTITY_FULL_NAME))
+            except ValueError as exc:
+                raise BuildError(f"EntityFilter: {exc}") from exc
+        # A RefNumber someone else typed is matched as it is: never cut or transliterated.
+        number = limits.single_line(q.exact_ref_number)
+        if not number or len(number) > limit:
+            raise BuildError(f"RefNumber {q.exact_ref_number!r} cannot be a {q.txn_type} RefNumber")
+        ranged = _sub(rq, "RefNumberRangeFilter")
+        _sub(ranged, "FromRefNumber", number)
+        _sub(ranged, "ToRefNumber", number)
+    if q.paid_status is not None:
+        if q.paid_status not in PAID_STATUS_VALUES:
+            raise BuildError(f"PaidStatus {q.paid_status!r}")
+        if q.txn_ids or q.ref_numbers:
+            raise BuildError("PaidStatus filters apply only to the vendor query")
+        _sub(rq, "PaidStatus", q.paid_status)
+    if q.include_line_items:
+        _sub(rq, "IncludeLineItems", "true")
+    if q.include_linked_txns:
+        _sub(rq, "IncludeLinkedTxns", "true")
+    _include(rq, q.include)
+    return rq
+
+
+def _bill_to_pay_query(q: BillToPayQuery, request_id: str) -> etree._Element:
+    rq = _request_element("BillToPayQuery", request_id)
+    # BillToPayQuery: PayeeEntityRef, APAccountRef, DueDate, CurrencyFilter, IncludeRetElement*
+    _ref(rq, "PayeeEntityRef", q.payee, name_limit=limits.ENTITY_FULL_NAME)
+    if q.ap_account is not None:
+        _ref(rq, "APAccountRef", q.ap_account, name_limit=limits.LIST_FULL_NAME, list_name=True)
     _include(rq, q.include)
     return rq
 
@@ -326,13 +433,28 @@ def _vendor_add(v: VendorAdd, request_id: str) -> etree._Element:
     _text(add, "CompanyName", v.company_name, limits.COMPANY_NAME)
     _text(add, "FirstName", v.first_name, limits.FIRST_NAME)
     _text(add, "LastName", v.last_name, limits.LAST_NAME)
+    _address(add, "VendorAddress", v.vendor_address)
     _email(add, v.email)
     _text(add, "NameOnCheck", v.name_on_check, limits.NAME_ON_CHECK)
-    _text(add, "AccountNumber", v.account_number, limits.ACCOUNT_NUMBER)
+    _account_number(add, v.account_number)
     _text(add, "Notes", v.notes, limits.MEMO, one_line=False)
+    if v.terms is not None:
+        _ref(add, "TermsRef", v.terms, name_limit=limits.TERMS_NAME)
     _guid(add, v.external_guid)
+    if v.currency is not None:
+        _ref(add, "CurrencyRef", v.currency, name_limit=limits.CURRENCY_NAME)
     _include(rq, v.include)
     return rq
+
+
+def _account_number(parent: etree._Element, value: str | None) -> None:
+    """The vendor's AccountNumber holds a key we match on (Concur employee id, vendor code): cut
+    short it would never match again, so an over-long one is refused instead of fitted."""
+    if value is None:
+        return
+    if len(limits.single_line(limits.to_latin1(value))) > limits.ACCOUNT_NUMBER:
+        raise BuildError(f"AccountNumber {value[:40]!r}... is longer than {limits.ACCOUNT_NUMBER} characters")
+    _text(parent, "AccountNumber", value, limits.ACCOUNT_NUMBER)
 
 
 def _email(parent: etree._Element, email: str | None) -> None:
@@ -358,9 +480,12 @@ def _vendor_mod(v: VendorMod, request_id: str) -> etree._Element:
     if v.is_active is not None:
         _sub(mod, "IsActive", _bool(v.is_active))
     _text(mod, "CompanyName", v.company_name, limits.COMPANY_NAME)
+    _address(mod, "VendorAddress", v.vendor_address)
     _email(mod, v.email)
     _text(mod, "NameOnCheck", v.name_on_check, limits.NAME_ON_CHECK)
-    _text(mod, "AccountNumber", v.account_number, limits.ACCOUNT_NUMBER)
+    _account_number(mod, v.account_number)
+    if v.currency is not None:
+        _ref(mod, "CurrencyRef", v.currency, name_limit=limits.CURRENCY_NAME)
     _include(rq, v.include)
     return rq
 
@@ -385,6 +510,7 @@ def _expense_line(parent: etree._Element, line: ExpenseLine) -> None:
         _ref(el, "CustomerRef", line.customer, name_limit=limits.ENTITY_FULL_NAME)
     if line.klass is not None:
         _ref(el, "ClassRef", line.klass, name_limit=limits.LIST_FULL_NAME, list_name=True)
+    _billable(el, line.billable_status, line.customer is not None)
 
 
 def _bill_add(b: BillAdd, request_id: str) -> etree._Element:
@@ -396,6 +522,7 @@ def _bill_add(b: BillAdd, request_id: str) -> etree._Element:
     # Memo, IsTaxIncluded, SalesTaxCodeRef, ExchangeRate, ExternalGUID, LinkToTxnID*,
     # ExpenseLineAdd*, ItemLineAdd*
     _ref(add, "VendorRef", b.vendor, name_limit=limits.VENDOR_NAME)
+    _address(add, "VendorAddress", b.vendor_address)
     if b.ap_account is not None:
         _ref(add, "APAccountRef", b.ap_account, name_limit=limits.LIST_FULL_NAME, list_name=True)
     _sub(add, "TxnDate", limits.date_text(b.txn_date))
@@ -405,6 +532,7 @@ def _bill_add(b: BillAdd, request_id: str) -> etree._Element:
     if b.terms is not None:
         _ref(add, "TermsRef", b.terms, name_limit=limits.TERMS_NAME)
     _text(add, "Memo", b.memo, limits.MEMO)
+    _exchange_rate(add, b.exchange_rate)
     _guid(add, b.external_guid)
     for line in b.lines:
         _expense_line(add, line)
@@ -425,6 +553,8 @@ def _journal_line(parent: etree._Element, line: JournalLine) -> None:
         _ref(el, "EntityRef", line.entity, name_limit=limits.ENTITY_FULL_NAME)
     if line.klass is not None:
         _ref(el, "ClassRef", line.klass, name_limit=limits.LIST_FULL_NAME, list_name=True)
+    # Whether the entity is a customer is QuickBooks' to know; the planner sets a status only then.
+    _billable(el, line.billable_status, line.entity is not None)
 
 
 def _check_balanced(lines: Sequence[JournalLine]) -> None:
@@ -448,10 +578,51 @@ def _journal_entry_add(j: JournalEntryAdd, request_id: str) -> etree._Element:
     # Memo is deliberately not sent: the OSR marks the header Memo "not in QBD".
     _sub(add, "TxnDate", limits.date_text(j.txn_date))
     _sub(add, "RefNumber", _ref_number(j.ref_number, limits.JOURNAL_REF_NUMBER, "JournalEntry"))
+    # CurrencyExchangeRate group: IsAmountsEnteredInHomeCurrency, CurrencyRef, ExchangeRate.
+    if j.currency is not None:
+        _ref(add, "CurrencyRef", j.currency, name_limit=limits.CURRENCY_NAME)
+    elif j.exchange_rate is not None:
+        raise BuildError("an ExchangeRate on a journal entry needs its CurrencyRef")
+    _exchange_rate(add, j.exchange_rate)
     _guid(add, j.external_guid)
     for line in j.lines:
         _journal_line(add, line)
     _include(rq, j.include)
+    return rq
+
+
+def _bill_payment_check_add(p: BillPaymentCheckAdd, request_id: str) -> etree._Element:
+    if not p.applied:
+        raise BuildError("a bill payment needs at least one bill to pay")
+    if len({a.txn_id for a in p.applied}) != len(p.applied):
+        raise BuildError("a bill payment applies to each bill once")
+    rq = _request_element("BillPaymentCheckAdd", request_id)
+    add = _sub(rq, "BillPaymentCheckAdd")
+    # BillPaymentCheckAdd: PayeeEntityRef, APAccountRef, TxnDate, BankAccountRef,
+    # (IsToBePrinted | RefNumber), Memo, ExchangeRate, ExternalGUID, AppliedToTxnAdd+
+    _ref(add, "PayeeEntityRef", p.payee, name_limit=limits.ENTITY_FULL_NAME)
+    if p.ap_account is not None:
+        _ref(add, "APAccountRef", p.ap_account, name_limit=limits.LIST_FULL_NAME, list_name=True)
+    _sub(add, "TxnDate", limits.date_text(p.txn_date))
+    _ref(add, "BankAccountRef", p.bank_account, name_limit=limits.LIST_FULL_NAME, list_name=True)
+    if p.ref_number:
+        _sub(add, "RefNumber", _ref_number(p.ref_number, limits.CHECK_REF_NUMBER, "BillPaymentCheck"))
+    else:
+        _sub(add, "IsToBePrinted", "false")
+    _text(add, "Memo", p.memo, limits.MEMO)
+    _exchange_rate(add, p.exchange_rate)
+    _guid(add, p.external_guid)
+    for applied in p.applied:
+        el = _sub(add, "AppliedToTxnAdd")
+        # AppliedToTxnAdd: TxnID, PaymentAmount, TxnLineDetail*, SetCredit*, Discount...
+        _sub(el, "TxnID", _id(applied.txn_id, "AppliedToTxnAdd TxnID"))
+        if not isinstance(applied.payment_amount, Decimal) or applied.payment_amount <= 0:
+            raise BuildError(f"PaymentAmount {applied.payment_amount!r} must be positive")
+        try:
+            _sub(el, "PaymentAmount", limits.amount(applied.payment_amount))
+        except ValueError as exc:
+            raise BuildError(str(exc)) from exc
+    _include(rq, p.include)
     return rq
 
 
@@ -505,6 +676,7 @@ _BUILDERS: dict[type, Callable[..., etree._Element]] = {
     EntityQuery: _entity_query,
     ListQuery: _list_query,
     TxnQuery: _txn_query,
+    BillToPayQuery: _bill_to_pay_query,
     HostQuery: _host_query,
     CompanyQuery: _company_query,
     PreferencesQuery: _preferences_query,
@@ -512,6 +684,7 @@ _BUILDERS: dict[type, Callable[..., etree._Element]] = {
     VendorMod: _vendor_mod,
     BillAdd: _bill_add,
     JournalEntryAdd: _journal_entry_add,
+    BillPaymentCheckAdd: _bill_payment_check_add,
     DataExtDefAdd: _data_ext_def_add,
     DataExtAdd: _data_ext_add,
 }

@@ -20,6 +20,26 @@ class Ref:
     list_id: str | None = None
 
 
+BillableStatus = Literal["Billable", "NotBillable", "HasBeenBilled"]  # 13.0 XSD enumeration
+
+
+@dataclass(frozen=True)
+class Address:
+    """``VendorAddress`` and friends (13.0 XSD AddressData): five lines, city, state, postal code,
+    country, note. Empty fields are left out."""
+
+    addr1: str = ""
+    addr2: str = ""
+    addr3: str = ""
+    addr4: str = ""
+    addr5: str = ""
+    city: str = ""
+    state: str = ""
+    postal_code: str = ""
+    country: str = ""
+    note: str = ""
+
+
 # --- list writes -------------------------------------------------------------------------
 
 
@@ -36,6 +56,9 @@ class VendorAdd:
     is_active: bool = True
     external_guid: str = ""  # VendorAdd carries ExternalGUID since qbXML 8.0 (VendorMod never does)
     include: tuple[str, ...] = ()  # IncludeRetElement; empty = the whole VendorRet
+    vendor_address: Address | None = None  # the remit-to address (Concur VendorRemitAddress)
+    terms: Ref | None = None  # the vendor's default terms (Terms list)
+    currency: Ref | None = None  # multicurrency files only; fixed once the vendor has transactions
 
 
 @dataclass(frozen=True)
@@ -51,6 +74,8 @@ class VendorMod:
     email: str | None = None
     account_number: str | None = None
     include: tuple[str, ...] = ()
+    vendor_address: Address | None = None  # replaces the address fields given
+    currency: Ref | None = None
 
 
 # --- transactions ------------------------------------------------------------------------
@@ -63,6 +88,7 @@ class ExpenseLine:
     memo: str = ""
     customer: Ref | None = None
     klass: Ref | None = None
+    billable_status: BillableStatus | None = None  # only with a customer; None = QuickBooks' default
 
 
 @dataclass(frozen=True)
@@ -77,6 +103,10 @@ class BillAdd:
     external_guid: str = ""  # "{uuid}"
     ap_account: Ref | None = None
     include: tuple[str, ...] = ()  # IncludeRetElement; empty = the whole BillRet
+    vendor_address: Address | None = None
+    # Foreign-currency bills only: home-currency units per unit of the vendor's currency. There is
+    # no CurrencyRef on BillAdd: the bill is in its vendor's currency (digest 3.4).
+    exchange_rate: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -87,6 +117,7 @@ class JournalLine:
     memo: str = ""
     entity: Ref | None = None  # required by QuickBooks on A/P and A/R lines
     klass: Ref | None = None
+    billable_status: BillableStatus | None = None  # only with a customer as the entity
 
 
 @dataclass(frozen=True)
@@ -95,6 +126,32 @@ class JournalEntryAdd:
     ref_number: str  # <= 11
     lines: tuple[JournalLine, ...]
     memo: str = ""  # NOT sent: the header Memo is "not in QBD" (OSR); put text on the lines
+    external_guid: str = ""
+    include: tuple[str, ...] = ()
+    currency: Ref | None = None  # multicurrency files: the entry's one currency (home when None)
+    exchange_rate: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class AppliedToTxn:
+    """One bill a payment pays, and how much of it."""
+
+    txn_id: str
+    payment_amount: Decimal
+
+
+@dataclass(frozen=True)
+class BillPaymentCheckAdd:
+    """Pay Bills by check from a bank account (13.0 XSD BillPaymentCheckAdd)."""
+
+    payee: Ref  # the bills' vendor
+    bank_account: Ref
+    txn_date: dt.date
+    applied: tuple[AppliedToTxn, ...]
+    ref_number: str = ""  # check number, <= 11; empty = IsToBePrinted
+    ap_account: Ref | None = None
+    memo: str = ""
+    exchange_rate: Decimal | None = None
     external_guid: str = ""
     include: tuple[str, ...] = ()
 
@@ -132,13 +189,14 @@ class EntityQuery:
 
 @dataclass(frozen=True)
 class ListQuery:
-    """AccountQuery / ClassQuery / CustomerQuery (customers include jobs).
+    """AccountQuery / ClassQuery / CustomerQuery (customers include jobs) / EmployeeQuery /
+    OtherNameQuery / TermsQuery (standard and date-driven) / CurrencyQuery.
 
-    Only CustomerQuery takes an iterator in 13.0; Account and Class answer in one piece
-    (the builder refuses an iterator for them).
+    Only CustomerQuery takes an iterator in 13.0; the others answer in one piece (the builder
+    refuses an iterator for them).
     """
 
-    list_type: Literal["Account", "Class", "Customer"]
+    list_type: Literal["Account", "Class", "Customer", "Employee", "OtherName", "Terms", "Currency"]
     active_status: Literal["ActiveOnly", "InactiveOnly", "All"] = "All"
     from_modified: dt.datetime | None = None
     iterator: Iterator | None = None
@@ -149,11 +207,34 @@ class ListQuery:
 
 @dataclass(frozen=True)
 class TxnQuery:
-    """BillQuery / JournalEntryQuery by RefNumber(s): how uncertain outcomes are settled."""
+    """BillQuery / JournalEntryQuery / BillPaymentCheckQuery.
 
-    txn_type: Literal["Bill", "JournalEntry"]
+    One way to choose, as the XSD's choice allows: ``ref_numbers`` (how uncertain outcomes are
+    settled), ``txn_ids`` (open balance of bills we posted), or ``entity`` with
+    ``exact_ref_number`` (a bill of that vendor with that invoice number, however it got there:
+    the hand-keyed duplicate check; sent as RefNumberRangeFilter From = To, since RefNumberFilter
+    has no "equals").
+    """
+
+    txn_type: Literal["Bill", "JournalEntry", "BillPaymentCheck"]
     ref_numbers: tuple[str, ...] = ()
     include: tuple[str, ...] = ("TxnID", "RefNumber", "ExternalGUID", "TxnDate", "Memo")
+    txn_ids: tuple[str, ...] = ()
+    entity: Ref | None = None
+    exact_ref_number: str = ""
+    paid_status: Literal["All", "PaidOnly", "NotPaidOnly"] | None = None  # BillQuery only
+    include_line_items: bool = False
+    include_linked_txns: bool = False  # BillQuery only: the payments applied to each bill
+
+
+@dataclass(frozen=True)
+class BillToPayQuery:
+    """Pay Bills' list for one payee: open bills and open A/P credits (journal entries included),
+    each with what is still due. No iterator; one answer."""
+
+    payee: Ref
+    ap_account: Ref | None = None
+    include: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -201,10 +282,12 @@ Request = (
     | VendorMod
     | BillAdd
     | JournalEntryAdd
+    | BillPaymentCheckAdd
     | VendorQuery
     | EntityQuery
     | ListQuery
     | TxnQuery
+    | BillToPayQuery
     | HostQuery
     | CompanyQuery
     | PreferencesQuery

@@ -216,6 +216,8 @@ class HostCompanyPrefs:
     company_name: str = ""
     file_id: str | None = None  # DataExt "FileID" under our OwnerID; None when not recorded
     is_using_class_tracking: bool | None = None
+    is_using_account_numbers: bool | None = None
+    company_country: str = ""  # CompanyRet Address/Country (HostRet Country is the edition's)
     is_multi_currency_on: bool | None = None
     home_currency: str = ""
     closing_date: dt.date | None = None
@@ -304,6 +306,8 @@ def parse_hcp(text: str | bytes, owner_id: str = "") -> HostCompanyPrefs:
         company_name=_text_at(company, "CompanyName") or "",
         file_id=file_id,
         is_using_class_tracking=_bool_at(prefs, "AccountingPreferences", "IsUsingClassTracking"),
+        is_using_account_numbers=_bool_at(prefs, "AccountingPreferences", "IsUsingAccountNumbers"),
+        company_country=_text_at(company, "Address", "Country") or "",
         is_multi_currency_on=_bool_at(prefs, "MultiCurrencyPreferences", "IsMultiCurrencyOn"),
         home_currency=_text_at(prefs, "MultiCurrencyPreferences", "HomeCurrencyRef", "FullName") or "",
         closing_date=closing_date,
@@ -347,3 +351,165 @@ def choose_version(
         if minimum <= candidate <= wanted and (best is None or candidate > best):
             best = candidate
     return None if best is None else f"{best[0]}.{best[1]}"
+
+
+# --- typed views of records -----------------------------------------------------------------------
+
+
+def _nested(record: dict[str, object], key: str) -> list[dict[str, object]]:
+    """The nested aggregates under ``key`` (flatten keeps aggregates as lists of dicts)."""
+    value = record.get(key)
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def _first(record: dict[str, object], key: str) -> dict[str, object]:
+    return next(iter(_nested(record, key)), {})
+
+
+def _str(record: dict[str, object], key: str) -> str:
+    value = record.get(key)
+    return value if isinstance(value, str) else ""
+
+
+def _flag(record: dict[str, object], key: str) -> bool | None:
+    value = record.get(key)
+    return value if isinstance(value, bool) else None
+
+
+@dataclass(frozen=True)
+class CompanySettings:
+    """What a PreferencesQuery / CompanyQuery / HostQuery answer says about the company file."""
+
+    is_using_account_numbers: bool | None = None
+    is_using_class_tracking: bool | None = None
+    is_multi_currency_on: bool | None = None
+    home_currency: str = ""  # HomeCurrencyRef FullName, only when multicurrency is on
+    country: str = ""  # CompanyRet Address/Country, else HostRet Country (the edition: US, CA, UK)
+    company_name: str = ""
+
+
+def company_settings(responses: Iterable[Response]) -> CompanySettings:
+    """Settings from whichever of PreferencesRet / CompanyRet / HostRet the answers hold."""
+    found: dict[str, dict[str, object]] = {}
+    for response in responses:
+        for record in response.records:
+            found.setdefault(str(record.get("_ret", "")), record)
+    prefs, company, host = found.get("PreferencesRet", {}), found.get("CompanyRet", {}), found.get("HostRet", {})
+    accounting, multi = _first(prefs, "AccountingPreferences"), _first(prefs, "MultiCurrencyPreferences")
+    return CompanySettings(
+        is_using_account_numbers=_flag(accounting, "IsUsingAccountNumbers"),
+        is_using_class_tracking=_flag(accounting, "IsUsingClassTracking"),
+        is_multi_currency_on=_flag(multi, "IsMultiCurrencyOn"),
+        home_currency=_str(multi, "HomeCurrencyRef.FullName"),
+        country=_str(_first(company, "Address"), "Country") or _str(host, "Country"),
+        company_name=_str(company, "CompanyName"),
+    )
+
+
+@dataclass(frozen=True)
+class LinkedPayment:
+    """A transaction linked to a bill (IncludeLinkedTxns), e.g. the check that paid it."""
+
+    txn_id: str
+    txn_type: str  # BillPaymentCheck, BillPaymentCreditCard, VendorCredit, ...
+    txn_date: str
+    ref_number: str
+    amount: Decimal | None  # as QuickBooks signs it
+
+
+@dataclass(frozen=True)
+class BillBalance:
+    """A BillRet read for its open balance: what is still owed and what paid it."""
+
+    txn_id: str
+    ref_number: str
+    vendor_list_id: str
+    vendor_name: str
+    txn_date: str
+    amount_due: Decimal | None
+    open_amount: Decimal | None
+    is_paid: bool | None
+    external_guid: str
+    currency: str  # CurrencyRef FullName; "" in a single-currency file
+    linked: tuple[LinkedPayment, ...] = ()
+
+
+def bill_balance(record: dict[str, object]) -> BillBalance:
+    linked = tuple(
+        LinkedPayment(_str(link, "TxnID"), _str(link, "TxnType"), _str(link, "TxnDate"), _str(link, "RefNumber"), decimal_of(link, "Amount"))
+        for link in _nested(record, "LinkedTxn")
+    )
+    return BillBalance(
+        txn_id=_str(record, "TxnID"),
+        ref_number=_str(record, "RefNumber"),
+        vendor_list_id=_str(record, "VendorRef.ListID"),
+        vendor_name=_str(record, "VendorRef.FullName"),
+        txn_date=_str(record, "TxnDate"),
+        amount_due=decimal_of(record, "AmountDue"),
+        open_amount=decimal_of(record, "OpenAmount"),
+        is_paid=_flag(record, "IsPaid"),
+        external_guid=_str(record, "ExternalGUID"),
+        currency=_str(record, "CurrencyRef.FullName"),
+        linked=linked,
+    )
+
+
+@dataclass(frozen=True)
+class BillToPay:
+    """One open item of a BillToPayQuery answer (a bill or, e.g., a journal entry's A/P credit)."""
+
+    txn_id: str
+    txn_type: str
+    ap_account: str
+    txn_date: str
+    ref_number: str
+    amount_due: Decimal | None
+
+
+def bills_to_pay(record: dict[str, object]) -> list[BillToPay]:
+    """A BillToPayRet holds a BillToPay (what is owed) or a CreditToApply (skipped here)."""
+    return [
+        BillToPay(_str(item, "TxnID"), _str(item, "TxnType"), _str(item, "APAccountRef.FullName"), _str(item, "TxnDate"),
+                  _str(item, "RefNumber"), decimal_of(item, "AmountDue"))
+        for item in _nested(record, "BillToPay")
+    ]
+
+
+@dataclass(frozen=True)
+class AppliedPayment:
+    txn_id: str  # the bill
+    amount: Decimal | None
+    balance_remaining: Decimal | None
+
+
+@dataclass(frozen=True)
+class BillPayment:
+    """A BillPaymentCheckRet: one check and the bills it paid."""
+
+    txn_id: str
+    ref_number: str
+    payee_list_id: str
+    payee_name: str
+    txn_date: str
+    amount: Decimal | None
+    bank_account: str
+    external_guid: str
+    applied: tuple[AppliedPayment, ...] = ()
+
+
+def bill_payment(record: dict[str, object]) -> BillPayment:
+    applied = tuple(
+        AppliedPayment(_str(row, "TxnID"), decimal_of(row, "Amount"), decimal_of(row, "BalanceRemaining"))
+        for row in _nested(record, "AppliedToTxnRet")
+    )
+    return BillPayment(
+        txn_id=_str(record, "TxnID"),
+        ref_number=_str(record, "RefNumber"),
+        payee_list_id=_str(record, "PayeeEntityRef.ListID"),
+        payee_name=_str(record, "PayeeEntityRef.FullName"),
+        txn_date=_str(record, "TxnDate"),
+        amount=decimal_of(record, "Amount"),
+        bank_account=_str(record, "BankAccountRef.FullName"),
+        external_guid=_str(record, "ExternalGUID"),
+        applied=applied,
+    )
