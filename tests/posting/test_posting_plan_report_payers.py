@@ -243,3 +243,26 @@ def test_without_the_figures_the_payment_types_decide_and_ibcp_is_company_paid_b
 
 def test_nothing_owed_and_nothing_spent_is_not_postable():
     assert isinstance(plan(report(personal("10.00", "CASH"), total="0.00", **figures())), NotPostable)
+
+
+# --- billable ------------------------------------------------------------------------------------
+
+
+def test_billable_status_comes_from_concur_on_lines_with_a_customer_job():
+    billable = dataclasses.replace(expense("90.00", "MEALS", allocations=(alloc("100", "90.00", custom1="CC-100", custom2="PRJ-7"),)), is_billable=True)
+    not_billable = dataclasses.replace(expense("10.00", "MEALS", "CBCP", allocations=(alloc("100", "10.00", custom2="PRJ-8"),)), is_billable=False)
+    unsaid = expense("5.00", "MEALS", allocations=(alloc("100", "5.00", custom2="PRJ-8"),))
+    no_customer = dataclasses.replace(expense("7.00", "AIRFR"), is_billable=True)
+    doc = report(billable, not_billable, unsaid, no_customer, **figures(due_employee="102.00", card="10.00"))
+    je = entry(doc)
+    assert [(line.entity.full_name if line.entity else None, line.billable_status) for line in je.lines[:4]] == [
+        ("Client A:Project X", "Billable"), ("Client B", "NotBillable"), ("Client B", None), (None, None)]
+    bill = plan(doc, expense_report_as="bill").transactions[0]
+    assert isinstance(bill, BillAdd)
+    assert [line.billable_status for line in bill.lines] == ["Billable", None, None]
+
+
+def test_billable_itemization_carries_its_own_flag():
+    room = item("I-ROOM", "100.00", "LODGING", is_billable=True, allocations=(alloc("100", "100.00", custom2="PRJ-7"),))
+    doc = report(dataclasses.replace(expense("100.00", "LODGING", "CBCP"), itemizations=(room,)), **figures(card="100.00"))
+    assert entry(doc).lines[0].billable_status == "Billable"

@@ -42,7 +42,7 @@ from worker.posting.vendors import (
     invoice_vendor_candidate,
 )
 from worker.qbxml import limits
-from worker.qbxml.model import BillAdd, ExpenseLine, JournalEntryAdd, JournalLine, Ref
+from worker.qbxml.model import BillableStatus, BillAdd, ExpenseLine, JournalEntryAdd, JournalLine, Ref
 
 ZERO = Decimal("0.00")
 
@@ -271,9 +271,24 @@ def _ref(name: str | None) -> Ref | None:
     return Ref(full_name=name) if name else None
 
 
+def _billable_status(line: _Line) -> BillableStatus | None:
+    """Concur's billable flag on a line with a customer:job, so QuickBooks' own default (which
+    follows the account's and the customer's settings) never decides; None without either."""
+    if not line.dims.customer or line.billable is None:
+        return None
+    return "Billable" if line.billable else "NotBillable"
+
+
 def _expense_lines(lines: list[_Line]) -> tuple[ExpenseLine, ...]:
     return tuple(
-        ExpenseLine(account=Ref(full_name=line.account), amount=line.amount, memo=line.memo, customer=_ref(line.dims.customer), klass=_ref(line.dims.klass))
+        ExpenseLine(
+            account=Ref(full_name=line.account),
+            amount=line.amount,
+            memo=line.memo,
+            customer=_ref(line.dims.customer),
+            klass=_ref(line.dims.klass),
+            billable_status=_billable_status(line),
+        )
         for line in lines
     )
 
@@ -288,6 +303,7 @@ def _journal_lines(lines: list[_Line]) -> list[JournalLine]:
             memo=line.memo,
             entity=_ref(line.dims.customer),
             klass=_ref(line.dims.klass),
+            billable_status=_billable_status(line),
         )
         for line in lines
     ]
