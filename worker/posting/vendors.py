@@ -1,10 +1,13 @@
 """Which QuickBooks vendor a Concur employee or invoice vendor is: a pure decision.
 
-Order: the stored link (Concur key -> ListID), then the exact name (case-insensitive), then the
-normalised name (transliterated, case, whitespace and punctuation folded). When nothing matches
-the vendor is created (``vendor_policy = "create"``) or the document is held ("match_only").
-Vendor, Customer, Employee and Other Name share one name space in QuickBooks (3100 on a
-collision), so a new vendor whose name another kind of entity already has gets a " (V)" suffix.
+Order: the stored link (Concur key -> ListID), then, for an employee, the vendor whose
+``AccountNumber`` is the Concur employee id (set when the connector creates the vendor) and
+nothing else: a vendor that only shares the employee's name is someone else (a contractor "John
+Smith" is not the employee John Smith). For an invoice vendor: the exact name (case-insensitive),
+then the normalised name (transliterated, case, whitespace and punctuation folded). When nothing
+matches the vendor is created (``vendor_policy = "create"``) or the document is held
+("match_only"). Vendor, Customer, Employee and Other Name share one name space in QuickBooks
+(3100 on a collision), so a new vendor whose name is already taken gets a " (V)" suffix.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ class QbVendor:
     name: str
     is_active: bool = True
     edit_sequence: str | None = None
+    account_number: str = ""  # the vendor's AccountNumber ("" when none or not synced)
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,14 @@ class VendorDirectory:
         return index
 
     @cached_property
+    def _by_account_number(self) -> dict[str, list[QbVendor]]:
+        index: dict[str, list[QbVendor]] = {}
+        for v in self.vendors:
+            if v.account_number.strip():
+                index.setdefault(v.account_number.strip().casefold(), []).append(v)
+        return index
+
+    @cached_property
     def _other_names(self) -> frozenset[str]:
         return frozenset(n.casefold() for n in self.other_names)
 
@@ -77,6 +89,9 @@ class VendorDirectory:
 
     def by_normalised(self, key: str) -> list[QbVendor]:
         return list(self._by_normalised.get(key, ()))
+
+    def by_account_number(self, number: str) -> list[QbVendor]:
+        return list(self._by_account_number.get(number.strip().casefold(), ())) if number.strip() else []
 
     def name_taken_by_other(self, name: str) -> bool:
         return name.casefold() in self._other_names
@@ -138,6 +153,9 @@ class VendorCandidate:
     email: str = ""
     account_number: str = ""
     notes: str = ""
+    # True (employees): a QuickBooks vendor is this payee only by the stored link or by its
+    # AccountNumber, never by its name.
+    by_identity: bool = False
 
 
 def employee_candidate(employee: Employee) -> VendorCandidate:
@@ -149,6 +167,7 @@ def employee_candidate(employee: Employee) -> VendorCandidate:
         email=employee.email,
         account_number=employee.employee_code or employee.employee_id,
         notes=f"Concur employee {employee.employee_id}",
+        by_identity=True,
     )
 
 
@@ -204,6 +223,18 @@ def _found(vendor: QbVendor, why: str, decisions: list[str]) -> VendorAction | V
     return ReactivateVendor(VendorMod(list_id=vendor.list_id, edit_sequence=vendor.edit_sequence, is_active=True), vendor.name)
 
 
+def _by_identity(candidate: VendorCandidate, directory: VendorDirectory, decisions: list[str]) -> VendorAction | VendorHold | None:
+    """The vendor whose AccountNumber is the employee's Concur id, if exactly one is."""
+    matches = directory.by_account_number(candidate.account_number)
+    vendor = _pick(matches)
+    if vendor is not None:
+        return _found(vendor, f"its AccountNumber {candidate.account_number} is the Concur employee id of {candidate.description}", decisions)
+    if matches:
+        names = ", ".join(f'"{v.name}" ({v.list_id})' for v in matches)
+        return VendorHold(f"several QuickBooks vendors carry AccountNumber {candidate.account_number}, the Concur employee id of {candidate.description} ({names}); keep it on one")
+    return None
+
+
 def decide_vendor(
     candidate: VendorCandidate,
     directory: VendorDirectory,
@@ -224,12 +255,17 @@ def decide_vendor(
         return UseVendor(list_id, cut_name(candidate.name))
 
     cut = cut_name(candidate.name)
-    for name in dict.fromkeys((candidate.name.strip(), cut)):
-        vendor = _pick(directory.by_name(name))
-        if vendor is not None:
-            return _found(vendor, f"exact name match for {candidate.description}", decisions)
+    if candidate.by_identity:
+        found = _by_identity(candidate, directory, decisions)
+        if found is not None:
+            return found
+    else:
+        for name in dict.fromkeys((candidate.name.strip(), cut)):
+            vendor = _pick(directory.by_name(name))
+            if vendor is not None:
+                return _found(vendor, f"exact name match for {candidate.description}", decisions)
 
-    key = normalise_name(candidate.name)
+    key = normalise_name(candidate.name) if not candidate.by_identity else ""
     if key:
         matches = directory.by_normalised(key)
         vendor = _pick(matches)
@@ -248,7 +284,7 @@ def decide_vendor(
     n = 0
     while True:
         vendors = directory.by_name(name)
-        if n and vendors and (vendor := _pick(vendors)) is not None:
+        if n and vendors and not candidate.by_identity and (vendor := _pick(vendors)) is not None:
             return _found(vendor, f'the name ml-connector gives {candidate.description} ("{cut}" is taken by a customer, employee or other name)', decisions)
         if not vendors and not directory.name_taken_by_other(name):
             break
@@ -260,7 +296,12 @@ def decide_vendor(
     if policy == "match_only":
         return VendorHold(f'no QuickBooks vendor matches {candidate.description} and vendor_policy is "match_only" for company {company} (create or rename the vendor in QuickBooks)')
 
-    if name != cut:
+    if name != cut and candidate.by_identity:
+        decisions.append(
+            f'vendor "{name}" will be created for {candidate.description}: "{cut}" is already used in QuickBooks by a vendor that is not this employee '
+            f"(no link, and its AccountNumber is not the Concur employee id {candidate.account_number}) or by a customer, employee or other name"
+        )
+    elif name != cut:
         decisions.append(f'vendor "{name}" will be created for {candidate.description}: "{cut}" is already used by a customer, employee or other name in QuickBooks')
     elif cut != candidate.name.strip():
         decisions.append(f'vendor "{name}" will be created for {candidate.description} (name made fit for QuickBooks: Latin-1, at most {NAME_MAX} characters)')
