@@ -25,6 +25,9 @@ EXIT_CONFIG = 2
 BAR_WIDTH = 30
 APPROVALS_PER_TICK = 2
 DEMO_TICK_S = 2.0
+# Half the reports in the shapes real tenants produce (IBCP cards, personal charges, itemized
+# hotels, partly approved expenses: issue 12), the rest and the invoices simple.
+DEMO_PROFILE = "mixed"
 
 
 def run_demo(config_path: str | None, *, headless: bool, reports: int, invoices: int, seed: int) -> int:
@@ -97,7 +100,7 @@ def _port_free(host: str, port: int) -> bool:
 async def _headless(config: Config, run_dir: Path, reports: int, invoices: int, seed: int) -> int:
     started = time.monotonic()
     async with trio.open_nursery() as nursery:
-        h = await harness.start(nursery, config, run_dir, seed=seed, reports=reports, invoices=invoices, worker_port=_port(config))
+        h = await harness.start(nursery, config, run_dir, seed=seed, reports=reports, invoices=invoices, worker_port=_port(config), concur_profile=DEMO_PROFILE)
         print(f"demo: worker on {h.worker.url}, simulated Concur on {h.concur.base_url}, QuickBooks file {h.company_path}", file=sys.stderr)
         expected = harness.approve_everything(h)
         await harness.deliver(h, duplicates=1, shuffle=True)
@@ -123,7 +126,7 @@ def _with_console(config: Config, run_dir: Path, reports: int, invoices: int, se
 
     async def world() -> None:
         async with trio.open_nursery() as nursery:
-            h = await harness.start(nursery, config, run_dir, seed=seed, reports=reports, invoices=invoices, worker_port=_port(config))
+            h = await harness.start(nursery, config, run_dir, seed=seed, reports=reports, invoices=invoices, worker_port=_port(config), concur_profile=DEMO_PROFILE)
             state["url"] = h.worker.url
             state["token_file"] = h.config.operator.token_file
             ready.set()

@@ -19,7 +19,7 @@ from sim.concur.server import PRIMARY, SECONDARY, CompanyParams, ConcurSim
 @click.option("--seed", default=1, show_default=True, type=int)
 @click.option("--reports", default=5, show_default=True, type=int)
 @click.option("--invoices", default=2, show_default=True, type=int)
-@click.option("--profile", default="simple", show_default=True, type=click.Choice(["simple", "realistic"]),
+@click.option("--profile", default="simple", show_default=True, type=click.Choice(["simple", "realistic", "mixed"]),
               help="realistic: IBCP/personal/itemized/partly approved/cash advance/EUR/tax+shipping shapes")
 @click.option("--company", "company_id", default="demo", show_default=True)
 @click.option("--company-uuid", default="5d1a8c3e-6f43-4d85-ba0d-94e844849dc1", show_default=True)
