@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import tomllib
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Collection
 from contextlib import asynccontextmanager
 from decimal import Decimal
 from pathlib import Path
@@ -34,13 +34,14 @@ async def running(
     seed: int = 7,
     change: Callable[[dict], None] | None = None,
     before_worker: Callable[[harness.Harness], None] | None = None,
+    profile: str = "simple",
 ) -> AsyncIterator[harness.Harness]:
     """The harness with the repo's demo config; ``change`` edits the run config before the worker
     starts (so the worker starts with it, no reload involved)."""
     config = load_config(REPO / "mlc.toml", environ={})
     async with trio.open_nursery() as nursery:
         h = await harness.start(nursery, config, run_dir, seed=seed, reports=reports, invoices=invoices,
-                                worker_port=0, concur_port=0, start_worker=False)
+                                worker_port=0, concur_port=0, start_worker=False, concur_profile=profile)
         if change is not None:
             harness.edit_run_config(h, change)
         if before_worker is not None:
@@ -239,30 +240,40 @@ async def plan_totals(h: harness.Harness) -> Counter:
     return totals(line for row in rows for line in plan_signed_lines(json.loads(row["plan"])))
 
 
-def concur_account_totals(h: harness.Harness) -> Counter:
+def concur_account_totals(h: harness.Harness, skip: Collection[str] = ()) -> Counter:
     """What Concur approved, per QuickBooks account, computed from the simulator's own data and the
-    run config's mapping (independent of the worker's planner): expenses debit the mapped account;
-    out-of-pocket credits A/P, company-card credits the card account; invoices credit A/P."""
+    run config's mapping (independent of the worker's planner): the business part of each expense
+    (per itemization where itemized) debits the mapped account; a report's other side is Concur's
+    own header figures (the simulator's ``Report.header()``): A/P for amountDueEmployee, the card
+    for amountDueCompanyCard, the company-paid account for amountCompanyPaid, the receivable for
+    amountDueCompany, the advance account for the cash advance applied; invoices credit A/P.
+    ``skip``: Concur ids left out (documents a test expects to be held)."""
     company = (h.worker.ctx.config if h.worker is not None else h.config).companies[0]  # the config the worker runs
+    posting = company.posting
     mapping = company.mapping.expense_types
-    card_types = set(company.posting.company_paid_payment_types)
     data = h.concur.companies[COMPANY].data
     result: Counter = Counter()
     for report in data.reports.values():
-        if report.status != "A_APPR" or report.deleted:
+        if report.status != "A_APPR" or report.deleted or report.id in skip:
             continue
         for expense in report.expenses:
             if expense.personal:
                 continue
-            result[mapping[expense.type_code]] += expense.amount
-            credit = company.posting.company_card_account if expense.payment_code in card_types else company.posting.ap_account
-            result[credit] -= expense.amount
+            for part in expense.itemizations or [expense]:
+                if not getattr(part, "personal", False):
+                    result[mapping[part.type_code]] += part.amount
+        figures = report.header()
+        result[posting.ap_account] -= figures["amountDueEmployee"]
+        result[posting.company_card_account] -= figures["amountDueCompanyCard"]
+        result[posting.company_paid_account or posting.company_card_account] -= figures["amountCompanyPaid"]
+        result[posting.employee_receivable_account] += figures["amountDueCompany"]
+        result[posting.cash_advance_account] -= figures["cashAdvanceApplied"]
     for invoice in data.invoices.values():
-        if invoice.status != "A_APPR" or invoice.deleted:
+        if invoice.status != "A_APPR" or invoice.deleted or invoice.id in skip:
             continue
         for line in invoice.lines:
             result[mapping[line.type_code]] += line.amount
-        result[company.posting.ap_account] -= invoice.total
+        result[posting.ap_account] -= invoice.total
     return Counter({k: v for k, v in result.items() if v})
 
 
