@@ -403,7 +403,9 @@ def _itemized_lines(p: _Planner, expense: Expense, label: str, company_paid: boo
     lines: list[_Line] = []
     for item in business:
         item_label = f"{label} itemization {item.itemization_id}"
-        lines += _with_billable(p.lines_for(item, item.expense_type, _itemization_memo(expense, item), item_label, company_paid), item.is_billable)
+        # An itemization's own flag where Concur states one (v4 has it on the detail only), else its parent's.
+        billable = item.is_billable if item.is_billable is not None else expense.is_billable
+        lines += _with_billable(p.lines_for(item, item.expense_type, _itemization_memo(expense, item), item_label, company_paid), billable)
     return lines
 
 
