@@ -17,8 +17,10 @@ from typing import Any
 
 import tomli_w
 import trio
+from click.testing import CliRunner
 
 from mlc import harness
+from mlc.cli import main
 from shared.config import load_config
 
 REPO = Path(__file__).resolve().parents[2]
@@ -54,6 +56,16 @@ async def running(
             if h.worker is not None:
                 await harness.stop_worker(h)
             nursery.cancel_scope.cancel()
+
+
+async def mlc(h: harness.Harness, *args: str) -> tuple[int, str]:
+    """The real ``mlc`` command line against the run config (click's CliRunner in a thread, as if
+    typed in another terminal): (exit code, output)."""
+    def invoke() -> tuple[int, str]:
+        result = CliRunner().invoke(main, ["--config", str(h.config.path), *args], catch_exceptions=False)
+        return result.exit_code, result.output
+
+    return await trio.to_thread.run_sync(invoke)
 
 
 async def restart_worker(h: harness.Harness) -> None:

@@ -15,11 +15,8 @@ from collections import Counter
 from decimal import Decimal
 
 import pytest
-import trio
-from click.testing import CliRunner
 
 from mlc import harness
-from mlc.cli import main
 from worker.posting.vendors import cut_name, suffixed_name
 
 from e2e_posting_helpers import (
@@ -28,6 +25,7 @@ from e2e_posting_helpers import (
     by_account,
     concur_account_totals,
     document,
+    mlc,
     plan_totals,
     qb_totals,
     qb_transactions,
@@ -119,14 +117,6 @@ def card_charges(reports) -> Decimal:
 
 def card_credits(h) -> Decimal:
     return sum((-amount for (account, _k), amount in qb_totals(h).items() if account == CARD), Decimal(0))
-
-
-async def mlc(h, *args: str) -> tuple[int, str]:
-    def invoke():
-        result = CliRunner().invoke(main, ["--config", str(h.config.path), *args], catch_exceptions=False)
-        return result.exit_code, result.output
-
-    return await trio.to_thread.run_sync(invoke)
 
 
 # --- the tests ----------------------------------------------------------------------------------------

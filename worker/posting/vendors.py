@@ -223,15 +223,18 @@ def _found(vendor: QbVendor, why: str, decisions: list[str]) -> VendorAction | V
     return ReactivateVendor(VendorMod(list_id=vendor.list_id, edit_sequence=vendor.edit_sequence, is_active=True), vendor.name)
 
 
-def _by_identity(candidate: VendorCandidate, directory: VendorDirectory, decisions: list[str]) -> VendorAction | VendorHold | None:
-    """The vendor whose AccountNumber is the employee's Concur id, if exactly one is."""
-    matches = directory.by_account_number(candidate.account_number)
+_NAMES = "\x00names\x00"  # where ``_unique`` puts the names of the vendors that match
+
+
+def _unique(matches: list[QbVendor], why: str, several: str, decisions: list[str]) -> VendorAction | VendorHold | None:
+    """The one vendor of ``matches`` (see ``_pick``), found for ``why``; when several match and none
+    stands out, a hold: ``several`` with ``_NAMES`` replaced by their names; None when nothing matches."""
     vendor = _pick(matches)
     if vendor is not None:
-        return _found(vendor, f"its AccountNumber {candidate.account_number} is the Concur employee id of {candidate.description}", decisions)
+        return _found(vendor, why, decisions)
     if matches:
-        names = ", ".join(f'"{v.name}" ({v.list_id})' for v in matches)
-        return VendorHold(f"several QuickBooks vendors carry AccountNumber {candidate.account_number}, the Concur employee id of {candidate.description} ({names}); keep it on one")
+        # replace, not format: a payee's name may hold braces
+        return VendorHold(several.replace(_NAMES, ", ".join(f'"{v.name}" ({v.list_id})' for v in matches)))
     return None
 
 
@@ -256,7 +259,9 @@ def decide_vendor(
 
     cut = cut_name(candidate.name)
     if candidate.by_identity:
-        found = _by_identity(candidate, directory, decisions)
+        number = candidate.account_number
+        found = _unique(directory.by_account_number(number), f"its AccountNumber {number} is the Concur employee id of {candidate.description}",
+                        f"several QuickBooks vendors carry AccountNumber {number}, the Concur employee id of {candidate.description} ({_NAMES}); keep it on one", decisions)
         if found is not None:
             return found
     else:
@@ -267,13 +272,10 @@ def decide_vendor(
 
     key = normalise_name(candidate.name) if not candidate.by_identity else ""
     if key:
-        matches = directory.by_normalised(key)
-        vendor = _pick(matches)
-        if vendor is not None:
-            return _found(vendor, f"normalised name match for {candidate.description}", decisions)
-        if matches:
-            names = ", ".join(f'"{v.name}" ({v.list_id})' for v in matches)
-            return VendorHold(f"{candidate.description} matches several QuickBooks vendors ({names}); make the names distinct in QuickBooks")
+        found = _unique(directory.by_normalised(key), f"normalised name match for {candidate.description}",
+                        f"{candidate.description} matches several QuickBooks vendors ({_NAMES}); make the names distinct in QuickBooks", decisions)
+        if found is not None:
+            return found
 
     if not cut:
         return VendorHold(f"{candidate.description} has no name usable in QuickBooks (nothing is left once characters QuickBooks cannot store and the ':' it reserves for sub-levels are removed); give the payee a name in Concur")
