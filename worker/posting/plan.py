@@ -431,6 +431,15 @@ def _report_lines(p: _Planner, doc: ExpenseReport) -> list[_Line]:
     return lines
 
 
+def _business_amount(expense: Expense) -> Decimal:
+    """What the company bears of one expense: its approved amount, or its business itemizations'."""
+    if expense.is_personal:
+        return ZERO
+    if expense.itemizations:
+        return sum((cents(item.amount) for item in expense.itemizations if not item.is_personal), ZERO)
+    return cents(expense.amount)
+
+
 def _settlement(p: _Planner, doc: ExpenseReport, lines: list[_Line]) -> _Settlement | None:
     """Who is owed what, from Concur's header figures where the payload has them; None (and a
     problem naming every figure) when they do not balance against the lines. Never a guess."""
@@ -655,15 +664,7 @@ def _plan_invoice(p: _Planner, doc: Invoice, vendors: VendorDirectory, links: Ma
     return Plan(vendor, (bill,), total, p._all_decisions())
 
 
-def _business_amount(expense: Expense) -> Decimal:
-    if expense.is_personal:
-        return ZERO
-    if expense.itemizations:
-        return sum((cents(item.amount) for item in expense.itemizations if not item.is_personal), ZERO)
-    return cents(expense.amount)
-
-
-# --- entry point ---------------------------------------------------------------------------
+# --- entry point ----------------------------------------------------------------------------
 
 
 def document_total(doc: Document) -> Decimal:
