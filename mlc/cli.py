@@ -86,9 +86,10 @@ def version() -> None:
 def check_config(ctx: Context) -> None:
     """Validate the config and print what it found."""
     config = ctx.config
+    from mlc.tools import accounts_report
     from shared.checks import describe
 
-    click.echo(describe(config))
+    click.echo(describe(config, accounts_report(config)))
 
 
 @main.command()
@@ -137,12 +138,14 @@ def local_url(config: Config) -> str:
 @click.option("--reports", default=25, show_default=True, help="expense reports to generate")
 @click.option("--invoices", default=10, show_default=True, help="invoices to generate")
 @click.option("--seed", default=7, show_default=True, help="seed of the generated data")
+@click.option("--accounts-by-code", is_flag=True, help="post each debit to the account Concur's own account code names (into numbered QuickBooks accounts)")
 @pass_ctx
-def demo(ctx: Context, headless: bool, reports: int, invoices: int, seed: int) -> None:
+def demo(ctx: Context, headless: bool, reports: int, invoices: int, seed: int, accounts_by_code: bool) -> None:
     """Worker + simulated Concur, QuickBooks and Web Connector on loopback, with generated data."""
     from mlc.demo import run_demo
 
-    sys.exit(run_demo(ctx.config_path, headless=headless or not sys.stdout.isatty(), reports=reports, invoices=invoices, seed=seed))
+    sys.exit(run_demo(ctx.config_path, headless=headless or not sys.stdout.isatty(), reports=reports, invoices=invoices, seed=seed,
+                      accounts_by_code=accounts_by_code))
 
 
 @main.command()

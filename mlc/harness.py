@@ -28,6 +28,14 @@ from worker.main import RunningWorker, serve_worker
 from worker.store import duplicates as duplicate_records
 
 DEMO_PASSWORD = "demo-sync-password"  # the password whose hash the shipped mlc.toml holds
+# ``mlc demo --accounts-by-code``: the simulated Concur tenant's allocation account codes
+# (sim/concur/data.py ACCOUNT_CODES, COST_CENTRE_ACCOUNT_CODES, INVOICE_ACCOUNT_CODES) -> the
+# account numbers of the simulated QuickBooks chart (sim/quickbooks/seed.py), as a firm whose
+# Concur codes differ from its QuickBooks numbers writes them under [companies.mapping.account_codes].
+DEMO_ACCOUNT_CODES = {
+    "6110": "62410", "6120": "62420", "6121": "62420", "6130": "62430", "6140": "62440", "6150": "62440", "6210": "64900",
+    "6430": "64300", "6510": "62410", "6520": "62420", "6300": "66700", "6310": "66900", "6320": "68100",
+}
 FINAL_STATES = ("posted", "held", "failed", "skipped")
 
 
@@ -90,6 +98,14 @@ def edit_run_config(harness: Harness, change) -> Config:
     return harness.config
 
 
+def use_concur_account_codes(raw: dict) -> None:
+    """The first company posts each debit to the account Concur's own account code names (through
+    DEMO_ACCOUNT_CODES), and names its A/P and card accounts by number."""
+    company = raw["companies"][0]
+    company.setdefault("mapping", {}).update(account_source="concur_account_code", account_codes=dict(DEMO_ACCOUNT_CODES))
+    company.setdefault("posting", {}).update(ap_account="20000", company_card_account="20500")
+
+
 def _port(url: str) -> int:
     return urlsplit(url).port or 0
 
@@ -110,9 +126,12 @@ async def start(
     stderr_log: bool = False,
     start_worker: bool = True,
     concur_profile: str = "simple",
+    accounts_by_code: bool = False,
 ) -> Harness:
     """Start Concur (with generated data) and the worker; seed the QuickBooks company file.
-    ``concur_profile="realistic"`` generates the shapes of issues 12/13/19/20 (sim/concur/data.py)."""
+    ``concur_profile="realistic"`` generates the shapes of issues 12/13/19/20 (sim/concur/data.py);
+    ``accounts_by_code``: the file uses account numbers and the first company posts by Concur's
+    account codes into them (``use_concur_account_codes``)."""
     run_dir.mkdir(parents=True, exist_ok=True)
     company = config.companies[0]
     concur = ConcurSim(seed, [
@@ -127,9 +146,12 @@ async def start(
     concur.write_public_key(run_dir / "concur-webhook.pem")
     config = write_run_config(config, run_dir, concur_url, worker_port)
     company_path = run_dir / f"{company.id}.qbsim"
-    company_file = seed_company(company.qbwc.file_id, company.qbwc.owner_id, company_name=company.name, latency=latency or LatencyModel(0, 0, 0, 0, 0))
+    company_file = seed_company(company.qbwc.file_id, company.qbwc.owner_id, company_name=company.name, account_numbers=accounts_by_code,
+                                latency=latency or LatencyModel(0, 0, 0, 0, 0))
     company_file.save(company_path)
     harness = Harness(config, concur, company_file, company_path, None, password, SimClock(clock_scale))
+    if accounts_by_code:
+        edit_run_config(harness, use_concur_account_codes)
     if start_worker:
         await start_worker_in(nursery, harness, worker_port, stderr_log)
     return harness

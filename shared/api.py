@@ -222,7 +222,9 @@ class DocumentDetail:
     content: dict[str, Any] | None  # the normalised Concur document (shared.domain.to_json)
     plan: dict[str, Any] | None  # planned transactions with lines and decisions (posting.plan_to_json)
     postings: list[Posting]
-    audit: list[AuditEntry]
+    audit: list[AuditEntry]  # the latest entries only, oldest first (DETAIL_AUDIT_LIMIT)
+    # Cursor for older entries: GET /api/v1/audit?document={id}&cursor={audit_next}; None when all are here.
+    audit_next: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -231,6 +233,7 @@ class DocumentDetail:
             "plan": self.plan,
             "postings": [p.to_dict() for p in self.postings],
             "audit": [a.to_dict() for a in self.audit],
+            "audit_next": self.audit_next,
         }
 
     @classmethod
@@ -241,6 +244,7 @@ class DocumentDetail:
             plan=data.get("plan"),
             postings=[Posting.from_dict(p) for p in data.get("postings", [])],
             audit=[AuditEntry.from_dict(a) for a in data.get("audit", [])],
+            audit_next=data.get("audit_next"),
         )
 
 

@@ -8,6 +8,7 @@ are kept in ``Secret`` so that they never print by accident.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -62,6 +63,8 @@ class WorkerConfig:
     tls_certfile: Path | None = None
     tls_keyfile: Path | None = None
     log_level: str = "info"
+    trusted_proxies: tuple[str, ...] = ()  # addresses/networks whose X-Forwarded-For names the real client
+    allowed_hosts: tuple[str, ...] = ()  # Host header names accepted besides public_url's and listen's
 
     @property
     def listen(self) -> str:
@@ -115,12 +118,21 @@ class PostingConfig:
     closed_period: str = "hold"  # or "first_open_day"
 
 
+ACCOUNT_SOURCES = ("expense_type", "concur_account_code")
+ANY = "*"  # matches every expense type or cost center in an [companies.mapping.accounts] rule
+
+
 @dataclass(frozen=True)
 class MappingConfig:
     expense_types: dict[str, str] = field(default_factory=dict)
-    dimensions: dict[str, str] = field(default_factory=dict)  # QuickBooks field -> Concur field
+    dimensions: dict[str, str] = field(default_factory=dict)  # QuickBooks field (class, customer_job, cost_center) -> Concur field
     classes: dict[str, str] = field(default_factory=dict)
     customers: dict[str, str] = field(default_factory=dict)
+    # Where each debit line's account comes from: the expense type (rules, then expense_types) or
+    # the allocation's own Concur account code (translated through account_codes).
+    account_source: str = "expense_type"
+    account_codes: dict[str, str] = field(default_factory=dict)  # Concur account code -> QuickBooks account
+    accounts: dict[str, str] = field(default_factory=dict)  # "EXPENSE_TYPE/COST_CENTER" rule -> QuickBooks account
 
 
 @dataclass(frozen=True)
@@ -315,6 +327,17 @@ def _listen(value: str) -> str | None:
     return None
 
 
+def _check_account_rules(r: _Reader, rules: dict[str, str], prefix: str, dimensions: dict[str, str]) -> None:
+    """Each rule key is EXPENSE_TYPE/COST_CENTER (either part may be "*"); a rule that names a
+    cost center needs ``dimensions.cost_center`` to say which allocation field holds it."""
+    for key in rules:
+        expense_type, slash, cost_center = key.partition("/")
+        if not slash or not expense_type.strip() or not cost_center.strip() or "/" in cost_center:
+            r.problem(f"{prefix}{key}", 'expected "EXPENSE_TYPE/COST_CENTER" (either may be "*")')
+        elif cost_center.strip() != ANY and not dimensions.get("cost_center"):
+            r.problem(f"{prefix}{key}", "a rule naming a cost center needs [companies.mapping.dimensions] cost_center (the Concur allocation field that holds it)")
+
+
 def load_config(path: Path | str | None = None, environ: dict[str, str] | None = None) -> Config:
     """Read and validate a config file; raise ConfigError listing every problem."""
     environ = dict(os.environ if environ is None else environ)
@@ -339,7 +362,7 @@ def parse_config(raw: dict[str, Any], path: Path, environ: dict[str, str]) -> Co
     r.unknown_keys(raw, "", {"worker", "operator", "companies", "alerts"})
 
     w = r.table(raw, "", "worker", required=False)
-    r.unknown_keys(w, "worker.", {"listen", "public_url", "data_dir", "tls_certfile", "tls_keyfile", "log_level"})
+    r.unknown_keys(w, "worker.", {"listen", "public_url", "data_dir", "tls_certfile", "tls_keyfile", "log_level", "trusted_proxies", "allowed_hosts"})
     listen = r.get(w, "worker.", "listen", str, "127.0.0.1:8750", _listen) or "127.0.0.1:8750"
     host, _, port = listen.rpartition(":")
     certfile = r.get(w, "worker.", "tls_certfile", str, None)
@@ -357,7 +380,14 @@ def parse_config(raw: dict[str, Any], path: Path, environ: dict[str, str]) -> Co
         tls_certfile=base / certfile if certfile else None,
         tls_keyfile=base / keyfile if keyfile else None,
         log_level=r.get(w, "worker.", "log_level", str, "info", _one_of("debug", "info", "warning", "error")) or "info",
+        trusted_proxies=r.str_list(w, "worker.", "trusted_proxies", ()),
+        allowed_hosts=tuple(h.lower() for h in r.str_list(w, "worker.", "allowed_hosts", ())),
     )
+    for proxy in worker.trusted_proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            r.problem("worker.trusted_proxies", f"not an IP address or network: {proxy!r}")
 
     o = r.table(raw, "", "operator", required=False)
     r.unknown_keys(o, "operator.", {"token_file"})
@@ -502,14 +532,19 @@ def _company(r: _Reader, c: dict[str, Any], p: str, base: Path) -> CompanyConfig
 
     mc = r.table(c, p, "mapping", required=False)
     mp = f"{p}mapping."
-    r.unknown_keys(mc, mp, {"expense_types", "dimensions", "classes", "customers"})
+    r.unknown_keys(mc, mp, {"expense_types", "dimensions", "classes", "customers", "account_source", "account_codes", "accounts"})
     dimensions = r.str_map(mc, mp, "dimensions")
-    r.unknown_keys(dimensions, f"{mp}dimensions.", {"class", "customer_job"})
+    r.unknown_keys(dimensions, f"{mp}dimensions.", {"class", "customer_job", "cost_center"})
+    rules = r.str_map(mc, mp, "accounts")
+    _check_account_rules(r, rules, f"{mp}accounts.", dimensions)
     mapping = MappingConfig(
         expense_types=r.str_map(mc, mp, "expense_types"),
         dimensions=dimensions,
         classes=r.str_map(mc, mp, "classes"),
         customers=r.str_map(mc, mp, "customers"),
+        account_source=r.get(mc, mp, "account_source", str, "expense_type", _one_of(*ACCOUNT_SOURCES)) or "expense_type",
+        account_codes=r.str_map(mc, mp, "account_codes"),
+        accounts=rules,
     )
     if len(r.problems) > before or company_id is None:
         return None

@@ -5,6 +5,12 @@ Rows move ``queued -> sent -> done`` (or ``failed``/``quarantined``/``cancelled`
 comes the row becomes ``unknown`` and a query by RefNumber (or vendor name) settles it before
 anything is sent again: found -> ``done`` with QuickBooks' id, absent -> ``queued``.
 
+A document is posted only when every transaction of its current plan is ``done``. A re-plan is
+matched against the document's earlier rows write by write (op, RefNumber, ExternalGUID:
+``compare_plan``) and queues only what QuickBooks is missing (``carry_over``). Every retry is
+counted in a column (``attempts`` for sends, ``query_attempts`` for settling/re-reading queries)
+and ends at a bound with the document held, naming QuickBooks' last code and message.
+
 requestIDs carry the row through QuickBooks: a write's requestID is its row id; the queries that
 settle or refresh a row use ``u:<id>`` and ``r:<id>``.
 
@@ -36,10 +42,17 @@ REFRESH = "r:"
 WRITE_OPS = ("VendorAdd", "VendorMod", "BillAdd", "JournalEntryAdd")
 TRANSACTION_OPS = ("BillAdd", "JournalEntryAdd")
 MAX_EDIT_SEQUENCE_RETRIES = 3
-TRANSIENT_BACKOFF_S = (30, 120, 600, 1800)
-# QuickBooks could not answer a settling or re-reading query: ask again after this, not in the
-# same breath (the same query in every set would keep a Web Connector session going forever).
-QUERY_RETRY_S = 120
+# Every retry has an end. A write is handed to QuickBooks at most MAX_WRITE_ATTEMPTS times (the
+# ``attempts`` column: busy/locked answers, sets QuickBooks did not run, sends whose answer was lost
+# and that a settlement found absent); then the row fails and its document is held with the last
+# code and message. A release starts a fresh row.
+MAX_WRITE_ATTEMPTS = 8
+TRANSIENT_BACKOFF_S = (30, 120, 600, 1800, 3600)
+# A settling or re-reading query QuickBooks could not answer is asked again after these delays, not
+# in the same breath (the same query in every set would keep a session going forever), at most
+# MAX_QUERY_ATTEMPTS times in a row (the ``query_attempts`` column); then the document is held.
+MAX_QUERY_ATTEMPTS = 6
+QUERY_BACKOFF_S = (120, 600, 1800, 3600)
 
 
 @dataclass(frozen=True)
@@ -60,11 +73,12 @@ class PlannedWrite:
     external_guid: str = ""
 
 
-def queue_writes(conn: sqlite3.Connection, company: str, document_id: int, writes: Sequence[PlannedWrite]) -> list[int]:
-    """Insert the document's writes in dependency order (their seq) and return their row ids."""
+def _insert(conn: sqlite3.Connection, company: str, document_id: int, writes: Sequence[tuple[int, PlannedWrite]]) -> list[int]:
+    """Insert ``(seq, write)`` rows (seq: the write's place in the plan, vendor before
+    transactions) and return their row ids."""
     ids = []
     created = now_iso()
-    for seq, write in enumerate(writes):
+    for seq, write in writes:
         cur = conn.execute(
             "INSERT INTO postings (company, document_id, seq, op, ref_number, external_guid, request_xml, state, created_at) VALUES (?,?,?,?,?,?,'', ?, ?)",
             (company, document_id, seq, write.op, write.key, write.external_guid, str(PostingState.QUEUED), created),
@@ -76,26 +90,80 @@ def queue_writes(conn: sqlite3.Connection, company: str, document_id: int, write
     return ids
 
 
+@dataclass(frozen=True)
+class Carried:
+    """How a document's new plan meets the rows of its earlier plans, write by write."""
+
+    in_quickbooks: int  # done: QuickBooks has it, never sent again
+    in_flight: int  # sent or unknown: settled by a query before anything else is decided
+    missing: tuple[tuple[int, PlannedWrite], ...]  # (seq in the plan, write): to be queued
+    strays: tuple[str, ...]  # transactions QuickBooks has (or may have) that the plan no longer holds
+
+    @property
+    def transactions_missing(self) -> int:
+        return sum(1 for _, write in self.missing if write.op in TRANSACTION_OPS)
+
+
+def _same_write(row: sqlite3.Row, write: PlannedWrite) -> bool:
+    """Each transaction has its own RefNumber and ExternalGUID (keys.py): the identity of a write."""
+    if row["op"] != write.op or row["ref_number"] != write.key:
+        return False
+    return write.op not in TRANSACTION_OPS or not write.external_guid or limits.same_guid(row["external_guid"] or "", write.external_guid)
+
+
+def compare_plan(conn: sqlite3.Connection, document_id: int, writes: Sequence[PlannedWrite]) -> Carried:
+    """Match a new plan's writes against what QuickBooks has or may have of the document (rows
+    done, sent or unknown): which are there, which are in flight, which are missing, and which
+    transactions QuickBooks has that the plan no longer holds (posting beside them would book part
+    of the document twice)."""
+    standing = conn.execute("SELECT * FROM postings WHERE document_id = ? AND state IN ('done', 'sent', 'unknown') ORDER BY seq, id", (document_id,)).fetchall()
+    done = flight = 0
+    missing: list[tuple[int, PlannedWrite]] = []
+    for seq, write in enumerate(writes):
+        match = next((r for r in standing if _same_write(r, write)), None)
+        if match is None:
+            missing.append((seq, write))
+        elif match["state"] == PostingState.DONE:
+            done += 1
+        else:
+            flight += 1
+    extra = tuple(f"{r['op']} {r['ref_number']}" for r in standing if r["op"] in TRANSACTION_OPS and not any(_same_write(r, w) for w in writes))
+    return Carried(done, flight, tuple(missing), extra)
+
+
+def carry_over(conn: sqlite3.Connection, company: str, document_id: int, carried: Carried) -> list[int]:
+    """Queue only what QuickBooks is missing of the document's new plan (``compare_plan``).
+
+    A write already done is not sent again; one in flight stays as it is and is settled first
+    (its query count starts afresh: a release means "ask again"); the missing ones are queued at
+    their seq in the plan, so the vendor still goes before the transactions. Earlier unsent rows
+    and refusals are retired first (cancelled), so they block nothing."""
+    cancel_queued(conn, document_id, superseded_failures=True)
+    conn.execute("UPDATE postings SET query_attempts = 0, not_before = NULL WHERE document_id = ? AND state = ?", (document_id, str(PostingState.UNKNOWN)))
+    return _insert(conn, company, document_id, carried.missing)
+
+
 def pending_count(conn: sqlite3.Connection, company: str, now: str | None = None) -> int:
     """Rows QuickBooks could be given now: sendable writes, settlements and refreshes."""
     now = now or now_iso()
     row = conn.execute(
         """SELECT COUNT(*) FROM postings WHERE company = ? AND (
-               state IN ('unknown', 'queued') AND (not_before IS NULL OR not_before <= ?))""",
-        (company, now),
+               (state = 'queued' OR (state = 'unknown' AND query_attempts < ?)) AND (not_before IS NULL OR not_before <= ?))""",
+        (company, MAX_QUERY_ATTEMPTS, now),
     ).fetchone()
     return int(row[0])
 
 
-def take_batch(conn: sqlite3.Connection, company: str, ticket: str, limits_: BatchLimits, budget: int | None = None) -> list[tuple[str, str]]:
+def take_batch(conn: sqlite3.Connection, company: str, ticket: str, limits_: BatchLimits, budget: int | None = None, carrying: int = 0) -> list[tuple[str, str]]:
     """Choose the next requests (settlements first, then refreshes, then writes in dependency
-    order) and mark the writes sent. Returns ``(requestID, request element)`` pairs."""
+    order) and mark the writes sent. Returns ``(requestID, request element)`` pairs.
+    ``carrying``: requests the set already holds besides these (list queries)."""
     now = now_iso()
     room = limits_.max_requests if budget is None else budget
     size = 0
     items: list[tuple[str, str]] = []
 
-    for row in conn.execute("SELECT id, op, ref_number FROM postings WHERE company = ? AND state = 'unknown' AND (not_before IS NULL OR not_before <= ?) ORDER BY id LIMIT ?", (company, now, room)):
+    for row in conn.execute("SELECT id, op, ref_number FROM postings WHERE company = ? AND state = 'unknown' AND query_attempts < ? AND (not_before IS NULL OR not_before <= ?) ORDER BY id LIMIT ?", (company, MAX_QUERY_ATTEMPTS, now, room)):
         xml = build_request(Tagged(f"{SETTLE}{row['id']}", _settle_query(row["op"], row["ref_number"])))
         items.append((f"{SETTLE}{row['id']}", xml))
         size += len(xml)
@@ -116,7 +184,7 @@ def take_batch(conn: sqlite3.Connection, company: str, ticket: str, limits_: Bat
     ).fetchall()
     for row in candidates:
         if row["solo"]:
-            if items:
+            if items or carrying:
                 continue  # a suspect row travels alone, in a set of its own
             items.append((str(row["id"]), row["request_xml"]))
             writes.append(row["id"])
@@ -171,14 +239,32 @@ def mark_company_uncertain(conn: sqlite3.Connection, company: str, why: str) -> 
 
 
 def requeue(conn: sqlite3.Connection, posting_ids: Iterable[int], *, solo: bool = False, why: str = "") -> None:
-    """Writes QuickBooks did not apply (the whole set failed before any was processed)."""
-    ids = list(posting_ids)
-    if not ids:
-        return
-    marks = ",".join("?" * len(ids))
-    conn.execute(f"UPDATE postings SET state = ?, solo = MAX(solo, ?), status_message = ? WHERE id IN ({marks}) AND state = ?", (str(PostingState.QUEUED), int(solo), why, *ids, str(PostingState.SENT)))
-    for document_id in _documents_of(conn, ids):
-        refresh_document(conn, document_id)
+    """Writes QuickBooks did not apply (the whole set failed before any was processed).
+
+    ``solo``: sent again at once, each alone, to find the one QuickBooks cannot parse; otherwise
+    after a back-off. Either way a row sent MAX_WRITE_ATTEMPTS times is given up on."""
+    for posting_id in posting_ids:
+        row = _posting(conn, posting_id)
+        if row is None or row["state"] != PostingState.SENT:
+            continue
+        if row["attempts"] >= MAX_WRITE_ATTEMPTS:
+            _give_up(conn, row, why)
+            continue
+        not_before = None if solo else _later(TRANSIENT_BACKOFF_S, row["attempts"])
+        _set_state(conn, posting_id, PostingState.QUEUED, solo=max(row["solo"], int(solo)), status_message=why, not_before=not_before)
+        refresh_document(conn, row["document_id"])
+
+
+def _later(delays: Sequence[int], attempt: int) -> str:
+    """When try number ``attempt`` (1-based) may be followed by the next one."""
+    return iso(utc_now() + dt.timedelta(seconds=delays[min(max(attempt, 1) - 1, len(delays) - 1)]))
+
+
+def _give_up(conn: sqlite3.Connection, row: sqlite3.Row, last: str) -> None:
+    """A write sent MAX_WRITE_ATTEMPTS times without success: it fails, and its document is held
+    with the last code and message (a release plans it again, with fresh rows)."""
+    _set_state(conn, row["id"], PostingState.FAILED, needs="")
+    _stop_document(conn, row["document_id"], DocState.HELD, f"{row['op']}: gave up after {row['attempts']} tries; last answer: {last}; release to try again")
 
 
 def quarantine(conn: sqlite3.Connection, posting_id: int, why: str) -> None:
@@ -238,12 +324,13 @@ def _write_answer(conn: sqlite3.Connection, posting_id: int, response: Response 
         record = response.records[0] if response.records else {}
         _done(conn, row, record)
         summary.done += 1
+    elif result.outcome is Outcome.TRANSIENT and row["attempts"] >= MAX_WRITE_ATTEMPTS:
+        _give_up(conn, row, result.reason)
+        summary.held += 1
     elif result.outcome is Outcome.TRANSIENT:
-        attempts = row["attempts"]
-        delay = TRANSIENT_BACKOFF_S[min(attempts - 1, len(TRANSIENT_BACKOFF_S) - 1)]
-        not_before = iso(utc_now() + dt.timedelta(seconds=delay))
+        not_before = _later(TRANSIENT_BACKOFF_S, row["attempts"])
         _set_state(conn, posting_id, PostingState.QUEUED, not_before=not_before)
-        refresh_document(conn, row["document_id"], reason=f"QuickBooks busy ({result.code}); retrying after {not_before}")
+        refresh_document(conn, row["document_id"], reason=f"QuickBooks busy ({result.code}, try {row['attempts']} of {MAX_WRITE_ATTEMPTS}); retrying after {not_before}")
         summary.retry += 1
     elif result.outcome is Outcome.STALE_EDIT_SEQUENCE and row["op"] == "VendorMod" and row["attempts"] < MAX_EDIT_SEQUENCE_RETRIES:
         _set_state(conn, posting_id, PostingState.QUEUED, needs="edit_sequence")
@@ -264,7 +351,7 @@ def _write_answer(conn: sqlite3.Connection, posting_id: int, response: Response 
         summary.vendor_names_in_use = [*(summary.vendor_names_in_use or []), name]
     else:
         _set_state(conn, posting_id, PostingState.FAILED)
-        if result.outcome in (Outcome.MISSING_REFERENCE, Outcome.FEATURE_OFF, Outcome.PERMISSION, Outcome.STALE_EDIT_SEQUENCE, Outcome.NAME_IN_USE):
+        if result.outcome in (Outcome.MISSING_REFERENCE, Outcome.REFUSED, Outcome.FEATURE_OFF, Outcome.PERMISSION, Outcome.STALE_EDIT_SEQUENCE, Outcome.NAME_IN_USE):
             _stop_document(conn, row["document_id"], DocState.HELD, _reason(result, row))
             summary.held += 1
         else:
@@ -297,6 +384,7 @@ def _settle(conn: sqlite3.Connection, posting_id: int, response: Response | None
         # Could not look: stays unknown (never resent blindly) and is asked again a little later.
         _ask_again_later(conn, row, "QuickBooks could not say whether it has this write" + (f" ({result.code}: {result.reason})" if result else ""))
         return
+    conn.execute("UPDATE postings SET query_attempts = 0 WHERE id = ?", (posting_id,))
     doc = conn.execute("SELECT concur_id FROM documents WHERE id = ?", (row["document_id"],)).fetchone()
     concur_id = doc[0] if doc else ""
     ours = [r for r in response.records if _is_ours(row, r, concur_id)]
@@ -310,10 +398,14 @@ def _settle(conn: sqlite3.Connection, posting_id: int, response: Response | None
             summary.settled_found += 1
         return
     audit.append(conn, row["company"], row["document_id"], Actor.QBWC, "settled_absent", {"posting": row["id"], "op": row["op"], "key": row["ref_number"]})
+    summary.settled_absent += 1
+    if row["attempts"] >= MAX_WRITE_ATTEMPTS:
+        last = f"QuickBooks status {row['status_code']}: {row['status_message']}" if row["status_code"] is not None else (row["status_message"] or "no answer")
+        _give_up(conn, row, last)
+        return
     _set_state(conn, row["id"], PostingState.QUEUED, not_before=None)
     if row["document_id"] is not None:
         refresh_document(conn, row["document_id"])
-    summary.settled_absent += 1
 
 
 def _is_ours(row: sqlite3.Row, record: dict[str, object], concur_id: str) -> bool:
@@ -333,6 +425,7 @@ def _refresh_edit_sequence(conn: sqlite3.Connection, posting_id: int, response: 
     if row is None or row["needs"] != "edit_sequence" or row["state"] != PostingState.QUEUED:
         return
     if response is not None and response.records:
+        conn.execute("UPDATE postings SET query_attempts = 0 WHERE id = ?", (posting_id,))
         _requeue_vendor_mod(conn, row, response.records[0])
         return
     result = None if response is None else classify(response.status_code, response.status_message, response.status_severity)
@@ -359,10 +452,23 @@ def back_off_queries(conn: sqlite3.Connection, request_ids: Iterable[str], why: 
 
 
 def _ask_again_later(conn: sqlite3.Connection, row: sqlite3.Row, why: str) -> None:
-    not_before = iso(utc_now() + dt.timedelta(seconds=QUERY_RETRY_S))
-    conn.execute("UPDATE postings SET not_before = ?, status_message = ? WHERE id = ?", (not_before, why, row["id"]))
+    """A settling or re-reading query went unanswered: ask later, and at the bound stop asking and
+    hold the document. A settlement given up on leaves its row ``unknown`` (nobody knows whether
+    QuickBooks has it), out of every set until a release asks again; a re-read fails its row."""
+    tries = row["query_attempts"] + 1
+    if tries >= MAX_QUERY_ATTEMPTS:
+        conn.execute("UPDATE postings SET query_attempts = ?, not_before = NULL, status_message = ? WHERE id = ?", (tries, why, row["id"]))
+        if row["state"] == PostingState.QUEUED:
+            _set_state(conn, row["id"], PostingState.FAILED, needs="")
+            what = "could not re-read the vendor"
+        else:
+            what = "could not learn whether QuickBooks has this write (it stays unchecked, never resent blindly)"
+        _stop_document(conn, row["document_id"], DocState.HELD, f"{row['op']} {row['ref_number']}: {what} after {tries} queries; last answer: {why}; release to ask again")
+        return
+    not_before = _later(QUERY_BACKOFF_S, tries)
+    conn.execute("UPDATE postings SET query_attempts = ?, not_before = ?, status_message = ? WHERE id = ?", (tries, not_before, why, row["id"]))
     if row["document_id"] is not None:
-        refresh_document(conn, row["document_id"], reason=f"{why}; asking again after {not_before}")
+        refresh_document(conn, row["document_id"], reason=f"{why}; asking again after {not_before} (query {tries} of {MAX_QUERY_ATTEMPTS})")
 
 
 def _requeue_vendor_mod(conn: sqlite3.Connection, row: sqlite3.Row, record: dict[str, object]) -> None:
@@ -448,6 +554,11 @@ def refresh_document(conn: sqlite3.Connection, document_id: int, reason: str = "
         return
     if new == doc["state"] and not reason:
         return
+    if new is DocState.POSTED and (missing := _missing_from_quickbooks(conn, document_id)):
+        # Every write answered, yet part of the current plan is not in QuickBooks (it was never
+        # queued): plan again, which queues only what is missing. Never "posted" with a gap.
+        documents.set_state(conn, document_id, DocState.FETCHED, "", Actor.QBWC, "replan", {"why": "part of the plan is not in QuickBooks", "missing": missing})
+        return
     if new is DocState.POSTED:
         txn_ids = [r[0] for r in conn.execute("SELECT txn_id FROM postings WHERE document_id = ? AND op IN ('BillAdd', 'JournalEntryAdd') AND state = 'done' ORDER BY seq", (document_id,))]
         documents.set_state(conn, document_id, DocState.POSTED, "", Actor.QBWC, "posted", {"txn_ids": txn_ids}, quickbooks_txn_id=",".join(t for t in txn_ids if t), posted_hash=doc["content_hash"])
@@ -455,3 +566,11 @@ def refresh_document(conn: sqlite3.Connection, document_id: int, reason: str = "
         documents.set_state(conn, document_id, new, reason, Actor.QBWC, str(new))
     else:
         documents.set_fields(conn, document_id, reason=reason)
+
+
+def _missing_from_quickbooks(conn: sqlite3.Connection, document_id: int) -> list[str]:
+    """Transactions of the document's current plan (``documents.plan``) with no done row."""
+    doc = conn.execute("SELECT plan FROM documents WHERE id = ?", (document_id,)).fetchone()
+    planned = json.loads(doc["plan"] or "{}").get("transactions", []) if doc else []
+    done = {(r[0], r[1]) for r in conn.execute("SELECT op, ref_number FROM postings WHERE document_id = ? AND state = 'done'", (document_id,))}
+    return [f"{t.get('type')} {t.get('ref_number')}" for t in planned if (t.get("type"), t.get("ref_number")) not in done]

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from shared.config import CompanyConfig
-from shared.domain import Document, Expense, ExpenseReport, Invoice, InvoiceLine, Itemization
+from shared.config import CompanyConfig, PostingConfig
+from shared.domain import Allocation, Document, Expense, ExpenseReport, Invoice, InvoiceLine, Itemization
 from shared.types import cents
 from worker.posting.keys import bill_ref_number, external_guid, invoice_memo, invoice_ref_number, journal_ref_number, report_memo
 from worker.posting.mapping import Dimensions, Resolver
@@ -68,14 +68,31 @@ class QuickBooksFacts:
 
 
 @dataclass(frozen=True)
+class AccountMatch:
+    """What a configured account (a full name, or an account number) is in QuickBooks: the
+    FullName to send, the number it was found by (None when named by full name), or why it
+    cannot be used."""
+
+    full_name: str
+    number: str | None = None
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
 class ListsView:
     """Accounts, classes and customer:jobs as cached from QuickBooks: case-folded FullName ->
     is_active. ``None`` for a list means it has not been synced yet: then nothing is held for
-    it and QuickBooks' own answer (3140) reports a missing reference."""
+    it and QuickBooks' own answer (3140) reports a missing reference.
+
+    ``account_numbers``: AccountNumber -> the FullNames of the accounts that carry it (None: not
+    known); ``numbers_in_use``: the company file's preference IsUsingAccountNumbers (None: not
+    known yet)."""
 
     accounts: Mapping[str, bool] | None = None
     classes: Mapping[str, bool] | None = None
     customers: Mapping[str, bool] | None = None
+    account_numbers: Mapping[str, tuple[str, ...]] | None = None
+    numbers_in_use: bool | None = None
 
     @classmethod
     def of(
@@ -83,8 +100,11 @@ class ListsView:
         accounts: Mapping[str, bool] | Iterable[str] | None = None,
         classes: Mapping[str, bool] | Iterable[str] | None = None,
         customers: Mapping[str, bool] | Iterable[str] | None = None,
+        numbers: Mapping[str, str] | None = None,
+        numbers_in_use: bool | None = None,
     ) -> ListsView:
-        """Build from FullName -> is_active mappings (or plain iterables of active names)."""
+        """Build from FullName -> is_active mappings (or plain iterables of active names), and
+        ``numbers``: account FullName -> its AccountNumber."""
 
         def fold(items: Mapping[str, bool] | Iterable[str] | None) -> dict[str, bool] | None:
             if items is None:
@@ -92,11 +112,50 @@ class ListsView:
             pairs = items.items() if isinstance(items, Mapping) else ((name, True) for name in items)
             return {name.casefold(): bool(active) for name, active in pairs}
 
-        return cls(fold(accounts), fold(classes), fold(customers))
+        by_number: dict[str, tuple[str, ...]] | None = None
+        if numbers is not None:
+            by_number = {}
+            for name, number in numbers.items():
+                if number.strip():
+                    by_number[number.strip()] = (*by_number.get(number.strip(), ()), name)
+        return cls(fold(accounts), fold(classes), fold(customers), by_number, numbers_in_use)
+
+    def account(self, value: str) -> AccountMatch:
+        """A configured account: its full name first (an account may be named "6110"), then its
+        number. A number must belong to exactly one active account, in a company file that uses
+        account numbers (with the preference off QuickBooks hides numbers, and one kept from
+        before is not something the bookkeeper sees)."""
+        if self.accounts is None:
+            return AccountMatch(value)
+        active = self.accounts.get(value.casefold())
+        if active is not None:
+            return AccountMatch(value, None, None if active else f'account "{value}" is inactive in QuickBooks')
+        number = value.strip()
+        owners = (self.account_numbers or {}).get(number, ())
+        if not owners:
+            unknown = f'account "{value}" does not exist in QuickBooks'
+            return AccountMatch(value, None, unknown + (" (no account has that full name or number)" if self.account_numbers is not None else ""))
+        if self.numbers_in_use is False:
+            return AccountMatch(value, None, f'account "{value}" is the number of "{owners[0]}", but the company file does not use account numbers (QuickBooks preference "Use account numbers" is off): name the account by its full name, or turn the preference on')
+        live = [name for name in owners if self.accounts.get(name.casefold())]
+        if len(live) == 1:
+            return AccountMatch(live[0], number)
+        if not live:
+            return AccountMatch(value, None, f'account number {number} is on inactive account "{owners[0]}" in QuickBooks')
+        return AccountMatch(value, None, f"account number {number} is on {len(live)} active accounts in QuickBooks ({', '.join(live)})")
+
+    def number_of(self, full_name: str) -> str | None:
+        """The AccountNumber of an account, when the company file uses account numbers."""
+        if not self.numbers_in_use or not self.account_numbers:
+            return None
+        folded = full_name.casefold()
+        return next((number for number, names in self.account_numbers.items() if any(n.casefold() == folded for n in names)), None)
 
     def problem(self, list_name: str, full_name: str) -> str | None:
         """Why ``full_name`` cannot be referenced, or None when it can (or we cannot tell)."""
-        table = {"account": self.accounts, "class": self.classes, "customer:job": self.customers}[list_name]
+        if list_name == "account":
+            return self.account(full_name).problem
+        table = {"class": self.classes, "customer:job": self.customers}[list_name]
         if table is None:
             return None
         active = table.get(full_name.casefold())
@@ -159,13 +218,49 @@ class _Planner:
 
     def __init__(self, doc: Document, company: CompanyConfig, qb: QuickBooksFacts, lists: ListsView) -> None:
         self.doc = doc
-        self.company = company
         self.qb = qb
         self.lists = lists
         self.problems: list[str] = []
         self.decisions: list[str] = []
+        # Posting accounts given by number become the full names QuickBooks takes in an AccountRef.
+        self.company = dataclasses.replace(company, posting=self._posting_by_name(company.posting))
         # One list, so decisions read in the order they were made (mapping rules included).
         self.resolver = Resolver(company, decisions=self.decisions)
+
+    def _posting_by_name(self, posting: PostingConfig) -> PostingConfig:
+        """Every ``*_account`` key (and ``*_accounts`` table) of [companies.posting] with an account
+        number replaced by that account's full name. A value that does not resolve stays as it
+        is: ``check_lists`` names the problem if the document needs that account."""
+
+        def named(key: str, value: str) -> str:
+            match = self.lists.account(value)
+            if match.number is None:
+                return value
+            self.note(f'{key} "{value}" is account number {match.number}: "{match.full_name}"')
+            return match.full_name
+
+        changes: dict[str, Any] = {}
+        for f in dataclasses.fields(posting):
+            value = getattr(posting, f.name)
+            if f.name.endswith("_account") and isinstance(value, str) and value:
+                changes[f.name] = named(f.name, value)
+            elif f.name.endswith("_accounts") and isinstance(value, Mapping):
+                changes[f.name] = {k: named(f"{f.name}.{k}", v) if isinstance(v, str) else v for k, v in value.items()}
+        return dataclasses.replace(posting, **changes)
+
+    def account_name(self, value: str, origin: str = "") -> str:
+        """The FullName to send for an account chosen for a line (a full name or a number); an
+        account QuickBooks does not have is a problem, prefixed by ``origin`` (the Concur account
+        code and the expense it came from, when it did)."""
+        match = self.lists.account(value)
+        if match.problem is not None:
+            problem = origin + match.problem
+            if problem not in self.problems:
+                self.problems.append(problem)
+            return value
+        if match.number is not None:
+            self.note(f'account number {match.number} is "{match.full_name}" in QuickBooks')
+        return match.full_name
 
     def note(self, text: str) -> None:
         if text not in self.decisions:
@@ -220,10 +315,11 @@ class _Planner:
             self.note(f"{label}: {split.note}, so the amount was split by percentage")
         elif split.method == "percentages":
             self.note(f"{label}: split by allocation percentage (largest remainder to the cent)")
-        account = self.resolver.account(expense_type)
         allocations = item.allocations or (None,)
         lines = []
         for allocation, amount in zip(allocations, split.amounts, strict=True):
+            # Per allocation: a cost-center rule or Concur's account code can differ per share.
+            account = self._line_account(expense_type, allocation, label, posted=amount != 0)
             dims = self.resolver.dimensions(allocation.fields) if allocation is not None else Dimensions()
             if amount == 0:
                 continue
@@ -232,12 +328,27 @@ class _Planner:
             lines.append(_Line(account or "", amount, memo, dims, company_paid))
         return lines
 
+    def _line_account(self, expense_type: str, allocation: Allocation | None, label: str, posted: bool) -> str | None:
+        """The account FullName for one allocation's line, per ``mapping.account_source``; None
+        when unmapped (the resolver records it). Only a line that is posted (``posted``) is
+        checked against the QuickBooks Account list."""
+        if self.company.mapping.account_source != "concur_account_code":
+            chosen = self.resolver.account(expense_type, allocation.fields if allocation is not None else {})
+            return self.account_name(chosen) if chosen and posted else chosen
+        if not posted:
+            return None  # a zero share posts nothing: its code (or its lack of one) does not matter
+        chosen = self.resolver.account_by_code(allocation, label)
+        if not chosen:
+            return chosen
+        code = allocation.account_code.strip() if allocation is not None else ""
+        if chosen == code:
+            return self.account_name(chosen, f'Concur account code "{code}" of {label}: not in [companies.mapping.account_codes] and ')
+        return self.account_name(chosen, f'Concur account code "{code}" of {label} (-> "{chosen}" in mapping.account_codes): ')
+
     def check_lists(self, lines: list[_Line], extra_accounts: Iterable[str]) -> None:
         seen: set[tuple[str, str]] = set()
-        wanted = [("account", a) for a in extra_accounts]
+        wanted = [("account", a) for a in extra_accounts]  # the lines' accounts were checked by account_name
         for line in lines:
-            if line.account:
-                wanted.append(("account", line.account))
             if line.dims.klass:
                 wanted.append(("class", line.dims.klass))
             if line.dims.customer:
