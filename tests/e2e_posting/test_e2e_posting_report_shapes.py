@@ -272,3 +272,44 @@ async def test_an_employee_is_never_booked_to_an_unrelated_vendor_with_the_same_
         assert refused == [], "the Employee list is synced: a taken name is known before the VendorAdd"
         plans = [json.loads(d["plan"]) for d in await sql(h, "SELECT plan FROM documents WHERE state = 'posted'")]
         assert any("not this employee" in text for p in plans for text in p["decisions"])
+
+
+@pytest.mark.trio
+async def test_bill_mode_with_a_refused_card_entry_that_is_fixed_and_released(tmp_path):
+    """§1 on these shapes: the bill (amountDueEmployee) goes in, the company-paid journal entry is
+    refused (the card account made inactive after the lists were read); once the account is
+    active again a release posts only the missing entry, with the lines Concur's figures say."""
+    def as_bill(raw: dict) -> None:
+        raw["companies"][0]["posting"]["expense_report_as"] = "bill"
+
+    async with running(tmp_path, reports=8, invoices=0, seed=5, profile="mixed", change=as_bill) as h:
+        await harness.web_connector_run(h)  # the lists, card account active
+        h.company_file.find_list("Account", CARD)["IsActive"] = False
+        expected = harness.approve_everything(h)
+        await harness.deliver(h)
+        await harness.drain(h, expected=expected, timeout_s=60)
+        reports = approved_reports(h)
+        both = [r for r in reports if r.header()["amountDueEmployee"] and (r.header()["amountDueCompanyCard"] or r.header()["amountCompanyPaid"])]
+        assert both, "the seed should give reports owed both to the employee and to the card"
+        for report in both:
+            assert (await document(h, report.id))["state"] == "held"
+            assert [kind for kind, _ in await qb_txns_for(h, report.id)] == ["Bill"]
+
+        h.company_file.find_list("Account", CARD)["IsActive"] = True
+        for row in await sql(h, "SELECT concur_id FROM documents WHERE state = 'held'"):  # every report with a card part
+            code, out = await mlc(h, "release", row["concur_id"], "--reason", "card account active again")
+            assert code == 0, out
+        counts = await harness.drain(h, expected=expected, timeout_s=60)
+        held = [(d["concur_id"], d["reason"]) for d in await sql(h, "SELECT concur_id, reason FROM documents WHERE state = 'held'")]
+        assert counts == {"posted": expected}, held
+        for report in both:
+            txns = dict(await qb_txns_for(h, report.id))
+            assert sorted(txns) == ["Bill", "JournalEntry"]
+            own = [e for e in report.expenses if e.payment_code not in COMPANY_PAID]
+            card = [e for e in report.expenses if e.payment_code in COMPANY_PAID]
+            assert Decimal(txns["Bill"]["AmountDue"]) == report.header()["amountDueEmployee"]
+            assert bill_lines(h, txns["Bill"]) == expense_lines(h, report, own)
+            assert je_lines(h, txns["JournalEntry"]) == expense_lines(h, report, card) + settlement_lines(h, report, vendor_name(h, report), employee=False)
+        assert max(Counter(t["ExternalGUID"] for _, t in qb_transactions(h)).values()) == 1
+        assert by_account(qb_totals(h)) == concur_account_totals(h)
+        assert card_credits(h) == card_charges(reports)
