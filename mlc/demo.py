@@ -28,6 +28,9 @@ EXIT_CONFIG = 2
 BAR_WIDTH = 30
 APPROVALS_PER_TICK = 2
 DEMO_TICK_S = 2.0
+# Half the reports in the shapes real tenants produce (IBCP cards, personal charges, itemized
+# hotels, partly approved expenses: issue 12), the rest and the invoices simple.
+DEMO_PROFILE = "mixed"
 DEMO_CONFIG = Path(__file__).with_name("demo.toml")
 DEMO_DATA = Path("var")  # relative to the directory the demo runs in, as the checkout's mlc.toml has it
 
@@ -112,7 +115,7 @@ async def _headless(config: Config, run_dir: Path, ports: Ports, reports: int, i
     started = time.monotonic()
     async with trio.open_nursery() as nursery:
         h = await harness.start(nursery, config, run_dir, seed=seed, reports=reports, invoices=invoices, worker_port=ports.worker, concur_port=ports.concur,
-                                accounts_by_code=accounts_by_code, fis=fis)
+                                accounts_by_code=accounts_by_code, fis=fis, concur_profile=DEMO_PROFILE)
         print(f"demo: worker on {h.worker.url}, simulated Concur on {h.concur.base_url}, QuickBooks file {h.company_path}", file=sys.stderr)
         expected = harness.approve_everything(h)
         await harness.deliver(h, duplicates=1, shuffle=True)
@@ -142,7 +145,7 @@ def _with_console(config: Config, run_dir: Path, ports: Ports, reports: int, inv
     async def world() -> None:
         async with trio.open_nursery() as nursery:
             h = await harness.start(nursery, config, run_dir, seed=seed, reports=reports, invoices=invoices, worker_port=ports.worker, concur_port=ports.concur,
-                                    accounts_by_code=accounts_by_code, fis=fis)
+                                    accounts_by_code=accounts_by_code, fis=fis, concur_profile=DEMO_PROFILE)
             state["url"] = h.worker.url
             state["token_file"] = h.config.operator.token_file
             ready.set()

@@ -251,11 +251,24 @@ def quickbooks_transactions(company_file: CompanyFile) -> list[tuple[str, dict]]
     return [(kind, t) for kind in ("Bill", "JournalEntry") for t in txns.get(kind, [])]
 
 
-def transaction_total(kind: str, txn: dict) -> Decimal:
-    """What a transaction moves: a bill's amount due, a journal entry's debits."""
+def transaction_total(kind: str, txn: dict, company_file: CompanyFile | None = None, aside: frozenset[str] = frozenset()) -> Decimal:
+    """What a transaction books as its documents' amount: a bill's amount due, a journal entry's
+    debits. Lines on the ``aside`` accounts (case-folded names) do not count: what an employee
+    owes back (employee_receivable_account) and a cash advance applied (cash_advance_account)
+    settle a report, they are not what Concur approved."""
     if kind == "Bill":
-        return Decimal(txn["AmountDue"])
-    return sum((Decimal(line["Amount"]) for line in txn.get("Lines", []) if line.get("_tag") == "JournalDebitLine"), Decimal(0))
+        total = Decimal(txn["AmountDue"])
+        if company_file is not None and aside:
+            total -= sum((Decimal(line["Amount"]) for line in txn.get("ExpenseLineRet", [])
+                          if (company_file.ref_name(line.get("AccountRef")) or "").casefold() in aside), Decimal(0))
+        return total
+    return sum((Decimal(line["Amount"]) for line in txn.get("Lines", []) if line.get("_tag") == "JournalDebitLine"
+                and not (company_file is not None and (company_file.ref_name(line.get("AccountRef")) or "").casefold() in aside)), Decimal(0))
+
+
+def settlement_accounts(config: Config) -> frozenset[str]:
+    """The accounts that settle reports rather than book their amount (see ``transaction_total``)."""
+    return frozenset(name.casefold() for c in config.companies for name in (c.posting.employee_receivable_account, c.posting.cash_advance_account) if name)
 
 
 def summary(harness: Harness, seconds: float) -> dict:
@@ -264,7 +277,8 @@ def summary(harness: Harness, seconds: float) -> dict:
     counts, duplicates_skipped = harness_counts(harness)
     txns = quickbooks_transactions(harness.company_file)
     keys = [str(t.get("ExternalGUID") or t.get("TxnID")) for _, t in txns]
-    qb_total = sum((transaction_total(kind, t) for kind, t in txns), Decimal(0))
+    aside = settlement_accounts(harness.worker.ctx.config)
+    qb_total = sum((transaction_total(kind, t, harness.company_file, aside) for kind, t in txns), Decimal(0))
     return {
         "documents": sum(counts.values()),
         "posted": counts.get("posted", 0),

@@ -110,8 +110,15 @@ class PostingConfig:
     post_on_status: tuple[str, ...] = ("A_APPR",)
     ap_account: str = "Accounts Payable"
     company_card_account: str = "Company Card"
-    company_paid_payment_types: tuple[str, ...] = ("CBCP",)
+    # Concur payment types the company pays (the card issuer is owed them): CBCP (company billed,
+    # company paid) and IBCP (individually billed, company paid). CASH and IBIP (individually
+    # billed, individually paid) are the employee's. Used only where Concur's header figures are
+    # absent, and in bill mode to tell which expenses go on the bill.
+    company_paid_payment_types: tuple[str, ...] = ("CBCP", "IBCP")
     vendor_policy: str = "create"
+    employee_receivable_account: str = ""  # debit for Concur's amountDueCompany; "" = not set (held when needed)
+    company_paid_account: str = ""  # credit for Concur's amountCompanyPaid; "" = company_card_account
+    cash_advance_account: str = ""  # credit for a cash advance applied to a report; "" = not set
     closed_period: str = "hold"  # or "first_open_day"
     # (issue 13) set: an invoice's header tax / shipping is its own line on this account;
     # "" (default): spread over the invoice's lines in proportion.
@@ -295,6 +302,11 @@ def _url(value: str) -> str | None:
 
 def _one_of(*choices: str) -> Callable[[str], str | None]:
     return lambda value: None if value in choices else f"expected one of {', '.join(repr(c) for c in choices)}"
+
+
+def _account_name(value: str) -> str | None:
+    """A QuickBooks account FullName: set means not blank (an unset key is left out instead)."""
+    return None if value.strip() else "must not be empty (leave the key out instead)"
 
 
 def _guid(value: str) -> str | None:
@@ -519,7 +531,8 @@ def _company(r: _Reader, c: dict[str, Any], p: str, base: Path) -> CompanyConfig
     pc = r.table(c, p, "posting", required=False)
     pp = f"{p}posting."
     r.unknown_keys(pc, pp, {"expense_report_as", "post_on_status", "ap_account", "company_card_account", "company_paid_payment_types", "vendor_policy", "closed_period",
-                                "invoice_tax_account", "invoice_shipping_account", "ap_accounts"})
+                                "invoice_tax_account", "invoice_shipping_account", "ap_accounts",
+                                 "employee_receivable_account", "company_paid_account", "cash_advance_account"})
     ap_accounts = {}
     for code, account in r.str_map(pc, pp, "ap_accounts").items():
         if not re.match(r"^[A-Za-z]{3}$", code):
@@ -531,12 +544,15 @@ def _company(r: _Reader, c: dict[str, Any], p: str, base: Path) -> CompanyConfig
         post_on_status=r.str_list(pc, pp, "post_on_status", ("A_APPR",)),
         ap_account=r.get(pc, pp, "ap_account", str, "Accounts Payable") or "Accounts Payable",
         company_card_account=r.get(pc, pp, "company_card_account", str, "Company Card") or "Company Card",
-        company_paid_payment_types=r.str_list(pc, pp, "company_paid_payment_types", ("CBCP",)),
+        company_paid_payment_types=r.str_list(pc, pp, "company_paid_payment_types", ("CBCP", "IBCP")),
         vendor_policy=r.get(pc, pp, "vendor_policy", str, "create", _one_of("create", "match_only")) or "create",
         closed_period=r.get(pc, pp, "closed_period", str, "hold", _one_of("hold", "first_open_day")) or "hold",
         invoice_tax_account=r.get(pc, pp, "invoice_tax_account", str, "", _not_blank) or "",
         invoice_shipping_account=r.get(pc, pp, "invoice_shipping_account", str, "", _not_blank) or "",
         ap_accounts=ap_accounts,
+        employee_receivable_account=r.get(pc, pp, "employee_receivable_account", str, "", _account_name) or "",
+        company_paid_account=r.get(pc, pp, "company_paid_account", str, "", _account_name) or "",
+        cash_advance_account=r.get(pc, pp, "cash_advance_account", str, "", _account_name) or "",
     )
 
     mc = r.table(c, p, "mapping", required=False)

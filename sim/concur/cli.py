@@ -19,7 +19,7 @@ from sim.concur.server import PRIMARY, SECONDARY, CompanyParams, ConcurSim
 @click.option("--seed", default=1, show_default=True, type=int)
 @click.option("--reports", default=5, show_default=True, type=int)
 @click.option("--invoices", default=2, show_default=True, type=int)
-@click.option("--profile", default="simple", show_default=True, type=click.Choice(["simple", "realistic"]),
+@click.option("--profile", default="simple", show_default=True, type=click.Choice(["simple", "realistic", "mixed"]),
               help="realistic: IBCP/personal/itemized/partly approved/cash advance/EUR/tax+shipping shapes")
 @click.option("--fis", is_flag=True, help="the company uses the Financial Integration Service: approvals queue FIS documents")
 @click.option("--company", "company_id", default="demo", show_default=True)

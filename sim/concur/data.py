@@ -9,7 +9,10 @@ nothing personal, claimed = approved, no tax or shipping. ``realistic`` adds the
 tenants produce (issues 12, 13, 19, 20): IBCP and IBIP cards, personal expenses, itemized hotel
 bills with a personal part, partly approved expenses, cash advances, EUR reports and invoices,
 invoices with tax, shipping, terms and remit-to addresses. Turn it on with
-``CompanyParams(..., profile="realistic")`` or ``generate(..., profile="realistic")``.
+``CompanyParams(..., profile="realistic")`` or ``generate(..., profile="realistic")``. ``mixed``
+(what ``mlc demo`` posts): every other report in the realistic expense shapes (IBCP, personal
+charges, itemized hotels, partly approved), in US dollars and without cash advances (v4 states
+no cash-advance figure, so such a report is held: issue 12); the rest and the invoices simple.
 """
 
 from __future__ import annotations
@@ -54,7 +57,7 @@ VENDORS = [
 FOREIGN = [("EUR", Decimal("1.08420000")), ("GBP", Decimal("1.26710000")), ("CAD", Decimal("0.73120000")), ("JPY", Decimal("0.00671000"))]
 COST_CENTRES = [("CC-100", "Consulting"), ("CC-200", "Sales"), ("CC-300", "Research & Development")]
 PROJECTS = [("PRJ-7", "Client A: Project X"), ("PRJ-12", "Client B: Rollout"), ("PRJ-31", "Internal: Tooling")]
-PROFILES = ("simple", "realistic")
+PROFILES = ("simple", "realistic", "mixed")
 # A tenant's ledger account codes, as Concur's accounting configuration assigns them: per expense
 # type, with some cost centres overriding (issue 19). Concur computes ``accountCode`` for each
 # allocation from this; the simulator does the same. Codes are 4-digit GL numbers.
@@ -358,6 +361,7 @@ class Generator:
         self.now = now
         self.data = CompanyData()
         self._report_no = 0
+        self._realistic_no = 0
         self._invoice_no = 0
         list_cc, list_prj = str(uuid.UUID(int=self.rng.getrandbits(128))), str(uuid.UUID(int=self.rng.getrandbits(128)))
         for code, value in COST_CENTRES:
@@ -410,6 +414,8 @@ class Generator:
     def report(self, status: str = "A_PEND") -> Report:
         if self.profile == "realistic":
             return self._realistic_report(status)
+        if self.profile == "mixed" and self._report_no % 2 == 1:
+            return self._realistic_report(status, currency="USD", advances=False)
         rng = self.rng
         report, owner = self._new_report(status, "USD")
         for _ in range(rng.randint(1, 5)):
@@ -525,13 +531,14 @@ class Generator:
         expense.amount = expense.business  # the parent's approved amount: its business itemizations
         return expense
 
-    def _realistic_report(self, status: str) -> Report:
+    def _realistic_report(self, status: str, currency: str | None = None, advances: bool = True) -> Report:
         rng = self.rng
-        currency = "EUR" if self._report_no % 4 == 3 else "USD"
+        currency = currency or ("EUR" if self._report_no % 4 == 3 else "USD")
         report, owner = self._new_report(status, currency)
-        start = (self._report_no - 1) * 3
+        self._realistic_no += 1  # its own count, so a mixed profile still cycles through every shape
+        start = (self._realistic_no - 1) * 3
         kinds = [self.KINDS[(start + i) % len(self.KINDS)] for i in range(3)]
-        advance = self._report_no % 3 == 0
+        advance = advances and self._report_no % 3 == 0
         if advance and "cash" not in kinds:
             kinds.append("cash")
         for kind in kinds:

@@ -290,8 +290,9 @@ async def test_realistic_reports_over_http_carry_concur_figures_that_balance():
                     continue
                 if expense.approved_amount < expense.claimed_amount:
                     seen.add("partly approved")
-                assert expense.is_billable is None  # isExpenseBillable is in the expense detail only
                 want = next(e for e in report.expenses if e.id == expense.expense_id)
+                # isExpenseBillable is in the expense detail only: the fetch reads it there (issue 12).
+                assert expense.is_billable is want.billable
                 if want.billable:
                     path = f"{env.client.report_path(report.owner, report.id)}/expenses/{expense.expense_id}"
                     detail = normalise.loads(render.dumps(await env.client.get("acme", path)))

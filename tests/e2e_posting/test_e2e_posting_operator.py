@@ -8,16 +8,14 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
-import trio
-from click.testing import CliRunner
 
 from mlc import harness
-from mlc.cli import main
 
 from e2e_posting_helpers import (
     COMPANY,
     audit_count,
     document,
+    mlc,
     pending_reports,
     qb_transactions,
     qb_txns_for,
@@ -26,14 +24,6 @@ from e2e_posting_helpers import (
     wait_for,
     wait_state,
 )
-
-
-async def mlc(h, *args: str) -> tuple[int, str]:
-    def invoke():
-        result = CliRunner().invoke(main, ["--config", str(h.config.path), *args], catch_exceptions=False)
-        return result.exit_code, result.output
-
-    return await trio.to_thread.run_sync(invoke)
 
 
 @pytest.mark.trio

@@ -1,5 +1,6 @@
 """Employee vendors end to end: a name already taken by a customer gets a suffixed vendor, an
-inactive vendor of the same name is reactivated (VendorMod) and used, never duplicated."""
+inactive vendor of the employee (its AccountNumber is the Concur employee id: a name alone is never
+enough, issue 12) is reactivated (VendorMod) and used, never duplicated."""
 
 from __future__ import annotations
 
@@ -25,8 +26,9 @@ async def test_name_taken_by_a_customer_and_an_inactive_vendor(tmp_path):
         owners = list(dict.fromkeys(_owner_name(h, r) for r in reports))
         assert len(owners) >= 2, "the seed should give two short-named employees with out-of-pocket expenses"
         names["customer"], names["inactive"] = owners[:2]
+        employees = {e.display_name: e for e in h.concur.companies[COMPANY].data.employees.values()}
         h.company_file.add_list_record("Customer", names["customer"])
-        h.company_file.add_list_record("Vendor", names["inactive"], IsActive=False)
+        h.company_file.add_list_record("Vendor", names["inactive"], IsActive=False, AccountNumber=employees[names["inactive"]].employee_number)
         h.company_file.save(h.company_path)
 
     async with running(tmp_path, reports=8, invoices=0, seed=5, before_worker=prepare) as h:

@@ -34,8 +34,10 @@ def status_codes(h) -> list[str]:
 
 async def inactive_vendor_for_employee(h) -> str:
     """An employee's vendor exists, inactive, before the lists are read; documents approved after."""
-    name = owner_of_first_report(h).display_name
-    h.company_file.add_list_record("Vendor", name, IsActive=False, CompanyName=name)
+    owner = owner_of_first_report(h)
+    name = owner.display_name
+    # The employee's own vendor: its AccountNumber is the Concur employee id (a name alone is not enough).
+    h.company_file.add_list_record("Vendor", name, IsActive=False, CompanyName=name, AccountNumber=owner.employee_number)
     await harness.web_connector_run(h)  # lists (the inactive vendor among them)
     k = await approve_and_deliver(h)
     await wait_fetched(h, k)
@@ -102,7 +104,8 @@ async def test_employee_named_like_a_quickbooks_employee_gets_a_distinct_vendor(
         k = await approve_and_deliver(h)
         counts = await harness.drain(h, expected=k, timeout_s=20)
         assert counts == {"posted": k}
-        assert "3100" in status_codes(h)
+        # The Employee list is synced with the others: the name is known taken before any VendorAdd.
+        assert "3100" not in status_codes(h)
         vendors = [v["Name"] for v in h.company_file.state.lists["Vendor"] if v["Name"].startswith("Jane Doe")]
         assert len(vendors) == 1 and vendors[0] != "Jane Doe", vendors
         docs = await query(h, "SELECT vendor FROM documents WHERE vendor LIKE 'Jane Doe%'")

@@ -24,8 +24,9 @@ async def test_every_request_type_sent_validates(tmp_path):
         for i in range(120):  # more than one page of vendors: iterators
             h.company_file.add_list_record("Vendor", f"Paging Vendor {i:03d}")
         owner = next(iter(h.concur.companies[h.company].data.reports.values())).owner
-        name = h.concur.companies[h.company].data.employees[owner].display_name
-        h.company_file.add_list_record("Vendor", name, IsActive=False)  # reactivated: VendorMod
+        employee = h.concur.companies[h.company].data.employees[owner]
+        name = employee.display_name
+        h.company_file.add_list_record("Vendor", name, IsActive=False, AccountNumber=employee.employee_number)  # the employee's: reactivated (VendorMod)
         await harness.web_connector_run(h)
         k = await approve_and_deliver(h)
         await wait_fetched(h, k)

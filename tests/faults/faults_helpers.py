@@ -141,7 +141,8 @@ def assert_exactly_once(h: harness.Harness, expected: int) -> None:
     assert len(txns) == expected, f"{len(txns)} QuickBooks transactions for {expected} documents"
     stored = {r[0] for r in read_db(h, "SELECT external_guid FROM postings WHERE op IN ('BillAdd', 'JournalEntryAdd') AND state = 'done'")}
     assert stored == set(guids), "the worker's record and QuickBooks agree on which transactions exist"
-    qb_total = sum((harness.transaction_total(kind, t) for kind, t in txns), Decimal(0))
+    aside = harness.settlement_accounts(h.config)  # what employees owe back, advances: not Concur's approved amount
+    qb_total = sum((harness.transaction_total(kind, t, h.company_file, aside) for kind, t in txns), Decimal(0))
     assert qb_total == h.concur.totals_approved(h.company), (qb_total, h.concur.totals_approved(h.company))
 
 

@@ -70,7 +70,8 @@ async def run_chaos(tmp_path, *, reports: int, invoices: int, seed: int, offline
     config = load_config(DEMO_CONFIG)
     stats: dict = {}
     async with trio.open_nursery() as nursery:
-        h = await harness.start(nursery, config, tmp_path / "run", reports=reports, invoices=invoices, seed=seed, worker_port=0, concur_port=0)
+        h = await harness.start(nursery, config, tmp_path / "run", reports=reports, invoices=invoices, seed=seed, worker_port=0, concur_port=0,
+                                concur_profile="mixed")  # with the report shapes of issue 12
         data = h.concur.companies[h.company].data
         report_ids, invoice_ids = list(data.reports), list(data.invoices)
         half_r, half_i = len(report_ids) // 2, len(invoice_ids) // 2

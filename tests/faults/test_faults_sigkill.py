@@ -45,7 +45,7 @@ async def kill_and_restart_while_draining(tmp_path, *, reports: int, invoices: i
     stats = {"kills": 0, "kills_after_quickbooks_applied": 0, "sessions": 0, "failed_sessions": 0, "pending_at_kill": 0}
     async with trio.open_nursery() as nursery:
         h = await harness.start(nursery, config, tmp_path / "run", reports=reports, invoices=invoices, seed=seed, worker_port=port,
-                                concur_port=0, latency=LATENCY, clock_scale=1.0, start_worker=False)
+                                concur_port=0, latency=LATENCY, clock_scale=1.0, start_worker=False, concur_profile="mixed")
         url = f"http://127.0.0.1:{port}"
         worker = WorkerProcess(h.config.path, url, tmp_path / "worker.log")
         applied = trio.Event()

@@ -122,3 +122,17 @@ def test_invoice_and_currency_keys(tmp_path: Path) -> None:
     assert "mlc.toml: companies[0].posting.invoice_shipping_account: must not be empty (leave the key out instead)" in problems
     assert "mlc.toml: companies[0].posting.ap_accounts.Euro: expected an ISO 4217 currency code (three letters, like EUR)" in problems
     assert "mlc.toml: companies[0].posting.ap_accounts.USD: expected a non-empty string" in problems
+
+
+def test_expense_report_accounts_issue_12(tmp_path: Path) -> None:
+    posting = load_config(ROOT / "mlc.toml", environ={}).company("demo").posting
+    assert posting.company_paid_payment_types == ("CBCP", "IBCP")
+    assert (posting.employee_receivable_account, posting.company_paid_account, posting.cash_advance_account) == ("Employee Advances", "", "Employee Advances")
+    text = shipped(tmp_path).replace('employee_receivable_account = "Employee Advances"', 'employee_receivable_account = " "')
+    text = text.replace('cash_advance_account = "Employee Advances"', "cash_advance_account = 5")
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, text), environ={})
+    assert caught.value.problems == [
+        "mlc.toml: companies[0].posting.employee_receivable_account: must not be empty (leave the key out instead)",
+        "mlc.toml: companies[0].posting.cash_advance_account: expected a string, got integer",
+    ]

@@ -66,7 +66,7 @@ def lists(**kw: Any) -> ListsView:
 
 
 JANE = Employee(employee_id="0B5C1F2E-1111-2222-3333-444455556666", name="Jane Doe", email="jane@example.com", employee_code="E042")
-JANE_VENDOR = QbVendor(list_id="80000001-1700000000", name="Jane Doe", is_active=True, edit_sequence="1700000000")
+JANE_VENDOR = QbVendor(list_id="80000001-1700000000", name="Jane Doe", is_active=True, edit_sequence="1700000000", account_number="E042")
 
 
 def directory(*vendors: QbVendor, other_names: tuple[str, ...] = ()) -> VendorDirectory:

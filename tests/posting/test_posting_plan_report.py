@@ -150,7 +150,7 @@ def test_new_employee_vendor_is_created_and_referenced_by_name():
 
 
 def test_inactive_employee_vendor_is_reactivated_in_the_plan():
-    inactive = QbVendor(JANE_VENDOR.list_id, "Jane Doe", is_active=False, edit_sequence="77")
+    inactive = QbVendor(JANE_VENDOR.list_id, "Jane Doe", is_active=False, edit_sequence="77", account_number="E042")
     result = plan(report(expense("10.00")), vendors=VendorDirectory.of([inactive]))
     assert isinstance(result.vendor_action, ReactivateVendor)
     assert result.vendor_name == "Jane Doe"

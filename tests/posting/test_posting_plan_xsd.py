@@ -61,7 +61,7 @@ CASES = {
     "bill mode, vendor reactivated": (
         report(expense("80.00")),
         company(expense_report_as="bill"),
-        VendorDirectory.of([QbVendor("80000001-1700000000", "Jane Doe", is_active=False, edit_sequence="1700000001")]),
+        VendorDirectory.of([QbVendor("80000001-1700000000", "Jane Doe", is_active=False, edit_sequence="1700000001", account_number="E042")]),
     ),
     "invoice, long number, suffixed vendor": (
         invoice(invoice_line("99.99", allocations=(alloc("50", None, custom1="CC-200"), alloc("50", None, custom2="PRJ-8"))), invoice_number="INV/2026/ACME & SONS/000042"),

@@ -52,7 +52,7 @@ def test_a_colon_in_a_name_becomes_a_space_in_every_request(name: str, fitted: s
 
 
 def test_the_fitted_name_matches_the_vendor_created_earlier() -> None:
-    result = _plan("a:b", as_bill=True, vendors=directory(QbVendor(list_id="80000099-1234567890", name="a b")))
+    result = _plan("a:b", as_bill=True, vendors=directory(QbVendor(list_id="80000099-1234567890", name="a b", account_number="E-1")))
     assert isinstance(result, Plan), result
     assert isinstance(result.vendor_action, UseVendor)
     assert result.vendor_action.list_id == "80000099-1234567890"

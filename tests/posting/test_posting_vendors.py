@@ -23,6 +23,11 @@ from posting_factories import ACME, JANE, JANE_VENDOR, invoice
 JANE_KEY = "employee:0b5c1f2e-1111-2222-3333-444455556666"
 
 
+def payee(name: str = "Jane Doe"):
+    """A payee matched by name: an invoice vendor without a code (employees never are, issue 12)."""
+    return invoice_vendor_candidate(invoice(vendor_code="", vendor_name=name))
+
+
 def decide(candidate, directory, links=None, policy="create"):
     decisions: list[str] = []
     result = decide_vendor(candidate, directory, links or {}, policy, "demo", decisions)
@@ -48,7 +53,7 @@ def test_link_to_a_vendor_not_yet_cached_is_trusted():
 
 def test_exact_name_ignores_case():
     vendor = QbVendor("80000003-1", "JANE DOE")
-    result, decisions = decide(employee_candidate(JANE), VendorDirectory.of([vendor]))
+    result, decisions = decide(payee(), VendorDirectory.of([vendor]))
     assert result == UseVendor("80000003-1", "JANE DOE")
     assert "exact name" in decisions[0]
 
@@ -56,7 +61,7 @@ def test_exact_name_ignores_case():
 def test_exact_name_beats_normalised_name():
     exact = QbVendor("80000003-1", "Jane Doe")
     loose = QbVendor("80000004-1", "Jane  Doe.")
-    result, _ = decide(employee_candidate(JANE), VendorDirectory.of([loose, exact]))
+    result, _ = decide(payee(), VendorDirectory.of([loose, exact]))
     assert isinstance(result, UseVendor) and result.list_id == "80000003-1"
 
 
@@ -64,7 +69,7 @@ def test_exact_name_beats_normalised_name():
 def test_normalised_name_match(qb_name):
     emp = Employee("E1", "Jane Doe")
     # a different order ("Doe, Jane") is not the same name; "Doe-Jane" is not either
-    result, decisions = decide(employee_candidate(emp), VendorDirectory.of([QbVendor("80000005-1", qb_name)]))
+    result, decisions = decide(payee(emp.name), VendorDirectory.of([QbVendor("80000005-1", qb_name)]))
     if qb_name == "Doe-Jane":
         assert isinstance(result, CreateVendor)
     else:
@@ -80,7 +85,7 @@ def test_normalise_name_folds_accents_punctuation_and_space():
 def test_ambiguous_normalised_match_holds():
     a = QbVendor("80000006-1", "Jane-Doe")
     b = QbVendor("80000007-1", "Jane. Doe")
-    result, _ = decide(employee_candidate(JANE), VendorDirectory.of([a, b]))
+    result, _ = decide(payee(), VendorDirectory.of([a, b]))
     assert isinstance(result, VendorHold)
     assert "Jane-Doe" in result.reason and "Jane. Doe" in result.reason
 
@@ -88,7 +93,7 @@ def test_ambiguous_normalised_match_holds():
 def test_ambiguous_match_prefers_the_only_active_vendor():
     a = QbVendor("80000006-1", "Jane-Doe", is_active=False, edit_sequence="1")
     b = QbVendor("80000007-1", "Jane. Doe")
-    result, _ = decide(employee_candidate(JANE), VendorDirectory.of([a, b]))
+    result, _ = decide(payee(), VendorDirectory.of([a, b]))
     assert result == UseVendor("80000007-1", "Jane. Doe")
 
 
@@ -115,7 +120,7 @@ def test_match_only_still_uses_a_match():
 
 
 def test_inactive_vendor_is_reactivated_with_its_edit_sequence():
-    inactive = QbVendor("80000001-1700000000", "Jane Doe", is_active=False, edit_sequence="1700000123")
+    inactive = QbVendor("80000001-1700000000", "Jane Doe", is_active=False, edit_sequence="1700000123", account_number="E042")
     result, decisions = decide(employee_candidate(JANE), VendorDirectory.of([inactive]))
     assert isinstance(result, ReactivateVendor)
     assert result.mod.list_id == "80000001-1700000000"
@@ -132,7 +137,7 @@ def test_inactive_linked_vendor_is_reactivated():
 
 
 def test_inactive_vendor_without_edit_sequence_holds():
-    inactive = QbVendor("80000001-1", "Jane Doe", is_active=False, edit_sequence=None)
+    inactive = QbVendor("80000001-1", "Jane Doe", is_active=False, edit_sequence=None, account_number="E042")
     result, _ = decide(employee_candidate(JANE), VendorDirectory.of([inactive]))
     assert isinstance(result, VendorHold) and "EditSequence" in result.reason
 
@@ -153,7 +158,7 @@ def test_second_collision_gets_v2():
 
 def test_existing_suffixed_vendor_is_reused_not_created_again():
     ours = QbVendor("8000000B-1", "Jane Doe (V)")
-    result, decisions = decide(employee_candidate(JANE), VendorDirectory.of([ours], ["Jane Doe"]))
+    result, decisions = decide(payee(), VendorDirectory.of([ours], ["Jane Doe"]))
     assert result == UseVendor("8000000B-1", "Jane Doe (V)")
     assert "taken by a customer" in decisions[0]
 
@@ -194,7 +199,7 @@ def test_collision_of_a_long_name_is_suffixed_within_41():
 def test_long_name_matches_the_vendor_we_created_before():
     name = "Maximilian Alexander Bartholomew Richardson-Smythe"
     earlier = QbVendor("8000000C-1", cut_name(name))
-    result, _ = decide(employee_candidate(Employee("E7", name)), VendorDirectory.of([earlier]))
+    result, _ = decide(payee(name), VendorDirectory.of([earlier]))
     assert result == UseVendor("8000000C-1", cut_name(name))
 
 
@@ -239,3 +244,44 @@ def test_directory_indexes_answer_like_a_scan():
     assert d.by_name("VENDOR 7") == [v for v in vendors if v.name == "Vendor 7"]
     assert d.by_normalised("vendor 7") == d.by_name("vendor 7")
     assert d.name_taken_by_other("customer a") and not d.name_taken_by_other("Vendor 7")
+
+
+# --- employees by identity (issue 12) --------------------------------------------------------
+
+
+def test_employee_is_never_matched_by_name_alone():
+    contractor = QbVendor("80000031-1", "Jane Doe")  # an unrelated vendor with the employee's name
+    lookalike = QbVendor("80000032-1", "Jane  Doe.")
+    result, decisions = decide(employee_candidate(JANE), VendorDirectory.of([contractor, lookalike]))
+    assert isinstance(result, CreateVendor)
+    assert result.add.name == "Jane Doe (V)" and result.add.account_number == "E042"
+    assert "not this employee" in decisions[-1] and "E042" in decisions[-1]
+
+
+def test_employee_is_found_by_the_account_number_the_connector_set():
+    ours = QbVendor("80000033-1", "Jane Doe (V)", account_number="e042")
+    result, decisions = decide(employee_candidate(JANE), VendorDirectory.of([QbVendor("80000031-1", "Jane Doe"), ours]))
+    assert result == UseVendor("80000033-1", "Jane Doe (V)")
+    assert "AccountNumber" in decisions[0]
+
+
+def test_a_suffixed_name_is_not_taken_for_the_employee_either():
+    other = QbVendor("80000034-1", "Jane Doe (V)")  # another Jane Doe the connector created
+    result, _ = decide(employee_candidate(JANE), VendorDirectory.of([QbVendor("80000031-1", "Jane Doe"), other]))
+    assert isinstance(result, CreateVendor) and result.add.name == "Jane Doe (V2)"
+
+
+def test_two_vendors_with_the_employee_id_hold():
+    a, b = QbVendor("80000035-1", "Jane Doe", account_number="E042"), QbVendor("80000036-1", "J Doe", account_number="E042")
+    result, _ = decide(employee_candidate(JANE), VendorDirectory.of([a, b]))
+    assert isinstance(result, VendorHold) and "AccountNumber E042" in result.reason
+
+
+def test_match_only_employee_without_link_or_number_holds_even_when_the_name_exists():
+    result, _ = decide(employee_candidate(JANE), VendorDirectory.of([QbVendor("80000031-1", "Jane Doe")]), policy="match_only")
+    assert isinstance(result, VendorHold) and "match_only" in result.reason
+
+
+def test_employee_and_other_names_make_a_new_vendor_step_aside():
+    result, _ = decide(employee_candidate(JANE), VendorDirectory.of([], ["Jane Doe"]))
+    assert isinstance(result, CreateVendor) and result.add.name == "Jane Doe (V)"

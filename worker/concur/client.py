@@ -353,6 +353,11 @@ class ConcurClient:
         data = await self.get(company, f"{base}/expenses/{quote(expense_id, safe='')}/allocations")
         return list(data or [])
 
+    async def get_expense(self, company: str, report_path: str, expense_id: str) -> dict[str, Any]:
+        base = _path_of(report_path).split("?")[0]
+        data = await self.get(company, f"{base}/expenses/{quote(expense_id, safe='')}")
+        return dict(data) if isinstance(data, dict) else {}
+
     async def get_itemizations(self, company: str, report_path: str, expense_id: str) -> list[dict[str, Any]]:
         base = _path_of(report_path).split("?")[0]
         data = await self.get(company, f"{base}/expenses/{quote(expense_id, safe='')}/itemizations")

@@ -71,10 +71,16 @@ async def fetch_expense_report(client: ConcurClient, company: str, href: str, *,
     expenses = await client.get_expenses(company, path)
     allocations: dict[str, list[dict]] = {}
     itemizations: dict[str, list[dict]] = {}
-    for expense in expenses:
+    for index, expense in enumerate(expenses):
         if expense.get("isPersonalExpense"):
             continue  # wholly personal: no company share to allocate
         expense_id = str(expense.get("expenseId") or "")
+        if "isExpenseBillable" not in expense:
+            # Billable is a detail-only field (Reports v4 ReportEntryDetail): without it QuickBooks'
+            # own default would decide a customer:job line's BillableStatus (issue 12).
+            detail = await client.get_expense(company, path, expense_id)
+            if "isExpenseBillable" in detail:
+                expenses[index] = {**expense, "isExpenseBillable": detail["isExpenseBillable"]}
         allocations[expense_id] = await client.get_allocations(company, path, expense_id)
         if normalise.has_itemizations_link(expense):
             items = await client.get_itemizations(company, path, expense_id)

@@ -92,8 +92,12 @@ def vendor_directory(conn: sqlite3.Connection, company: str) -> VendorDirectory:
         QbVendor(r["list_id"], r["full_name"], bool(r["is_active"]), r["edit_sequence"] or None, r["account_number"] or "", code_of(r["currency"]))
         for r in conn.execute("SELECT list_id, full_name, is_active, edit_sequence, account_number, currency FROM qb_lists WHERE company = ? AND list_type = 'Vendor'", (company,))
     ]
-    # Customers (and jobs' top level), plus names QuickBooks told us are taken (3100).
-    others = [r[0].split(":")[0] for r in conn.execute("SELECT full_name FROM qb_lists WHERE company = ? AND list_type IN ('Customer', 'Entity')", (company,))]
+    # Customers (and jobs' top level), employees and other names (one name space with vendors),
+    # plus names QuickBooks told us are taken (3100).
+    others = [
+        r[0].split(":")[0]
+        for r in conn.execute("SELECT full_name FROM qb_lists WHERE company = ? AND list_type IN ('Customer', 'Employee', 'OtherName', 'Entity')", (company,))
+    ]
     return VendorDirectory.of(vendors, others)
 
 

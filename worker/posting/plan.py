@@ -24,7 +24,7 @@ from decimal import Decimal
 from typing import Any
 
 from shared.config import CompanyConfig, PostingConfig
-from shared.domain import Allocation, Document, Expense, ExpenseReport, Invoice, InvoiceLine
+from shared.domain import Allocation, Document, Expense, ExpenseReport, Invoice, InvoiceLine, Itemization
 from shared.types import cents
 from worker.posting.keys import bill_ref_number, external_guid, invoice_memo, invoice_ref_number, journal_ref_number, report_memo
 from worker.posting.mapping import Dimensions, Resolver
@@ -218,7 +218,7 @@ class _Line:
     memo: str
     dims: Dimensions
     company_paid: bool = False
-    billable: bool | None = None  # Concur's IsBillable where the payload says (None: QuickBooks' default)
+    billable: bool | None = None  # Concur's isExpenseBillable / IsBillable; None: not stated
 
 
 class _Planner:
@@ -355,7 +355,7 @@ class _Planner:
         self.problems.append(f"date {date.isoformat()} (the {why}) is on or before the QuickBooks closing date {closing.isoformat()} (set closed_period = \"first_open_day\" to post on {(closing + dt.timedelta(days=1)).isoformat()} instead)")
         return date
 
-    def lines_for(self, item: Expense | InvoiceLine, expense_type: str, memo: str, label: str, company_paid: bool = False) -> list[_Line]:
+    def lines_for(self, item: Expense | Itemization | InvoiceLine, expense_type: str, memo: str, label: str, company_paid: bool = False) -> list[_Line]:
         """One line per allocation of an expense or invoice line (zero amounts dropped)."""
         try:
             split = allocation_split(item)
@@ -434,17 +434,23 @@ def _ref(name: str | None) -> Ref | None:
 
 
 def _billable_status(line: _Line) -> BillableStatus | None:
-    """Concur's billable flag where it has one, and only on a line with a customer:job (there is
-    nothing to bill otherwise; QuickBooks' default stands when Concur does not say)."""
-    if line.billable is None or not line.dims.customer:
+    """Concur's billable flag on a line with a customer:job, so QuickBooks' own default (which
+    follows the account's and the customer's settings) never decides; None without either."""
+    if not line.dims.customer or line.billable is None:
         return None
     return "Billable" if line.billable else "NotBillable"
 
 
 def _expense_lines(lines: list[_Line]) -> tuple[ExpenseLine, ...]:
     return tuple(
-        ExpenseLine(account=Ref(full_name=line.account), amount=line.amount, memo=line.memo, customer=_ref(line.dims.customer), klass=_ref(line.dims.klass),
-                    billable_status=_billable_status(line))
+        ExpenseLine(
+            account=Ref(full_name=line.account),
+            amount=line.amount,
+            memo=line.memo,
+            customer=_ref(line.dims.customer),
+            klass=_ref(line.dims.klass),
+            billable_status=_billable_status(line),
+        )
         for line in lines
     )
 
@@ -459,6 +465,7 @@ def _journal_lines(lines: list[_Line]) -> list[JournalLine]:
             memo=line.memo,
             entity=_ref(line.dims.customer),
             klass=_ref(line.dims.klass),
+            billable_status=_billable_status(line),
         )
         for line in lines
     ]
@@ -508,73 +515,243 @@ def _expense_memo(expense: Expense) -> str:
 # --- expense reports ------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Settlement:
+    """The other side of a report's expense lines: who is owed what. Concur computes it from the
+    tenant's payment-type setup and states it in the report header (Reports v4 ``ReportForm``);
+    only where those figures are absent (v3 and other shapes) is it derived from the payment
+    types (``company_paid_payment_types``)."""
+
+    due_employee: Decimal  # amountDueEmployee: credit A/P (or the bill) to the employee
+    due_company_card: Decimal  # amountDueCompanyCard: credit company_card_account
+    company_paid: Decimal  # amountCompanyPaid: credit company_paid_account
+    due_company: Decimal  # amountDueCompany: debit employee_receivable_account, the employee as name
+    cash_advance: Decimal  # the advance applied: credit cash_advance_account, the employee as name
+    stated: bool  # True: Concur's header figures; False: derived from the payment types
+
+
+def _itemization_memo(expense: Expense, item: Itemization) -> str:
+    date = item.transaction_date or expense.transaction_date
+    parts = [date.isoformat(), item.expense_type_name or item.expense_type, expense.merchant, item.description or expense.description]
+    return " - ".join(part.strip() for part in parts if part and part.strip())
+
+
+def _with_billable(lines: list[_Line], billable: bool | None) -> list[_Line]:
+    return lines if billable is None else [dataclasses.replace(line, billable=billable) for line in lines]
+
+
+def _personal_amount(item: Itemization) -> Decimal:
+    """What a personal itemization charged (Concur approves nothing of it: its posted amount)."""
+    return cents(item.posted_amount if item.posted_amount is not None else item.amount)
+
+
+def _itemized_lines(p: _Planner, expense: Expense, label: str, company_paid: bool) -> list[_Line]:
+    """One itemized expense, posted per business itemization (own type, account, allocations);
+    the personal itemizations are not an expense of the company. The business itemizations sum
+    to the parent's approved amount, or, where Concur's parent amount counts the whole charge,
+    together with the personal ones to it: anything else is held, naming the figures."""
+    business = [item for item in expense.itemizations if not item.is_personal]
+    personal = [item for item in expense.itemizations if item.is_personal]
+    business_total = sum((cents(item.amount) for item in business), ZERO)
+    personal_total = sum((_personal_amount(item) for item in personal), ZERO)
+    parent = cents(expense.amount)
+    if parent not in (business_total, business_total + personal_total):
+        p.problems.append(
+            f"{label}: its itemizations add up to {business_total + personal_total:.2f} (business {business_total:.2f}, personal {personal_total:.2f}) "
+            f"but the expense is {parent:.2f}"
+        )
+        return []
+    p.note(f"{label}: posted per itemization ({_count(business, 'business itemization')}" + (f"; {_count(personal, 'personal itemization')} of {personal_total:.2f} left out" if personal else "") + ")")
+    lines: list[_Line] = []
+    for item in business:
+        item_label = f"{label} itemization {item.itemization_id}"
+        # An itemization's own flag where Concur states one (v4 has it on the detail only), else its parent's.
+        billable = item.is_billable if item.is_billable is not None else expense.is_billable
+        lines += _with_billable(p.lines_for(item, item.expense_type, _itemization_memo(expense, item), item_label, company_paid), billable)
+    return lines
+
+
+def _report_lines(p: _Planner, doc: ExpenseReport) -> list[_Line]:
+    """The company's expense: approved business amounts split by allocation; personal expenses,
+    personal itemizations and what was not approved are left out (on a company-paid card they
+    reach QuickBooks through Concur's figures only: ``amountDueCompany``)."""
+    paid_types = p.company.posting.company_paid_payment_types
+    lines: list[_Line] = []
+    for expense in doc.expenses:
+        label = f"expense {expense.expense_id}"
+        company_paid = expense.payment_type in paid_types
+        if expense.is_personal:
+            p.note(f"{label}: personal ({expense.payment_type or 'no payment type'}), not an expense of the company")
+            continue
+        if expense.itemizations:
+            lines += _itemized_lines(p, expense, label, company_paid)
+        else:
+            lines += _with_billable(p.lines_for(expense, expense.expense_type, _expense_memo(expense), label, company_paid), expense.is_billable)
+        claimed = expense.claimed_amount
+        if claimed is not None and not expense.itemizations and cents(claimed) > cents(expense.amount):
+            p.note(f"{label}: {cents(expense.amount):.2f} approved of {cents(claimed):.2f} claimed; the rest is not an expense of the company")
+    return lines
+
+
+def _business_amount(expense: Expense) -> Decimal:
+    """What the company bears of one expense: its approved amount, or its business itemizations'."""
+    if expense.is_personal:
+        return ZERO
+    if expense.itemizations:
+        return sum((cents(item.amount) for item in expense.itemizations if not item.is_personal), ZERO)
+    return cents(expense.amount)
+
+
+def _settlement(p: _Planner, doc: ExpenseReport, lines: list[_Line]) -> _Settlement | None:
+    """Who is owed what, from Concur's header figures where the payload has them; None (and a
+    problem naming every figure) when they do not balance against the lines. Never a guess."""
+    posting = p.company.posting
+    advance = cents(doc.cash_advance_applied) if doc.cash_advance_applied is not None else ZERO
+    due_employee, card, company_paid, due_company = doc.amount_due_employee, doc.amount_due_company_card, doc.amount_company_paid, doc.amount_due_company
+    if due_employee is None or card is None or company_paid is None or due_company is None:
+        own = _total(line for line in lines if not line.company_paid)
+        p.note(
+            "Concur's header figures (amountDueEmployee, amountDueCompanyCard, amountCompanyPaid, amountDueCompany) are not all in the payload: "
+            f"who paid follows the payment types (company_paid_payment_types = {', '.join(posting.company_paid_payment_types) or 'none'})"
+        )
+        return _Settlement(own - advance, _total(line for line in lines if line.company_paid), ZERO, ZERO, advance, stated=False)
+    s = _Settlement(cents(due_employee), cents(card), cents(company_paid), cents(due_company), advance, stated=True)
+    expenses = _total(lines)
+    debits = expenses + s.due_company
+    credits = s.due_employee + s.due_company_card + s.company_paid + s.cash_advance
+    if debits == credits:
+        p.note("who is owed what: Concur's report figures (amountDueEmployee, amountDueCompanyCard, amountCompanyPaid, amountDueCompany)")
+        return s
+    stated_advance = f"{advance:.2f}" if doc.cash_advance_applied is not None else "not stated"
+    others = ", ".join(
+        f"{name} {cents(value):.2f}"
+        for name, value in (("personalAmount", doc.personal_amount), ("amountNotApproved", doc.amount_not_approved), ("reportTotal", doc.report_total))
+        if value is not None
+    )
+    reason = (
+        f"Concur's figures do not balance against the lines: approved business expenses {expenses:.2f} + amountDueCompany {s.due_company:.2f} = {debits:.2f}, "
+        f"but amountDueEmployee {s.due_employee:.2f} + amountDueCompanyCard {s.due_company_card:.2f} + amountCompanyPaid {s.company_paid:.2f} "
+        f"+ cash advance applied {stated_advance} = {credits:.2f} (a gap of {debits - credits:.2f}" + (f"; {others}" if others else "") + ")"
+    )
+    if debits > credits and doc.cash_advance_applied is None:
+        reason += "; a cash advance applied to the report would leave such a gap, but Concur states no cash-advance figure for it"
+    if credits > debits and s.due_company_card and s.company_paid:
+        reason += "; amountCompanyPaid may overlap amountDueCompanyCard on this tenant (Concur's documents do not say)"
+    p.problems.append(reason + ": no payer is guessed, post it by hand")
+    return None
+
+
+def _report_accounts(p: _Planner, s: _Settlement, as_bill: bool) -> list[str]:
+    """The balance-sheet accounts the settlement posts to; a needed key that is not set is a problem."""
+    posting = p.company.posting
+    accounts = [posting.ap_account] if s.due_employee != 0 or as_bill else []
+    if s.due_company_card != 0:
+        accounts.append(posting.company_card_account)
+    if s.company_paid != 0:
+        accounts.append(posting.company_paid_account or posting.company_card_account)
+    if s.due_company != 0:
+        if posting.employee_receivable_account:
+            accounts.append(posting.employee_receivable_account)
+        else:
+            p.problems.append(
+                f"Concur states amountDueCompany {s.due_company:.2f} (what the employee owes back: personal or unapproved charges on a company-paid card) "
+                "but employee_receivable_account is not set in [companies.posting]"
+            )
+    if s.cash_advance != 0:
+        if posting.cash_advance_account:
+            accounts.append(posting.cash_advance_account)
+        else:
+            p.problems.append(f"a cash advance of {s.cash_advance:.2f} is applied to the report but cash_advance_account is not set in [companies.posting]")
+    return accounts
+
+
 def _plan_report(p: _Planner, doc: ExpenseReport, vendors: VendorDirectory, links: Mapping[str, str]) -> PlanResult:
     company = p.company
     posting = company.posting
     as_bill = posting.expense_report_as == "bill"
-    lines: list[_Line] = []
-    for expense in doc.expenses:
-        company_paid = expense.payment_type in posting.company_paid_payment_types
-        lines += p.lines_for(expense, expense.expense_type, _expense_memo(expense), f"expense {expense.expense_id}", company_paid)
+    lines = _report_lines(p, doc)
     if reason := p.resolver.unmapped_reason():
         p.problems.insert(0, reason)
+    s = _settlement(p, doc, lines)
 
-    out_of_pocket = [line for line in lines if not line.company_paid]
-    card = [line for line in lines if line.company_paid]
-    own_total, card_total = _total(out_of_pocket), _total(card)
-    # In bill mode the bill carries the out-of-pocket lines only when they add up to something;
-    # lines that net to zero go into the card journal entry, which balances without them.
-    bill_lines = out_of_pocket if as_bill and own_total != 0 else []
-    journal_lines = [line for line in lines if line.company_paid or not bill_lines]  # document order
-    if as_bill and own_total < 0:
-        p.problems.append(f"the out-of-pocket part is negative ({own_total:.2f}): a QuickBooks bill cannot have a negative total (post it as a journal entry or a vendor credit by hand)")
-    elif bill_lines and any(line.amount < 0 for line in bill_lines):
-        p.note("the bill has credit (negative) lines; its total is positive")
-    needs_vendor = own_total != 0
+    own_total = _total(line for line in lines if not line.company_paid)
+    has_bill = False
+    if s is not None and as_bill:
+        # The bill is what the employee is owed: the employee-paid expenses less the advance.
+        # Which expenses those are is the payment types' word; it must agree with Concur's figure.
+        if own_total - s.cash_advance != s.due_employee:
+            paid_types = ", ".join(posting.company_paid_payment_types) or "none"
+            p.problems.append(
+                f"bill mode: the bill to the employee must come to amountDueEmployee {s.due_employee:.2f}, but the expenses of payment types not in "
+                f"company_paid_payment_types ({paid_types}) come to {own_total:.2f}" + (f" less the cash advance {s.cash_advance:.2f}" if s.cash_advance else "")
+                + ": set company_paid_payment_types to the tenant's company-paid types, or post reports as journal entries"
+            )
+        elif s.due_employee < 0:
+            p.problems.append(f"amountDueEmployee is negative ({s.due_employee:.2f}): a QuickBooks bill cannot have a negative total (post it as a journal entry or a vendor credit by hand)")
+        has_bill = s.due_employee > 0
+    journal_lines = [line for line in lines if line.company_paid or not has_bill]  # document order
+    needs_vendor = s is not None and (s.due_employee != 0 or s.due_company != 0 or s.cash_advance != 0)
 
-    p.check_currency(parts_are_journal=bool(journal_lines))
+    journal_needed = not has_bill or bool(journal_lines) or (s is not None and bool(s.due_company or s.due_company_card or s.company_paid))
+    p.check_currency(parts_are_journal=journal_needed)
     # The report date rather than the last expense date: it is Concur's date for the report as
     # a whole, the same for the bill and the card journal entry, and exists even when expense
     # dates are scattered over months (the expense dates stay in the line memos).
     txn_date = p.txn_date(doc.report_date, "report date")
-    accounts = [posting.ap_account] if needs_vendor else []
-    if card_total != 0:
-        accounts.append(posting.company_card_account)
-    p.check_lists(lines, accounts)
+    p.check_lists(lines, _report_accounts(p, s, as_bill and has_bill) if s is not None else [])
     vendor = p.vendor(employee_candidate(doc.owner), vendors, links) if needs_vendor else None
-    if p.problems:
+    if p.problems or s is None:
         return p.hold()
     lines = p.without_classes(lines)
-    # Recompute the parts after classes may have been dropped (same lines, same order).
-    bill_lines = [line for line in lines if not line.company_paid] if bill_lines else []
-    journal_lines = [line for line in lines if line.company_paid or not bill_lines]
+    bill_lines = [line for line in lines if not line.company_paid] if has_bill else []
+    journal_lines = [line for line in lines if line.company_paid or not has_bill]
 
     memo = report_memo(doc.report_id)
     who = f"{doc.owner.name}" + (f" ({vendor.name})" if vendor is not None and vendor.name and vendor.name != doc.owner.name else "")
     transactions: list[Transaction] = []
-    if bill_lines:
+    if has_bill:
+        advance_lines: tuple[ExpenseLine, ...] = ()
+        if s.cash_advance:
+            advance_lines = (ExpenseLine(account=Ref(full_name=posting.cash_advance_account), amount=-s.cash_advance, memo=f"{memo} - cash advance applied"),)
+            p.note(f"the bill is less the cash advance applied, {s.cash_advance:.2f}, a credit line to {posting.cash_advance_account}")
+        if any(line.amount < 0 for line in bill_lines):
+            p.note("the bill has credit (negative) lines; its total is positive")
         transactions.append(
             BillAdd(
                 vendor=_payee(vendor),
                 txn_date=txn_date,
                 ref_number=bill_ref_number(company.id, KIND_REPORT_BILL, doc.report_id),
-                lines=_expense_lines(bill_lines),
+                lines=_expense_lines(bill_lines) + advance_lines,
                 memo=f"{memo} {doc.name}".strip(),
                 external_guid=external_guid(company.id, KIND_REPORT_BILL, doc.report_id),
                 ap_account=Ref(full_name=posting.ap_account),
             )
         )
-        p.note(f"bill to {who} for the out-of-pocket part {own_total:.2f} ({_count(bill_lines, 'line')})")
-    if journal_lines:
-        je_lines = _journal_lines(journal_lines)
-        if not as_bill and own_total != 0:
-            je_lines.append(_balancing_line(posting.ap_account, own_total, f"{memo} - owed to {doc.owner.name}", _payee(vendor)))
-            p.note(f"A/P ({posting.ap_account}) {'credit' if own_total > 0 else 'debit'} {abs(own_total):.2f} to {who} for the out-of-pocket expenses")
-        if card_total != 0:
-            je_lines.append(_balancing_line(posting.company_card_account, card_total, f"{memo} - company card"))
-            p.note(f"{posting.company_card_account} {'credit' if card_total > 0 else 'debit'} {abs(card_total):.2f} for expenses paid by company card ({', '.join(posting.company_paid_payment_types)})")
-        if any(line.side == "credit" for line in _journal_lines(journal_lines)):
-            p.note("negative expense lines (credits) are on the credit side of the journal entry")
+        p.note(f"bill to {who} for amountDueEmployee {s.due_employee:.2f} ({_count(bill_lines, 'expense line')})")
+
+    je_lines = _journal_lines(journal_lines)
+    if any(line.side == "credit" for line in je_lines):
+        p.note("negative expense lines (credits) are on the credit side of the journal entry")
+
+    def add(account: str, owed: Decimal, text: str, why: str, entity: Ref | None = None) -> None:
+        """A settlement line: a credit when ``owed`` is positive (a debit when negative)."""
+        if owed == 0:
+            return
+        je_lines.append(_balancing_line(account, owed, f"{memo} - {text}", entity))
+        p.note(f"{account} {'credit' if owed > 0 else 'debit'} {abs(owed):.2f} {why}")
+
+    name = doc.owner.name
+    if s.due_company:
+        add(posting.employee_receivable_account, -s.due_company, f"owed by {name}", f"from {who}: amountDueCompany, what the employee owes back (personal or unapproved charges on a company-paid card)", _payee(vendor))
+    if not has_bill:
+        if s.due_employee:
+            add(posting.ap_account, s.due_employee, f"owed to {name}", f"to {who}: " + ("amountDueEmployee" if s.stated else "the out-of-pocket expenses"), _payee(vendor))
+        if s.cash_advance:
+            add(posting.cash_advance_account, s.cash_advance, f"cash advance applied ({name})", f"from {who}: the cash advance applied to the report", _payee(vendor))
+    card_why = "amountDueCompanyCard" if s.stated else f"expenses paid by company card ({', '.join(posting.company_paid_payment_types)})"
+    add(posting.company_card_account, s.due_company_card, "company card", f"for {card_why}")
+    add(posting.company_paid_account or posting.company_card_account, s.company_paid, "company paid", "for amountCompanyPaid")
+    if je_lines:
         kind = KIND_REPORT_CARD_JE if as_bill else KIND_REPORT_JE
         transactions.append(
             _checked(
@@ -588,8 +765,10 @@ def _plan_report(p: _Planner, doc: ExpenseReport, vendors: VendorDirectory, link
             )
         )
         p.note(f"journal entry with {_count(journal_lines, 'expense line')}" + (" for the company-paid part" if as_bill else ""))
+    if not transactions:
+        return NotPostable("nothing to post: no business expense and nothing owed", p._all_decisions())
     p.note(f"posted as {'a bill to the employee (expense_report_as = bill)' if as_bill else 'a journal entry (expense_report_as = journal_entry)'}")
-    return Plan(vendor, tuple(transactions), own_total + card_total, p._all_decisions())
+    return Plan(vendor, tuple(transactions), _total(lines), p._all_decisions())
 
 
 # --- invoices -------------------------------------------------------------------------------
@@ -730,9 +909,10 @@ def _exchange_rate(p: _Planner, doc: Invoice) -> Decimal | None:
 
 
 def document_total(doc: Document) -> Decimal:
-    """What the lines must add up to: the expenses' approved amounts, or the invoice total."""
+    """What the lines must add up to: the approved business amounts of a report (personal
+    expenses and personal itemizations left out), or the invoice total."""
     if isinstance(doc, ExpenseReport):
-        return sum((cents(e.amount) for e in doc.expenses), ZERO)
+        return sum((_business_amount(e) for e in doc.expenses), ZERO)
     return cents(doc.total)
 
 
@@ -750,7 +930,12 @@ def plan_document(
     if doc.approval_status not in posting.post_on_status:
         return NotPostable(f"approval status {doc.approval_status or '(none)'} is not one of post_on_status ({', '.join(posting.post_on_status)})")
     total = document_total(doc)
-    amounts = [e.amount for e in doc.expenses] if isinstance(doc, ExpenseReport) else [li.amount for li in doc.lines]
+    if isinstance(doc, ExpenseReport):
+        # A personal charge on a company card is nothing to expense but still owed: the figures count.
+        owed = (doc.amount_due_employee, doc.amount_due_company_card, doc.amount_company_paid, doc.amount_due_company, doc.cash_advance_applied)
+        amounts = [e.amount for e in doc.expenses] + [figure for figure in owed if figure is not None]
+    else:
+        amounts = [li.amount for li in doc.lines]
     if cents(doc.total) == 0 and all(cents(a) == 0 for a in amounts):
         return NotPostable(f"the {label} has nothing to post (total 0.00)")
     p = _Planner(doc, company, qb, lists)

@@ -1,11 +1,14 @@
 """Which QuickBooks vendor a Concur employee or invoice vendor is: a pure decision.
 
-Order: the stored link (Concur key -> ListID), then, for an invoice vendor, its Concur vendor code
-(kept in the QuickBooks vendor's AccountNumber), then the exact name (case-insensitive), then the
-normalised name (transliterated, case, whitespace and punctuation folded). When nothing matches
-the vendor is created (``vendor_policy = "create"``) or the document is held ("match_only").
-Vendor, Customer, Employee and Other Name share one name space in QuickBooks (3100 on a
-collision), so a new vendor whose name another kind of entity already has gets a " (V)" suffix.
+Order: the stored link (Concur key -> ListID); then, for an employee, the vendor whose
+``AccountNumber`` is the Concur employee id (set when the connector creates the vendor) and
+nothing else: a vendor that only shares the employee's name is someone else (a contractor "John
+Smith" is not the employee John Smith). For an invoice vendor: its Concur vendor code (kept in the
+QuickBooks vendor's AccountNumber), then the exact name (case-insensitive), then the normalised
+name (transliterated, case, whitespace and punctuation folded). When nothing matches the vendor is
+created (``vendor_policy = "create"``) or the document is held ("match_only"). Vendor, Customer,
+Employee and Other Name share one name space in QuickBooks (3100 on a collision), so a new vendor
+whose name is already taken gets a " (V)" suffix.
 """
 
 from __future__ import annotations
@@ -156,6 +159,9 @@ class VendorCandidate:
     # vendors' AccountNumber before any name. (An employee's number is not matched here.)
     match_by_code: bool = False
     address: Address | None = None  # the remit-to address a created vendor gets
+    # True (employees): a QuickBooks vendor is this payee only by the stored link or by its
+    # AccountNumber, never by its name.
+    by_identity: bool = False
 
 
 def employee_candidate(employee: Employee) -> VendorCandidate:
@@ -167,6 +173,7 @@ def employee_candidate(employee: Employee) -> VendorCandidate:
         email=employee.email,
         account_number=employee.employee_code or employee.employee_id,
         notes=f"Concur employee {employee.employee_id}",
+        by_identity=True,
     )
 
 
@@ -241,14 +248,18 @@ def _found(vendor: QbVendor, why: str, decisions: list[str]) -> VendorAction | V
     return ReactivateVendor(VendorMod(list_id=vendor.list_id, edit_sequence=vendor.edit_sequence, is_active=True), vendor.name)
 
 
-def _matched(matches: list[QbVendor], why: str, ambiguous: str, decisions: list[str]) -> VendorAction | VendorHold | None:
-    """The vendor ``matches`` points at; a hold naming them all (``ambiguous`` with ``{names}``)
-    when several do; None when none does."""
+_NAMES = "\x00names\x00"  # where ``_unique`` puts the names of the vendors that match
+
+
+def _unique(matches: list[QbVendor], why: str, several: str, decisions: list[str]) -> VendorAction | VendorHold | None:
+    """The one vendor of ``matches`` (see ``_pick``), found for ``why``; when several match and none
+    stands out, a hold: ``several`` with ``_NAMES`` replaced by their names; None when nothing matches."""
     vendor = _pick(matches)
     if vendor is not None:
         return _found(vendor, why, decisions)
     if matches:
-        return VendorHold(ambiguous.replace("{names}", ", ".join(f'"{v.name}" ({v.list_id})' for v in matches)))
+        # replace, not format: a payee's name may hold braces
+        return VendorHold(several.replace(_NAMES, ", ".join(f'"{v.name}" ({v.list_id})' for v in matches)))
     return None
 
 
@@ -273,23 +284,30 @@ def decide_vendor(
 
     if candidate.match_by_code and candidate.account_number:
         code = candidate.account_number
-        by_code = _matched(directory.by_account_number(code), f"vendor code {code} (AccountNumber) of {candidate.description}",
-                           f"{candidate.description}: several QuickBooks vendors have the vendor code {code} as their account number ({{names}}); keep it on one", decisions)
+        by_code = _unique(directory.by_account_number(code), f"vendor code {code} (AccountNumber) of {candidate.description}",
+                          f"{candidate.description}: several QuickBooks vendors have the vendor code {code} as their account number ({_NAMES}); keep it on one", decisions)
         if by_code is not None:
             return by_code
 
     cut = cut_name(candidate.name)
-    for name in dict.fromkeys((candidate.name.strip(), cut)):
-        vendor = _pick(directory.by_name(name))
-        if vendor is not None:
-            return _found(vendor, f"exact name match for {candidate.description}", decisions)
+    if candidate.by_identity:
+        number = candidate.account_number
+        found = _unique(directory.by_account_number(number), f"its AccountNumber {number} is the Concur employee id of {candidate.description}",
+                        f"several QuickBooks vendors carry AccountNumber {number}, the Concur employee id of {candidate.description} ({_NAMES}); keep it on one", decisions)
+        if found is not None:
+            return found
+    else:
+        for name in dict.fromkeys((candidate.name.strip(), cut)):
+            vendor = _pick(directory.by_name(name))
+            if vendor is not None:
+                return _found(vendor, f"exact name match for {candidate.description}", decisions)
 
-    key = normalise_name(candidate.name)
+    key = normalise_name(candidate.name) if not candidate.by_identity else ""
     if key:
-        by_name = _matched(directory.by_normalised(key), f"normalised name match for {candidate.description}",
-                           f"{candidate.description} matches several QuickBooks vendors ({{names}}); make the names distinct in QuickBooks", decisions)
-        if by_name is not None:
-            return by_name
+        found = _unique(directory.by_normalised(key), f"normalised name match for {candidate.description}",
+                        f"{candidate.description} matches several QuickBooks vendors ({_NAMES}); make the names distinct in QuickBooks", decisions)
+        if found is not None:
+            return found
 
     if not cut:
         return VendorHold(f"{candidate.description} has no name usable in QuickBooks (nothing is left once characters QuickBooks cannot store and the ':' it reserves for sub-levels are removed); give the payee a name in Concur")
@@ -300,7 +318,7 @@ def decide_vendor(
     n = 0
     while True:
         vendors = directory.by_name(name)
-        if n and vendors and (vendor := _pick(vendors)) is not None:
+        if n and vendors and not candidate.by_identity and (vendor := _pick(vendors)) is not None:
             return _found(vendor, f'the name ml-connector gives {candidate.description} ("{cut}" is taken by a customer, employee or other name)', decisions)
         if not vendors and not directory.name_taken_by_other(name):
             break
@@ -312,7 +330,12 @@ def decide_vendor(
     if policy == "match_only":
         return VendorHold(f'no QuickBooks vendor matches {candidate.description} and vendor_policy is "match_only" for company {company} (create or rename the vendor in QuickBooks)')
 
-    if name != cut:
+    if name != cut and candidate.by_identity:
+        decisions.append(
+            f'vendor "{name}" will be created for {candidate.description}: "{cut}" is already used in QuickBooks by a vendor that is not this employee '
+            f"(no link, and its AccountNumber is not the Concur employee id {candidate.account_number}) or by a customer, employee or other name"
+        )
+    elif name != cut:
         decisions.append(f'vendor "{name}" will be created for {candidate.description}: "{cut}" is already used by a customer, employee or other name in QuickBooks')
     elif cut != candidate.name.strip():
         decisions.append(f'vendor "{name}" will be created for {candidate.description} (name made fit for QuickBooks: Latin-1, at most {NAME_MAX} characters)')
