@@ -105,6 +105,8 @@ class PostingConfig:
     company_paid_payment_types: tuple[str, ...] = ("CBCP",)
     vendor_policy: str = "create"
     closed_period: str = "hold"  # or "first_open_day"
+    concur_pays: bool = False  # Concur (Expense Pay / Invoice Pay) pays: record its payments
+    concur_payment_account: str = ""  # the Bank-type clearing account those payments come from
 
 
 @dataclass(frozen=True)
@@ -389,7 +391,7 @@ def _company(r: _Reader, c: dict[str, Any], p: str, base: Path) -> CompanyConfig
 
     pc = r.table(c, p, "posting", required=False)
     pp = f"{p}posting."
-    r.unknown_keys(pc, pp, {"expense_report_as", "post_on_status", "ap_account", "company_card_account", "company_paid_payment_types", "vendor_policy", "closed_period"})
+    r.unknown_keys(pc, pp, {"expense_report_as", "post_on_status", "ap_account", "company_card_account", "company_paid_payment_types", "vendor_policy", "closed_period", "concur_pays", "concur_payment_account"})
     posting = PostingConfig(
         expense_report_as=r.get(pc, pp, "expense_report_as", str, "journal_entry", _one_of("journal_entry", "bill")) or "journal_entry",
         post_on_status=r.str_list(pc, pp, "post_on_status", ("A_APPR",)),
@@ -398,7 +400,11 @@ def _company(r: _Reader, c: dict[str, Any], p: str, base: Path) -> CompanyConfig
         company_paid_payment_types=r.str_list(pc, pp, "company_paid_payment_types", ("CBCP",)),
         vendor_policy=r.get(pc, pp, "vendor_policy", str, "create", _one_of("create", "match_only")) or "create",
         closed_period=r.get(pc, pp, "closed_period", str, "hold", _one_of("hold", "first_open_day")) or "hold",
+        concur_pays=bool(r.get(pc, pp, "concur_pays", bool, False)),
+        concur_payment_account=(r.get(pc, pp, "concur_payment_account", str, "") or "").strip(),
     )
+    if posting.concur_pays and not posting.concur_payment_account:
+        r.problem(f"{pp}concur_payment_account", "required when concur_pays = true (the Bank account Concur's payments are recorded from)")
 
     mc = r.table(c, p, "mapping", required=False)
     mp = f"{p}mapping."

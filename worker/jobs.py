@@ -11,7 +11,7 @@ from shared.types import Actor
 from worker import outbox
 from worker.concur import sync as concur_sync
 from worker.context import WorkerContext
-from worker.posting import engine
+from worker.posting import engine, payer
 from worker.store import audit
 
 log = logging.getLogger(__name__)
@@ -31,5 +31,6 @@ def recover_after_restart(conn: sqlite3.Connection) -> int:
 async def run_all(ctx: WorkerContext) -> None:
     async with trio.open_nursery() as nursery:
         nursery.start_soon(engine.planner, ctx)
+        nursery.start_soon(payer.payer, ctx)
         nursery.start_soon(engine.config_watcher, ctx)
         nursery.start_soon(concur_sync.run, ctx)
