@@ -20,7 +20,7 @@ from shared.domain import from_json
 from shared.types import Actor, PaymentState, PostingState
 from worker import outbox
 from worker.context import WorkerContext
-from worker.posting.payments import NoPayment, payable_of, plan_payment
+from worker.posting.payments import NoPayment, concur_paid, payable_of, plan_payment
 from worker.store import documents
 
 BATCH = 100
@@ -44,6 +44,9 @@ def pay_one(conn: sqlite3.Connection, row: sqlite3.Row, company: CompanyConfig, 
         (row["id"], str(PostingState.DONE)))}
     payable = payable_of(json.loads(row["plan"] or "{}"), txn_ids, company.posting.ap_account)
     if payable is None:
+        if concur_paid(doc)[0] == 0:
+            documents.set_payment(conn, row["id"], PaymentState.NONE, "Concur paid 0.00 and nothing owed was posted")
+            return "nothing"
         documents.set_payment(conn, row["id"], PaymentState.HELD, "nothing owed to the employee or vendor was posted, so there is no bill to pay")
         return "held"
     payments = outbox.payments_of(conn, row["id"])

@@ -98,15 +98,17 @@ def plan_payment(doc: Document, company: CompanyConfig, payable: Payable, record
     if doc.payment_status != PAID:
         return NoPayment(f"Concur has not paid it (payment status {doc.payment_status or 'none'})")
     decisions: list[str] = []
-    if paid is None or paid <= 0:
+    if paid is None:
         # P_PAID without a figure: Concur paid what it owed, which is what we posted (assumption).
         paid = payable.owed
         decisions.append(f"Concur reports it paid without an amount: taken as the whole {payable.owed:.2f} owed")
     if paid > payable.owed:
         return NoPayment(f"Concur paid {paid:.2f} but QuickBooks owes {payable.owed:.2f} for it: record the difference by hand", hold=True)
     amount = paid - recorded
-    if amount <= 0:
-        return NoPayment(f"the {recorded:.2f} Concur paid is recorded")
+    if amount < 0:
+        return NoPayment(f"Concur now states {paid:.2f} paid, less than the {recorded:.2f} already recorded: a person must adjust it", hold=True)
+    if amount == 0:
+        return NoPayment(f"the {paid:.2f} Concur paid is recorded")
     date = paid_on or today
     decisions.append(f"paid {amount:.2f} from {posting.concur_payment_account} on {date.isoformat()}" + ("" if paid_on else " (Concur states no paid date: the day the worker learned of it)"))
     partial = paid < payable.owed
