@@ -57,6 +57,9 @@ class HoldKind(StrEnum):
 REPLANNABLE_HOLDS = frozenset({HoldKind.MAPPING, HoldKind.QUICKBOOKS})
 
 
+CONCUR_PAID = "P_PAID"  # Concur's payment status once Expense Pay / Invoice Pay has paid
+
+
 class PaymentState(StrEnum):
     """Where a document's payment stands (``documents.payment``); only with ``concur_pays``."""
 

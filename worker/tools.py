@@ -22,7 +22,7 @@ from shared.domain import ExpenseReport, from_json
 from worker.posting import engine
 from worker.posting.actions import apply_action
 from worker.posting.plan import Plan, plan_to_json
-from worker.posting.reconcile import PostedLine, reconcile
+from worker.posting.reconcile import PostedLine, paid_lines, reconcile
 from worker.qbwc.qwc import QwcError, build_qwc
 from worker.qbxml.build import wrap_requests
 from worker.store import audit
@@ -159,6 +159,12 @@ def posted_lines(request_xml: str) -> list[PostedLine]:
                 amount = Decimal(line.findtext("Amount") or "0")
                 sign = 1 if line.tag == "JournalDebitLine" else -1
                 lines.append(PostedLine(ref(line, "AccountRef") or "", ref(line, "ClassRef"), sign * amount))
+    elif root.tag == "BillPaymentCheckAddRq":
+        # A bill payment debits A/P and credits the bank (clearing) account it is paid from.
+        payment = root[0]
+        paid = sum((Decimal(a.findtext("PaymentAmount") or "0") for a in payment.findall("AppliedToTxnAdd")), Decimal(0))
+        lines.append(PostedLine(ref(payment, "APAccountRef") or "Accounts Payable", None, paid))
+        lines.append(PostedLine(ref(payment, "BankAccountRef") or "", None, -paid))
     return lines
 
 
@@ -186,6 +192,7 @@ def reconcile_command(config: Config, company: CompanyConfig, date_from: str | N
 
 def _reconcile(conn: sqlite3.Connection, company: CompanyConfig, start: dt.date, end: dt.date):
     pairs = []
+    paid: list[PostedLine] = []
     in_range: list[int] = []
     for row in conn.execute("SELECT * FROM documents WHERE company = ? AND content IS NOT NULL AND state NOT IN ('skipped')", (company.id,)):
         doc = from_json(json.loads(row["content"]))
@@ -194,13 +201,14 @@ def _reconcile(conn: sqlite3.Connection, company: CompanyConfig, start: dt.date,
             continue
         in_range.append(row["id"])
         pairs.append((doc, engine.plan_row(conn, row, company)))
+        paid += paid_lines(doc, company)
     posted: list[PostedLine] = []
     for chunk in range(0, len(in_range), 500):
         ids = in_range[chunk:chunk + 500]
         marks = ",".join("?" * len(ids))
-        for row in conn.execute(f"SELECT request_xml FROM postings WHERE document_id IN ({marks}) AND state = 'done' AND op IN ('BillAdd', 'JournalEntryAdd')", ids):
+        for row in conn.execute(f"SELECT request_xml FROM postings WHERE document_id IN ({marks}) AND state = 'done' AND op IN ('BillAdd', 'JournalEntryAdd', 'BillPaymentCheckAdd')", ids):
             posted += posted_lines(row[0])
-    return reconcile(pairs, posted)
+    return reconcile(pairs, posted, paid)
 
 
 # --- audit ----------------------------------------------------------------------------------------

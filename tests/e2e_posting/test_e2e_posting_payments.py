@@ -6,6 +6,7 @@ payment's TxnID; the clearing account's total equals what Concur paid."""
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 import pytest
@@ -13,6 +14,7 @@ import pytest
 from mlc import harness
 from sim.quickbooks.seed import pay_bill_by_hand
 from sim.webconnector.knobs import FaultKnobs
+from worker.tools import _reconcile
 
 from e2e_posting_helpers import api_get, document, running, sql, wait_for
 
@@ -71,6 +73,14 @@ async def queued_payments(h, count: int) -> list[dict]:
     return await wait_for(h, "SELECT * FROM postings WHERE op = ?", PAYMENT, check=lambda rows: len(rows) >= count, what=f"{count} payment rows")
 
 
+async def reconciled(h):
+    """``mlc reconcile``'s result, and its clearing-account row as (Concur paid, recorded) credits."""
+    company = h.worker.ctx.config.companies[0]
+    result = await h.worker.ctx.store.run(_reconcile, company, dt.date.min, dt.date.max)
+    [row] = [r for r in result.rows if r.account == CLEARING]
+    return result, (row.concur_total, row.posted_total)
+
+
 async def txn_of(h, concur_id: str) -> str:
     doc = await document(h, concur_id)
     return doc["quickbooks_txn_id"].split(",")[0]
@@ -97,6 +107,8 @@ async def test_paid_report_and_invoice_each_get_one_payment_and_nothing_stays_op
             assert Decimal(doc["payment_recorded"]) == paid == Decimal(doc["concur_paid_amount"])
             assert open_amount(h, await txn_of(h, concur_id)) == 0
         assert clearing_total(h) == owed_to_employee(report) + invoice.total
+        result, clearing = await reconciled(h)
+        assert clearing == (-clearing_total(h), -clearing_total(h)) and result.balanced
         # Concur says it again (a second event, the same news): still one payment each.
         h.concur.pay(report.id)
         await harness.deliver(h)
@@ -151,6 +163,9 @@ async def test_bill_paid_by_hand_is_held_with_that_payment(tmp_path):
         assert doc[0]["state"] == "posted"
         assert len(payments(h)) == 1  # only the one by hand
         assert clearing_total(h) == 0
+        # Reconcile shows what Concur paid that was not recorded from the clearing account.
+        result, clearing = await reconciled(h)
+        assert clearing == (-invoice.total, 0) and not result.balanced
 
 
 @pytest.mark.trio

@@ -21,7 +21,7 @@ import trio
 from shared.clock import iso, now_iso, parse_iso, utc_now
 from shared.config import CompanyConfig
 from shared.domain import Document, ExpenseReport, from_json, to_json
-from shared.types import Actor, DocKind, DocState, DuplicateSource, HoldKind, PaymentState
+from shared.types import CONCUR_PAID, Actor, DocKind, DocState, DuplicateSource, HoldKind, PaymentState
 from worker import outbox
 from worker.concur.client import CompanyCredentials, ConcurClient
 from worker.concur.errors import ConcurError, ConcurNotFound, NeedsReconnect
@@ -180,12 +180,9 @@ def content_hash(doc: Document) -> str:
     return hashlib.sha256(json.dumps(to_json(doc), sort_keys=True).encode()).hexdigest()
 
 
-PAID = "P_PAID"
-
-
 def _payment_columns(doc: Document) -> dict[str, Any]:
     """What Concur says it paid, as ``documents`` columns (none while it has not paid)."""
-    if doc.payment_status != PAID:
+    if doc.payment_status != CONCUR_PAID:
         return {}
     return {"concur_paid_amount": f"{doc.paid_amount:.2f}" if doc.paid_amount is not None else None,
             "concur_paid_date": doc.paid_date.isoformat() if doc.paid_date else None}

@@ -23,11 +23,10 @@ from typing import Any
 
 from shared.config import CompanyConfig
 from shared.domain import Document, ExpenseReport
-from shared.types import cents
+from shared.types import CONCUR_PAID, cents
 from worker.posting.keys import external_guid, invoice_memo, payment_ref_number, report_memo
 from worker.qbxml.model import AppliedToTxn, BillPaymentCheckAdd, BillToPayQuery, Ref, TxnQuery
 
-PAID = "P_PAID"
 ZERO = Decimal("0.00")
 
 
@@ -74,7 +73,7 @@ class PaidElsewhere:
 
 def concur_paid(doc: Document) -> tuple[Decimal | None, dt.date | None]:
     """What Concur paid and when, or (None, None) while it has not paid."""
-    if doc.payment_status != PAID:
+    if doc.payment_status != CONCUR_PAID:
         return None, None
     amount = cents(doc.paid_amount) if doc.paid_amount is not None else None
     return amount, doc.paid_date
@@ -95,7 +94,7 @@ def plan_payment(doc: Document, company: CompanyConfig, payable: Payable, record
     if not posting.concur_pays:
         return NoPayment("concur_pays is off")
     paid, paid_on = concur_paid(doc)
-    if doc.payment_status != PAID:
+    if doc.payment_status != CONCUR_PAID:
         return NoPayment(f"Concur has not paid it (payment status {doc.payment_status or 'none'})")
     decisions: list[str] = []
     if paid is None:
