@@ -264,6 +264,25 @@ def reconcile(ctx: Context, company: str, date_from: str | None, date_to: str | 
     sys.exit(reconcile_command(config, company_or_fail(config, company), date_from, date_to))
 
 
+@main.command("accept-company-file")
+@click.argument("company")
+@pass_ctx
+def accept_company_file(ctx: Context, company: str) -> None:
+    """Accept the company file last refused (a restored backup, a moved file) as the company's own."""
+    from worker.qbwc import company_files
+    from worker.tools import _store, _user
+
+    config = ctx.config
+    store = _store(config)
+    try:
+        accepted = store.run_sync(company_files.accept_refused, company_or_fail(config, company).id, f"cli:{_user()}")
+    finally:
+        store.close()
+    if accepted is None:
+        fail(f"mlc accept-company-file: no company file of {company} was refused since one was recorded", 1)
+    click.echo(f"{company}: posting to {accepted.company_name} at {accepted.path}" + (f" (FileID {accepted.file_id})" if accepted.file_id else " (no FileID)"))
+
+
 @main.group()
 def audit() -> None:
     """The audit trail."""
@@ -314,6 +333,36 @@ def _mount_simulators() -> None:
 _mount_simulators()
 
 
+@main.group()
+def alerts() -> None:
+    """Alerts to people (README "Alerts")."""
+
+
+@alerts.command("test")
+@pass_ctx
+def alerts_test(ctx: Context) -> None:
+    """Send one alert of each kind to the configured webhook and email; exit 1 if one fails."""
+    import trio
+
+    from worker.alerts.core import sample_alerts
+    from worker.alerts.job import send_test
+    from worker.alerts.send import channels
+    from worker.logs import Scrubber
+
+    config = ctx.config
+    if not config.alerts.enabled:
+        fail("mlc alerts test: no [alerts] webhook_url (or url_env) or email_to configured", 1)
+    company = config.companies[0]
+    samples = sample_alerts(company.id, {c.id: c.name for c in config.companies})
+    problems = trio.run(send_test, config.alerts, samples, Scrubber(config.secrets()))
+    for problem in problems:
+        click.echo(f"mlc alerts test: {problem}", err=True)
+    for channel in channels(config.alerts):
+        if not any(p.startswith(channel) for p in problems):
+            click.echo(f"{channel}: sent {len(samples)} test alerts")
+    sys.exit(1 if problems else 0)
+
+
 def company_or_fail(config: Config, company: str):
     try:
         return config.company(company)
@@ -324,3 +373,4 @@ def company_or_fail(config: Config, company: str):
 
 if __name__ == "__main__":
     main()
+

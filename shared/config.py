@@ -94,6 +94,7 @@ class QbwcConfig:
     owner_id: str
     qbxml_version: str = "13.0"
     run_every_minutes: int = 5
+    company_file: str = ""  # full path of the .QBW; "" = the file open in QuickBooks
 
 
 @dataclass(frozen=True)
@@ -128,11 +129,35 @@ class CompanyConfig:
 
 
 @dataclass(frozen=True)
+class AlertsConfig:
+    """``[alerts]``: where people are told when the connector needs them (README "Alerts")."""
+
+    webhook_url: Secret = field(default_factory=lambda: Secret(""))  # a Slack/Teams webhook URL carries its own token
+    email_to: tuple[str, ...] = ()
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_user: str = ""
+    smtp_password: Secret = field(default_factory=lambda: Secret(""))
+    email_from: str = ""
+    smtp_ca_file: Path | None = None  # trust this CA for STARTTLS (a private mail relay); default: the system's
+    quickbooks_silent_hours: float = 24.0
+
+    @property
+    def email(self) -> bool:
+        return bool(self.email_to)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.webhook_url) or self.email
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path
     worker: WorkerConfig
     operator: OperatorConfig
     companies: tuple[CompanyConfig, ...]
+    alerts: AlertsConfig = field(default_factory=AlertsConfig)
 
     def company(self, company_id: str) -> CompanyConfig:
         for company in self.companies:
@@ -145,6 +170,7 @@ class Config:
         values: list[str] = []
         for c in self.companies:
             values += [c.concur.client_secret.reveal(), c.concur.request_token.reveal(), c.qbwc.password.reveal()]
+        values += [self.alerts.webhook_url.reveal(), self.alerts.smtp_password.reveal()]
         return [v for v in values if v]
 
 
@@ -255,6 +281,19 @@ def _guid(value: str) -> str | None:
     return None if GUID.match(value) else "expected a GUID in braces, like {6B29FC40-CA47-1067-B31D-00DD010662DA}"
 
 
+def _company_file(value: str) -> str | None:
+    """authenticate hands this path to the Web Connector as-is; the words QBWC reads as answers
+    (none, nvu, busy) would not open a file, and a path is a whole Windows path to a .QBW."""
+    text = value.strip()
+    if not text:
+        return None
+    if text.casefold() in ("none", "nvu", "busy"):
+        return f"{text!r} is one of the Web Connector's answer words, not a company file path"
+    if not text.casefold().endswith(".qbw"):
+        return "expected the full path of a .QBW company file (or \"\" for the file open in QuickBooks)"
+    return None
+
+
 def _positive(value: int | float) -> str | None:
     return None if value > 0 else "must be greater than 0"
 
@@ -287,7 +326,7 @@ def load_config(path: Path | str | None = None, environ: dict[str, str] | None =
 def parse_config(raw: dict[str, Any], path: Path, environ: dict[str, str]) -> Config:
     r = _Reader(path.name, environ)
     base = path.resolve().parent
-    r.unknown_keys(raw, "", {"worker", "operator", "companies"})
+    r.unknown_keys(raw, "", {"worker", "operator", "companies", "alerts"})
 
     w = r.table(raw, "", "worker", required=False)
     r.unknown_keys(w, "worker.", {"listen", "public_url", "data_dir", "tls_certfile", "tls_keyfile", "log_level"})
@@ -337,7 +376,51 @@ def parse_config(raw: dict[str, Any], path: Path, environ: dict[str, str]) -> Co
         companies.append(company)
     if r.problems:
         raise ConfigError(r.problems)
-    return Config(path=path, worker=worker, operator=operator, companies=tuple(companies))
+    alerts = _alerts(r, r.table(raw, "", "alerts", required=False), base)
+    if r.problems:
+        raise ConfigError(r.problems)
+    return Config(path=path, worker=worker, operator=operator, companies=tuple(companies), alerts=alerts)
+
+
+def _alerts(r: _Reader, a: dict[str, Any], base: Path) -> AlertsConfig:
+    p = "alerts."
+    r.unknown_keys(a, p, {"webhook_url", "url_env", "email_to", "smtp_host", "smtp_port", "smtp_user", "smtp_password_env", "email_from",
+                          "smtp_ca_file", "quickbooks_silent_hours"})
+    url = r.get(a, p, "webhook_url", str, "", lambda v: None if not v or _url(v) is None else "expected an http(s) URL") or ""
+    url_env = r.get(a, p, "url_env", str, None)
+    if url and url_env:
+        r.problem(f"{p}webhook_url", "give either webhook_url or url_env, not both")
+    if url_env:
+        url = r.environ.get(url_env, "")
+        if not url:
+            r.problem(f"{p}url_env", f"environment variable {url_env} is not set")
+        elif _url(url):
+            r.problem(f"{p}url_env", f"environment variable {url_env} is not an http(s) URL")
+    email_to = r.str_list(a, p, "email_to", ())
+    password_env = r.get(a, p, "smtp_password_env", str, None)
+    password = Secret(r.environ.get(password_env, "")) if password_env else Secret("")
+    if password_env and not password:
+        r.problem(f"{p}smtp_password_env", f"environment variable {password_env} is not set")
+    host = r.get(a, p, "smtp_host", str, "") or ""
+    sender = r.get(a, p, "email_from", str, "") or ""
+    if email_to:
+        for key, value in (("smtp_host", host), ("email_from", sender)):
+            if not value.strip():
+                r.problem(f"{p}{key}", "required when email_to is given")
+    ca_file = r.get(a, p, "smtp_ca_file", str, None)
+    if ca_file and not (base / ca_file).is_file():
+        r.problem(f"{p}smtp_ca_file", f"file not found: {ca_file}")
+    return AlertsConfig(
+        webhook_url=Secret(url),
+        email_to=email_to,
+        smtp_host=host.strip(),
+        smtp_port=r.get(a, p, "smtp_port", int, 587, lambda v: None if 0 < v < 65536 else "expected a port 1-65535") or 587,
+        smtp_user=r.get(a, p, "smtp_user", str, "") or "",
+        smtp_password=password,
+        email_from=sender.strip(),
+        smtp_ca_file=base / ca_file if ca_file else None,
+        quickbooks_silent_hours=float(r.get(a, p, "quickbooks_silent_hours", (int, float), 24, _positive) or 24),
+    )
 
 
 def _company(r: _Reader, c: dict[str, Any], p: str, base: Path) -> CompanyConfig | None:
@@ -371,7 +454,7 @@ def _company(r: _Reader, c: dict[str, Any], p: str, base: Path) -> CompanyConfig
 
     qc = r.table(c, p, "qbwc")
     qp = f"{p}qbwc."
-    r.unknown_keys(qc, qp, {"username", "password_hash", "password_env", "file_id", "owner_id", "qbxml_version", "run_every_minutes"})
+    r.unknown_keys(qc, qp, {"username", "password_hash", "password_env", "file_id", "owner_id", "qbxml_version", "run_every_minutes", "company_file"})
     password_hash = r.get(qc, qp, "password_hash", str, None, lambda v: None if v.startswith("$argon2") else "expected an argon2 hash (see mlc set-password)")
     password_env = r.get(qc, qp, "password_env", str, None)
     if password_hash and password_env:
@@ -387,6 +470,7 @@ def _company(r: _Reader, c: dict[str, Any], p: str, base: Path) -> CompanyConfig
         owner_id=r.get(qc, qp, "owner_id", str, check=_guid) or "",
         qbxml_version=r.get(qc, qp, "qbxml_version", str, "13.0", lambda v: None if re.match(r"^\d+\.\d+$", v) else "expected a version like 13.0") or "13.0",
         run_every_minutes=r.get(qc, qp, "run_every_minutes", int, 5, _positive) or 5,
+        company_file=(r.get(qc, qp, "company_file", str, "", _company_file) or "").strip(),
     )
 
     pc = r.table(c, p, "posting", required=False)

@@ -9,6 +9,7 @@ import trio
 
 from shared.types import Actor
 from worker import outbox
+from worker.alerts import job as alerts_job
 from worker.concur import sync as concur_sync
 from worker.context import WorkerContext
 from worker.posting import engine, payer
@@ -34,3 +35,4 @@ async def run_all(ctx: WorkerContext) -> None:
         nursery.start_soon(payer.payer, ctx)
         nursery.start_soon(engine.config_watcher, ctx)
         nursery.start_soon(concur_sync.run, ctx)
+        nursery.start_soon(alerts_job.run, ctx)  # its own task: a down mail server never blocks posting

@@ -190,11 +190,13 @@ def reconcile_command(config: Config, company: CompanyConfig, date_from: str | N
     return 0 if result.balanced else EXIT_PROBLEM
 
 
-def _reconcile(conn: sqlite3.Connection, company: CompanyConfig, start: dt.date, end: dt.date):
+def _reconcile(conn: sqlite3.Connection, company: CompanyConfig, start: dt.date, end: dt.date, only_posted: bool = False):
+    """``only_posted``: the documents QuickBooks has (the daily alert check); else every approved one."""
     pairs = []
     paid: list[PostedLine] = []
     in_range: list[int] = []
-    for row in conn.execute("SELECT * FROM documents WHERE company = ? AND content IS NOT NULL AND state NOT IN ('skipped')", (company.id,)):
+    states = "state = 'posted'" if only_posted else "state NOT IN ('skipped')"
+    for row in conn.execute(f"SELECT * FROM documents WHERE company = ? AND content IS NOT NULL AND {states}", (company.id,)):
         doc = from_json(json.loads(row["content"]))
         day = doc.report_date if isinstance(doc, ExpenseReport) else doc.invoice_date
         if not start <= day <= end or doc.approval_status not in company.posting.post_on_status:

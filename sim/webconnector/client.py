@@ -23,7 +23,7 @@ import trio
 from sim.quickbooks.engine import CompanyFile
 from sim.quickbooks.latency import SimClock
 from sim.webconnector import soap
-from sim.webconnector.knobs import OTHER_COMPANY_OPEN, FaultKnobs
+from sim.webconnector.knobs import FaultKnobs
 
 QBWC_VERSION = "2.3.0.215"
 NOOP_PAUSE_S = 5.0
@@ -41,6 +41,7 @@ FAILURE_CODES = {
 class SessionReport:
     soap_calls: list[str] = field(default_factory=list)
     auth_status: str | None = None  # authenticate()[1]: "", a path, none, nvu, busy
+    opened_in_background: str = ""  # the company file QuickBooks opened unattended (it was closed)
     postpone_s: int | None = None  # authenticate()[2]
     min_run_every_s: int | None = None  # authenticate()[3]
     warnings: list[str] = field(default_factory=list)  # clientVersion "W:" texts
@@ -154,10 +155,9 @@ class _Session:
                 r.errors.append("Invalid password for username")
             await self.close(ticket)
             return
-        fault = self.knobs.connection_fault()
-        if fault is None and status and status.casefold() != company.state.file_path.casefold():
-            # The service named a company file; QuickBooks has this one open instead.
-            fault = OTHER_COMPANY_OPEN
+        fault = self.knobs.opening_fault(status, company.state.file_path)
+        if fault is None and self.knobs.quickbooks_closed:
+            r.opened_in_background = status  # QuickBooks started unattended on the named file
         if fault is not None:
             for _ in range(self.knobs.connection_error_retries + 1):
                 r.last_hresult, r.last_message = fault

@@ -133,7 +133,7 @@ async def test_a_ticket_never_acts_on_another_company(tmp_path):
         svc.clock = lambda: time.time() + 31 * 60
         try:
             assert await soap_string(url, "sendRequestXML", ticket=ticket, strHCPResponse=beta_file.hcp_response(beta.qbwc.owner_id),
-                                     strCompanyFileName="", qbXMLCountry="US", qbXMLMajorVers="13", qbXMLMinorVers="0") == ""
+                                     strCompanyFileName=beta_file.state.file_path, qbXMLCountry="US", qbXMLMajorVers="13", qbXMLMinorVers="0") == ""
             assert "expired" in await soap_string(url, "getLastError", ticket=ticket)
         finally:
             svc.clock = time.time
@@ -276,7 +276,7 @@ async def test_hostile_qbxml_inside_valid_calls_is_not_believed(tmp_path):
         # An HCP answer with an external entity: refused, nothing sent.
         ticket = (await soap_strings(url, "authenticate", strUserName="demo-sync", strPassword=h.password))[0]
         evil_hcp = cf.hcp_response(owner).replace("<QBXML>", '<!DOCTYPE QBXML [<!ENTITY x SYSTEM "file:///etc/passwd">]><QBXML>', 1)
-        assert await soap_string(url, "sendRequestXML", ticket=ticket, strHCPResponse=evil_hcp, strCompanyFileName="",
+        assert await soap_string(url, "sendRequestXML", ticket=ticket, strHCPResponse=evil_hcp, strCompanyFileName=cf.state.file_path,
                                  qbXMLCountry="US", qbXMLMajorVers="13", qbXMLMinorVers="0") == ""
         last = await soap_string(url, "getLastError", ticket=ticket)
         assert last and "root:" not in last
@@ -286,7 +286,7 @@ async def test_hostile_qbxml_inside_valid_calls_is_not_believed(tmp_path):
         for hostile in (QBXML_XXE, QBXML_LAUGHS, "<QBXML><QBXMLMsgsRs>", "\x00garbage"):
             ticket = (await soap_strings(url, "authenticate", strUserName="demo-sync", strPassword=h.password))[0]
             request = await soap_string(url, "sendRequestXML", ticket=ticket, strHCPResponse=cf.hcp_response(owner),
-                                        strCompanyFileName="", qbXMLCountry="US", qbXMLMajorVers="13", qbXMLMinorVers="0")
+                                        strCompanyFileName=cf.state.file_path, qbXMLCountry="US", qbXMLMajorVers="13", qbXMLMinorVers="0")
             assert request
             assert await soap_int(url, "receiveResponseXML", ticket=ticket, response=hostile.replace("\x00", ""), hresult="", message="") == -1
             last = await soap_string(url, "getLastError", ticket=ticket)
@@ -345,3 +345,95 @@ async def test_two_companies_sessions_at_the_same_time_stay_apart(tmp_path):
         stored = await query(h, "SELECT company, ref_number FROM postings WHERE op IN ('BillAdd', 'JournalEntryAdd') AND state = 'done'")
         assert {r["ref_number"] for r in stored if r["company"] == "demo"} == demo_refs
         assert {r["ref_number"] for r in stored if r["company"] == "beta"} == beta_refs
+
+
+# --- issue 14: QuickBooks closed is normal; the right company file, strictly ---------------------
+
+
+def _set_company_file(h) -> None:
+    path = h.company_file.state.file_path
+    harness.edit_run_config(h, lambda raw: raw["companies"][0]["qbwc"].__setitem__("company_file", path))
+
+
+@pytest.mark.trio
+async def test_quickbooks_closed_the_web_connector_opens_the_configured_file(tmp_path):
+    from sim.webconnector.knobs import FaultKnobs
+
+    closed = FaultKnobs(quickbooks_closed=True)
+    async with running(tmp_path, before_worker=_set_company_file) as h:
+        path = h.company_file.state.file_path
+        # Without the "even if QuickBooks is not running" permission the file cannot be opened.
+        denied = await harness.web_connector_run(h, FaultKnobs(quickbooks_closed=True, unattended_allowed=False))
+        assert denied.auth_status == path and denied.ended_by == "connectionError" and denied.last_hresult == "0x8004041D"
+        row = (await query(h, "SELECT last_result, last_error FROM qb_company WHERE company = 'demo'"))[0]
+        assert row["last_result"] == "unreachable" and row["last_error"]
+        report = await harness.web_connector_run(h, closed)  # the lists are read: work to do
+        assert report.auth_status == path and report.opened_in_background == path
+        assert report.ended_by == "closeConnection" and report.qbxml_requests >= 1
+        k = await approve_and_deliver(h)
+        assert (await harness.drain(h, expected=k, timeout_s=20, knobs=closed)) == {"posted": k}
+        assert len(harness.quickbooks_transactions(h.company_file)) == k
+        # Nothing to do: "none", so QuickBooks is not started for nothing.
+        idle = await harness.web_connector_run(h, closed)
+        assert idle.auth_status == "none" and idle.opened_in_background == "" and idle.soap_calls[-1] == "closeConnection"
+
+
+@pytest.mark.trio
+async def test_quickbooks_closed_without_a_company_file_is_a_connection_error(tmp_path):
+    from sim.webconnector.knobs import FaultKnobs
+
+    async with running(tmp_path) as h:
+        report = await harness.web_connector_run(h, FaultKnobs(quickbooks_closed=True))
+        assert report.auth_status == "" and report.opened_in_background == ""
+        assert report.ended_by == "connectionError" and report.last_hresult == "0x80040408"
+        row = (await query(h, "SELECT last_result FROM qb_company WHERE company = 'demo'"))[0]
+        assert row["last_result"] == "unreachable"
+
+
+@pytest.mark.trio
+async def test_first_contact_file_recorded_later_files_refused_copy_accepted_by_the_operator(tmp_path):
+    from mlc.cli import main
+
+    async with running(tmp_path) as h:
+        cf = h.company_file
+        owner = h.config.companies[0].qbwc.owner_id.upper()
+        right_path = cf.state.file_path
+        await harness.web_connector_run(h)  # first contact
+        rows = await query(h, "SELECT file_id, company_name, path FROM qb_company_file WHERE company = 'demo'")
+        assert [tuple(r) for r in rows] == [(h.config.companies[0].qbwc.file_id, "Demo Consulting LLC", right_path)]
+        assert "company_file_recorded" in await audit_actions(h)
+        k = await approve_and_deliver(h)
+        await wait_fetched(h, k)
+        await planned(h, k)
+        sets_before = len(h.recorder.sets)
+
+        # The same file without our FileID (a file set up again, or another one): refused.
+        saved = dict(cf.state.data_ext[owner])
+        cf.state.data_ext[owner] = {}
+        report = await harness.web_connector_run(h)
+        assert report.writes == 0 and len(h.recorder.sets) == sets_before
+        assert "carries no ml-connector FileID" in report.last_error and "mlc accept-company-file demo" in report.last_error
+        assert report.close_message.startswith("Finished with a problem")
+        cf.state.data_ext[owner] = saved
+
+        # A backup restored elsewhere: same FileID, other path. Named a copy; nothing sent.
+        cf.state.file_path = r"D:\Backups\Demo Consulting LLC (restored).QBW"
+        report = await harness.web_connector_run(h)
+        assert report.writes == 0 and len(h.recorder.sets) == sets_before
+        assert "copy or backup" in report.last_error and "Demo Consulting LLC (restored).QBW" in report.last_error
+        assert "mlc accept-company-file demo" in report.last_error
+        row = (await query(h, "SELECT last_result, last_error FROM qb_company WHERE company = 'demo'"))[0]
+        assert row["last_result"] == "refused" and "copy or backup" in row["last_error"]
+        assert "company_file_refused" in await audit_actions(h)
+        assert not harness.quickbooks_transactions(cf)
+        assert set(await doc_states(h)) <= {"queued", "fetched"}
+
+        # The operator accepts the copy: it is the company's file from now on.
+        result = CliRunner().invoke(main, ["--config", str(h.config.path), "accept-company-file", "demo"])
+        assert result.exit_code == 0, result.output
+        assert "Demo Consulting LLC (restored).QBW" in result.output
+        assert "company_file_accepted" in await audit_actions(h)
+        assert (await harness.drain(h, expected=k, timeout_s=20)) == {"posted": k}
+        # Nothing left to accept: a clear refusal, exit 1.
+        again = CliRunner().invoke(main, ["--config", str(h.config.path), "accept-company-file", "demo"])
+        assert again.exit_code == 1 and "no company file of demo was refused" in again.output

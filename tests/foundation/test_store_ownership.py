@@ -32,6 +32,10 @@ OWNERS = {
     "qb_company": "worker/qbwc/service.py",
     "qbwc_sessions": "worker/qbwc/service.py",
     "qbwc_credentials": "worker/qbwc/passwords.py",
+    "qb_company_file": "worker/qbwc/company_files.py",
+    "alert_conditions": "worker/alerts/store.py",
+    "alert_watermarks": "worker/alerts/store.py",
+    "alert_deliveries": "worker/alerts/store.py",
 }
 
 WRITE = re.compile(r"\b(?:INSERT(?:\s+OR\s+\w+)?\s+INTO|REPLACE\s+INTO|DELETE\s+FROM|UPDATE)\s+(\w+)(?=\s*(?:\(|SET\b|WHERE\b|VALUES\b|SELECT\b|\"|'|$))", re.IGNORECASE)

@@ -2,7 +2,21 @@
 
 from __future__ import annotations
 
-from worker.qbwc.session import TICKET_IDLE_SECONDS, Phase, Session, handed_out, on_receive, on_send, progress, refuse
+import pytest
+
+from worker.qbwc.session import (
+    TICKET_IDLE_SECONDS,
+    CompanyFile,
+    FileVerdict,
+    Phase,
+    Session,
+    handed_out,
+    judge_company_file,
+    on_receive,
+    on_send,
+    progress,
+    refuse,
+)
 
 
 def new_session(now: float = 1000.0) -> Session:
@@ -66,3 +80,26 @@ def test_json_round_trip_keeps_everything() -> None:
     session.iterators["Vendor"] = "{abc}"
     copy = Session.from_json(session.to_json())
     assert copy == session and copy.phase is Phase.REFUSED
+
+
+# --- the right company file (issue 14 §2) --------------------------------------------------------
+
+
+_PATH = r"C:\Company Files\Acme.QBW"
+_RECORDED = CompanyFile("{AAAAAAAA-0000-0000-0000-000000000001}", "Acme", _PATH)
+
+
+@pytest.mark.parametrize("recorded, seen, verdict", [
+    (None, CompanyFile(None, "Acme", _PATH), FileVerdict.FIRST),
+    (_RECORDED, CompanyFile("{aaaaaaaa-0000-0000-0000-000000000001}", "Acme", _PATH.upper()), FileVerdict.SAME),
+    (_RECORDED, CompanyFile(None, "Acme", _PATH), FileVerdict.NO_FILE_ID),
+    (_RECORDED, CompanyFile("{BBBBBBBB-0000-0000-0000-000000000002}", "Acme", _PATH), FileVerdict.OTHER_FILE),
+    (_RECORDED, CompanyFile(_RECORDED.file_id, "Acme", r"D:\Backup\Acme.QBW"), FileVerdict.COPY),
+    (_RECORDED, CompanyFile(_RECORDED.file_id, "Acme (copy)", _PATH), FileVerdict.COPY),
+    (CompanyFile(None, "Acme", _PATH), CompanyFile(None, "Acme", _PATH), FileVerdict.SAME),
+    (CompanyFile(None, "Acme", _PATH), CompanyFile(_RECORDED.file_id, "Acme", _PATH), FileVerdict.GAINED_FILE_ID),
+    (CompanyFile(None, "Acme", _PATH), CompanyFile(None, "Other", r"C:\Other.QBW"), FileVerdict.COPY),
+])
+def test_company_file_verdicts(recorded, seen, verdict):
+    assert judge_company_file(recorded, seen) is verdict
+    assert verdict.refused == (verdict in (FileVerdict.NO_FILE_ID, FileVerdict.OTHER_FILE, FileVerdict.COPY))

@@ -21,8 +21,8 @@ from shared.config import CompanyConfig
 from shared.types import Actor, Wait
 from worker import outbox
 from worker.context import WorkerContext
-from worker.qbwc import lists, passwords
-from worker.qbwc.session import MAX_NOOPS, Phase, Session, handed_out, on_receive, on_send, progress, refuse
+from worker.qbwc import company_files, lists, passwords
+from worker.qbwc.session import MAX_NOOPS, CompanyFile, FileVerdict, Phase, Session, handed_out, on_company_file, on_receive, on_send, progress, refuse
 from worker.qbwc.soap import SoapValue
 from worker.qbxml.build import wrap_requests
 from worker.qbxml.hresults import connection_error_message
@@ -44,6 +44,9 @@ def auth_result(ticket: str, status: str, postpone_s: int | None = None) -> list
     run interval]. QBWC reads the positions, so an absent postpone is "" rather than dropped
     (dropping it would shift the interval into the postpone slot)."""
     return [ticket, status, "" if postpone_s is None else str(postpone_s), str(MIN_RUN_EVERY_S)]
+
+
+FileCheck = tuple[FileVerdict, CompanyFile]  # what the first call's company file was judged
 
 
 @dataclass(frozen=True)
@@ -154,7 +157,9 @@ class QbwcService:
         has_work = await self.ctx.store.run(_start_session, session)
         self.sessions[ticket] = session
         self._forget_expired(now)
-        return auth_result(ticket, "" if has_work else "none")
+        # With work, the configured company file lets the Web Connector open QuickBooks in the
+        # background ("" = the file open in QuickBooks); without, "none" leaves QuickBooks closed.
+        return auth_result(ticket, company.qbwc.company_file if has_work else "none")
 
     async def _configured_hash(self, company_id: str) -> str | None:
         generation = self.ctx.config_generation
@@ -190,8 +195,12 @@ class QbwcService:
         hcp = call.params.get("strHCPResponse", "")
         decision = on_send(session, self.clock(), has_hcp=bool(hcp.strip()))
         lost = [int(rid) for rid in decision.lost if rid.isdigit()]
-        facts = self._check_company_file(session, company, hcp) if decision.first_call and session.phase is Phase.OPEN else None
-        xml = await self.ctx.store.run(_next_request_set, session, company, self.batch, lost, decision.first_call, facts)
+        facts: HostCompanyPrefs | None = None
+        file_check: FileCheck | None = None
+        if decision.first_call and session.phase is Phase.OPEN:
+            recorded = await self.ctx.store.run(company_files.recorded, session.company)
+            facts, file_check = self._check_company_file(session, company, hcp, call.params.get("strCompanyFileName", ""), recorded)
+        xml = await self.ctx.store.run(_next_request_set, session, company, self.batch, lost, decision.first_call, facts, file_check)
         if lost:
             self.ctx.changed.notify()
         if xml:
@@ -205,23 +214,30 @@ class QbwcService:
             session.last_error = "Nothing more to send."
         return ""
 
-    def _check_company_file(self, session: Session, company: CompanyConfig, hcp: str) -> HostCompanyPrefs | None:
-        """The wrong-company guard and the qbXML version, from the session's first call."""
+    def _check_company_file(self, session: Session, company: CompanyConfig, hcp: str, path: str,
+                            recorded: CompanyFile | None) -> tuple[HostCompanyPrefs | None, FileCheck | None]:
+        """The wrong-company guards and the qbXML version, from the session's first call: the
+        configured FileID, then the file recorded on the company's first contact."""
         try:
             facts = parse_hcp(hcp, company.qbwc.owner_id)
         except QbxmlParseError as exc:
             refuse(session, f"could not read the company file information from the Web Connector ({exc}); nothing was sent")
-            return None
+            return None, None
         if facts.file_id is not None and not same_file_id(facts.file_id, company.qbwc.file_id):
-            refuse(session, f"QuickBooks has a different company file open ({facts.company_name or 'unnamed'}: FileID {facts.file_id}, expected {company.qbwc.file_id}); nothing was sent to it")
-            return None
+            refuse(session, f"QuickBooks has a different company file open ({facts.company_name or 'unnamed'}: FileID {facts.file_id}, expected {company.qbwc.file_id}); nothing was sent to it. "
+                            f"Open the company's own file in QuickBooks (or set company_file to its path).")
+            return None, None
+        seen = CompanyFile(facts.file_id, facts.company_name, path)
+        verdict = on_company_file(session, recorded, seen)
+        if verdict.refused:
+            return None, (verdict, seen)
         version = choose_version(company.qbwc.qbxml_version, list(facts.supported_versions))
         if version is None:
             refuse(session, f"this QuickBooks supports qbXML {', '.join(facts.supported_versions) or 'none'}; ml-connector needs {company.qbwc.qbxml_version} or an older version it speaks")
-            return None
+            return None, None
         session.qbxml_version = version
         session.phase = Phase.READY
-        return facts
+        return facts, (verdict, seen)
 
     # -- receiveResponseXML ----------------------------------------------------------------
 
@@ -325,12 +341,13 @@ def _planner_busy(conn: sqlite3.Connection, company: str) -> bool:
     return conn.execute(f"SELECT 1 FROM documents WHERE {due} LIMIT 1", (company, now_iso())).fetchone() is not None
 
 
-def _next_request_set(conn: sqlite3.Connection, session: Session, company: CompanyConfig, batch: outbox.BatchLimits, lost: list[int], first_call: bool, facts: HostCompanyPrefs | None) -> str:
+def _next_request_set(conn: sqlite3.Connection, session: Session, company: CompanyConfig, batch: outbox.BatchLimits, lost: list[int], first_call: bool, facts: HostCompanyPrefs | None,
+                      file_check: FileCheck | None = None) -> str:
     if lost:
         outbox.mark_uncertain(conn, lost, "the Web Connector asked for more before answering; QuickBooks may have applied these")
         audit.append(conn, session.company, None, Actor.QBWC, "uncertain", {"postings": lost, "why": "answer lost"})
     if first_call:
-        _record_contact(conn, session, facts)
+        _record_contact(conn, session, facts, file_check)
     if session.phase is not Phase.READY:
         _persist(conn, session)
         return ""
@@ -345,8 +362,14 @@ def _next_request_set(conn: sqlite3.Connection, session: Session, company: Compa
     return wrap_requests([xml for _, xml in items], session.qbxml_version or company.qbwc.qbxml_version, "continueOnError")
 
 
-def _record_contact(conn: sqlite3.Connection, session: Session, facts: HostCompanyPrefs | None) -> None:
+def _record_contact(conn: sqlite3.Connection, session: Session, facts: HostCompanyPrefs | None, file_check: FileCheck | None) -> None:
     now = now_iso()
+    if file_check is not None:
+        verdict, seen = file_check
+        if verdict.refused:
+            company_files.note_refused(conn, session.company, seen, verdict)
+        elif verdict in (FileVerdict.FIRST, FileVerdict.GAINED_FILE_ID) and session.phase is Phase.READY:
+            company_files.record(conn, session.company, seen, verdict)
     if session.phase is Phase.REFUSED:
         conn.execute(
             """INSERT INTO qb_company (company, last_contact_at, last_result, last_error) VALUES (?,?,?,?)
@@ -359,14 +382,15 @@ def _record_contact(conn: sqlite3.Connection, session: Session, facts: HostCompa
         return
     conn.execute(
         """INSERT INTO qb_company (company, file_id, product, qbxml_version, home_currency, multicurrency, class_tracking, closing_date,
-                                   account_numbers, country, last_contact_at, last_result, last_error, reachable_since, unreachable_since)
-           VALUES (?,?,?,?,?,?,?,?,?,?,?, 'ok', '', ?, NULL)
+                                   account_numbers, country, last_contact_at, last_result, last_error, reachable_since, unreachable_since,
+                                   last_reached_at)
+           VALUES (?,?,?,?,?,?,?,?,?,?,?, 'ok', '', ?, NULL, ?)
            ON CONFLICT (company) DO UPDATE SET file_id = excluded.file_id, product = excluded.product,
              qbxml_version = excluded.qbxml_version, home_currency = excluded.home_currency,
              multicurrency = excluded.multicurrency, class_tracking = excluded.class_tracking,
              closing_date = excluded.closing_date, account_numbers = excluded.account_numbers, country = excluded.country,
              last_contact_at = excluded.last_contact_at,
-             last_result = 'ok', last_error = '',
+             last_result = 'ok', last_error = '', last_reached_at = excluded.last_contact_at,
              reachable_since = COALESCE(qb_company.reachable_since, excluded.reachable_since), unreachable_since = NULL""",
         (
             session.company,
@@ -379,6 +403,7 @@ def _record_contact(conn: sqlite3.Connection, session: Session, facts: HostCompa
             facts.closing_date.isoformat() if facts.closing_date else None,
             None if facts.is_using_account_numbers is None else int(facts.is_using_account_numbers),
             facts.company_country or facts.country or None,
+            now,
             now,
             now,
         ),
@@ -394,7 +419,7 @@ def _apply_answers(conn: sqlite3.Connection, session: Session, answered: list[st
             lists.apply_page(conn, session, rid[len(lists.PREFIX):], response)
         else:
             outbox.apply_answer(conn, rid, response, summary)
-    conn.execute("UPDATE qb_company SET last_contact_at = ?, last_result = 'ok' WHERE company = ?", (now_iso(), session.company))
+    conn.execute("UPDATE qb_company SET last_contact_at = ?, last_reached_at = ?, last_result = 'ok' WHERE company = ?", (now_iso(), now_iso(), session.company))
     _persist(conn, session)
     return outbox.pending_count(conn, session.company) + len(session.iterators)
 

@@ -108,3 +108,81 @@ def progress(answered: int, remaining: int) -> int:
         return 100
     done = answered * 100 // max(answered + remaining, 1)
     return max(1, min(99, done))
+
+
+# --- the right company file (issue 14 §2) --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CompanyFile:
+    """A company file as a session sees it: the FileID under our OwnerID (None: the file carries
+    none), QuickBooks' company name and the path the Web Connector opened (strCompanyFileName)."""
+
+    file_id: str | None
+    company_name: str
+    path: str
+
+
+class FileVerdict(StrEnum):
+    FIRST = "first"  # nothing recorded yet: record this file and trust it from now on
+    SAME = "same"  # the recorded file
+    GAINED_FILE_ID = "gained_file_id"  # recorded without a FileID; the same file now carries ours
+    NO_FILE_ID = "no_file_id"  # one was recorded, this file has none: refused
+    OTHER_FILE = "other_file"  # another FileID than the recorded one: refused
+    COPY = "copy"  # same FileID (or both none) but another path or company name: a copy or backup, refused
+
+    @property
+    def refused(self) -> bool:
+        return self in (FileVerdict.NO_FILE_ID, FileVerdict.OTHER_FILE, FileVerdict.COPY)
+
+
+def _norm_id(file_id: str | None) -> str:
+    return (file_id or "").strip().strip("{}").casefold()
+
+
+def judge_company_file(recorded: CompanyFile | None, seen: CompanyFile) -> FileVerdict:
+    """Is ``seen`` the file recorded on the company's first contact? Paths compare
+    case-insensitively (Windows); company names exactly, after trimming."""
+    if recorded is None:
+        return FileVerdict.FIRST
+    same_place = seen.path.strip().casefold() == recorded.path.strip().casefold() and seen.company_name.strip() == recorded.company_name.strip()
+    if recorded.file_id:
+        if not seen.file_id:
+            return FileVerdict.NO_FILE_ID
+        if _norm_id(seen.file_id) != _norm_id(recorded.file_id):
+            return FileVerdict.OTHER_FILE
+        return FileVerdict.SAME if same_place else FileVerdict.COPY
+    # Recorded without a FileID: only the place tells it apart, and a FileID it gains (the Web
+    # Connector registers ours when the .qwc is added) is learned, not a reason to refuse.
+    if not same_place:
+        return FileVerdict.COPY
+    return FileVerdict.GAINED_FILE_ID if seen.file_id else FileVerdict.SAME
+
+
+def _describe(f: CompanyFile) -> str:
+    return f"{f.company_name or 'unnamed'} at {f.path or 'an unknown path'}" + (f" (FileID {f.file_id})" if f.file_id else " (no FileID)")
+
+
+def file_refusal(verdict: FileVerdict, company: str, recorded: CompanyFile, seen: CompanyFile) -> str:
+    """The text getLastError shows in the Web Connector's status column (and the console, the API
+    and the audit trail): what is wrong and how to fix it."""
+    accept = f"If this file is now the right one, accept it with `mlc accept-company-file {company}`."
+    if verdict is FileVerdict.COPY:
+        what = f"QuickBooks opened a copy or backup of the company file: {_describe(seen)}; ml-connector posts to {_describe(recorded)}"
+        fix = f"Open the original file (or set company_file to its path). {accept}"
+    elif verdict is FileVerdict.NO_FILE_ID:
+        what = f"QuickBooks opened {_describe(seen)}, which carries no ml-connector FileID; ml-connector posts to {_describe(recorded)}"
+        fix = f"Open that file in QuickBooks (or set company_file to its path). {accept}"
+    else:
+        what = f"QuickBooks opened another company file: {_describe(seen)}; ml-connector posts to {_describe(recorded)}"
+        fix = f"Open the right file (or set company_file to its path). {accept}"
+    return f"{what}. Nothing was sent. {fix}"
+
+
+def on_company_file(session: Session, recorded: CompanyFile | None, seen: CompanyFile) -> FileVerdict:
+    """The session's first call showed ``seen``: judge it against the recorded file; a refused
+    file ends the session's work (nothing is sent) with a message saying how to fix it."""
+    verdict = judge_company_file(recorded, seen)
+    if verdict.refused and recorded is not None:
+        refuse(session, file_refusal(verdict, session.company, recorded, seen))
+    return verdict
