@@ -94,8 +94,9 @@ async def test_paid_report_and_invoice_each_get_one_payment_and_nothing_stays_op
         report, invoice = paid_report(h), an_invoice(h)
         # Nothing paid yet: posted documents are open, no payment planned.
         assert (await document(h, report.id))["payment"] == ""
-        h.concur.pay(report.id)
-        h.concur.pay_invoice(invoice.id)
+        paid_on = dt.date(2026, 2, 2)
+        h.concur.pay(report.id, on=paid_on)
+        h.concur.pay_invoice(invoice.id, on=paid_on)
         await harness.deliver(h, duplicates=2)  # each payment event delivered twice
         await queued_payments(h, 2)
         assert await harness.drain(h, expected=expected, timeout_s=60) == {"posted": expected}
@@ -107,10 +108,13 @@ async def test_paid_report_and_invoice_each_get_one_payment_and_nothing_stays_op
             assert Decimal(doc["payment_recorded"]) == paid == Decimal(doc["concur_paid_amount"])
             assert open_amount(h, await txn_of(h, concur_id)) == 0
         assert clearing_total(h) == owed_to_employee(report) + invoice.total
+        # Dated when Concur paid: the report's date from v3 PaidDate, the invoice's from PaidDate.
+        assert {p["TxnDate"] for p in payments(h)} == {paid_on.isoformat()}
+        assert (await document(h, report.id))["concur_paid_date"] == paid_on.isoformat()
         result, clearing = await reconciled(h)
         assert clearing == (-clearing_total(h), -clearing_total(h)) and result.balanced
         # Concur says it again (a second event, the same news): still one payment each.
-        h.concur.pay(report.id)
+        h.concur.pay(report.id, on=paid_on)
         await harness.deliver(h)
         await wait_for(h, "SELECT recheck FROM documents WHERE concur_id = ?", report.id, check=lambda rows: rows[0]["recheck"] is None)
         await harness.drain(h, expected=expected, timeout_s=30)
