@@ -203,3 +203,30 @@ async def test_paid_before_posted_is_posted_then_paid(tmp_path):
         assert doc["state"] == "posted" and doc["payment"] == "payment_posted"
         assert open_amount(h, await txn_of(h, invoice.id)) == 0
         assert len(payments(h)) == 1
+
+
+async def sweep_again(h) -> None:
+    """A sweep listing everything again (checkpoint reset), as after a long outage."""
+    from worker.concur.sync import make_client, sweep_company
+
+    await h.worker.ctx.store.run(lambda conn: conn.execute("DELETE FROM checkpoints WHERE name = 'concur_sweep'"))
+    async with make_client(h.worker.ctx) as client:
+        await sweep_company(h.worker.ctx, client, h.worker.ctx.config.companies[0])
+
+
+@pytest.mark.trio
+async def test_payment_found_by_the_sweep_and_swept_again_pays_once(tmp_path):
+    async with running(tmp_path, reports=2, invoices=1, change=concur_pays()) as h:
+        expected = await posted(h)
+        report = paid_report(h)
+        h.concur.pay(report.id)  # its event is never delivered: the sweep finds the payment
+        await sweep_again(h)
+        await queued_payments(h, 1)
+        await harness.drain(h, expected=expected, timeout_s=30)
+        assert (await document(h, report.id))["payment"] == "payment_posted"
+        await sweep_again(h)
+        await wait_for(h, "SELECT recheck FROM documents WHERE concur_id = ?", report.id, check=lambda rows: rows[0]["recheck"] is None)
+        await harness.drain(h, expected=expected, timeout_s=30)
+        assert len(payments(h)) == 1
+        doc = await document(h, report.id)
+        assert doc["payment"] == "payment_posted" and doc["flag"] == ""
