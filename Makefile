@@ -1,7 +1,8 @@
 # The README's first two commands: `make demo` and `make test`.
 # Each sets itself up from nothing but python3 and make.
+# `make test PYTHON=python3.13 VENV=.venv313` runs the suite on another Python in its own venv.
 PYTHON ?= python3
-VENV := .venv
+VENV ?= .venv
 BIN := $(VENV)/bin
 ifeq ($(OS),Windows_NT)
 BIN := $(VENV)/Scripts
@@ -48,4 +49,4 @@ soak: $(TEST_STAMP)
 	MLC_SOAK=1 $(BIN)/python -m pytest tests -m slow $(ARGS)
 
 clean:
-	rm -rf $(VENV) var .pytest_cache
+	rm -rf $(VENV) .venv313 var .pytest_cache

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import uuid
+from contextlib import closing
 from pathlib import Path
 
 import httpx
@@ -110,7 +111,7 @@ async def _run(run_dir: Path, count: int) -> dict:
         worker.kill()
         await worker.wait()
         nursery.cancel_scope.cancel()
-    with sqlite3.connect(run_dir / "mlc.sqlite3") as conn:
+    with closing(sqlite3.connect(run_dir / "mlc.sqlite3")) as conn:  # sqlite3's own "with" commits, never closes
         results["stored"] = conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]
     return results
 

@@ -28,7 +28,7 @@ def not_yet(what: str) -> NoReturn:
 
 
 class Context:
-    def __init__(self, config_path: str | None) -> None:
+    def __init__(self, config_path: str | None = None) -> None:
         self.config_path = config_path
         self._config: Config | None = None
 
@@ -47,12 +47,30 @@ class Context:
 pass_ctx = click.make_pass_decorator(Context)
 
 
+CONFIG_HELP = "mlc.toml to use, before or after the command name (default: $MLC_CONFIG, else ./mlc.toml)"
+
+
+def _config_given(click_ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    """``--config`` after a command name sets what ``mlc --config`` sets; the last one given wins.
+
+    Only a path given on the command line is kept here: ``$MLC_CONFIG`` is read when the config is
+    loaded, so ``mlc demo`` can tell "given" (use it) from "not given" (use the shipped demo)."""
+    if value is not None:
+        click_ctx.ensure_object(Context).config_path = value
+
+
+def config_option() -> click.Option:
+    return click.Option(["--config"], metavar="PATH", expose_value=False, callback=_config_given, help=CONFIG_HELP)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--config", "config_path", envvar="MLC_CONFIG", default=None, help="mlc.toml to use (default: $MLC_CONFIG, else ./mlc.toml)")
 @click.pass_context
-def main(click_ctx: click.Context, config_path: str | None) -> None:
+def main(click_ctx: click.Context) -> None:
     """ml-connector: SAP Concur expense reports and invoices into QuickBooks Desktop, exactly once."""
-    click_ctx.obj = Context(config_path)
+    click_ctx.ensure_object(Context)
+
+
+main.params.append(config_option())
 
 
 @main.command()
@@ -133,7 +151,7 @@ def demo(ctx: Context, headless: bool, reports: int, invoices: int, seed: int) -
 @pass_ctx
 def qwc(ctx: Context, company: str, output: Path | None) -> None:
     """Write the .qwc file to load into QuickBooks Web Connector."""
-    from worker.tools import QwcError, qwc_for_company
+    from mlc.tools import QwcError, qwc_for_company
 
     config = ctx.config
     company_config = company_or_fail(config, company)
@@ -172,49 +190,25 @@ def concur() -> None:
     """Concur connection and webhook subscriptions."""
 
 
-@concur.command("connect")
-@click.argument("company")
-@pass_ctx
-def concur_connect(ctx: Context, company: str) -> None:
-    """Exchange the company request token for access and refresh tokens."""
-    from worker.concur_admin import connect
+def _concur_command(name: str, help_text: str, *extra: str) -> None:
+    """One body for the four ``mlc concur`` commands: each is one call of :mod:`mlc.concur_admin`."""
 
-    config = ctx.config
-    sys.exit(connect(config, company_or_fail(config, company)))
+    @pass_ctx
+    def command(ctx: Context, company: str, **arguments: str) -> None:
+        from mlc import concur_admin
 
+        config = ctx.config
+        sys.exit(getattr(concur_admin, name)(config, company_or_fail(config, company), *(arguments[a] for a in extra)))
 
-@concur.command("subscribe")
-@click.argument("company")
-@pass_ctx
-def concur_subscribe(ctx: Context, company: str) -> None:
-    """Create or update the webhook subscriptions (expense reports, payment requests)."""
-    from worker.concur_admin import subscribe
-
-    config = ctx.config
-    sys.exit(subscribe(config, company_or_fail(config, company)))
+    for argument in reversed(extra):
+        command = click.argument(argument)(command)
+    concur.command(name, help=help_text)(click.argument("company")(command))
 
 
-@concur.command("subscriptions")
-@click.argument("company")
-@pass_ctx
-def concur_subscriptions(ctx: Context, company: str) -> None:
-    """List the webhook subscriptions."""
-    from worker.concur_admin import subscriptions
-
-    config = ctx.config
-    sys.exit(subscriptions(config, company_or_fail(config, company)))
-
-
-@concur.command("unsubscribe")
-@click.argument("company")
-@click.argument("subscription_id")
-@pass_ctx
-def concur_unsubscribe(ctx: Context, company: str, subscription_id: str) -> None:
-    """Delete one webhook subscription."""
-    from worker.concur_admin import unsubscribe
-
-    config = ctx.config
-    sys.exit(unsubscribe(config, company_or_fail(config, company), subscription_id))
+_concur_command("connect", "Exchange the company request token for access and refresh tokens.")
+_concur_command("subscribe", "Create or update the webhook subscriptions (expense reports, payment requests).")
+_concur_command("subscriptions", "List the webhook subscriptions.")
+_concur_command("unsubscribe", "Delete one webhook subscription.", "subscription_id")
 
 
 @main.command()
@@ -222,7 +216,7 @@ def concur_unsubscribe(ctx: Context, company: str, subscription_id: str) -> None
 @pass_ctx
 def plan(ctx: Context, document: str) -> None:
     """Dry run: the planned QuickBooks transactions and their exact qbXML; posts nothing."""
-    from worker.tools import plan_command
+    from mlc.tools import plan_command
 
     sys.exit(plan_command(ctx.config, document))
 
@@ -234,7 +228,7 @@ def _action(name: str):
     @click.option("--force", is_flag=True, help="replay a posted document (only if QuickBooks does not have it)")
     @pass_ctx
     def command(ctx: Context, document: str, reason: str, force: bool) -> None:
-        from worker.tools import action_command
+        from mlc.tools import action_command
 
         sys.exit(action_command(ctx.config, name, document, reason, force))
 
@@ -258,7 +252,7 @@ for _name in ("hold", "release", "replay", "skip"):
 @pass_ctx
 def reconcile(ctx: Context, company: str, date_from: str | None, date_to: str | None) -> None:
     """Concur approved totals against posted totals per account and class; exit 1 on a difference."""
-    from worker.tools import reconcile_command
+    from mlc.tools import reconcile_command
 
     config = ctx.config
     sys.exit(reconcile_command(config, company_or_fail(config, company), date_from, date_to))
@@ -269,8 +263,8 @@ def reconcile(ctx: Context, company: str, date_from: str | None, date_to: str | 
 @pass_ctx
 def accept_company_file(ctx: Context, company: str) -> None:
     """Accept the company file last refused (a restored backup, a moved file) as the company's own."""
+    from mlc.tools import _store, _user
     from worker.qbwc import company_files
-    from worker.tools import _store, _user
 
     config = ctx.config
     store = _store(config)
@@ -294,7 +288,7 @@ def audit() -> None:
 @pass_ctx
 def audit_export(ctx: Context, company: str, fmt: str) -> None:
     """Write the company's audit trail to stdout."""
-    from worker.tools import audit_export_command
+    from mlc.tools import audit_export_command
 
     config = ctx.config
     sys.exit(audit_export_command(config, company_or_fail(config, company), fmt))
@@ -304,7 +298,7 @@ def audit_export(ctx: Context, company: str, fmt: str) -> None:
 @pass_ctx
 def audit_verify(ctx: Context) -> None:
     """Check the audit trail's hash chain; exit 1 when an entry was edited or removed."""
-    from worker.tools import audit_verify_command
+    from mlc.tools import audit_verify_command
 
     sys.exit(audit_verify_command(ctx.config))
 
@@ -361,6 +355,19 @@ def alerts_test(ctx: Context) -> None:
         if not any(p.startswith(channel) for p in problems):
             click.echo(f"{channel}: sent {len(samples)} test alerts")
     sys.exit(1 if problems else 0)
+
+
+def _accept_config_after_the_name(group: click.Group) -> None:
+    """Every mlc command (and group) takes ``--config`` after its name too (contract). The
+    simulators under ``mlc sim`` are programs of their own that read no mlc.toml: only the ``sim``
+    group itself takes it."""
+    for command in group.commands.values():
+        command.params.append(config_option())
+        if isinstance(command, click.Group) and command is not sim:
+            _accept_config_after_the_name(command)
+
+
+_accept_config_after_the_name(main)
 
 
 def company_or_fail(config: Config, company: str):

@@ -1,7 +1,9 @@
 """``mlc demo``: the product on loopback with simulated Concur, QuickBooks and Web Connector.
 
-The demo keeps its data in ``<data_dir>/demo`` (fresh each run), so it never touches a real
-company's store. Headless (or without a TTY) it shows a progress bar on stderr and ends with the
+Without ``--config`` it runs the demo configuration shipped in the package (``mlc/demo.toml``), in
+any directory, and keeps its data in ``./var/demo`` of the directory it runs in; given a config, in
+``<data_dir>/demo``. Either way the run directory is fresh each run, so the demo never touches a
+real company's store. Headless (or without a TTY) it shows a progress bar on stderr and ends with the
 contract's one-line JSON summary on stdout; otherwise it opens the console on the live worker.
 """
 
@@ -14,6 +16,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 import trio
@@ -25,24 +28,39 @@ EXIT_CONFIG = 2
 BAR_WIDTH = 30
 APPROVALS_PER_TICK = 2
 DEMO_TICK_S = 2.0
+DEMO_CONFIG = Path(__file__).with_name("demo.toml")
+DEMO_DATA = Path("var")  # relative to the directory the demo runs in, as the checkout's mlc.toml has it
+
+
+class Ports(NamedTuple):
+    """Where the demo's worker and simulated Concur listen; 0 = any free port."""
+
+    worker: int
+    concur: int
 
 
 def run_demo(config_path: str | None, *, headless: bool, reports: int, invoices: int, seed: int) -> int:
+    """``config_path`` is a ``--config`` given on the command line (``$MLC_CONFIG`` does not count:
+    a demo should not pick up a real company's configuration from the environment)."""
     try:
-        config = load_config(config_path)
+        config = load_config(config_path or DEMO_CONFIG)
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         return EXIT_CONFIG
-    busy = [port for port in (config.worker.listen_port, _concur_port(config)) if port and not _port_free(config.worker.listen_host, port)]
-    if busy:
+    ports = Ports(config.worker.listen_port, _concur_port(config))
+    busy = [port for port in ports if port and not _port_free(config.worker.listen_host, port)]
+    if busy and config_path:
         print(f"mlc demo: port {', '.join(map(str, busy))} is in use; is another worker or demo running? (see [worker].listen and [companies.concur].base_url)", file=sys.stderr)
         return 1
-    run_dir = config.worker.data_dir / "demo"
+    if busy:  # the shipped demo runs anywhere, also beside a running worker: on ports the system picks
+        print(f"mlc demo: port {', '.join(map(str, busy))} is in use; the demo takes free ports instead", file=sys.stderr)
+        ports = Ports(0, 0)
+    run_dir = (config.worker.data_dir if config_path else Path.cwd() / DEMO_DATA) / "demo"
     shutil.rmtree(run_dir, ignore_errors=True)
     if headless:
-        return trio.run(_headless, config, run_dir, reports, invoices, seed)
-    return _with_console(config, run_dir, reports, invoices, seed)
+        return trio.run(_headless, config, run_dir, ports, reports, invoices, seed)
+    return _with_console(config, run_dir, ports, reports, invoices, seed)
 
 
 class Progress:
@@ -75,10 +93,6 @@ class Progress:
             self.stream.flush()
 
 
-def _port(config: Config) -> int:
-    return config.worker.listen_port
-
-
 def _concur_port(config: Config) -> int:
     return urlsplit(config.companies[0].concur.base_url).port or 0
 
@@ -94,10 +108,10 @@ def _port_free(host: str, port: int) -> bool:
     return True
 
 
-async def _headless(config: Config, run_dir: Path, reports: int, invoices: int, seed: int) -> int:
+async def _headless(config: Config, run_dir: Path, ports: Ports, reports: int, invoices: int, seed: int) -> int:
     started = time.monotonic()
     async with trio.open_nursery() as nursery:
-        h = await harness.start(nursery, config, run_dir, seed=seed, reports=reports, invoices=invoices, worker_port=_port(config))
+        h = await harness.start(nursery, config, run_dir, seed=seed, reports=reports, invoices=invoices, worker_port=ports.worker, concur_port=ports.concur)
         print(f"demo: worker on {h.worker.url}, simulated Concur on {h.concur.base_url}, QuickBooks file {h.company_path}", file=sys.stderr)
         expected = harness.approve_everything(h)
         await harness.deliver(h, duplicates=1, shuffle=True)
@@ -113,7 +127,7 @@ async def _headless(config: Config, run_dir: Path, reports: int, invoices: int, 
     return 0 if result["quickbooks_duplicates"] == 0 else 1
 
 
-def _with_console(config: Config, run_dir: Path, reports: int, invoices: int, seed: int) -> int:
+def _with_console(config: Config, run_dir: Path, ports: Ports, reports: int, invoices: int, seed: int) -> int:
     """The simulated world runs in a thread of its own (trio); the console owns the terminal (asyncio)."""
     from console.launch import run_console
 
@@ -123,7 +137,7 @@ def _with_console(config: Config, run_dir: Path, reports: int, invoices: int, se
 
     async def world() -> None:
         async with trio.open_nursery() as nursery:
-            h = await harness.start(nursery, config, run_dir, seed=seed, reports=reports, invoices=invoices, worker_port=_port(config))
+            h = await harness.start(nursery, config, run_dir, seed=seed, reports=reports, invoices=invoices, worker_port=ports.worker, concur_port=ports.concur)
             state["url"] = h.worker.url
             state["token_file"] = h.config.operator.token_file
             ready.set()

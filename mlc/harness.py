@@ -142,8 +142,12 @@ async def start_worker_in(nursery: trio.Nursery, harness: Harness, port: int | N
 
 
 async def stop_worker(harness: Harness) -> None:
+    """Stop the worker and return once it is down (its store closed), so a restart sees everything."""
+    worker = harness.worker
     harness.shutdown.set()
     harness.worker = None
+    if worker is not None:
+        await worker.stopped.wait()
 
 
 def approve_everything(harness: Harness) -> int:

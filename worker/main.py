@@ -29,6 +29,7 @@ class RunningWorker:
     ctx: WorkerContext
     url: str  # the bound base URL, e.g. http://127.0.0.1:8750 (the real port when 0 was asked)
     app: QuartTrio
+    stopped: trio.Event  # set once the worker is down: requests finished, jobs stopped, store closed
 
 
 def hypercorn_config(config: Config, port: int | None = None) -> HyperConfig:
@@ -66,6 +67,7 @@ async def serve_worker(
 ) -> None:
     """Serve until ``shutdown`` is set: then finish in-flight requests, stop jobs, close the store."""
     ctx = open_context(config, stderr_log)
+    stopped = trio.Event()
     try:
         moved = ctx.store.run_sync(jobs.recover_after_restart, durable=True)
         if moved:
@@ -96,10 +98,11 @@ async def serve_worker(
             nursery.start_soon(run_background)
             url = binds[0]
             log.info("worker listening on %s", url)
-            task_status.started(RunningWorker(ctx=ctx, url=url, app=app))
+            task_status.started(RunningWorker(ctx=ctx, url=url, app=app, stopped=stopped))
     finally:
         ctx.store.close()
         log.info("worker stopped")
+        stopped.set()
 
 
 async def watch_signals(shutdown: trio.Event) -> None:

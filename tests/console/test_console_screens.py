@@ -31,8 +31,8 @@ async def test_overview_cards_and_opening_a_company(make_app):
         assert "▁" * 30 in acme_text  # the postings-per-minute sparkline
         assert globex.has_class("-alert")
         assert "connected to test-worker" in text_of(app.screen.query_one(StatusBar))
-        # keyboard only: the first card has focus; down moves to the next; Enter opens its queue
-        assert app.focused is acme
+        # keyboard only: the first card has focus (given once the cards are laid out); down moves to the next; Enter opens its queue
+        await wait_until(pilot, lambda: app.focused is acme, what="focus on the first card")
         await pilot.press("down")
         assert app.focused is globex
         await pilot.press("enter")

@@ -28,8 +28,8 @@ class Terminal:
     def __init__(self, socket: str) -> None:
         self.socket = socket
 
-    def tmux(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([TMUX, "-L", self.socket, *args], capture_output=True, text=True, check=check, timeout=10)  # type: ignore[list-item]
+    def tmux(self, *args: str, check: bool = True, timeout: float = 10) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([TMUX, "-L", self.socket, *args], capture_output=True, text=True, check=check, timeout=timeout)  # type: ignore[list-item]
 
     def screen(self) -> str:
         return self.tmux("capture-pane", "-p", "-t", "console").stdout
@@ -53,13 +53,15 @@ class Terminal:
             time.sleep(0.2)
 
 
-def test_mlc_console_in_tmux(live_worker):
+def test_mlc_console_in_tmux(live_worker, tmp_path):
     term = Terminal(f"mlc-test-{os.getpid()}")
+    status_file = tmp_path / "console-exit-status"
     command = f"{shlex.quote(str(MLC))} console --url {live_worker.url} --token-file {shlex.quote(str(live_worker.token_file))}"
-    env_prefix = "env TERM=xterm-256color COLORTERM= "
+    # When the console ends, the pane's shell writes its exit status and signals a tmux channel:
+    # the test waits on that signal instead of polling the pane.
+    on_exit = f"echo $? > {shlex.quote(str(status_file))}; {shlex.quote(str(TMUX))} -L {term.socket} wait-for -S console-exited"
     try:
-        term.tmux("new-session", "-d", "-s", "console", "-x", "80", "-y", "24", env_prefix + command)
-        term.tmux("set-option", "-t", "console", "remain-on-exit", "on")
+        term.tmux("new-session", "-d", "-s", "console", "-x", "80", "-y", "24", f"env TERM=xterm-256color COLORTERM= {command}; {on_exit}")
         screen = term.wait_for("Acme Consulting (acme)", "NEEDS RECONNECT", "connected to")
         assert "Globex Ltd (globex)" in screen
         term.keys("2")
@@ -79,16 +81,10 @@ def test_mlc_console_in_tmux(live_worker):
         term.escape()
         term.wait_for("Pending offline")
         term.keys("q")
-        deadline = time.monotonic() + 15
-        while term.tmux("display-message", "-p", "-t", "console", "#{pane_dead}").stdout.strip() != "1":
-            assert time.monotonic() < deadline, "mlc console did not exit on q"
-            time.sleep(0.2)
-        # tmux fills in the exit status a moment after it marks the pane dead.
-        status = ""
-        while not status and time.monotonic() < deadline:
-            status = term.tmux("display-message", "-p", "-t", "console", "#{pane_dead_status}").stdout.strip()
-            if not status:
-                time.sleep(0.1)
-        assert status == "0"
+        try:
+            term.tmux("wait-for", "console-exited", timeout=30)  # a channel signalled before the wait is not missed
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"mlc console did not exit on q:\n{term.screen()}") from None
+        assert status_file.read_text(encoding="utf-8").strip() == "0"
     finally:
         term.tmux("kill-server", check=False)

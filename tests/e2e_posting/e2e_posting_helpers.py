@@ -60,23 +60,6 @@ async def restart_worker(h: harness.Harness) -> None:
     await harness.start_worker_in(h._e2e_nursery, h, 0)  # type: ignore[attr-defined]
 
 
-async def stop_worker(h: harness.Harness) -> None:
-    """Stop the worker and wait until it has closed its store (so a restart sees everything)."""
-    ctx = h.worker.ctx  # type: ignore[union-attr]
-    await harness.stop_worker(h)
-    with trio.fail_after(10):
-        while not _closed(ctx):
-            await trio.sleep(0.02)
-
-
-def _closed(ctx) -> bool:
-    try:
-        ctx.store.run_sync(lambda conn: conn.execute("SELECT 1").fetchone())
-    except Exception:
-        return True
-    return False
-
-
 def write_raw_config(h: harness.Harness, text: str) -> None:
     """Write the run config file as text (a bad edit: the harness' editor would refuse it)."""
     h.config.path.write_text(text, encoding="utf-8")

@@ -12,9 +12,8 @@ import httpx
 import pytest
 import trio
 
-from mlc import harness
+from mlc import concur_admin, harness
 from sim.concur.server import Fault
-from worker import concur_admin
 from worker.concur import sync as concur_sync
 from worker.concur.client import RetryPolicy
 
@@ -30,7 +29,6 @@ from e2e_posting_helpers import (
     restart_worker,
     running,
     sql,
-    stop_worker,
     wait_for,
     wait_state,
 )
@@ -134,7 +132,7 @@ async def test_worker_down_while_events_are_sent_the_sweep_at_start_finds_them(t
         await harness.deliver(h)
         await harness.drain(h, expected=1, timeout_s=20)
         url = h.webhook_url
-        await stop_worker(h)
+        await harness.stop_worker(h)  # returns once its store is closed
 
         # While it is down: some events are lost to Concur's retention, others stay pending.
         lost = [r.id for r in pending_reports(h)[:3]]
@@ -195,7 +193,7 @@ async def test_webhook_intake_refusals_and_events_stored_before_the_answer(tmp_p
         harness.approve_everything(h)
         delivered = await harness.deliver(h)
         assert delivered.delivered == expected + 1
-        await stop_worker(h)
+        await harness.stop_worker(h)  # returns once its store is closed
         conn = sqlite3.connect(h.config.worker.data_dir / "mlc.sqlite3")
         try:
             stored = conn.execute("SELECT COUNT(*) FROM events WHERE object_kind = 'expense_report'").fetchone()[0]

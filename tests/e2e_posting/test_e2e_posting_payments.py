@@ -14,7 +14,7 @@ import pytest
 from mlc import harness
 from sim.quickbooks.seed import pay_bill_by_hand
 from sim.webconnector.knobs import FaultKnobs
-from worker.tools import _reconcile
+from worker.posting.reconciling import reconcile_company
 
 from e2e_posting_helpers import api_get, document, running, sql, wait_for
 
@@ -76,7 +76,7 @@ async def queued_payments(h, count: int) -> list[dict]:
 async def reconciled(h):
     """``mlc reconcile``'s result, and its clearing-account row as (Concur paid, recorded) credits."""
     company = h.worker.ctx.config.companies[0]
-    result = await h.worker.ctx.store.run(_reconcile, company, dt.date.min, dt.date.max)
+    result = await h.worker.ctx.store.run(reconcile_company, company, dt.date.min, dt.date.max)
     [row] = [r for r in result.rows if r.account == CLEARING]
     return result, (row.concur_total, row.posted_total)
 

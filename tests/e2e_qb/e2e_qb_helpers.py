@@ -230,8 +230,7 @@ def qbwc_service(h: harness.Harness):
 
 async def restart_worker(h: harness.Harness) -> None:
     """Stop the worker (its in-memory sessions die with it) and start it again on the same data."""
-    await harness.stop_worker(h)
-    await trio.sleep(0.3)  # let it shut down and close its store
+    await harness.stop_worker(h)  # returns once it has shut down and closed its store
     await harness.start_worker_in(h.nursery, h, 0)  # type: ignore[attr-defined]
 
 

@@ -14,8 +14,10 @@ from sim.webconnector.knobs import FaultKnobs
 
 from e2e_qb_helpers import (
     DEMO_CONFIG,
+    INTUIT_NS,
     approve_and_deliver,
     doc_states,
+    envelope,
     execute,
     manual_session,
     planned,
@@ -135,7 +137,6 @@ def _client_from(address: str) -> httpx.AsyncClient:
 async def _auth_from(client: httpx.AsyncClient, url: str, user: str, password: str, field: int = 1, forwarded_for: str | None = None) -> str:
     from lxml import etree
 
-    from e2e_qb_helpers import INTUIT_NS, envelope
     reply = await client.post(url, content=envelope("authenticate", strUserName=user, strPassword=password),
                               headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"{INTUIT_NS}authenticate"',
                                        **({"X-Forwarded-For": forwarded_for} if forwarded_for else {})})

@@ -11,7 +11,21 @@ import pytest
 from mlc import harness
 from sim.webconnector.knobs import FaultKnobs
 
-from e2e_qb_helpers import approve_and_deliver, assert_no_duplicates, audit_actions, doc_states, execute, planned, query, restart_worker, running, wait_fetched
+from e2e_qb_helpers import (
+    approve_and_deliver,
+    assert_no_duplicates,
+    audit_actions,
+    doc_states,
+    execute,
+    planned,
+    query,
+    restart_worker,
+    running,
+    soap_int,
+    soap_string,
+    soap_strings,
+    wait_fetched,
+)
 
 
 def assert_totals_match(h) -> None:
@@ -158,8 +172,6 @@ async def test_restart_after_quickbooks_applied_a_set_whose_answer_was_lost(tmp_
 async def test_send_request_while_an_answer_is_outstanding_settles_first(tmp_path):
     """QBWC asks for more without answering the last set (its receiveResponseXML got lost on the
     way): what that set carried is uncertain, and the next set settles it by query first."""
-    from e2e_qb_helpers import soap_int, soap_string, soap_strings
-
     async with running(tmp_path, reports=3, invoices=2) as h:
         await harness.web_connector_run(h)  # lists
         k = await approve_and_deliver(h)
@@ -277,8 +289,6 @@ async def test_worker_restarted_in_the_middle_of_a_session(tmp_path):
     """The Web Connector keeps going with its ticket while the worker restarts under it: the answer
     arrives at a worker that never issued that ticket. It is refused (-1, getLastError says why),
     and the writes QuickBooks applied are settled, not sent again."""
-    from e2e_qb_helpers import soap_int, soap_string, soap_strings
-
     async with running(tmp_path, reports=3, invoices=2) as h:
         await harness.web_connector_run(h)  # lists
         k = await approve_and_deliver(h)

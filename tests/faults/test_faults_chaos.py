@@ -86,7 +86,6 @@ async def run_chaos(tmp_path, *, reports: int, invoices: int, seed: int, offline
         # 2. The worker goes down; Concur keeps approving and sending.
         url_while_down = h.webhook_url
         await harness.stop_worker(h)
-        await trio.sleep(0.3)
         for rid in report_ids[half_r:]:
             h.concur.approve(rid)
         for iid in invoice_ids[half_i:]:

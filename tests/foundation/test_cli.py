@@ -1,7 +1,11 @@
 from __future__ import annotations
 
+import json
+import os
+import socket
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -89,3 +93,74 @@ def test_set_password_stores_a_hash_that_authenticates(tmp_path: Path) -> None:
 def test_unknown_company_is_a_clear_error() -> None:
     result = mlc("--config", str(ROOT / "mlc.toml"), "qwc", "nosuch")
     assert result.returncode == 2 and "unknown company 'nosuch' (configured: demo)" in result.stderr
+
+
+def without_mlc_config() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k != "MLC_CONFIG"}
+
+
+def broken_config(directory: Path) -> Path:
+    config = directory / "broken.toml"
+    config.write_text('[worker]\nlisten = 8750\n', encoding="utf-8")
+    return config
+
+
+def test_config_after_the_command_name_is_the_config_used(tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "mlc.cli", "worker", "--config", str(broken_config(tmp_path))],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=60, env=without_mlc_config())
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[0] == "broken.toml: worker.listen: expected a string, got integer", result.stderr
+
+
+def test_every_command_takes_config_before_or_after_its_name(tmp_path: Path) -> None:
+    # A broken config makes each command stop at loading it, so the exit and the problem line prove
+    # the --config given after the name (or before it) was the one read.
+    broken = str(broken_config(tmp_path))
+    runner = CliRunner()
+    for command in (["worker"], ["console"], ["demo", "--headless"], ["check-config"], ["qwc", "demo"], ["set-password", "demo"],
+                    ["concur", "connect", "demo"], ["concur", "subscribe", "demo"], ["concur", "subscriptions", "demo"],
+                    ["concur", "unsubscribe", "demo", "ID"], ["plan", "1"], ["hold", "1"], ["release", "1"], ["replay", "1"],
+                    ["skip", "1"], ["reconcile", "demo"], ["audit", "export", "demo"], ["audit", "verify"]):
+        for args in ([*command, "--config", broken], ["--config", broken, *command]):
+            result = runner.invoke(main, args, env={"MLC_CONFIG": None})
+            assert result.exit_code == 2, (args, result.output)
+            assert "broken.toml: worker.listen: expected a string, got integer" in result.stderr, (args, result.output)
+
+
+def test_demo_runs_in_any_directory_with_the_shipped_configuration(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    result = subprocess.run([sys.executable, "-m", "mlc.cli", "demo", "--headless", "--reports", "2", "--invoices", "1"],
+                            cwd=elsewhere, capture_output=True, text=True, timeout=120, env=without_mlc_config())
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert (summary["documents"], summary["posted"], summary["quickbooks_duplicates"]) == (3, 3, 0), summary
+    assert summary["concur_total"] == summary["quickbooks_total"]
+    assert (elsewhere / "var" / "demo" / "mlc.sqlite3").is_file()  # its data lands where it ran
+
+
+def test_demo_uses_a_config_given_after_its_name(tmp_path: Path) -> None:
+    with socket.socket() as a, socket.socket() as b:
+        a.bind(("127.0.0.1", 0))
+        b.bind(("127.0.0.1", 0))
+        worker_port, concur_port = a.getsockname()[1], b.getsockname()[1]
+    config = tmp_path / "site" / "mlc.toml"
+    config.parent.mkdir()
+    config.write_text((ROOT / "mlc.toml").read_text(encoding="utf-8")
+                      .replace('listen = "127.0.0.1:8750"', f'listen = "127.0.0.1:{worker_port}"')
+                      .replace('base_url = "http://127.0.0.1:8751"', f'base_url = "http://127.0.0.1:{concur_port}"')
+                      .replace('data_dir = "var"', 'data_dir = "site-data"'), encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "mlc.cli", "demo", "--headless", "--reports", "1", "--invoices", "1", "--config", str(config)],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=120, env=without_mlc_config())
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1])["posted"] == 2
+    assert f"worker on http://127.0.0.1:{worker_port}" in result.stderr
+    assert (config.parent / "site-data" / "demo" / "mlc.sqlite3").is_file()
+    assert not (tmp_path / "var").exists()
+
+
+def test_the_shipped_demo_configuration_is_the_checkouts_mlc_toml() -> None:
+    # Two files on purpose: mlc/demo.toml ships in the package (the demo runs anywhere); mlc.toml
+    # beside the checkout is the same configuration, commented key by key.
+    shipped = tomllib.loads((ROOT / "mlc" / "demo.toml").read_text(encoding="utf-8"))
+    assert shipped == tomllib.loads((ROOT / "mlc.toml").read_text(encoding="utf-8"))

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import os
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -24,24 +26,57 @@ def test_fresh_store_is_migrated_to_the_latest_version(tmp_path: Path) -> None:
 
 
 def test_reopening_applies_nothing_twice(tmp_path: Path) -> None:
-    Store.in_dir(tmp_path).close()
+    def schema(conn: sqlite3.Connection) -> list[tuple[str, str, str]]:
+        return [tuple(r) for r in conn.execute("SELECT type, name, sql FROM sqlite_master ORDER BY type, name")]
+
     store = Store.in_dir(tmp_path)
-    store.close()
+    try:
+        store.run_sync(lambda conn: conn.execute("INSERT INTO checkpoints (company, name, value) VALUES ('c', 'n', 'kept')"))
+        before = store.run_sync(schema)
+    finally:
+        store.close()
+    reopened = Store.in_dir(tmp_path)
+    try:
+        version = reopened.run_sync(lambda conn: conn.execute("PRAGMA user_version").fetchone()[0])
+        after = reopened.run_sync(schema)
+        kept = reopened.run_sync(lambda conn: conn.execute("SELECT value FROM checkpoints WHERE company = 'c'").fetchall())
+    finally:
+        reopened.close()
+    assert version == latest_version()
+    assert after == before  # no migration ran again (one that did would fail on its CREATE or alter the schema)
+    assert [tuple(r) for r in kept] == [("kept",)]
 
 
 def test_a_newer_database_is_refused_with_a_clear_message(tmp_path: Path) -> None:
     Store.in_dir(tmp_path).close()
-    conn = sqlite3.connect(tmp_path / "mlc.sqlite3")
-    conn.execute(f"PRAGMA user_version = {latest_version() + 1}")
-    conn.close()
+    with closing(sqlite3.connect(tmp_path / "mlc.sqlite3")) as conn:
+        conn.execute(f"PRAGMA user_version = {latest_version() + 1}")
     with pytest.raises(StoreError, match="newer than this mlc supports"):
         Store.in_dir(tmp_path)
 
 
-def test_not_a_database(tmp_path: Path) -> None:
-    (tmp_path / "mlc.sqlite3").write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(StoreError):
+def open_handles(path: Path) -> list[str]:
+    """This process's open file descriptors on ``path`` (Linux: /proc/self/fd)."""
+    fds = Path("/proc/self/fd")
+    if not fds.is_dir():
+        pytest.skip("needs /proc/self/fd to see open files")
+    found = []
+    for fd in fds.iterdir():
+        try:
+            if Path(os.readlink(fd)) == path:
+                found.append(fd.name)
+        except OSError:
+            pass  # the descriptor of the directory listing itself, already closed
+    return found
+
+
+def test_not_a_database_is_refused_and_leaves_no_connection_open(tmp_path: Path) -> None:
+    path = tmp_path / "mlc.sqlite3"
+    path.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreError, match="not a usable SQLite database"):
         Store.in_dir(tmp_path)
+    # The refused file's connection is closed at once (Python 3.13 warns about one left to the GC).
+    assert open_handles(path.resolve()) == []
 
 
 def test_a_failing_call_rolls_back_everything_it_did(tmp_path: Path) -> None:

@@ -43,7 +43,7 @@ REASON_MATCH = re.compile(r"\breason\s+(?:NOT\s+)?(?:LIKE|GLOB)\b|\breason\s*(?:
 AUDIT_READ = re.compile(r"\bFROM\s+audit\b", re.IGNORECASE)
 # Who may read the audit trail back: its own module (the chain), and the readers that show or
 # export it to people (operator API, `mlc audit export|verify`).
-AUDIT_READERS = {"worker/store/audit.py", "worker/api/queries.py", "worker/tools.py"}
+AUDIT_READERS = {"worker/store/audit.py", "worker/api/queries.py", "mlc/tools.py"}
 
 
 def sources() -> list[Path]:

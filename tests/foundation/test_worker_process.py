@@ -122,15 +122,15 @@ def test_worker_serves_https_when_a_certificate_is_configured(tmp_path: Path) ->
 
 def test_a_newer_database_stops_the_worker_with_a_clear_message(tmp_path: Path) -> None:
     import sqlite3
+    from contextlib import closing
 
     from worker.store.db import Store, latest_version
 
     port = free_port()
     config = make_config(tmp_path, port)
     Store.in_dir(tmp_path / "var").close()
-    conn = sqlite3.connect(tmp_path / "var" / "mlc.sqlite3")
-    conn.execute(f"PRAGMA user_version = {latest_version() + 3}")
-    conn.close()
+    with closing(sqlite3.connect(tmp_path / "var" / "mlc.sqlite3")) as conn:
+        conn.execute(f"PRAGMA user_version = {latest_version() + 3}")
     result = subprocess.run([*MLC, "--config", str(config), "worker"], cwd=ROOT, capture_output=True, text=True, timeout=30)
     assert result.returncode == 2
     assert "newer than this mlc supports" in result.stderr

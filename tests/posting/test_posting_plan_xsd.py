@@ -13,11 +13,10 @@ from lxml import etree
 
 from worker.posting.plan import Plan, plan_document
 from worker.posting.vendors import CreateVendor, QbVendor, ReactivateVendor, VendorDirectory
+from worker.qbxml import build
 from worker.qbxml.model import Tagged
 
 from posting_factories import alloc, company, directory, expense, facts, invoice, invoice_line, lists, report
-
-build = pytest.importorskip("worker.qbxml.build", reason="worker/qbxml/build.py is not there yet")
 
 XSD_PATH = Path(__file__).resolve().parents[2] / ".." / "shared" / "reference" / "qbxml" / "schema-13.0" / "qbxmlops130.xsd"
 D = Decimal

@@ -565,12 +565,15 @@ def test_request_ids_are_never_altered(request_id: str) -> None:
 
 
 def test_journal_balance_uses_rounded_amounts() -> None:
-    lines = (
-        JournalLine("debit", Ref("A"), Decimal("0.333")),
-        JournalLine("debit", Ref("A"), Decimal("0.333")),
-        JournalLine("credit", Ref("B"), Decimal("0.66")),
-    )
-    build_request(Tagged("1", JournalEntryAdd(dt.date(2024, 1, 1), "J1", lines)))
+    def entry(*lines: tuple[str, str]) -> Tagged:
+        return Tagged("1", JournalEntryAdd(dt.date(2024, 1, 1), "J1", tuple(JournalLine(side, Ref("A" if side == "debit" else "B"), Decimal(amount)) for side, amount in lines)))
+
+    # Unbalanced as given (0.666 against 0.66), balanced as sent: it builds, with the rounded amounts.
+    sent = etree.fromstring(build_request(entry(("debit", "0.333"), ("debit", "0.333"), ("credit", "0.66"))))
+    assert [a.text for a in sent.iter("Amount")] == ["0.33", "0.33", "0.66"]
+    # Balanced as given (0.668 each side), unbalanced as QuickBooks would see it (0.66 against 0.67).
+    with pytest.raises(BuildError, match="does not balance after rounding"):
+        build_request(entry(("debit", "0.334"), ("debit", "0.334"), ("credit", "0.668")))
 
 
 def test_file_id_data_extension(xsd: etree.XMLSchema) -> None:

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 from shared.clock import iso, parse_iso
 from shared.config import CompanyConfig
 from worker.alerts.core import INSTALLATION, TOKEN_WARNING_DAYS, Alert, Decision, Finding, HeldNews, Kind, Observations
+from worker.posting.reconciling import reconcile_company
 from worker.store import audit
 
 MAX_ATTEMPTS = 8  # then the delivery is abandoned (logged); the condition stays recorded
@@ -99,10 +100,8 @@ def _concur(conn: sqlite3.Connection, company: str, now: dt.datetime, seen: Obse
 
 
 def _reconcile(conn: sqlite3.Connection, company: CompanyConfig, now: dt.datetime, seen: Observations) -> None:
-    from worker.tools import _reconcile as reconcile_posted
-
     start = (now - dt.timedelta(days=RECONCILE_DAYS)).date()
-    result = reconcile_posted(conn, company, start, now.date(), only_posted=True)
+    result = reconcile_company(conn, company, start, now.date(), only_posted=True)
     off = [row for row in result.rows if row.difference != 0]
     if off or result.unplanned or result.concur_total != result.planned_total:
         total = sum((abs(row.difference) for row in off), start=0)

@@ -12,17 +12,15 @@ import getpass
 import json
 import sqlite3
 import sys
-from decimal import Decimal
 
 import click
 from lxml import etree
 
 from shared.config import CompanyConfig, Config
-from shared.domain import ExpenseReport, from_json
 from worker.posting import engine
 from worker.posting.actions import apply_action
 from worker.posting.plan import Plan, plan_to_json
-from worker.posting.reconcile import PostedLine, paid_lines, reconcile
+from worker.posting.reconciling import reconcile_company
 from worker.qbwc.qwc import QwcError, build_qwc
 from worker.qbxml.build import wrap_requests
 from worker.store import audit
@@ -135,39 +133,6 @@ def _user() -> str:
 # --- reconcile ------------------------------------------------------------------------------------
 
 
-def posted_lines(request_xml: str) -> list[PostedLine]:
-    """Signed lines (debit positive) of a BillAdd or JournalEntryAdd request QuickBooks accepted."""
-    root = etree.fromstring(request_xml.encode("utf-8"))
-    lines: list[PostedLine] = []
-
-    def ref(element, tag: str) -> str | None:
-        found = element.find(f"{tag}/FullName")
-        return found.text if found is not None else None
-
-    if root.tag == "BillAddRq":
-        bill = root[0]
-        total = Decimal(0)
-        for line in bill.findall("ExpenseLineAdd"):
-            amount = Decimal(line.findtext("Amount") or "0")
-            total += amount
-            lines.append(PostedLine(ref(line, "AccountRef") or "", ref(line, "ClassRef"), amount))
-        lines.append(PostedLine(ref(bill, "APAccountRef") or "Accounts Payable", None, -total))
-    elif root.tag == "JournalEntryAddRq":
-        entry = root[0]
-        for line in entry:
-            if line.tag in ("JournalDebitLine", "JournalCreditLine"):
-                amount = Decimal(line.findtext("Amount") or "0")
-                sign = 1 if line.tag == "JournalDebitLine" else -1
-                lines.append(PostedLine(ref(line, "AccountRef") or "", ref(line, "ClassRef"), sign * amount))
-    elif root.tag == "BillPaymentCheckAddRq":
-        # A bill payment debits A/P and credits the bank (clearing) account it is paid from.
-        payment = root[0]
-        paid = sum((Decimal(a.findtext("PaymentAmount") or "0") for a in payment.findall("AppliedToTxnAdd")), Decimal(0))
-        lines.append(PostedLine(ref(payment, "APAccountRef") or "Accounts Payable", None, paid))
-        lines.append(PostedLine(ref(payment, "BankAccountRef") or "", None, -paid))
-    return lines
-
-
 def reconcile_command(config: Config, company: CompanyConfig, date_from: str | None, date_to: str | None) -> int:
     try:
         start = dt.date.fromisoformat(date_from) if date_from else dt.date.min
@@ -177,7 +142,7 @@ def reconcile_command(config: Config, company: CompanyConfig, date_from: str | N
         return EXIT_USAGE
     store = _store(config)
     try:
-        result = store.run_sync(_reconcile, company, start, end)
+        result = store.run_sync(reconcile_company, company, start, end)
     finally:
         store.close()
     click.echo(f"{'account':40} {'class':20} {'concur':>12} {'posted':>12} {'difference':>12}")
@@ -188,29 +153,6 @@ def reconcile_command(config: Config, company: CompanyConfig, date_from: str | N
         click.echo(f"not posted: {item.concur_id} {item.total:.2f} ({item.reason})")
     click.echo(f"Concur approved total {result.concur_total:.2f}, planned {result.planned_total:.2f}: {'balanced' if result.balanced else 'DIFFERENCES'}")
     return 0 if result.balanced else EXIT_PROBLEM
-
-
-def _reconcile(conn: sqlite3.Connection, company: CompanyConfig, start: dt.date, end: dt.date, only_posted: bool = False):
-    """``only_posted``: the documents QuickBooks has (the daily alert check); else every approved one."""
-    pairs = []
-    paid: list[PostedLine] = []
-    in_range: list[int] = []
-    states = "state = 'posted'" if only_posted else "state NOT IN ('skipped')"
-    for row in conn.execute(f"SELECT * FROM documents WHERE company = ? AND content IS NOT NULL AND {states}", (company.id,)):
-        doc = from_json(json.loads(row["content"]))
-        day = doc.report_date if isinstance(doc, ExpenseReport) else doc.invoice_date
-        if not start <= day <= end or doc.approval_status not in company.posting.post_on_status:
-            continue
-        in_range.append(row["id"])
-        pairs.append((doc, engine.plan_row(conn, row, company)))
-        paid += paid_lines(doc, company)
-    posted: list[PostedLine] = []
-    for chunk in range(0, len(in_range), 500):
-        ids = in_range[chunk:chunk + 500]
-        marks = ",".join("?" * len(ids))
-        for row in conn.execute(f"SELECT request_xml FROM postings WHERE document_id IN ({marks}) AND state = 'done' AND op IN ('BillAdd', 'JournalEntryAdd', 'BillPaymentCheckAdd')", ids):
-            posted += posted_lines(row[0])
-    return reconcile(pairs, posted, paid)
 
 
 # --- audit ----------------------------------------------------------------------------------------
