@@ -14,6 +14,7 @@ import pytest
 from mlc import harness
 from sim.quickbooks.seed import pay_bill_by_hand
 from sim.webconnector.knobs import FaultKnobs
+from worker.posting.actions import apply_action
 from worker.posting.reconciling import reconcile_company
 
 from e2e_posting_helpers import api_get, document, running, sql, wait_for
@@ -170,6 +171,13 @@ async def test_bill_paid_by_hand_is_held_with_that_payment(tmp_path):
         # Reconcile shows what Concur paid that was not recorded from the clearing account.
         result, clearing = await reconciled(h)
         assert clearing == (-invoice.total, 0) and not result.balanced
+        # Released by the operator: QuickBooks is asked again, and it is held again, not paid.
+        await h.worker.ctx.store.run(apply_action, doc[0]["id"], "release", "try again", "operator")
+        assert (await document(h, invoice.id))["payment"] == "paid_in_concur"
+        await queued_payments(h, 2)
+        await harness.drain(h, expected=expected, timeout_s=30)
+        again = await wait_for(h, "SELECT * FROM documents WHERE concur_id = ?", invoice.id, check=lambda rows: rows[0]["payment"] == "held")
+        assert again[0]["payment_txn_id"] == by_hand["TxnID"] and len(payments(h)) == 1
 
 
 @pytest.mark.trio
