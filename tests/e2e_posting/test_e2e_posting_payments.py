@@ -238,3 +238,24 @@ async def test_payment_found_by_the_sweep_and_swept_again_pays_once(tmp_path):
         assert len(payments(h)) == 1
         doc = await document(h, report.id)
         assert doc["payment"] == "payment_posted" and doc["flag"] == ""
+
+
+@pytest.mark.trio
+async def test_payment_quickbooks_refuses_is_held_and_the_document_stays_posted(tmp_path):
+    def not_a_bank(raw: dict) -> None:
+        concur_pays()(raw)
+        raw["companies"][0]["posting"]["concur_payment_account"] = "Accounts Receivable"
+
+    async with running(tmp_path, reports=1, invoices=1, change=not_a_bank) as h:
+        expected = await posted(h)
+        invoice = an_invoice(h)
+        h.concur.pay_invoice(invoice.id)
+        await harness.deliver(h)
+        await queued_payments(h, 1)
+        assert await harness.drain(h, expected=expected, timeout_s=30) == {"posted": expected}
+        doc = await document(h, invoice.id)
+        assert doc["state"] == "posted" and doc["payment"] == "held"
+        assert doc["reason"].startswith("payment held: QuickBooks refused the bill payment")
+        [row] = await sql(h, "SELECT * FROM postings WHERE op = ?", PAYMENT)
+        assert row["state"] == "failed" and row["status_code"] == 3140
+        assert payments(h) == []

@@ -139,6 +139,10 @@ def set_payment(conn: sqlite3.Connection, document_id: int, payment: PaymentStat
     state (posted) does not change."""
     row = get(conn, document_id)
     columns = {"payment": str(payment), **columns}
+    if payment is PaymentState.HELD:
+        columns.setdefault("reason", f"payment held: {why}")  # people read why in the Reason column
+    elif row["payment"] == PaymentState.HELD:
+        columns.setdefault("reason", "")
     assignments = ", ".join(f"{name} = ?" for name in columns)
     conn.execute(f"UPDATE documents SET {assignments}, updated_at = ? WHERE id = ?", (*columns.values(), now_iso(), document_id))
     audit.append(conn, row["company"], document_id, actor, f"payment_{payment or 'none'}", {"from": row["payment"], "to": str(payment), "why": why, **columns})
