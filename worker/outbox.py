@@ -192,8 +192,10 @@ def requeue(conn: sqlite3.Connection, posting_ids: Iterable[int], *, solo: bool 
 def quarantine(conn: sqlite3.Connection, posting_id: int, why: str) -> None:
     """QuickBooks could not parse this request on its own: never resend it blindly."""
     _set_state(conn, posting_id, PostingState.QUARANTINED, status_message=why)
-    row = conn.execute("SELECT document_id FROM postings WHERE id = ?", (posting_id,)).fetchone()
-    if row and row[0] is not None:
+    row = conn.execute("SELECT document_id, op FROM postings WHERE id = ?", (posting_id,)).fetchone()
+    if row and row[0] is not None and row[1] == PAYMENT_OP:
+        documents.set_payment(conn, row[0], PaymentState.HELD, why)  # the posted document stays posted
+    elif row and row[0] is not None:
         _stop_document(conn, row[0], DocState.FAILED, why)
 
 
