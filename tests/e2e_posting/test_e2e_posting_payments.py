@@ -227,7 +227,11 @@ async def test_payment_found_by_the_sweep_and_swept_again_pays_once(tmp_path):
     async with running(tmp_path, reports=2, invoices=1, change=concur_pays()) as h:
         expected = await posted(h)
         report = paid_report(h)
-        h.concur.pay(report.id)  # its event is never delivered: the sweep finds the payment
+        # Paid a while after the approval (the sweep tells versions apart by LastModifiedDate, to
+        # the second); its event is never delivered: the sweep finds the payment.
+        later = h.concur.now() + dt.timedelta(minutes=1)
+        h.concur.now = lambda: later
+        h.concur.pay(report.id)
         await sweep_again(h)
         await queued_payments(h, 1)
         await harness.drain(h, expected=expected, timeout_s=30)
