@@ -192,11 +192,9 @@ def requeue(conn: sqlite3.Connection, posting_ids: Iterable[int], *, solo: bool 
 def quarantine(conn: sqlite3.Connection, posting_id: int, why: str) -> None:
     """QuickBooks could not parse this request on its own: never resend it blindly."""
     _set_state(conn, posting_id, PostingState.QUARANTINED, status_message=why)
-    row = conn.execute("SELECT document_id, op FROM postings WHERE id = ?", (posting_id,)).fetchone()
-    if row and row[0] is not None and row[1] == PAYMENT_OP:
-        documents.set_payment(conn, row[0], PaymentState.HELD, why)  # the posted document stays posted
-    elif row and row[0] is not None:
-        _stop_document(conn, row[0], DocState.FAILED, why)
+    row = _posting(conn, posting_id)
+    if row is not None:
+        _stop_row(conn, row, DocState.FAILED, why)
 
 
 # --- answers ---------------------------------------------------------------------------------
@@ -275,9 +273,8 @@ def _write_answer(conn: sqlite3.Connection, posting_id: int, response: Response 
         summary.replan += 1
         summary.vendor_names_in_use = [*(summary.vendor_names_in_use or []), name]
     elif row["op"] == PAYMENT_OP:
-        # The document stays posted; only its payment stops, for a person to look at.
         _set_state(conn, posting_id, PostingState.FAILED)
-        documents.set_payment(conn, row["document_id"], PaymentState.HELD, f"QuickBooks refused the bill payment: {result.reason}")
+        _stop_row(conn, row, DocState.HELD, f"QuickBooks refused the bill payment: {result.reason}")
         summary.held += 1
     else:
         _set_state(conn, posting_id, PostingState.FAILED)
@@ -414,6 +411,16 @@ def check_again(conn: sqlite3.Connection, document_id: int) -> None:
     asked before anything is sent again."""
     conn.execute(f"UPDATE postings SET state = ? WHERE document_id = ? AND state = ? AND op IN ({','.join('?' * len(TRANSACTION_OPS))})",
                  (str(PostingState.UNKNOWN), document_id, str(PostingState.DONE), *TRANSACTION_OPS))
+
+
+def _stop_row(conn: sqlite3.Connection, row: sqlite3.Row, state: DocState, reason: str) -> None:
+    """Stop what a row belongs to: a bill payment row holds only the payment (the document stays
+    posted, ``documents.payment`` = held); any other row stops its document."""
+    if row["op"] == PAYMENT_OP:
+        if row["document_id"] is not None:
+            documents.set_payment(conn, row["document_id"], PaymentState.HELD, reason)
+    else:
+        _stop_document(conn, row["document_id"], state, reason)
 
 
 def _stop_document(conn: sqlite3.Connection, document_id: int | None, state: DocState, reason: str) -> None:
