@@ -246,12 +246,11 @@ async def test_payment_found_by_the_sweep_and_swept_again_pays_once(tmp_path):
 
 @pytest.mark.trio
 async def test_payment_quickbooks_refuses_is_held_and_the_document_stays_posted(tmp_path):
-    def not_a_bank(raw: dict) -> None:
-        concur_pays()(raw)
-        raw["companies"][0]["posting"]["concur_payment_account"] = "Accounts Receivable"
-
-    async with running(tmp_path, reports=1, invoices=1, change=not_a_bank) as h:
+    async with running(tmp_path, reports=1, invoices=1, change=concur_pays()) as h:
         expected = await posted(h)
+        # Someone makes the clearing account inactive in QuickBooks after the worker read the lists.
+        account = next(a for a in h.company_file.state.lists["Account"] if a["FullName"] == CLEARING)
+        account["IsActive"] = False
         invoice = an_invoice(h)
         h.concur.pay_invoice(invoice.id)
         await harness.deliver(h)
@@ -262,4 +261,22 @@ async def test_payment_quickbooks_refuses_is_held_and_the_document_stays_posted(
         assert doc["reason"].startswith("payment held: QuickBooks refused the bill payment")
         [row] = await sql(h, "SELECT * FROM postings WHERE op = ?", PAYMENT)
         assert row["state"] == "failed" and row["status_code"] == 3140
+        assert payments(h) == []
+
+
+@pytest.mark.trio
+async def test_a_clearing_account_that_is_not_a_bank_account_holds_the_payment_before_quickbooks(tmp_path):
+    def not_a_bank(raw: dict) -> None:
+        concur_pays()(raw)
+        raw["companies"][0]["posting"]["concur_payment_account"] = "Accounts Receivable"
+
+    async with running(tmp_path, reports=1, invoices=1, change=not_a_bank) as h:
+        expected = await posted(h)
+        invoice = an_invoice(h)
+        h.concur.pay_invoice(invoice.id)
+        await harness.deliver(h)
+        doc = (await wait_for(h, "SELECT * FROM documents WHERE concur_id = ?", invoice.id, check=lambda rows: rows[0]["payment"] == "held"))[0]
+        assert doc["state"] == "posted" and "AccountsReceivable account" in doc["reason"]
+        assert await sql(h, "SELECT * FROM postings WHERE op = ?", PAYMENT) == []
+        await harness.drain(h, expected=expected, timeout_s=30)
         assert payments(h) == []

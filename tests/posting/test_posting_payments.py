@@ -122,3 +122,14 @@ def test_check_verdict_holds_what_quickbooks_shows_paid() -> None:
     assert check_verdict(D("60.00"), D("60.00"), D("60.00"), [("PAY-1", "PABC")], ["PABC"]) == Proceed()
     # Not among the open items at all (BillToPayQuery): paid.
     assert isinstance(check_verdict(D("80.00"), D("80.00"), None, [], []), PaidElsewhere)
+
+
+def test_the_clearing_account_must_be_an_active_bank_account_when_the_list_is_known() -> None:
+    doc = paid(invoice(invoice_line("120.00")), "120.00")
+    bank = {"concur clearing": (True, "Bank")}
+    assert isinstance(plan_payment(doc, company(**PAYS), BILL, D("0"), 0, TODAY, bank), PaymentPlan)
+    assert isinstance(plan_payment(doc, company(**PAYS), BILL, D("0"), 0, TODAY, None), PaymentPlan)  # not synced yet: QuickBooks answers
+    for accounts, words in (({}, "does not exist"), ({"concur clearing": (False, "Bank")}, "inactive"),
+                            ({"concur clearing": (True, "OtherCurrentAsset")}, "OtherCurrentAsset account")):
+        result = plan_payment(doc, company(**PAYS), BILL, D("0"), 0, TODAY, accounts)
+        assert isinstance(result, NoPayment) and result.hold and words in result.reason

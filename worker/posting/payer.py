@@ -37,6 +37,15 @@ def due(conn: sqlite3.Connection, company: str, limit: int) -> list[sqlite3.Row]
     ).fetchall()
 
 
+def accounts_of(conn: sqlite3.Connection, company: str) -> dict[str, tuple[bool, str]] | None:
+    """The cached QuickBooks accounts (case-folded FullName -> (active, AccountType)), None before
+    the first account sync."""
+    if conn.execute("SELECT 1 FROM qb_list_sync WHERE company = ? AND list_type = 'Account' AND synced_at IS NOT NULL", (company,)).fetchone() is None:
+        return None
+    return {r["full_name"].casefold(): (bool(r["is_active"]), str(json.loads(r["data"] or "{}").get("AccountType") or ""))
+            for r in conn.execute("SELECT full_name, is_active, data FROM qb_lists WHERE company = ? AND list_type = 'Account'", (company,))}
+
+
 def pay_one(conn: sqlite3.Connection, row: sqlite3.Row, company: CompanyConfig, today: dt.date) -> str:
     doc = from_json(json.loads(row["content"]))
     txn_ids = {r["ref_number"]: r["txn_id"] for r in conn.execute(
@@ -51,7 +60,7 @@ def pay_one(conn: sqlite3.Connection, row: sqlite3.Row, company: CompanyConfig, 
         return "held"
     payments = outbox.payments_of(conn, row["id"])
     recorded = sum((Decimal(p["amount"]) for p in payments if p["state"] == PostingState.DONE), ZERO)
-    result = plan_payment(doc, company, payable, recorded, len(payments), today)
+    result = plan_payment(doc, company, payable, recorded, len(payments), today, accounts_of(conn, company.id))
     if isinstance(result, NoPayment):
         if result.hold:
             documents.set_payment(conn, row["id"], PaymentState.HELD, result.reason)

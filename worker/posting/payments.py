@@ -87,12 +87,32 @@ def concur_id(doc: Document) -> str:
     return doc.report_id if isinstance(doc, ExpenseReport) else doc.request_id
 
 
-def plan_payment(doc: Document, company: CompanyConfig, payable: Payable, recorded: Decimal, sequence: int, today: dt.date) -> PaymentPlan | NoPayment:
+def clearing_problem(name: str, accounts: Mapping[str, tuple[bool, str]] | None) -> str | None:
+    """Why ``concur_payment_account`` cannot pay, from the cached account list (case-folded
+    FullName -> (is active, AccountType)); None when it can, or when the list is not known yet."""
+    if accounts is None:
+        return None
+    found = accounts.get(name.casefold())
+    if found is None:
+        return f'concur_payment_account "{name}" does not exist in QuickBooks'
+    active, kind = found
+    if not active:
+        return f'concur_payment_account "{name}" is inactive in QuickBooks'
+    if kind and kind != "Bank":
+        return f'concur_payment_account "{name}" is a {kind} account in QuickBooks; bill payments by check come from a Bank account'
+    return None
+
+
+def plan_payment(doc: Document, company: CompanyConfig, payable: Payable, recorded: Decimal, sequence: int, today: dt.date,
+                 accounts: Mapping[str, tuple[bool, str]] | None = None) -> PaymentPlan | NoPayment:
     """The next payment for ``doc``: ``recorded`` is what our earlier payments recorded, ``sequence``
-    how many payment rows the document already has (the new one's identity)."""
+    how many payment rows the document already has (the new one's identity), ``accounts`` the
+    cached account list (see ``clearing_problem``)."""
     posting = company.posting
     if not posting.concur_pays:
         return NoPayment("concur_pays is off")
+    if problem := clearing_problem(posting.concur_payment_account, accounts):
+        return NoPayment(problem, hold=True)
     paid, paid_on = concur_paid(doc)
     if doc.payment_status != CONCUR_PAID:
         return NoPayment(f"Concur has not paid it (payment status {doc.payment_status or 'none'})")
