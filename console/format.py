@@ -1,8 +1,10 @@
-"""Pure text helpers for the console: ages, times, states, money."""
+"""Pure text helpers for the console: ages, times, states, money, and data as plain text (never markup)."""
 
 from __future__ import annotations
 
 import datetime as dt
+
+from rich.text import Text
 
 from shared.clock import parse_iso
 
@@ -19,6 +21,13 @@ STATE_STYLES = {
 }
 
 STATE_ORDER = ("received", "fetched", "queued", "sent", "unknown", "posted", "held", "failed", "skipped")
+
+
+def plain(value: object, style: str = "", justify=None) -> Text:
+    """Text exactly as given. Everything from Concur, QuickBooks or an operator goes through this (or
+    ``Text.append``): a bare ``str`` handed to a Rich table or a Textual widget is read as markup, so
+    ``[/x]`` in a description would end the console and ``[link=...]`` would become a link."""
+    return Text("" if value is None else str(value), style=style, justify=justify)
 
 
 def state_style(state: str) -> str:

@@ -86,9 +86,10 @@ def version() -> None:
 def check_config(ctx: Context) -> None:
     """Validate the config and print what it found."""
     config = ctx.config
+    from mlc.tools import accounts_report
     from shared.checks import describe
 
-    click.echo(describe(config))
+    click.echo(describe(config, accounts_report(config)))
 
 
 @main.command()
@@ -137,12 +138,15 @@ def local_url(config: Config) -> str:
 @click.option("--reports", default=25, show_default=True, help="expense reports to generate")
 @click.option("--invoices", default=10, show_default=True, help="invoices to generate")
 @click.option("--seed", default=7, show_default=True, help="seed of the generated data")
+@click.option("--accounts-by-code", is_flag=True, help="post each debit to the account Concur's own account code names (into numbered QuickBooks accounts)")
+@click.option("--fis", is_flag=True, help="documents come from Concur's Financial Integration Service, which is told each outcome")
 @pass_ctx
-def demo(ctx: Context, headless: bool, reports: int, invoices: int, seed: int) -> None:
+def demo(ctx: Context, headless: bool, reports: int, invoices: int, seed: int, accounts_by_code: bool, fis: bool) -> None:
     """Worker + simulated Concur, QuickBooks and Web Connector on loopback, with generated data."""
     from mlc.demo import run_demo
 
-    sys.exit(run_demo(ctx.config_path, headless=headless or not sys.stdout.isatty(), reports=reports, invoices=invoices, seed=seed))
+    sys.exit(run_demo(ctx.config_path, headless=headless or not sys.stdout.isatty(), reports=reports, invoices=invoices, seed=seed,
+                      accounts_by_code=accounts_by_code, fis=fis))
 
 
 @main.command()
@@ -225,7 +229,7 @@ def _action(name: str):
     @main.command(name)
     @click.argument("document")
     @click.option("--reason", default="", help="why (kept in the audit trail)")
-    @click.option("--force", is_flag=True, help="replay a posted document (only if QuickBooks does not have it)")
+    @click.option("--force", is_flag=True, help="replay a posted document (only if QuickBooks does not have it), or post an invoice held for a bill keyed by hand")
     @pass_ctx
     def command(ctx: Context, document: str, reason: str, force: bool) -> None:
         from mlc.tools import action_command
@@ -237,11 +241,12 @@ def _action(name: str):
         "release": "Release a held document for planning and posting.",
         "replay": "Re-plan and re-post a held or failed document.",
         "skip": "Skip a document: it will never be posted.",
+        "reject": "FIS only: send a document back to Concur's processor with an error confirmation (--reason is shown to them).",
     }[name]
     return command
 
 
-for _name in ("hold", "release", "replay", "skip"):
+for _name in ("hold", "release", "replay", "skip", "reject"):
     _action(_name)
 
 

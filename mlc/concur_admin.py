@@ -16,6 +16,11 @@ from worker.concur.sync import make_client
 from worker.main import open_context
 
 TOPICS = ("public.concur.expense.report", "public.concur.invoice.paymentrequest")
+FIS_TOPICS = ("public.concur.financialintegration",)  # source = "fis": readyForIntegration wakes the FIS poll
+
+
+def topics_for(company: CompanyConfig) -> tuple[str, ...]:
+    return FIS_TOPICS if company.concur.source == "fis" else TOPICS
 
 
 def _run(config: Config, what: str, work: Callable[[ConcurClient], Awaitable[Any]]) -> int:
@@ -47,7 +52,7 @@ def connect(config: Config, company: CompanyConfig) -> int:
 
 def subscribe(config: Config, company: CompanyConfig) -> int:
     async def work(client: ConcurClient) -> list[dict[str, Any]]:
-        return [await client.subscribe(company.id, config.worker.public_url, topic=topic) for topic in TOPICS]
+        return [await client.subscribe(company.id, config.worker.public_url, topic=topic) for topic in topics_for(company)]
 
     return _run(config, "subscribe", work)
 

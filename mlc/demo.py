@@ -39,7 +39,7 @@ class Ports(NamedTuple):
     concur: int
 
 
-def run_demo(config_path: str | None, *, headless: bool, reports: int, invoices: int, seed: int) -> int:
+def run_demo(config_path: str | None, *, headless: bool, reports: int, invoices: int, seed: int, accounts_by_code: bool = False, fis: bool = False) -> int:
     """``config_path`` is a ``--config`` given on the command line (``$MLC_CONFIG`` does not count:
     a demo should not pick up a real company's configuration from the environment)."""
     try:
@@ -59,8 +59,8 @@ def run_demo(config_path: str | None, *, headless: bool, reports: int, invoices:
     run_dir = (config.worker.data_dir if config_path else Path.cwd() / DEMO_DATA) / "demo"
     shutil.rmtree(run_dir, ignore_errors=True)
     if headless:
-        return trio.run(_headless, config, run_dir, ports, reports, invoices, seed)
-    return _with_console(config, run_dir, ports, reports, invoices, seed)
+        return trio.run(_headless, config, run_dir, ports, reports, invoices, seed, accounts_by_code, fis)
+    return _with_console(config, run_dir, ports, reports, invoices, seed, accounts_by_code, fis)
 
 
 class Progress:
@@ -108,10 +108,11 @@ def _port_free(host: str, port: int) -> bool:
     return True
 
 
-async def _headless(config: Config, run_dir: Path, ports: Ports, reports: int, invoices: int, seed: int) -> int:
+async def _headless(config: Config, run_dir: Path, ports: Ports, reports: int, invoices: int, seed: int, accounts_by_code: bool = False, fis: bool = False) -> int:
     started = time.monotonic()
     async with trio.open_nursery() as nursery:
-        h = await harness.start(nursery, config, run_dir, seed=seed, reports=reports, invoices=invoices, worker_port=ports.worker, concur_port=ports.concur)
+        h = await harness.start(nursery, config, run_dir, seed=seed, reports=reports, invoices=invoices, worker_port=ports.worker, concur_port=ports.concur,
+                                accounts_by_code=accounts_by_code, fis=fis)
         print(f"demo: worker on {h.worker.url}, simulated Concur on {h.concur.base_url}, QuickBooks file {h.company_path}", file=sys.stderr)
         expected = harness.approve_everything(h)
         await harness.deliver(h, duplicates=1, shuffle=True)
@@ -119,6 +120,9 @@ async def _headless(config: Config, run_dir: Path, ports: Ports, reports: int, i
         await harness.drain(h, expected=expected, timeout_s=300, on_progress=bar)
         bar(await harness.progress(h))
         bar.close()
+        if fis:
+            told = await harness.wait_fis_confirmed(h, expected)
+            print(f"demo: Concur's Financial Integration Service accepted {told} posting confirmation(s) for {expected} document(s)", file=sys.stderr)
         result = harness.summary(h, time.monotonic() - started)
         await harness.stop_worker(h)
         nursery.cancel_scope.cancel()
@@ -127,7 +131,7 @@ async def _headless(config: Config, run_dir: Path, ports: Ports, reports: int, i
     return 0 if result["quickbooks_duplicates"] == 0 else 1
 
 
-def _with_console(config: Config, run_dir: Path, ports: Ports, reports: int, invoices: int, seed: int) -> int:
+def _with_console(config: Config, run_dir: Path, ports: Ports, reports: int, invoices: int, seed: int, accounts_by_code: bool = False, fis: bool = False) -> int:
     """The simulated world runs in a thread of its own (trio); the console owns the terminal (asyncio)."""
     from console.launch import run_console
 
@@ -137,7 +141,8 @@ def _with_console(config: Config, run_dir: Path, ports: Ports, reports: int, inv
 
     async def world() -> None:
         async with trio.open_nursery() as nursery:
-            h = await harness.start(nursery, config, run_dir, seed=seed, reports=reports, invoices=invoices, worker_port=ports.worker, concur_port=ports.concur)
+            h = await harness.start(nursery, config, run_dir, seed=seed, reports=reports, invoices=invoices, worker_port=ports.worker, concur_port=ports.concur,
+                                    accounts_by_code=accounts_by_code, fis=fis)
             state["url"] = h.worker.url
             state["token_file"] = h.config.operator.token_file
             ready.set()

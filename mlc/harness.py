@@ -28,6 +28,14 @@ from worker.main import RunningWorker, serve_worker
 from worker.store import duplicates as duplicate_records
 
 DEMO_PASSWORD = "demo-sync-password"  # the password whose hash the shipped mlc.toml holds
+# ``mlc demo --accounts-by-code``: the simulated Concur tenant's allocation account codes
+# (sim/concur/data.py ACCOUNT_CODES, COST_CENTRE_ACCOUNT_CODES, INVOICE_ACCOUNT_CODES) -> the
+# account numbers of the simulated QuickBooks chart (sim/quickbooks/seed.py), as a firm whose
+# Concur codes differ from its QuickBooks numbers writes them under [companies.mapping.account_codes].
+DEMO_ACCOUNT_CODES = {
+    "6110": "62410", "6120": "62420", "6121": "62420", "6130": "62430", "6140": "62440", "6150": "62440", "6210": "64900",
+    "6430": "64300", "6510": "62410", "6520": "62420", "6300": "66700", "6310": "66900", "6320": "68100",
+}
 FINAL_STATES = ("posted", "held", "failed", "skipped")
 
 
@@ -58,7 +66,7 @@ class Harness:
         return self.worker.url + "/webhooks/concur"
 
 
-def write_run_config(config: Config, run_dir: Path, concur_url: str, worker_port: int | None = None) -> Config:
+def write_run_config(config: Config, run_dir: Path, concur_url: str, worker_port: int | None = None, fis: bool = False) -> Config:
     """The config as a real file in ``run_dir``: data there, Concur pointing at the simulator.
 
     A file (not an in-memory copy) so that the worker's config reload, ``mlc`` commands and the
@@ -75,6 +83,8 @@ def write_run_config(config: Config, run_dir: Path, concur_url: str, worker_port
         concur["base_url"] = concur_url
         concur["webhook_public_key"] = str(run_dir / "concur-webhook.pem")
         concur["verify_webhook_signature"] = True
+        if fis:
+            concur["source"] = "fis"
     path = run_dir / "mlc.toml"
     path.write_text("# Written by the ml-connector harness for this run.\n" + tomli_w.dumps(raw), encoding="utf-8")
     return load_config(path, environ=dict(os.environ))
@@ -88,6 +98,14 @@ def edit_run_config(harness: Harness, change) -> Config:
     path.write_text(tomli_w.dumps(raw), encoding="utf-8")
     harness.config = load_config(path)
     return harness.config
+
+
+def use_concur_account_codes(raw: dict) -> None:
+    """The first company posts each debit to the account Concur's own account code names (through
+    DEMO_ACCOUNT_CODES), and names its A/P and card accounts by number."""
+    company = raw["companies"][0]
+    company.setdefault("mapping", {}).update(account_source="concur_account_code", account_codes=dict(DEMO_ACCOUNT_CODES))
+    company.setdefault("posting", {}).update(ap_account="20000", company_card_account="20500")
 
 
 def _port(url: str) -> int:
@@ -110,26 +128,34 @@ async def start(
     stderr_log: bool = False,
     start_worker: bool = True,
     concur_profile: str = "simple",
+    accounts_by_code: bool = False,
+    fis: bool = False,
 ) -> Harness:
     """Start Concur (with generated data) and the worker; seed the QuickBooks company file.
-    ``concur_profile="realistic"`` generates the shapes of issues 12/13/19/20 (sim/concur/data.py)."""
+    ``concur_profile="realistic"`` generates the shapes of issues 12/13/19/20 (sim/concur/data.py);
+    ``accounts_by_code``: the file uses account numbers and the first company posts by Concur's
+    account codes into them (``use_concur_account_codes``); ``fis`` switches every company to
+    Concur's Financial Integration Service (``source = "fis"``)."""
     run_dir.mkdir(parents=True, exist_ok=True)
     company = config.companies[0]
     concur = ConcurSim(seed, [
         CompanyParams(
             id=c.id, uuid=c.concur.company_uuid, client_id=c.concur.client_id, client_secret=c.concur.client_secret.reveal(),
             request_token=c.concur.request_token.reveal() or "demo-request-token", reports=reports, invoices=invoices,
-            profile=concur_profile,
+            profile=concur_profile, fis=fis or c.concur.source == "fis",
         )
         for c in config.companies
     ])
     concur_url = await concur.serve(nursery, "127.0.0.1", _port(company.concur.base_url) if concur_port is None else concur_port)
     concur.write_public_key(run_dir / "concur-webhook.pem")
-    config = write_run_config(config, run_dir, concur_url, worker_port)
+    config = write_run_config(config, run_dir, concur_url, worker_port, fis)
     company_path = run_dir / f"{company.id}.qbsim"
-    company_file = seed_company(company.qbwc.file_id, company.qbwc.owner_id, company_name=company.name, latency=latency or LatencyModel(0, 0, 0, 0, 0))
+    company_file = seed_company(company.qbwc.file_id, company.qbwc.owner_id, company_name=company.name, account_numbers=accounts_by_code,
+                                latency=latency or LatencyModel(0, 0, 0, 0, 0))
     company_file.save(company_path)
     harness = Harness(config, concur, company_file, company_path, None, password, SimClock(clock_scale))
+    if accounts_by_code:
+        edit_run_config(harness, use_concur_account_codes)
     if start_worker:
         await start_worker_in(nursery, harness, worker_port, stderr_log)
     return harness
@@ -204,6 +230,19 @@ async def drain(harness: Harness, *, expected: int, timeout_s: float = 120.0, kn
             await web_connector_run(harness, knobs)
             await trio.sleep(pause_s)
     return await progress(harness)
+
+
+async def wait_fis_confirmed(harness: Harness, expected: int, timeout_s: float = 30.0) -> int:
+    """FIS companies: wait until Concur accepted ``expected`` posting confirmations; returns how many it did."""
+    assert harness.worker is not None
+
+    def done(conn: sqlite3.Connection) -> int:
+        return int(conn.execute("SELECT COUNT(*) FROM fis_confirmations WHERE state = 'done'").fetchone()[0])
+
+    with trio.move_on_after(timeout_s):
+        while await harness.worker.ctx.store.run(done) < expected:
+            await trio.sleep(0.1)
+    return int(await harness.worker.ctx.store.run(done))
 
 
 def quickbooks_transactions(company_file: CompanyFile) -> list[tuple[str, dict]]:

@@ -84,13 +84,16 @@ def _plan(conn: sqlite3.Connection, config: Config, reference: str) -> int:
     for decision in picture.get("decisions", []):
         click.echo(f"  - {decision}")
     if isinstance(result, Plan):
+        lists = engine.lists_view(conn, company.id)
         for txn in picture["transactions"]:
             click.echo(f"{txn['type']} {txn.get('ref_number', '')} dated {txn.get('txn_date', '')}")
             for line in txn.get("lines", []):
                 side = line.get("side", "debit")
                 account = (line.get("account") or {}).get("full_name") or ""
                 klass = (line.get("klass") or {}).get("full_name") or ""
-                click.echo(f"  {side:6} {line['amount']:>12}  {account}" + (f"  class {klass}" if klass else ""))
+                number = lists.number_of(account)
+                shown = f"{number} · {account}" if number else account
+                click.echo(f"  {side:6} {line['amount']:>12}  {shown}" + (f"  class {klass}" if klass else ""))
         requests = [w.request for w in engine.writes_of(result)]
         from worker.qbxml.build import build_request
         from worker.qbxml.model import Tagged
@@ -99,6 +102,61 @@ def _plan(conn: sqlite3.Connection, config: Config, reference: str) -> int:
         click.echo("qbXML (requestIDs are outbox rows when really queued):")
         click.echo(etree.tostring(etree.fromstring(xml.split("?>", 2)[-1]), pretty_print=True, encoding="unicode"))
     return 0
+
+
+# --- check-config: the configured accounts as QuickBooks knows them ------------------------------
+
+
+def configured_accounts(company: CompanyConfig) -> dict[str, str]:
+    """Every place the config names a QuickBooks account (key -> value: a full name or a number)."""
+    named: dict[str, str] = {}
+    posting = company.posting
+    for name in vars(posting):
+        value = getattr(posting, name)
+        if name.endswith("_account") and isinstance(value, str) and value:
+            named[f"posting.{name}"] = value
+        elif name.endswith("_accounts") and isinstance(value, dict):
+            named.update({f"posting.{name}.{k}": v for k, v in value.items()})
+    mapping = company.mapping
+    for table in ("expense_types", "accounts", "account_codes"):
+        named.update({f"mapping.{table}.{k}": v for k, v in getattr(mapping, table).items()})
+    return named
+
+
+def accounts_report(config: Config) -> list[str]:
+    """For ``mlc check-config``: each configured account with its number and full name side by
+    side, as the stored list cache knows them (read-only; no QuickBooks connection)."""
+    path = config.worker.data_dir / "mlc.sqlite3"
+    conn: sqlite3.Connection | None = None
+    if path.exists():
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        conn.row_factory = sqlite3.Row
+    lines: list[str] = []
+    try:
+        for company in config.companies:
+            named = configured_accounts(company)
+            lists = None
+            if conn is not None:
+                try:
+                    lists = engine.lists_view(conn, company.id)
+                except sqlite3.DatabaseError:  # a store from an older version, or not migrated yet
+                    lists = None
+            if lists is None or lists.accounts is None:
+                lines.append(f"company {company.id}: {len(named)} accounts named; numbers and full names unknown until the first Web Connector run reads the QuickBooks lists")
+                continue
+            preference = {True: "on", False: "off", None: "not known yet"}[lists.numbers_in_use]
+            lines.append(f"company {company.id}: accounts as the last Web Connector run saw them (account numbers {preference}):")
+            for key, value in named.items():
+                match = lists.account(value)
+                if match.problem:
+                    lines.append(f"  {key} = {value!r}: warning: {match.problem}")
+                    continue
+                number = lists.number_of(match.full_name)
+                lines.append(f"  {key} = {value!r}: " + (f"{number} · {match.full_name}" if number else match.full_name))
+    finally:
+        if conn is not None:
+            conn.close()
+    return lines
 
 
 # --- operator actions ------------------------------------------------------------------------------
@@ -143,12 +201,15 @@ def reconcile_command(config: Config, company: CompanyConfig, date_from: str | N
     store = _store(config)
     try:
         result = store.run_sync(reconcile_company, company, start, end)
+        lists = store.run_sync(engine.lists_view, company.id)
     finally:
         store.close()
-    click.echo(f"{'account':40} {'class':20} {'concur':>12} {'posted':>12} {'difference':>12}")
+    click.echo(f"{'account':40} {'class':20} {'cur':3} {'concur':>12} {'posted':>12} {'difference':>12}")
     for row in result.rows:
         mark = "" if row.difference == 0 else "  <-"
-        click.echo(f"{row.account[:40]:40} {(row.klass or '')[:20]:20} {row.concur_total:>12.2f} {row.posted_total:>12.2f} {row.difference:>12.2f}{mark}")
+        number = lists.number_of(row.account)
+        account = f"{number} · {row.account}" if number else row.account
+        click.echo(f"{account[:40]:40} {(row.klass or '')[:20]:20} {row.currency[:3]:3} {row.concur_total:>12.2f} {row.posted_total:>12.2f} {row.difference:>12.2f}{mark}")
     for item in result.unplanned:
         click.echo(f"not posted: {item.concur_id} {item.total:.2f} ({item.reason})")
     click.echo(f"Concur approved total {result.concur_total:.2f}, planned {result.planned_total:.2f}: {'balanced' if result.balanced else 'DIFFERENCES'}")

@@ -31,7 +31,7 @@ VIEW_DUPLICATES = "duplicates"
 VIEWS: tuple[str, ...] = (VIEW_PENDING, VIEW_PENDING_OFFLINE, VIEW_DUPLICATES)
 STATE_FILTERS: frozenset[str] = frozenset([*(str(s) for s in DocState), *VIEWS])
 
-ACTIONS: tuple[str, ...] = ("hold", "release", "replay", "skip")
+ACTIONS: tuple[str, ...] = ("hold", "release", "replay", "skip", "reject")  # reject: FIS only
 
 # Concur connection states in the summary.
 CONCUR_CONNECTED = "connected"
@@ -244,7 +244,12 @@ class DocumentDetail:
     content: dict[str, Any] | None  # the normalised Concur document (shared.domain.to_json)
     plan: dict[str, Any] | None  # planned transactions with lines and decisions (posting.plan_to_json)
     postings: list[Posting]
-    audit: list[AuditEntry]
+    audit: list[AuditEntry]  # the latest entries only, oldest first (DETAIL_AUDIT_LIMIT)
+    # Cursor for older entries: GET /api/v1/audit?document={id}&cursor={audit_next}; None when all are here.
+    audit_next: str | None = None
+    # FIS companies: each FIS version of the document and whether/when/what Concur was told
+    # (worker/store/fis.py ``for_document``); [] for the expense API source.
+    fis: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -253,6 +258,8 @@ class DocumentDetail:
             "plan": self.plan,
             "postings": [p.to_dict() for p in self.postings],
             "audit": [a.to_dict() for a in self.audit],
+            "audit_next": self.audit_next,
+            "fis": self.fis,
         }
 
     @classmethod
@@ -263,6 +270,8 @@ class DocumentDetail:
             plan=data.get("plan"),
             postings=[Posting.from_dict(p) for p in data.get("postings", [])],
             audit=[AuditEntry.from_dict(a) for a in data.get("audit", [])],
+            audit_next=data.get("audit_next"),
+            fis=list(data.get("fis") or []),
         )
 
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from shared.config import Config
 
 
-def describe(config: Config) -> str:
+def describe(config: Config, accounts: Sequence[str] = ()) -> str:
+    """``accounts``: the configured accounts as the stored QuickBooks lists know them (numbers and
+    full names side by side), from the worker's store; printed before the final "ok"."""
     w = config.worker
     lines = [
         f"config: {config.path}",
@@ -15,6 +19,8 @@ def describe(config: Config) -> str:
     for c in config.companies:
         lines.append(f"company {c.id} ({c.name}):")
         lines.append(f"  concur: {c.concur.base_url}, company {c.concur.company_uuid}, sweep every {c.concur.sweep_interval_s:g}s")
+        if c.concur.source == "fis":
+            lines.append("    source: Financial Integration Service (scope FISVC; North America and EMEA only; Concur is told each outcome)")
         for key in c.concur.webhook_public_keys:
             lines.append(f"    webhook key {key}" + ("" if key.exists() else " (missing: webhooks will be refused until it exists)"))
         if not c.concur.verify_webhook_signature:
@@ -29,6 +35,7 @@ def describe(config: Config) -> str:
         lines.append(f"  posting: reports as {p.expense_report_as}, on status {', '.join(p.post_on_status)}, vendors {p.vendor_policy}")
         m = c.mapping
         lines.append(f"  mapping: {len(m.expense_types)} expense types, {len(m.classes)} classes, {len(m.customers)} customers, dimensions {m.dimensions or 'none'}")
+        lines.append(f"    accounts from {m.account_source}" + (f", {len(m.account_codes)} account codes translated" if m.account_codes else "") + (f", {len(m.accounts)} expense type/cost center rules" if m.accounts else ""))
     a = config.alerts
     if a.enabled:
         where = ["webhook"] if a.webhook_url else []
@@ -37,5 +44,6 @@ def describe(config: Config) -> str:
         lines.append(f"alerts: {'; '.join(where)}; QuickBooks silent after {a.quickbooks_silent_hours:g} h")
     else:
         lines.append("alerts: none configured (see [alerts])")
+    lines += accounts
     lines.append("ok")
     return "\n".join(lines)

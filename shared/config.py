@@ -8,6 +8,7 @@ are kept in ``Secret`` so that they never print by accident.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -62,6 +63,8 @@ class WorkerConfig:
     tls_certfile: Path | None = None
     tls_keyfile: Path | None = None
     log_level: str = "info"
+    trusted_proxies: tuple[str, ...] = ()  # addresses/networks whose X-Forwarded-For names the real client
+    allowed_hosts: tuple[str, ...] = ()  # Host header names accepted besides public_url's and listen's
 
     @property
     def listen(self) -> str:
@@ -71,6 +74,9 @@ class WorkerConfig:
 @dataclass(frozen=True)
 class OperatorConfig:
     token_file: Path = Path("var/operator.token")
+
+
+CONCUR_SOURCES = ("expense_api", "fis")
 
 
 @dataclass(frozen=True)
@@ -83,6 +89,7 @@ class ConcurConfig:
     webhook_public_keys: tuple[Path, ...]
     verify_webhook_signature: bool = True
     sweep_interval_s: float = 900.0
+    source: str = "expense_api"  # or "fis": documents from the Financial Integration Service (README "FIS")
 
 
 @dataclass(frozen=True)
@@ -108,14 +115,29 @@ class PostingConfig:
     closed_period: str = "hold"  # or "first_open_day"
     concur_pays: bool = False  # Concur (Expense Pay / Invoice Pay) pays: record its payments
     concur_payment_account: str = ""  # the Bank-type clearing account those payments come from
+    # (issue 13) set: an invoice's header tax / shipping is its own line on this account;
+    # "" (default): spread over the invoice's lines in proportion.
+    invoice_tax_account: str = ""
+    invoice_shipping_account: str = ""
+    ap_accounts: dict[str, str] = field(default_factory=dict)  # ISO currency code -> A/P account (multicurrency)
+
+
+ACCOUNT_SOURCES = ("expense_type", "concur_account_code")
+ANY = "*"  # matches every expense type or cost center in an [companies.mapping.accounts] rule
 
 
 @dataclass(frozen=True)
 class MappingConfig:
     expense_types: dict[str, str] = field(default_factory=dict)
-    dimensions: dict[str, str] = field(default_factory=dict)  # QuickBooks field -> Concur field
+    dimensions: dict[str, str] = field(default_factory=dict)  # QuickBooks field (class, customer_job, cost_center) -> Concur field
     classes: dict[str, str] = field(default_factory=dict)
     customers: dict[str, str] = field(default_factory=dict)
+    # Where each debit line's account comes from: the expense type (rules, then expense_types) or
+    # the allocation's own Concur account code (translated through account_codes).
+    account_source: str = "expense_type"
+    account_codes: dict[str, str] = field(default_factory=dict)  # Concur account code -> QuickBooks account
+    accounts: dict[str, str] = field(default_factory=dict)  # "EXPENSE_TYPE/COST_CENTER" rule -> QuickBooks account
+    terms: dict[str, str] = field(default_factory=dict)  # Concur payment terms -> QuickBooks Terms name
 
 
 @dataclass(frozen=True)
@@ -281,6 +303,10 @@ def _guid(value: str) -> str | None:
     return None if GUID.match(value) else "expected a GUID in braces, like {6B29FC40-CA47-1067-B31D-00DD010662DA}"
 
 
+def _not_blank(value: str) -> str | None:
+    return None if value.strip() else "must not be empty (leave the key out instead)"
+
+
 def _company_file(value: str) -> str | None:
     """authenticate hands this path to the Web Connector as-is; the words QBWC reads as answers
     (none, nvu, busy) would not open a file, and a path is a whole Windows path to a .QBW."""
@@ -303,6 +329,17 @@ def _listen(value: str) -> str | None:
     if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
         return "expected host:port, like 127.0.0.1:8750"
     return None
+
+
+def _check_account_rules(r: _Reader, rules: dict[str, str], prefix: str, dimensions: dict[str, str]) -> None:
+    """Each rule key is EXPENSE_TYPE/COST_CENTER (either part may be "*"); a rule that names a
+    cost center needs ``dimensions.cost_center`` to say which allocation field holds it."""
+    for key in rules:
+        expense_type, slash, cost_center = key.partition("/")
+        if not slash or not expense_type.strip() or not cost_center.strip() or "/" in cost_center:
+            r.problem(f"{prefix}{key}", 'expected "EXPENSE_TYPE/COST_CENTER" (either may be "*")')
+        elif cost_center.strip() != ANY and not dimensions.get("cost_center"):
+            r.problem(f"{prefix}{key}", "a rule naming a cost center needs [companies.mapping.dimensions] cost_center (the Concur allocation field that holds it)")
 
 
 def load_config(path: Path | str | None = None, environ: dict[str, str] | None = None) -> Config:
@@ -329,7 +366,7 @@ def parse_config(raw: dict[str, Any], path: Path, environ: dict[str, str]) -> Co
     r.unknown_keys(raw, "", {"worker", "operator", "companies", "alerts"})
 
     w = r.table(raw, "", "worker", required=False)
-    r.unknown_keys(w, "worker.", {"listen", "public_url", "data_dir", "tls_certfile", "tls_keyfile", "log_level"})
+    r.unknown_keys(w, "worker.", {"listen", "public_url", "data_dir", "tls_certfile", "tls_keyfile", "log_level", "trusted_proxies", "allowed_hosts"})
     listen = r.get(w, "worker.", "listen", str, "127.0.0.1:8750", _listen) or "127.0.0.1:8750"
     host, _, port = listen.rpartition(":")
     certfile = r.get(w, "worker.", "tls_certfile", str, None)
@@ -347,7 +384,14 @@ def parse_config(raw: dict[str, Any], path: Path, environ: dict[str, str]) -> Co
         tls_certfile=base / certfile if certfile else None,
         tls_keyfile=base / keyfile if keyfile else None,
         log_level=r.get(w, "worker.", "log_level", str, "info", _one_of("debug", "info", "warning", "error")) or "info",
+        trusted_proxies=r.str_list(w, "worker.", "trusted_proxies", ()),
+        allowed_hosts=tuple(h.lower() for h in r.str_list(w, "worker.", "allowed_hosts", ())),
     )
+    for proxy in worker.trusted_proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            r.problem("worker.trusted_proxies", f"not an IP address or network: {proxy!r}")
 
     o = r.table(raw, "", "operator", required=False)
     r.unknown_keys(o, "operator.", {"token_file"})
@@ -431,7 +475,7 @@ def _company(r: _Reader, c: dict[str, Any], p: str, base: Path) -> CompanyConfig
 
     cc = r.table(c, p, "concur")
     cp = f"{p}concur."
-    r.unknown_keys(cc, cp, {"base_url", "client_id", "client_secret", "client_secret_env", "company_uuid", "request_token", "request_token_env", "webhook_public_key", "verify_webhook_signature", "sweep_interval_s"})
+    r.unknown_keys(cc, cp, {"base_url", "client_id", "client_secret", "client_secret_env", "company_uuid", "request_token", "request_token_env", "webhook_public_key", "verify_webhook_signature", "sweep_interval_s", "source"})
     verify = r.get(cc, cp, "verify_webhook_signature", bool, True)
     key_setting = cc.get("webhook_public_key", [])
     key_names = [key_setting] if isinstance(key_setting, str) else key_setting
@@ -450,6 +494,7 @@ def _company(r: _Reader, c: dict[str, Any], p: str, base: Path) -> CompanyConfig
         webhook_public_keys=keys,
         verify_webhook_signature=bool(verify),
         sweep_interval_s=float(r.get(cc, cp, "sweep_interval_s", (int, float), 900, _positive) or 900),
+        source=r.get(cc, cp, "source", str, "expense_api", lambda v: None if v in CONCUR_SOURCES else f"expected one of {', '.join(CONCUR_SOURCES)}") or "expense_api",
     )
 
     qc = r.table(c, p, "qbwc")
@@ -475,7 +520,14 @@ def _company(r: _Reader, c: dict[str, Any], p: str, base: Path) -> CompanyConfig
 
     pc = r.table(c, p, "posting", required=False)
     pp = f"{p}posting."
-    r.unknown_keys(pc, pp, {"expense_report_as", "post_on_status", "ap_account", "company_card_account", "company_paid_payment_types", "vendor_policy", "closed_period", "concur_pays", "concur_payment_account"})
+    r.unknown_keys(pc, pp, {"expense_report_as", "post_on_status", "ap_account", "company_card_account", "company_paid_payment_types", "vendor_policy", "closed_period",
+                                "invoice_tax_account", "invoice_shipping_account", "ap_accounts", "concur_pays", "concur_payment_account"})
+    ap_accounts = {}
+    for code, account in r.str_map(pc, pp, "ap_accounts").items():
+        if not re.match(r"^[A-Za-z]{3}$", code):
+            r.problem(f"{pp}ap_accounts.{code}", "expected an ISO 4217 currency code (three letters, like EUR)")
+        else:
+            ap_accounts[code.upper()] = account
     posting = PostingConfig(
         expense_report_as=r.get(pc, pp, "expense_report_as", str, "journal_entry", _one_of("journal_entry", "bill")) or "journal_entry",
         post_on_status=r.str_list(pc, pp, "post_on_status", ("A_APPR",)),
@@ -486,20 +538,29 @@ def _company(r: _Reader, c: dict[str, Any], p: str, base: Path) -> CompanyConfig
         closed_period=r.get(pc, pp, "closed_period", str, "hold", _one_of("hold", "first_open_day")) or "hold",
         concur_pays=bool(r.get(pc, pp, "concur_pays", bool, False)),
         concur_payment_account=(r.get(pc, pp, "concur_payment_account", str, "") or "").strip(),
+        invoice_tax_account=r.get(pc, pp, "invoice_tax_account", str, "", _not_blank) or "",
+        invoice_shipping_account=r.get(pc, pp, "invoice_shipping_account", str, "", _not_blank) or "",
+        ap_accounts=ap_accounts,
     )
     if posting.concur_pays and not posting.concur_payment_account:
         r.problem(f"{pp}concur_payment_account", "required when concur_pays = true (the Bank account Concur's payments are recorded from)")
 
     mc = r.table(c, p, "mapping", required=False)
     mp = f"{p}mapping."
-    r.unknown_keys(mc, mp, {"expense_types", "dimensions", "classes", "customers"})
+    r.unknown_keys(mc, mp, {"expense_types", "dimensions", "classes", "customers", "account_source", "account_codes", "accounts", "terms"})
     dimensions = r.str_map(mc, mp, "dimensions")
-    r.unknown_keys(dimensions, f"{mp}dimensions.", {"class", "customer_job"})
+    r.unknown_keys(dimensions, f"{mp}dimensions.", {"class", "customer_job", "cost_center"})
+    rules = r.str_map(mc, mp, "accounts")
+    _check_account_rules(r, rules, f"{mp}accounts.", dimensions)
     mapping = MappingConfig(
         expense_types=r.str_map(mc, mp, "expense_types"),
         dimensions=dimensions,
         classes=r.str_map(mc, mp, "classes"),
         customers=r.str_map(mc, mp, "customers"),
+        account_source=r.get(mc, mp, "account_source", str, "expense_type", _one_of(*ACCOUNT_SOURCES)) or "expense_type",
+        account_codes=r.str_map(mc, mp, "account_codes"),
+        accounts=rules,
+        terms=r.str_map(mc, mp, "terms"),
     )
     if len(r.problems) > before or company_id is None:
         return None

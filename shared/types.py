@@ -52,6 +52,8 @@ class HoldKind(StrEnum):
     NOT_POSTABLE = "not_postable"  # nothing to post (reopened when Concur reports it again)
     DELETED = "deleted"  # deleted in Concur
     DUPLICATE = "duplicate"  # a duplicate of another document
+    HAND_KEYED = "hand_keyed"  # QuickBooks has a bill of the same vendor and number not made by us
+    SENT_BACK = "sent_back"  # FIS: an operator sent it back to Concur (error confirmation); it returns as a new version
 
 
 REPLANNABLE_HOLDS = frozenset({HoldKind.MAPPING, HoldKind.QUICKBOOKS})

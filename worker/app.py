@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from importlib import resources
+from urllib.parse import urlsplit
 
 from quart import Response, jsonify, request
 from quart_trio import QuartTrio
@@ -33,6 +35,7 @@ def create_app(ctx: WorkerContext) -> QuartTrio:
     app.register_blueprint(intake)
     app.register_blueprint(operator_api)
 
+    app.before_request(check_host)
     app.after_request(drain_request_body)
     app.add_url_rule("/healthz", view_func=healthz)
     app.add_url_rule("/metrics", view_func=metrics)
@@ -86,6 +89,35 @@ async def metrics() -> Response:
 async def support() -> Response:
     html = resources.files("worker").joinpath("support.html").read_text(encoding="utf-8")
     return Response(html, content_type="text/html; charset=utf-8")
+
+
+def allowed_host(host_header: str, allowed: frozenset[str]) -> bool:
+    """A DNS-rebinding page reaches this worker under the attacker's host name; the Web Connector,
+    Concur and the console use the public_url's, the listen address's, an IP literal or localhost."""
+    host = host_header.strip().lower()
+    if host.startswith("["):
+        host = host[1:host.find("]")] if "]" in host else host
+    elif host.count(":") == 1:
+        host = host.rsplit(":", 1)[0]
+    host = host.rstrip(".")
+    if host in allowed or host == "localhost":
+        return True
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        return False
+
+
+def allowed_hosts(ctx: WorkerContext) -> frozenset[str]:
+    w = ctx.config.worker
+    return frozenset({(urlsplit(w.public_url).hostname or "").lower(), w.listen_host.lower(), *w.allowed_hosts})
+
+
+async def check_host():
+    if not allowed_host(request.headers.get("Host", ""), allowed_hosts(context())):
+        return json_error(421, "unknown Host header: add it to worker.allowed_hosts if this worker is reached under that name")
+    return None
 
 
 async def drain_request_body(response: Response) -> Response:

@@ -29,6 +29,8 @@ class WorkerContext:
     stopping: trio.Event = field(default_factory=trio.Event)
     # Set by a config reload; read by everything that plans or maps.
     config_generation: int = 0
+    # (inode, size, mtime) of the token file when operator_tokens was read from it.
+    tokens_signature: tuple[int, int, int] | None = None
 
     def reload(self, config: Config) -> None:
         self.config = config

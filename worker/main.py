@@ -17,11 +17,21 @@ from worker import jobs
 from worker.app import create_app
 from worker.context import WorkerContext
 from worker.logs import setup_logging
+from worker.process_limits import make_private, raise_descriptor_limit
 from worker.store.db import Store
 
 log = logging.getLogger(__name__)
 
-GRACEFUL_SECONDS = 10
+# After Ctrl-C/SIGTERM, requests in flight get this long to finish; then every connection still open
+# (idle kept-alive ones of the Web Connector and the console included) is closed. Service managers
+# wait about 5 s before killing, and every QBWC callback answers well within this.
+GRACEFUL_SECONDS = 1.0
+# An idle kept-alive connection, or one whose request head has not fully arrived, is closed after
+# this long: the Web Connector reconnects by itself, and a stranger's half-sent headers do not hold
+# a descriptor for long.
+KEEP_ALIVE_SECONDS = 15
+# Longest wait for the next bytes of a request (a slow body) before the connection is dropped.
+READ_TIMEOUT_SECONDS = 30
 
 
 @dataclass(frozen=True)
@@ -40,7 +50,9 @@ def hypercorn_config(config: Config, port: int | None = None) -> HyperConfig:
     hc.graceful_timeout = GRACEFUL_SECONDS
     hc.accesslog = None
     hc.errorlog = logging.getLogger("hypercorn.error")
-    hc.keep_alive_timeout = 75  # the Web Connector reuses its connection between callbacks
+    hc.keep_alive_timeout = KEEP_ALIVE_SECONDS
+    hc.read_timeout = READ_TIMEOUT_SECONDS
+    hc.h11_max_incomplete_size = 16 * 1024  # a request head larger than this is refused
     if w.tls_certfile and w.tls_keyfile:
         hc.certfile = str(w.tls_certfile)
         hc.keyfile = str(w.tls_keyfile)
@@ -48,6 +60,8 @@ def hypercorn_config(config: Config, port: int | None = None) -> HyperConfig:
 
 
 def open_context(config: Config, stderr_log: bool = True) -> WorkerContext:
+    make_private(config.worker.data_dir, config.operator.token_file)
+    raise_descriptor_limit()
     scrub = setup_logging(config.worker.data_dir, config.worker.log_level, config.secrets(), stderr=stderr_log)
     store = Store.in_dir(config.worker.data_dir)
     tokens = ensure_token_file(config.operator.token_file)

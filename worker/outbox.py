@@ -5,6 +5,12 @@ Rows move ``queued -> sent -> done`` (or ``failed``/``quarantined``/``cancelled`
 comes the row becomes ``unknown`` and a query by RefNumber (or vendor name) settles it before
 anything is sent again: found -> ``done`` with QuickBooks' id, absent -> ``queued``.
 
+A document is posted only when every transaction of its current plan is ``done``. A re-plan is
+matched against the document's earlier rows write by write (op, RefNumber, ExternalGUID:
+``compare_plan``) and queues only what QuickBooks is missing (``carry_over``). Every retry is
+counted in a column (``attempts`` for sends, ``query_attempts`` for settling/re-reading queries)
+and ends at a bound with the document held, naming QuickBooks' last code and message.
+
 requestIDs carry the row through QuickBooks: a write's requestID is its row id; the queries that
 settle or refresh a row use ``u:<id>`` and ``r:<id>``.
 
@@ -27,7 +33,7 @@ from shared.types import Actor, DocState, HoldKind, PaymentState, PostingState
 from worker.posting.payments import Proceed, check_verdict
 from worker.qbxml import limits
 from worker.qbxml.build import build_request
-from worker.qbxml.model import Request, Tagged, TxnQuery, VendorMod, VendorQuery
+from worker.qbxml.model import BillAdd, Request, Tagged, TxnQuery, VendorMod, VendorQuery
 from worker.qbxml.parse import Response, bill_balance, bills_to_pay
 from worker.qbxml.status import Classification, Outcome, classify
 from worker.store import audit, documents
@@ -41,10 +47,17 @@ WRITE_OPS = ("VendorAdd", "VendorMod", "BillAdd", "JournalEntryAdd")
 TRANSACTION_OPS = ("BillAdd", "JournalEntryAdd")
 ZERO = Decimal("0.00")
 MAX_EDIT_SEQUENCE_RETRIES = 3
-TRANSIENT_BACKOFF_S = (30, 120, 600, 1800)
-# QuickBooks could not answer a settling or re-reading query: ask again after this, not in the
-# same breath (the same query in every set would keep a Web Connector session going forever).
-QUERY_RETRY_S = 120
+# Every retry has an end. A write is handed to QuickBooks at most MAX_WRITE_ATTEMPTS times (the
+# ``attempts`` column: busy/locked answers, sets QuickBooks did not run, sends whose answer was lost
+# and that a settlement found absent); then the row fails and its document is held with the last
+# code and message. A release starts a fresh row.
+MAX_WRITE_ATTEMPTS = 8
+TRANSIENT_BACKOFF_S = (30, 120, 600, 1800, 3600)
+# A settling or re-reading query QuickBooks could not answer is asked again after these delays, not
+# in the same breath (the same query in every set would keep a session going forever), at most
+# MAX_QUERY_ATTEMPTS times in a row (the ``query_attempts`` column); then the document is held.
+MAX_QUERY_ATTEMPTS = 6
+QUERY_BACKOFF_S = (120, 600, 1800, 3600)
 
 
 @dataclass(frozen=True)
@@ -65,11 +78,12 @@ class PlannedWrite:
     external_guid: str = ""
 
 
-def queue_writes(conn: sqlite3.Connection, company: str, document_id: int, writes: Sequence[PlannedWrite]) -> list[int]:
-    """Insert the document's writes in dependency order (their seq) and return their row ids."""
+def _insert(conn: sqlite3.Connection, company: str, document_id: int, writes: Sequence[tuple[int, PlannedWrite]]) -> list[int]:
+    """Insert ``(seq, write)`` rows (seq: the write's place in the plan, vendor before
+    transactions) and return their row ids."""
     ids = []
     created = now_iso()
-    for seq, write in enumerate(writes):
+    for seq, write in writes:
         cur = conn.execute(
             "INSERT INTO postings (company, document_id, seq, op, ref_number, external_guid, request_xml, state, created_at) VALUES (?,?,?,?,?,?,'', ?, ?)",
             (company, document_id, seq, write.op, write.key, write.external_guid, str(PostingState.QUEUED), created),
@@ -81,26 +95,80 @@ def queue_writes(conn: sqlite3.Connection, company: str, document_id: int, write
     return ids
 
 
+@dataclass(frozen=True)
+class Carried:
+    """How a document's new plan meets the rows of its earlier plans, write by write."""
+
+    in_quickbooks: int  # done: QuickBooks has it, never sent again
+    in_flight: int  # sent or unknown: settled by a query before anything else is decided
+    missing: tuple[tuple[int, PlannedWrite], ...]  # (seq in the plan, write): to be queued
+    strays: tuple[str, ...]  # transactions QuickBooks has (or may have) that the plan no longer holds
+
+    @property
+    def transactions_missing(self) -> int:
+        return sum(1 for _, write in self.missing if write.op in TRANSACTION_OPS)
+
+
+def _same_write(row: sqlite3.Row, write: PlannedWrite) -> bool:
+    """Each transaction has its own RefNumber and ExternalGUID (keys.py): the identity of a write."""
+    if row["op"] != write.op or row["ref_number"] != write.key:
+        return False
+    return write.op not in TRANSACTION_OPS or not write.external_guid or limits.same_guid(row["external_guid"] or "", write.external_guid)
+
+
+def compare_plan(conn: sqlite3.Connection, document_id: int, writes: Sequence[PlannedWrite]) -> Carried:
+    """Match a new plan's writes against what QuickBooks has or may have of the document (rows
+    done, sent or unknown): which are there, which are in flight, which are missing, and which
+    transactions QuickBooks has that the plan no longer holds (posting beside them would book part
+    of the document twice)."""
+    standing = conn.execute("SELECT * FROM postings WHERE document_id = ? AND state IN ('done', 'sent', 'unknown') ORDER BY seq, id", (document_id,)).fetchall()
+    done = flight = 0
+    missing: list[tuple[int, PlannedWrite]] = []
+    for seq, write in enumerate(writes):
+        match = next((r for r in standing if _same_write(r, write)), None)
+        if match is None:
+            missing.append((seq, write))
+        elif match["state"] == PostingState.DONE:
+            done += 1
+        else:
+            flight += 1
+    extra = tuple(f"{r['op']} {r['ref_number']}" for r in standing if r["op"] in TRANSACTION_OPS and not any(_same_write(r, w) for w in writes))
+    return Carried(done, flight, tuple(missing), extra)
+
+
+def carry_over(conn: sqlite3.Connection, company: str, document_id: int, carried: Carried) -> list[int]:
+    """Queue only what QuickBooks is missing of the document's new plan (``compare_plan``).
+
+    A write already done is not sent again; one in flight stays as it is and is settled first
+    (its query count starts afresh: a release means "ask again"); the missing ones are queued at
+    their seq in the plan, so the vendor still goes before the transactions. Earlier unsent rows
+    and refusals are retired first (cancelled), so they block nothing."""
+    cancel_queued(conn, document_id, superseded_failures=True)
+    conn.execute("UPDATE postings SET query_attempts = 0, not_before = NULL WHERE document_id = ? AND state = ?", (document_id, str(PostingState.UNKNOWN)))
+    return _insert(conn, company, document_id, carried.missing)
+
+
 def pending_count(conn: sqlite3.Connection, company: str, now: str | None = None) -> int:
     """Rows QuickBooks could be given now: sendable writes, settlements and refreshes."""
     now = now or now_iso()
     row = conn.execute(
         """SELECT COUNT(*) FROM postings WHERE company = ? AND (
-               state IN ('unknown', 'queued') AND (not_before IS NULL OR not_before <= ?))""",
-        (company, now),
+               (state = 'queued' OR (state = 'unknown' AND query_attempts < ?)) AND (not_before IS NULL OR not_before <= ?))""",
+        (company, MAX_QUERY_ATTEMPTS, now),
     ).fetchone()
     return int(row[0])
 
 
-def take_batch(conn: sqlite3.Connection, company: str, ticket: str, limits_: BatchLimits, budget: int | None = None) -> list[tuple[str, str]]:
+def take_batch(conn: sqlite3.Connection, company: str, ticket: str, limits_: BatchLimits, budget: int | None = None, carrying: int = 0) -> list[tuple[str, str]]:
     """Choose the next requests (settlements first, then refreshes, then writes in dependency
-    order) and mark the writes sent. Returns ``(requestID, request element)`` pairs."""
+    order) and mark the writes sent. Returns ``(requestID, request element)`` pairs.
+    ``carrying``: requests the set already holds besides these (list queries)."""
     now = now_iso()
     room = limits_.max_requests if budget is None else budget
     size = 0
     items: list[tuple[str, str]] = []
 
-    for row in conn.execute("SELECT id, op, ref_number FROM postings WHERE company = ? AND state = 'unknown' AND (not_before IS NULL OR not_before <= ?) ORDER BY id LIMIT ?", (company, now, room)):
+    for row in conn.execute("SELECT id, op, ref_number FROM postings WHERE company = ? AND state = 'unknown' AND query_attempts < ? AND (not_before IS NULL OR not_before <= ?) ORDER BY id LIMIT ?", (company, MAX_QUERY_ATTEMPTS, now, room)):
         xml = build_request(Tagged(f"{SETTLE}{row['id']}", _settle_query(row["op"], row["ref_number"])))
         items.append((f"{SETTLE}{row['id']}", xml))
         size += len(xml)
@@ -122,7 +190,7 @@ def take_batch(conn: sqlite3.Connection, company: str, ticket: str, limits_: Bat
     ).fetchall()
     for row in candidates:
         if row["solo"]:
-            if items:
+            if items or carrying:
                 continue  # a suspect row travels alone, in a set of its own
             items.append((str(row["id"]), row["request_xml"]))
             writes.append(row["id"])
@@ -168,6 +236,7 @@ def mark_uncertain(conn: sqlite3.Connection, posting_ids: Iterable[int], why: st
         return 0
     marks = ",".join("?" * len(ids))
     changed = conn.execute(f"UPDATE postings SET state = ?, status_message = ?, not_before = NULL WHERE id IN ({marks}) AND state = ?", (str(PostingState.UNKNOWN), why, *ids, str(PostingState.SENT))).rowcount
+    requeue_lost_checks(conn, ids)
     for document_id in _documents_of(conn, ids):
         refresh_document(conn, document_id, reason=why)
     return changed
@@ -179,14 +248,32 @@ def mark_company_uncertain(conn: sqlite3.Connection, company: str, why: str) -> 
 
 
 def requeue(conn: sqlite3.Connection, posting_ids: Iterable[int], *, solo: bool = False, why: str = "") -> None:
-    """Writes QuickBooks did not apply (the whole set failed before any was processed)."""
-    ids = list(posting_ids)
-    if not ids:
-        return
-    marks = ",".join("?" * len(ids))
-    conn.execute(f"UPDATE postings SET state = ?, solo = MAX(solo, ?), status_message = ? WHERE id IN ({marks}) AND state = ?", (str(PostingState.QUEUED), int(solo), why, *ids, str(PostingState.SENT)))
-    for document_id in _documents_of(conn, ids):
-        refresh_document(conn, document_id)
+    """Writes QuickBooks did not apply (the whole set failed before any was processed).
+
+    ``solo``: sent again at once, each alone, to find the one QuickBooks cannot parse; otherwise
+    after a back-off. Either way a row sent MAX_WRITE_ATTEMPTS times is given up on."""
+    for posting_id in posting_ids:
+        row = _posting(conn, posting_id)
+        if row is None or row["state"] != PostingState.SENT:
+            continue
+        if row["attempts"] >= MAX_WRITE_ATTEMPTS:
+            _give_up(conn, row, why)
+            continue
+        not_before = None if solo else _later(TRANSIENT_BACKOFF_S, row["attempts"])
+        _set_state(conn, posting_id, PostingState.QUEUED, solo=max(row["solo"], int(solo)), status_message=why, not_before=not_before)
+        refresh_document(conn, row["document_id"])
+
+
+def _later(delays: Sequence[int], attempt: int) -> str:
+    """When try number ``attempt`` (1-based) may be followed by the next one."""
+    return iso(utc_now() + dt.timedelta(seconds=delays[min(max(attempt, 1) - 1, len(delays) - 1)]))
+
+
+def _give_up(conn: sqlite3.Connection, row: sqlite3.Row, last: str) -> None:
+    """A write sent MAX_WRITE_ATTEMPTS times without success: it fails, and its document is held
+    with the last code and message (a release plans it again, with fresh rows)."""
+    _set_state(conn, row["id"], PostingState.FAILED, needs="")
+    _stop_row(conn, row, DocState.HELD, f"{row['op']}: gave up after {row['attempts']} tries; last answer: {last}; release to try again")
 
 
 def quarantine(conn: sqlite3.Connection, posting_id: int, why: str) -> None:
@@ -233,6 +320,9 @@ def _write_answer(conn: sqlite3.Connection, posting_id: int, response: Response 
     row = _posting(conn, posting_id)
     if row is None or row["state"] != PostingState.SENT:
         return
+    if row["op"] == CHECK_OP:
+        check_answer(conn, row, response, summary)
+        return
     if response is None:
         # The set was answered but not this request: QuickBooks may have applied it.
         summary.lost += 1
@@ -248,12 +338,13 @@ def _write_answer(conn: sqlite3.Connection, posting_id: int, response: Response 
         record = response.records[0] if response.records else {}
         _done(conn, row, record)
         summary.done += 1
+    elif result.outcome is Outcome.TRANSIENT and row["attempts"] >= MAX_WRITE_ATTEMPTS:
+        _give_up(conn, row, result.reason)
+        summary.held += 1
     elif result.outcome is Outcome.TRANSIENT:
-        attempts = row["attempts"]
-        delay = TRANSIENT_BACKOFF_S[min(attempts - 1, len(TRANSIENT_BACKOFF_S) - 1)]
-        not_before = iso(utc_now() + dt.timedelta(seconds=delay))
+        not_before = _later(TRANSIENT_BACKOFF_S, row["attempts"])
         _set_state(conn, posting_id, PostingState.QUEUED, not_before=not_before)
-        refresh_document(conn, row["document_id"], reason=f"QuickBooks busy ({result.code}); retrying after {not_before}")
+        refresh_document(conn, row["document_id"], reason=f"QuickBooks busy ({result.code}, try {row['attempts']} of {MAX_WRITE_ATTEMPTS}); retrying after {not_before}")
         summary.retry += 1
     elif result.outcome is Outcome.STALE_EDIT_SEQUENCE and row["op"] == "VendorMod" and row["attempts"] < MAX_EDIT_SEQUENCE_RETRIES:
         _set_state(conn, posting_id, PostingState.QUEUED, needs="edit_sequence")
@@ -278,7 +369,7 @@ def _write_answer(conn: sqlite3.Connection, posting_id: int, response: Response 
         summary.held += 1
     else:
         _set_state(conn, posting_id, PostingState.FAILED)
-        if result.outcome in (Outcome.MISSING_REFERENCE, Outcome.FEATURE_OFF, Outcome.PERMISSION, Outcome.STALE_EDIT_SEQUENCE, Outcome.NAME_IN_USE):
+        if result.outcome in (Outcome.MISSING_REFERENCE, Outcome.REFUSED, Outcome.FEATURE_OFF, Outcome.PERMISSION, Outcome.STALE_EDIT_SEQUENCE, Outcome.NAME_IN_USE):
             _stop_document(conn, row["document_id"], DocState.HELD, _reason(result, row))
             summary.held += 1
         else:
@@ -313,6 +404,7 @@ def _settle(conn: sqlite3.Connection, posting_id: int, response: Response | None
         # Could not look: stays unknown (never resent blindly) and is asked again a little later.
         _ask_again_later(conn, row, "QuickBooks could not say whether it has this write" + (f" ({result.code}: {result.reason})" if result else ""))
         return
+    conn.execute("UPDATE postings SET query_attempts = 0 WHERE id = ?", (posting_id,))
     doc = conn.execute("SELECT concur_id FROM documents WHERE id = ?", (row["document_id"],)).fetchone()
     concur_id = doc[0] if doc else ""
     ours = [r for r in response.records if _is_ours(row, r, concur_id)]
@@ -326,10 +418,14 @@ def _settle(conn: sqlite3.Connection, posting_id: int, response: Response | None
             summary.settled_found += 1
         return
     audit.append(conn, row["company"], row["document_id"], Actor.QBWC, "settled_absent", {"posting": row["id"], "op": row["op"], "key": row["ref_number"]})
+    summary.settled_absent += 1
+    if row["attempts"] >= MAX_WRITE_ATTEMPTS:
+        last = f"QuickBooks status {row['status_code']}: {row['status_message']}" if row["status_code"] is not None else (row["status_message"] or "no answer")
+        _give_up(conn, row, last)
+        return
     _set_state(conn, row["id"], PostingState.QUEUED, not_before=None)
     if row["document_id"] is not None:
         refresh_document(conn, row["document_id"])
-    summary.settled_absent += 1
 
 
 def _is_ours(row: sqlite3.Row, record: dict[str, object], concur_id: str) -> bool:
@@ -349,6 +445,7 @@ def _refresh_edit_sequence(conn: sqlite3.Connection, posting_id: int, response: 
     if row is None or row["needs"] != "edit_sequence" or row["state"] != PostingState.QUEUED:
         return
     if response is not None and response.records:
+        conn.execute("UPDATE postings SET query_attempts = 0 WHERE id = ?", (posting_id,))
         _requeue_vendor_mod(conn, row, response.records[0])
         return
     result = None if response is None else classify(response.status_code, response.status_message, response.status_severity)
@@ -375,10 +472,23 @@ def back_off_queries(conn: sqlite3.Connection, request_ids: Iterable[str], why: 
 
 
 def _ask_again_later(conn: sqlite3.Connection, row: sqlite3.Row, why: str) -> None:
-    not_before = iso(utc_now() + dt.timedelta(seconds=QUERY_RETRY_S))
-    conn.execute("UPDATE postings SET not_before = ?, status_message = ? WHERE id = ?", (not_before, why, row["id"]))
+    """A settling or re-reading query went unanswered: ask later, and at the bound stop asking and
+    hold the document. A settlement given up on leaves its row ``unknown`` (nobody knows whether
+    QuickBooks has it), out of every set until a release asks again; a re-read fails its row."""
+    tries = row["query_attempts"] + 1
+    if tries >= MAX_QUERY_ATTEMPTS:
+        conn.execute("UPDATE postings SET query_attempts = ?, not_before = NULL, status_message = ? WHERE id = ?", (tries, why, row["id"]))
+        if row["state"] == PostingState.QUEUED:
+            _set_state(conn, row["id"], PostingState.FAILED, needs="")
+            what = "could not learn what is still open on the bill" if row["op"] == PAYMENT_OP else "could not re-read the vendor"
+        else:
+            what = "could not learn whether QuickBooks has this write (it stays unchecked, never resent blindly)"
+        _stop_row(conn, row, DocState.HELD, f"{row['op']} {row['ref_number']}: {what} after {tries} queries; last answer: {why}; release to ask again")
+        return
+    not_before = _later(QUERY_BACKOFF_S, tries)
+    conn.execute("UPDATE postings SET query_attempts = ?, not_before = ?, status_message = ? WHERE id = ?", (tries, not_before, why, row["id"]))
     if row["document_id"] is not None:
-        refresh_document(conn, row["document_id"], reason=f"{why}; asking again after {not_before}")
+        refresh_document(conn, row["document_id"], reason=f"{why}; asking again after {not_before} (query {tries} of {MAX_QUERY_ATTEMPTS})")
 
 
 def _requeue_vendor_mod(conn: sqlite3.Connection, row: sqlite3.Row, record: dict[str, object]) -> None:
@@ -475,6 +585,11 @@ def refresh_document(conn: sqlite3.Connection, document_id: int, reason: str = "
         return
     if new == doc["state"] and not reason:
         return
+    if new is DocState.POSTED and (missing := _missing_from_quickbooks(conn, document_id)):
+        # Every write answered, yet part of the current plan is not in QuickBooks (it was never
+        # queued): plan again, which queues only what is missing. Never "posted" with a gap.
+        documents.set_state(conn, document_id, DocState.FETCHED, "", Actor.QBWC, "replan", {"why": "part of the plan is not in QuickBooks", "missing": missing})
+        return
     if new is DocState.POSTED:
         txn_ids = [r[0] for r in conn.execute("SELECT txn_id FROM postings WHERE document_id = ? AND op IN ('BillAdd', 'JournalEntryAdd') AND state = 'done' ORDER BY seq", (document_id,))]
         documents.set_state(conn, document_id, DocState.POSTED, "", Actor.QBWC, "posted", {"txn_ids": txn_ids}, quickbooks_txn_id=",".join(t for t in txn_ids if t), posted_hash=doc["content_hash"])
@@ -482,6 +597,98 @@ def refresh_document(conn: sqlite3.Connection, document_id: int, reason: str = "
         documents.set_state(conn, document_id, new, reason, Actor.QBWC, str(new))
     else:
         documents.set_fields(conn, document_id, reason=reason)
+
+
+def _missing_from_quickbooks(conn: sqlite3.Connection, document_id: int) -> list[str]:
+    """Transactions of the document's current plan (``documents.plan``) with no done row."""
+    doc = conn.execute("SELECT plan FROM documents WHERE id = ?", (document_id,)).fetchone()
+    planned = json.loads(doc["plan"] or "{}").get("transactions", []) if doc else []
+    done = {(r[0], r[1]) for r in conn.execute("SELECT op, ref_number FROM postings WHERE document_id = ? AND state = 'done'", (document_id,))}
+    return [f"{t.get('type')} {t.get('ref_number')}" for t in planned if (t.get("type"), t.get("ref_number")) not in done]
+
+
+# --- bills keyed by hand (issue 13 §5) ------------------------------------------------------------
+#
+# Before an invoice's first BillAdd, a query row (op ``BillCheck``, a BillQuery by vendor and
+# RefNumber) asks QuickBooks for a bill of the same vendor with the same invoice number that the
+# connector did not create. The row is a query, so a lost answer just asks again. Found: the
+# document is held (hold_kind ``hand_keyed``) with the bill's TxnID in the row's ``txn_id``; a
+# person skips the invoice, or replays it with force, which marks the check answered so the next
+# plan posts without asking. An answered check (``done``) is never asked again for the document.
+
+CHECK_OP = "BillCheck"
+CHECK_INCLUDE = ("TxnID", "RefNumber", "ExternalGUID", "TxnDate", "Memo", "VendorRef", "AmountDue")
+MAX_CHECK_ATTEMPTS = 3
+
+
+def hand_keyed_check(conn: sqlite3.Connection, document_id: int, bill: BillAdd) -> PlannedWrite | None:
+    """The check row to queue before ``bill``, or None when the document's check was answered."""
+    answered = conn.execute("SELECT 1 FROM postings WHERE document_id = ? AND op = ? AND state = ?", (document_id, CHECK_OP, str(PostingState.DONE))).fetchone()
+    if answered is not None:
+        return None
+    query = TxnQuery("Bill", entity=bill.vendor, exact_ref_number=bill.ref_number, include=CHECK_INCLUDE)
+    return PlannedWrite(CHECK_OP, query, key=bill.ref_number, external_guid=bill.external_guid)
+
+
+def requeue_lost_checks(conn: sqlite3.Connection, posting_ids: Sequence[int]) -> None:
+    """A check whose answer was lost changed nothing in QuickBooks: it is simply asked again."""
+    if posting_ids:
+        marks = ",".join("?" * len(posting_ids))
+        conn.execute(f"UPDATE postings SET state = ? WHERE id IN ({marks}) AND op = ? AND state = ?", (str(PostingState.QUEUED), *posting_ids, CHECK_OP, str(PostingState.UNKNOWN)))
+
+
+def _connector_made(row: sqlite3.Row, record: dict[str, object]) -> bool:
+    """Ours: the document's ExternalGUID, or the memo every connector bill starts with."""
+    guid = str(record.get("ExternalGUID") or "")
+    if guid and row["external_guid"] and limits.same_guid(guid, row["external_guid"]):
+        return True
+    return str(record.get("Memo") or "").startswith(CONNECTOR_MEMO_PREFIXES)
+
+
+CONNECTOR_MEMO_PREFIXES = ("Concur invoice ", "Concur report ")
+
+
+def check_answer(conn: sqlite3.Connection, row: sqlite3.Row, response: Response | None, summary: AnswerSummary) -> None:
+    if response is None:
+        _set_state(conn, row["id"], PostingState.QUEUED)
+        summary.retry += 1
+        return
+    result = classify(response.status_code, response.status_message, response.status_severity)
+    conn.execute("UPDATE postings SET answered_at = ?, status_code = ?, status_message = ? WHERE id = ?", (now_iso(), response.status_code, response.status_message, row["id"]))
+    document_id = row["document_id"]
+    if result.outcome not in (Outcome.OK, Outcome.WARN_OK, Outcome.NOT_FOUND):
+        if row["attempts"] < MAX_CHECK_ATTEMPTS:
+            _set_state(conn, row["id"], PostingState.QUEUED, not_before=_later(QUERY_BACKOFF_S, row["attempts"]))
+            refresh_document(conn, document_id, reason=f"QuickBooks could not say whether this bill was keyed by hand ({result.code}: {result.reason}); asking again")
+            summary.retry += 1
+            return
+        _set_state(conn, row["id"], PostingState.FAILED)
+        _stop_document(conn, document_id, DocState.HELD, f"BillQuery: QuickBooks could not say whether this bill was keyed by hand ({result.code}: {result.reason}); release to ask again")
+        summary.held += 1
+        return
+    theirs = [r for r in response.records if not _connector_made(row, r)]
+    if not theirs:
+        _set_state(conn, row["id"], PostingState.DONE)
+        refresh_document(conn, document_id)
+        summary.done += 1
+        return
+    found = theirs[0]
+    txn_id, txn_date = str(found.get("TxnID") or ""), str(found.get("TxnDate") or "")
+    _set_state(conn, row["id"], PostingState.FAILED, txn_id=txn_id)
+    cancel_queued(conn, document_id)
+    reason = (f'already in QuickBooks, entered by hand? Bill {txn_id} dated {txn_date} has the same vendor and RefNumber "{row["ref_number"]}" '
+              "and was not created by ml-connector: skip this invoice, or post it anyway with replay --force")
+    documents.set_state(conn, document_id, DocState.HELD, reason, Actor.QBWC, "hand_keyed_bill",
+                        {"txn_id": txn_id, "txn_date": txn_date, "ref_number": row["ref_number"], "amount_due": str(found.get("AmountDue") or "")},
+                        hold_kind=HoldKind.HAND_KEYED)
+    summary.held += 1
+
+
+def accept_hand_keyed(conn: sqlite3.Connection, document_id: int) -> int:
+    """A person said the bill found is not this invoice (replay --force): the check counts as
+    answered, so the next plan posts without asking again."""
+    return conn.execute("UPDATE postings SET state = ? WHERE document_id = ? AND op = ? AND state = ?",
+                        (str(PostingState.DONE), document_id, CHECK_OP, str(PostingState.FAILED))).rowcount
 
 
 # --- bill payments (what Concur paid) --------------------------------------------------------------

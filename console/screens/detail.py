@@ -15,7 +15,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Footer, Header, Static
 
 from console.client import ApiError, WorkerUnreachable
-from console.format import long_time, money, payment_style, state_style
+from console.format import long_time, money, payment_style, plain, state_style
 from console.screens.actions import DocumentActions
 from console.widgets.qbxml_viewer import QbxmlViewer
 from console.widgets.status_bar import StatusBar
@@ -70,10 +70,10 @@ def lines_table(plan: dict[str, Any] | None) -> Group | Text:
         table.add_column("Amount", justify="right", no_wrap=True)
         table.add_column("Memo", ratio=2, overflow="ellipsis", no_wrap=True)
         for line in txn.get("lines", []):
-            table.add_row(
+            table.add_row(*(plain(value) for value in (
                 line.get("side", "expense"), _name(line.get("account")), _name(line.get("klass")),
-                _name(line.get("customer")) or _name(line.get("entity")), str(line.get("amount", "")), line.get("memo", ""),
-            )
+                _name(line.get("customer")) or _name(line.get("entity")), line.get("amount", ""), line.get("memo", ""),
+            )))
         parts.append(table)
     parts.append(Text(f"total {plan.get('total', '')}", style="bold", justify="right"))
     return Group(*parts)
@@ -90,6 +90,33 @@ def decisions_text(plan: dict[str, Any] | None) -> Text:
     return t if t.plain else Text("No mapping decisions recorded.", style="dim")
 
 
+def audit_section(entries: list[AuditEntry], more: bool) -> Table | Group:
+    """The latest entries; when the worker holds older ones, a line saying where to read them."""
+    table = audit_table(entries)
+    if not more:
+        return table
+    return Group(Text(f"Latest {len(entries)} entries; older ones: mlc audit export, or /api/v1/audit?document=", style="dim"), table)
+
+
+def fis_text(versions: list[dict[str, Any]]) -> Text:
+    """FIS companies: per version of the document, whether, when and what Concur was told."""
+    t = Text()
+    for v in versions:
+        t.append(f"• FIS {v.get('fis_id')} ({v.get('state')}, acknowledged {long_time(v['acknowledged_at']) if v.get('acknowledged_at') else '—'}): ")
+        told = v.get("confirmation")
+        if not told:
+            t.append("not told yet (told once every transaction is in QuickBooks, or when sent back)\n", style="yellow")
+            continue
+        when = long_time(told["confirmed_at"]) if told.get("confirmed_at") else f"not yet ({told.get('state')}, {told.get('attempts')} attempt(s))"
+        what = ", ".join(str(n) for n in told.get("document_numbers") or []) or "; ".join(str(m) for m in told.get("messages") or [])
+        style = "green" if told.get("state") == "done" else ("bold red" if told.get("state") == "failed" else "yellow")
+        t.append(f"{told.get('status')} — {what} — told {when}", style=style)
+        if told.get("last_error"):
+            t.append(f" ({told['last_error']})", style="dim")
+        t.append("\n")
+    return t if t.plain else Text("Not a Financial Integration Service document.", style="dim")
+
+
 def audit_table(entries: list[AuditEntry]) -> Table:
     table = Table(expand=True, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     table.add_column("#", justify="right")
@@ -99,7 +126,7 @@ def audit_table(entries: list[AuditEntry]) -> Table:
     table.add_column("Detail", overflow="fold")
     for e in entries:
         detail = ", ".join(f"{k}={v}" for k, v in e.detail.items() if v not in ("", None, {}))
-        table.add_row(str(e.id), long_time(e.at), e.actor, e.action, detail)
+        table.add_row(*(plain(value) for value in (e.id, long_time(e.at), e.actor, e.action, detail)))
     return table
 
 
@@ -110,6 +137,7 @@ class DetailScreen(DocumentActions):
         Binding("u", "act('release')", "Release"),
         Binding("r", "act('replay')", "Replay"),
         Binding("s", "act('skip')", "Skip"),
+        Binding("k", "act('reject')", "Reject (FIS)", show=False),
         Binding("x", "focus_xml", "qbXML"),
         Binding("g", "reload", "Refresh", show=False),
     ]
@@ -128,6 +156,8 @@ class DetailScreen(DocumentActions):
             yield Static(id="lines")
             yield Static("Mapping decisions", classes="section")
             yield Static(id="decisions")
+            yield Static("Concur told (Financial Integration Service)", classes="section")
+            yield Static(id="fis")
             yield Static("Audit trail", classes="section")
             yield Static(id="audit")
             yield Static("qbXML request and response (x to focus, arrows to scroll)", classes="section")
@@ -159,7 +189,8 @@ class DetailScreen(DocumentActions):
         self.query_one("#doc-header", Static).update(header_text(detail.document))
         self.query_one("#lines", Static).update(lines_table(detail.plan))
         self.query_one("#decisions", Static).update(decisions_text(detail.plan))
-        self.query_one("#audit", Static).update(audit_table(detail.audit))
+        self.query_one("#fis", Static).update(fis_text(detail.fis))
+        self.query_one("#audit", Static).update(audit_section(detail.audit, detail.audit_next is not None))
         self.query_one(QbxmlViewer).show(detail.postings)
 
     def action_focus_xml(self) -> None:

@@ -6,6 +6,7 @@ import datetime as dt
 
 from rich.text import Text
 from textual.binding import Binding
+from textual.content import Content
 from textual.message import Message
 from textual.widgets import Static
 
@@ -85,7 +86,7 @@ class CompanyCard(Static, can_focus=True):
 
     def set_data(self, company: CompanySummary, now: dt.datetime) -> None:
         self.company, self._now = company, now
-        self.border_title = f"{company.name} ({company.id})"
+        self.border_title = Content(f"{company.name} ({company.id})")  # plain: a name is never markup
         self.border_subtitle = f"{company.total} documents"
         self.set_class(company.concur == CONCUR_NEEDS_RECONNECT, "-alert")
         self.update(card_text(company, now))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -17,6 +18,7 @@ EXPLAIN = {
     "release": "Let this held document be planned and posted again.",
     "replay": "Plan and post this document again from its Concur content.",
     "skip": "Never post this document (it stays in the audit trail).",
+    "reject": "FIS: send it back to Concur's processor with an error; the reason is what they will read.",
 }
 
 
@@ -39,7 +41,7 @@ class ConfirmDialog(ModalScreen[ActionRequest | None]):
     def compose(self) -> ComposeResult:
         d = self.document
         with Vertical(id="dialog"):
-            yield Label(f"{self.action_name.capitalize()} {d.concur_id} ({d.company}, {d.state})?", id="dialog-title")
+            yield Label(Text(f"{self.action_name.capitalize()} {d.concur_id} ({d.company}, {d.state})?"), id="dialog-title")
             yield Label(EXPLAIN.get(self.action_name, ""), id="dialog-explain")
             yield Input(placeholder="reason (kept in the audit trail)", id="reason")
             if self.action_name == "replay":

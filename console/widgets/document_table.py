@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from rich.text import Text
-
-from console.format import payment_style, short_time, state_style
+from console.format import payment_style, plain, short_time, state_style
 from console.widgets.paged_table import PagedTable
 from shared.api import Document
 
@@ -16,15 +14,15 @@ COLUMNS = (("company", "Company", 8), ("concur_id", "Concur id", 12), ("state", 
 
 def row_cells(d: Document) -> tuple[object, ...]:
     return (
-        d.company,
-        d.concur_id,
-        Text(d.state, style=state_style(d.state)),
-        Text(f"{d.amount} {d.currency or ''}".strip() if d.amount else "-", justify="right"),
-        d.who,
-        d.reason + (f" [{d.flag}]" if d.flag else ""),
-        Text(d.payment_label, style=payment_style(d.payment)),
-        short_time(d.updated_at),
-        str(d.id),
+        plain(d.company),
+        plain(d.concur_id),
+        plain(d.state, style=state_style(d.state)),
+        plain(f"{d.amount} {d.currency or ''}".strip() if d.amount else "-", justify="right"),
+        plain(d.who),
+        plain(d.reason + (f" [{d.flag}]" if d.flag else "")),
+        plain(d.payment_label, style=payment_style(d.payment)),
+        plain(short_time(d.updated_at)),
+        plain(d.id),
     )
 
 

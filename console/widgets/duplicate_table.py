@@ -4,7 +4,7 @@ acted on, so several rows may name one document and some name none."""
 
 from __future__ import annotations
 
-from console.format import short_time
+from console.format import plain, short_time
 from console.widgets.paged_table import PagedTable
 from shared.api import Duplicate
 
@@ -13,7 +13,8 @@ COLUMNS = (("company", "Company", 8), ("concur_id", "Concur id", 12), ("source",
 
 
 def row_cells(d: Duplicate) -> tuple[object, ...]:
-    return (d.company, d.concur_id or "-", d.source, str(d.count), d.why, short_time(d.last_at or d.at),
+    # Concur ids and reasons are data, never Rich markup.
+    return (plain(d.company), plain(d.concur_id or "-"), plain(d.source), str(d.count), plain(d.why), short_time(d.last_at or d.at),
             "-" if d.document_id is None else str(d.document_id))
 
 

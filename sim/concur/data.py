@@ -455,15 +455,18 @@ class Generator:
         )
         for index in range(rng.choice([1, 1, 2, 3, 4])):
             split = rng.choice(SPLITS)
+            # Drawn in the order the generator always drew them, so seeded data stays the same.
+            description = rng.choice(["Paper", "Consulting hours", "Licence seat", "Phone plan"])
+            type_code = rng.choice(INVOICE_EXPENSE_TYPES)
+            quantity, unit_price = Decimal(rng.randint(1, 7)), self._money(1, 700) + Decimal("0.01")
+            allocations = []
+            for pct in split:
+                rng.randint(100, 999)  # was a random account code: the tenant's code per expense type now
+                allocations.append(InvoiceAllocation(pct, INVOICE_ACCOUNT_CODES[type_code],
+                                                     {"Custom1": rng.choice(COST_CENTRES)[0], "Custom2": rng.choice(PROJECTS)[0]}))
             line = InvoiceLine(
-                id=str(1000 + index), description=rng.choice(["Paper", "Consulting hours", "Licence seat", "Phone plan"]),
-                type_code=rng.choice(INVOICE_EXPENSE_TYPES), quantity=Decimal(rng.randint(1, 7)),
-                unit_price=self._money(1, 700) + Decimal("0.01"),
-                allocations=[
-                    InvoiceAllocation(pct, f"6{rng.randint(100, 999)}",
-                                      {"Custom1": rng.choice(COST_CENTRES)[0], "Custom2": rng.choice(PROJECTS)[0]})
-                    for pct in split
-                ],
+                id=str(1000 + index), description=description, type_code=type_code, quantity=quantity, unit_price=unit_price,
+                allocations=allocations,
             )
             invoice.lines.append(line)
         self.data.invoices[invoice.id] = invoice

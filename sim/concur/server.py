@@ -34,7 +34,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from hypercorn.config import Config
 from hypercorn.trio import serve as hypercorn_serve
 
-from sim.concur import render
+from sim.concur import fis, render
 from sim.concur.data import CompanyData, Generator, Invoice, Report, cents, generate, split_amount
 
 PRIMARY, SECONDARY = "primary", "secondary"
@@ -59,6 +59,7 @@ class CompanyParams:
     invoices: int = 2
     employees: int = 6
     profile: str = "simple"  # "realistic": the shapes of issues 12/13/19/20 (see sim/concur/data.py)
+    fis: bool = False  # the Financial Integration Service is enabled: approval queues FIS documents (sim/concur/fis.py)
 
 
 @dataclass
@@ -135,6 +136,7 @@ class ConcurSim:
         self.events: list[PendingEvent] = []
         self.sent_event_ids: list[str] = []
         self.subscriptions: dict[str, dict[str, Any]] = {}
+        self.fis = fis.FisState()
         self.expires_in_as_string = False  # alternate shapes: Concur sends "3600" or 3600
         self._private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
@@ -270,7 +272,10 @@ class ConcurSim:
         previous = report.status
         report.status = "A_APPR"
         report.modified = self._tick()
-        return self._queue(company, self._report_event(company, report, "statusChanged", previous))
+        event = self._queue(company, self._report_event(company, report, "statusChanged", previous))
+        if company.params.fis:
+            self.fis_queue(report_id)
+        return event
 
     def approve_all(self, company: str) -> list[dict[str, Any]]:
         data = self.companies[company].data
@@ -322,7 +327,50 @@ class ConcurSim:
         previous = invoice.status
         invoice.status = "A_APPR"
         invoice.modified = self._tick()
-        return self._invoice_event(company, invoice, previousApprovalStatus=previous)
+        event = self._invoice_event(company, invoice, previousApprovalStatus=previous)
+        if company.params.fis:
+            self.fis_queue(request_id)
+        return event
+
+    # ---------------------------------------------------------------- Financial Integration Service
+
+    def fis_queue(self, concur_id: str) -> fis.FisDocument:
+        """Queue the report or invoice READY in FIS as a new version (snapshot of its content now)
+        and queue its ``readyForIntegration`` event."""
+        if any(concur_id in c.data.reports for c in self.companies.values()):
+            company, report = self._find_report(concur_id)
+            report.status = "A_APPR"
+            doc_type, document = "expense", fis.expense_document(report, company.data)
+        else:
+            company, invoice = self._find_invoice(concur_id)
+            invoice.status = "A_APPR"
+            doc_type, document = "invoice", fis.invoice_document(invoice)
+        doc = fis.FisDocument(uuid.UUID(int=self.rng.getrandbits(128)).hex, doc_type, concur_id, company.params.id, document)
+        self.fis.documents[doc.fis_id] = doc
+        self._queue(company, fis.event(self, company, doc))
+        return doc
+
+    def fis_recall(self, concur_id: str, *, on_acknowledgement: bool = True) -> fis.FisDocument:
+        """A processor recalls the READY version: at once, or (``on_acknowledgement``) between the
+        worker's GET and its acknowledgement, which then answers 102."""
+        doc = next(d for d in reversed(self.fis.of(concur_id)) if d.status == "READY")
+        if on_acknowledgement:
+            self.fis.recall_on_ack.add(doc.fis_id)
+        else:
+            doc.status = "RECALLED"
+        return doc
+
+    def fis_sent_back(self, doc: fis.FisDocument) -> None:
+        """An error confirmation: Concur sends the document back to its processor (assumption:
+        the report shows A_RESU until it is queued again)."""
+        if doc.doc_type == "expense":
+            self.companies[doc.company].data.reports[doc.concur_id].status = "A_RESU"
+        else:
+            self.companies[doc.company].data.invoices[doc.concur_id].status = "A_RESU"
+
+    def fis_confirmations(self, concur_id: str) -> list[dict[str, Any]]:
+        """Every posting confirmation Concur accepted for the report or invoice, oldest first."""
+        return [c for d in self.fis.of(concur_id) for c in d.confirmations]
 
     def _invoice_event(self, company: SimCompany, invoice: Invoice, **facts: str) -> dict[str, Any]:
         """A statusChanged on the invoice topic (undocumented: shaped like the expense report's)."""
@@ -454,7 +502,8 @@ class ConcurSim:
         self.expires_in_as_string = not self.expires_in_as_string
         body: dict[str, Any] = {
             "expires_in": str(self.access_ttl) if self.expires_in_as_string else self.access_ttl,
-            "scope": "app-scopes" if app else "openid expense.report.read user.read spend.listitem.read INVPMT EXPRPT",
+            "scope": "app-scopes" if app else "openid expense.report.read user.read spend.listitem.read INVPMT EXPRPT"
+                     + (" FISVC" if company.params.fis else ""),
             "token_type": "Bearer", "access_token": access, "geolocation": self.urls[dc],
         }
         if not app:
@@ -594,6 +643,9 @@ class _App:
             known = self.sim.access_tokens.get((headers.get("authorization") or "")[7:].strip())
             return 401, _v4_error(401, "The Oauth token has expired or been revoked", path), {}, known.company if known else None
         company = sim.companies[token.company]
+        if path.startswith(fis.BASE):
+            status, payload = fis.route(sim, company, sim.urls[self.dc], method, path, query, headers, body)
+            return status, payload, {}, token.company
         result = self.route(company, method, path, query, body)
         status, payload = result
         return status, payload, {}, token.company

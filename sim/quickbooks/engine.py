@@ -21,6 +21,7 @@ from typing import Any
 from lxml import etree
 
 from sim.quickbooks.latency import LatencyModel
+from sim.quickbooks.refusals import Meaning, Refusal, refusal_text
 from sim.quickbooks.rets import add_value, build_ret, layout
 from sim.quickbooks.state import LIST_TYPES, NAME_SPACE, TERMS_TYPES, CompanyState, load_state, save_state
 from sim.quickbooks.strict import PARSE_ERROR_HRESULT, PARSE_ERROR_MESSAGE, SUPPORTED_VERSIONS, QBXMLSetError, Validator
@@ -149,6 +150,7 @@ class CompanyFile:
         self._by_id: dict[str, tuple[str, dict[str, Any]]] = {}
         self._names: dict[tuple[str, str], dict[str, Any]] | None = None  # (kind, casefolded FullName) -> record
         self._balances: tuple[dict[str, Decimal], dict[str, Decimal]] | None = None  # vendor, account
+        self.refusals: list[Refusal] = []  # knob: see ``refuse``
         self._reindex()
 
     # --- persistence ---------------------------------------------------------------------
@@ -186,6 +188,14 @@ class CompanyFile:
             raise KeyError(vendor_name)
         self._touch(rec)
         return rec["EditSequence"]
+
+    def refuse(self, request: str, code: int, meaning: Meaning = "lock", *, times: int | None = 1, message: str | None = None) -> Refusal:
+        """Knob: refuse the next ``times`` ``request``s (``None``: all) with ``code`` and a text of the
+        given meaning (``refusals.py``: a lock, or a validation failure), or ``message`` as given."""
+        txn = request.removesuffix("Add").removesuffix("Mod").removesuffix("Query") or request
+        refusal = Refusal(request, code, message if message is not None else refusal_text(code, meaning, txn), times)
+        self.refusals.append(refusal)
+        return refusal
 
     # --- ids and time --------------------------------------------------------------------
 
@@ -375,6 +385,9 @@ class CompanyFile:
         try:
             if handler is None:
                 raise StatusError(1000, f"The simulator does not implement {req.tag}.")
+            refusal = next((r for r in self.refusals if r.take(kind)), None)
+            if refusal is not None:
+                raise StatusError(refusal.code, refusal.message)
             status = handler(self, req, rs, work)
         except StatusError as err:
             for child in list(rs):

@@ -33,7 +33,7 @@ async def test_hold_release_skip_replay_and_a_refused_action(make_app):
         await confirm(pilot, "found it")
         await wait_until(pilot, lambda: "RPT-1002 is now fetched" in text_of(detail.query_one("#result")), what="release result")
         await wait_until(pilot, lambda: "fetched" in text_of(detail.query_one("#doc-header")), what="detail reloaded")
-        await wait_until(pilot, lambda: "release" in list(detail.query_one("#audit", Static).content.columns[3].cells), what="audit entry")
+        await wait_until(pilot, lambda: "release" in [c.plain for c in detail.query_one("#audit", Static).content.columns[3].cells], what="audit entry")
         await pilot.press("escape")
 
         screen.set_filter(view="failed")

@@ -34,13 +34,14 @@ async def running(
     seed: int = 7,
     change: Callable[[dict], None] | None = None,
     before_worker: Callable[[harness.Harness], None] | None = None,
+    concur_profile: str = "simple",
 ) -> AsyncIterator[harness.Harness]:
     """The harness with the repo's demo config; ``change`` edits the run config before the worker
     starts (so the worker starts with it, no reload involved)."""
     config = load_config(REPO / "mlc.toml", environ={})
     async with trio.open_nursery() as nursery:
         h = await harness.start(nursery, config, run_dir, seed=seed, reports=reports, invoices=invoices,
-                                worker_port=0, concur_port=0, start_worker=False)
+                                worker_port=0, concur_port=0, start_worker=False, concur_profile=concur_profile)
         if change is not None:
             harness.edit_run_config(h, change)
         if before_worker is not None:

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from mlc import harness
+from shared.config import load_config
 from sim.webconnector.knobs import FaultKnobs
 
 from e2e_qb_helpers import (
@@ -145,55 +146,54 @@ async def _auth_from(client: httpx.AsyncClient, url: str, user: str, password: s
 
 
 @pytest.mark.trio
-async def test_failed_logins_are_throttled_per_user_and_client(tmp_path):
+async def test_failed_logins_slow_their_client_down_but_never_lock_the_right_password_out(tmp_path):
     async with running(tmp_path) as h:
         url = h.qbwc_url
+        svc = qbwc_service(h)
         async with _client_from("127.0.0.1") as here, _client_from("127.0.0.2") as there:
             for _ in range(5):
                 assert await _auth_from(here, url, "demo-sync", "guess") == "nvu"
-            # The sixth try within the window is refused even with the right password...
-            assert await _auth_from(here, url, "demo-sync", h.password) == "nvu"
-            # ...for this user from this client only.
-            assert await _auth_from(there, url, "demo-sync", h.password) in ("", "none")
-            svc = qbwc_service(h)
-            # Another user from the same client is not blocked either (unknown user: nvu, but by password).
-            assert not svc.throttle.blocked("someone-else", "127.0.0.1")
-            assert svc.throttle.blocked("demo-sync", "127.0.0.1")
-            # Only failures are remembered: made-up user names that never fail leave no trace, and
-            # the map is capped even under a flood of distinct names.
-            tracked = svc.throttle.tracked()
-            for i in range(200):
-                svc.throttle.blocked(f"probe-{i}", "10.0.0.9")
-            assert svc.throttle.tracked() == tracked
-            # When the window has passed the right password works again.
-            real = svc.throttle.clock
-            svc.throttle.clock = lambda: real() + svc.throttle.window + 1
-            status = await _auth_from(here, url, "demo-sync", h.password)
-            assert status in ("", "none", "busy")
-            for i in range(svc.throttle.max_keys + 50):
-                svc.throttle.failed(f"flood-{i}", "10.0.0.9")
-            assert svc.throttle.tracked() <= svc.throttle.max_keys
+            assert svc.backoff.delay("127.0.0.1") > 0 and svc.backoff.delay("127.0.0.2") == 0
+            # The right password from the same client still gets in (after the delay) and clears it.
+            assert await _auth_from(here, url, "demo-sync", h.password) in ("", "none")
+            assert svc.backoff.delay("127.0.0.1") == 0
+            assert await _auth_from(there, url, "demo-sync", h.password) in ("", "none", "busy")
+        # Keys are digests, swept once the window has passed, and capped under a flood.
+        assert all(len(key) == 32 for key in svc.backoff._failures)
+        real = svc.backoff.clock
+        svc.backoff.clock = lambda: real() + svc.backoff.window + svc.backoff.sweep_every + 1
+        svc.backoff.sweep(force=True)
+        assert svc.backoff.tracked() == 0
+        svc.backoff.clock = real
+        for i in range(svc.backoff.max_keys + 50):
+            svc.backoff.end(f"10.0.{i // 256}.{i % 256}", good=False)
+        assert svc.backoff.tracked() <= svc.backoff.max_keys
 
 
 @pytest.mark.trio
-async def test_throttle_behind_a_reverse_proxy_is_per_real_client(tmp_path):
-    """Through the recommended reverse proxy every call comes from loopback: the client is the
-    address the proxy appended, so a stranger's bad passwords do not lock the Web Connector out."""
-    async with running(tmp_path) as h:
+async def test_forwarded_for_is_trusted_only_from_configured_proxies(tmp_path):
+    """Behind a reverse proxy named in worker.trusted_proxies, the client is the address the proxy
+    appended; from any other peer (loopback included) the header is ignored."""
+    def trust_loopback(h):
+        text = h.config.path.read_text(encoding="utf-8")
+        text = text.replace("trusted_proxies = []", 'trusted_proxies = ["127.0.0.1"]') if "trusted_proxies = []" in text else text.replace("[worker]\n", '[worker]\ntrusted_proxies = ["127.0.0.1"]\n', 1)
+        h.config.path.write_text(text, encoding="utf-8")
+        h.config = load_config(h.config.path)
+
+    async with running(tmp_path, before_worker=trust_loopback) as h:
         url = h.qbwc_url
         async with _client_from("127.0.0.1") as proxy:
             for _ in range(5):  # the stranger claims to be the Web Connector's machine, in vain
                 assert await _auth_from(proxy, url, "demo-sync", "guess", forwarded_for="192.0.2.10, 203.0.113.66") == "nvu"
-            assert await _auth_from(proxy, url, "demo-sync", h.password, forwarded_for="203.0.113.66") == "nvu"
+            svc = qbwc_service(h)
+            assert svc.backoff.delay("203.0.113.66") > 0 and svc.backoff.delay("192.0.2.10") == 0
             assert await _auth_from(proxy, url, "demo-sync", h.password, forwarded_for="192.0.2.10") in ("", "none")
-            # (the session just opened belongs to 192.0.2.10: the proxy's own call is another machine)
-            assert await _auth_from(proxy, url, "demo-sync", h.password) == "busy"
-        assert qbwc_service(h).throttle.blocked("demo-sync", "203.0.113.66")
-        # From a peer that is not loopback the header is ignored (anyone could send it).
-        from worker.qbwc.routes import client_address
-        assert client_address("198.51.100.1", "127.0.0.1") == "198.51.100.1"
-        assert client_address("::1", "2001:db8::5") == "2001:db8::5"
-        assert client_address("127.0.0.1", " ") == "127.0.0.1"
+    from worker.qbwc.routes import client_address
+    assert client_address("127.0.0.1", "198.51.100.7") == "127.0.0.1"  # nobody trusted: header ignored
+    assert client_address("198.51.100.1", "127.0.0.1", ("127.0.0.1",)) == "198.51.100.1"
+    assert client_address("::1", "2001:db8::5", ("::1",)) == "2001:db8::5"
+    assert client_address("10.1.2.3", "2001:db8::5", ("10.0.0.0/8",)) == "2001:db8::5"
+    assert client_address("127.0.0.1", " ", ("127.0.0.1",)) == "127.0.0.1"
 
 
 FAULTS = [

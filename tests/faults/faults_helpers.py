@@ -95,6 +95,15 @@ class WorkerProcess:
             return ""
 
 
+def rss_mb(pid: int) -> float | None:
+    """The process's resident memory in MB (Linux), or None where /proc does not tell."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            return next(int(line.split()[1]) / 1024 for line in status if line.startswith("VmRSS:"))
+    except (OSError, StopIteration):
+        return None
+
+
 def db_path(h: harness.Harness) -> Path:
     return h.config.worker.data_dir / "mlc.sqlite3"
 

@@ -24,7 +24,7 @@ from tests.helpers.oversize import oversize_post, status_line
 from worker.concur.intake import MAX_WEBHOOK_BYTES
 from worker.qbwc.soap import MAX_SOAP_BYTES
 
-from faults_helpers import DEMO_CONFIG, WorkerProcess, free_port, read_db
+from faults_helpers import DEMO_CONFIG, WorkerProcess, free_port, read_db, rss_mb
 
 CANARY = "ml-connector-hostile-canary"
 RSS_MARGIN_MB = 40
@@ -69,14 +69,6 @@ def mutate(rng: random.Random, data: bytes) -> bytes:
     return bytes(data)
 
 
-def rss_mb(pid: int) -> float | None:
-    try:
-        with open(f"/proc/{pid}/status", encoding="ascii") as status:
-            return next(int(line.split()[1]) / 1024 for line in status if line.startswith("VmRSS:"))
-    except (OSError, StopIteration):
-        return None
-
-
 async def oversize_status(port: int, path: str, total: int, chunked: bool) -> str:
     """The status line of the answer to ``total`` bytes sent to ``path``, or how the connection ended."""
     return status_line(await oversize_post(f"http://127.0.0.1:{port}{path}", total, chunked, content_type="text/xml"))
@@ -107,6 +99,8 @@ async def test_hostile_requests_are_refused_and_the_worker_keeps_serving(tmp_pat
 
             async with httpx.AsyncClient(base_url=url, timeout=30) as http:
                 async def expect(what: str, allowed: set[int], method: str = "POST", path: str = "/qbwc", **kw) -> httpx.Response | None:
+                    if path == "/qbwc" and method == "POST":
+                        kw.setdefault("headers", wc_soap.headers("authenticate"))  # as the Web Connector sends them
                     try:
                         response = await http.request(method, path, **kw)
                     except httpx.HTTPError as exc:

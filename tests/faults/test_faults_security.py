@@ -2,8 +2,8 @@
 from the environment (as at a customer's site):
 
 * no operator API without a valid token (401), read-only tokens read but cannot act (403);
-* a wrong Web Connector password gets "nvu", and after a few the right one is refused too from that
-  client (rate limit);
+* a wrong Web Connector password gets "nvu"; after a few, that client is slowed down, yet the right
+  password still gets in (a backoff, never a lockout of the real Web Connector);
 * no secret (Concur client secret, request token, access/refresh tokens, Web Connector password,
   operator tokens) in the worker's log files, its stdout/stderr, or any HTTP answer — including
   error pages (401/403/404/405/413, SOAP faults) and the pages written after Concur refused the
@@ -103,14 +103,14 @@ async def test_tokens_passwords_and_no_secret_anywhere(tmp_path, monkeypatch):
                 assert held.status_code in (200, 409), held.text  # allowed to act (posted documents cannot be held: 409)
                 assert keep(await http.post("/api/v1/documents/999999/hold", json={}, headers={"Authorization": f"Bearer {admin}"})).status_code == 404
 
-                # Wrong Web Connector passwords: nvu, then the right one is refused too for a while.
+                # Wrong Web Connector passwords: nvu; the right one afterwards still gets in.
                 statuses = []
                 for _ in range(7):
                     reply = keep(await soap_call(http, "authenticate", strUserName=company.qbwc.username, strPassword="guess-" + QBWC_PASSWORD[::-1]))
                     statuses.append(wc_soap.parse_string_array("authenticate", reply.content)[1])
                 assert statuses == ["nvu"] * 7
                 blocked = keep(await soap_call(http, "authenticate", strUserName=company.qbwc.username, strPassword=QBWC_PASSWORD))
-                assert wc_soap.parse_string_array("authenticate", blocked.content)[1] == "nvu", "rate-limited after repeated failures"
+                assert wc_soap.parse_string_array("authenticate", blocked.content)[1] in ("", "none"), "the right password is never locked out"
 
                 # Error pages and public pages.
                 for method, path, kw in [("GET", "/nope", {}), ("DELETE", "/qbwc", {}), ("GET", "/qbwc?wsdl", {}), ("GET", "/support", {}),

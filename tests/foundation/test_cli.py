@@ -47,7 +47,7 @@ def test_every_command_of_the_contract_exists() -> None:
     runner = CliRunner()
     for command in (["worker"], ["console"], ["demo"], ["check-config"], ["qwc"], ["set-password"], ["concur", "connect"],
                     ["concur", "subscribe"], ["concur", "subscriptions"], ["concur", "unsubscribe"], ["plan"], ["hold"],
-                    ["release"], ["replay"], ["skip"], ["reconcile"], ["audit", "export"], ["audit", "verify"],
+                    ["release"], ["replay"], ["skip"], ["reject"], ["reconcile"], ["audit", "export"], ["audit", "verify"],
                     ["sim", "concur"], ["sim", "webconnector"], ["sim", "quickbooks"]):
         result = runner.invoke(main, [*command, "--help"])
         assert result.exit_code == 0, (command, result.output)
@@ -137,6 +137,15 @@ def test_demo_runs_in_any_directory_with_the_shipped_configuration(tmp_path: Pat
     assert (summary["documents"], summary["posted"], summary["quickbooks_duplicates"]) == (3, 3, 0), summary
     assert summary["concur_total"] == summary["quickbooks_total"]
     assert (elsewhere / "var" / "demo" / "mlc.sqlite3").is_file()  # its data lands where it ran
+
+
+def test_demo_fis_runs_the_financial_integration_path_and_concur_is_told(tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "mlc.cli", "demo", "--headless", "--fis", "--reports", "2", "--invoices", "1"],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=120, env=without_mlc_config())
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert (summary["documents"], summary["posted"], summary["quickbooks_duplicates"]) == (3, 3, 0), summary
+    assert "accepted 3 posting confirmation(s) for 3 document(s)" in result.stderr
 
 
 def test_demo_uses_a_config_given_after_its_name(tmp_path: Path) -> None:

@@ -36,6 +36,8 @@ OWNERS = {
     "alert_conditions": "worker/alerts/store.py",
     "alert_watermarks": "worker/alerts/store.py",
     "alert_deliveries": "worker/alerts/store.py",
+    "fis_documents": "worker/store/fis.py",
+    "fis_confirmations": "worker/store/fis.py",
 }
 
 WRITE = re.compile(r"\b(?:INSERT(?:\s+OR\s+\w+)?\s+INTO|REPLACE\s+INTO|DELETE\s+FROM|UPDATE)\s+(\w+)(?=\s*(?:\(|SET\b|WHERE\b|VALUES\b|SELECT\b|\"|'|$))", re.IGNORECASE)

@@ -48,13 +48,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_worker(directory: Path, port: int = 0, bulk: int = 0, timeout: float = 30.0) -> LiveWorker:
+def start_worker(directory: Path, port: int = 0, bulk: int = 0, timeout: float = 30.0, hostile: bool = False) -> LiveWorker:
     """Start the seeded worker and wait for its ``URL ...`` line."""
     directory.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     with open(directory / "worker-stderr.log", "w", encoding="utf-8") as errors:  # the child keeps its own copy
         process = subprocess.Popen(
-            [sys.executable, "-m", "tests.helpers.serve_seeded", str(directory), str(port), str(bulk)],
+            [sys.executable, "-m", "tests.helpers.serve_seeded", str(directory), str(port), str(bulk)] + (["hostile"] if hostile else []),
             cwd=REPO, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors, text=True,
         )
     found: list[str] = []

@@ -202,3 +202,29 @@ def seed_bulk(conn: sqlite3.Connection, count: int, company: str = "acme", prefi
         " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
         rows,
     )
+
+
+# Rich/Textual markup in every field a person or a peer controls: shown as typed, never interpreted.
+HOSTILE = "[/x] [link=https://evil.example]pay here[/link] [@click=app.quit]quit[/] [bold red]loud[/"
+
+
+def seed_hostile(conn: sqlite3.Connection) -> int:
+    """One held document whose every text (names, reason, plan lines, decisions, audit detail) is markup."""
+    doc = Doc("acme", "expense_report", "HOST-" + HOSTILE, "held", "1.00", "Eve " + HOSTILE, "reason " + HOSTILE)
+    plan = _plan(doc)
+    for line in plan["transactions"][0]["lines"]:
+        line["memo"] = "memo " + HOSTILE
+        line["account"]["full_name"] = "Account " + HOSTILE
+        if line.get("klass"):
+            line["klass"]["full_name"] = "Class " + HOSTILE
+    plan["decisions"] = ["decision " + HOSTILE]
+    with fixed_audit_clock(100):
+        cur = conn.execute(
+            "INSERT INTO documents (company, kind, concur_id, state, reason, amount, currency, employee, vendor, approval_status,"
+            " content, plan, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            ("acme", doc.kind, doc.concur_id, doc.state, doc.reason, doc.amount, "USD", doc.who, "", "A_APPR " + HOSTILE,
+             json.dumps(_content(doc)), json.dumps(plan), at(100), at(200)),
+        )
+        doc_id = int(cur.lastrowid or 0)
+        audit.append(conn, "acme", doc_id, "operator " + HOSTILE, "held", {"reason": "operator reason " + HOSTILE, "description": HOSTILE})
+    return doc_id

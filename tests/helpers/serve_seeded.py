@@ -1,8 +1,8 @@
 """A seeded worker in its own process, for console tests (the console is asyncio, the worker trio).
 
-    python -m tests.helpers.serve_seeded DIR [PORT [BULK]]
+    python -m tests.helpers.serve_seeded DIR [PORT [BULK [hostile]]]
 
-writes ``DIR/mlc.toml`` and ``DIR/operator.token``, seeds the store (tests.helpers.seed, plus BULK plain documents), serves
+writes ``DIR/mlc.toml`` and ``DIR/operator.token``, seeds the store (tests.helpers.seed, plus BULK plain documents, plus one document full of markup with ``hostile``), serves
 on PORT (default: a free loopback port) and prints ``URL <url>`` on stdout. It stops when stdin closes (the test
 ended) or on SIGINT/SIGTERM.
 """
@@ -15,12 +15,12 @@ from pathlib import Path
 import trio
 
 from tests.helpers.config import test_config
-from tests.helpers.seed import seed, seed_bulk
+from tests.helpers.seed import seed, seed_bulk, seed_hostile
 from worker.main import serve_worker, watch_signals
 from worker.store.db import Store
 
 
-async def main(directory: Path, port: int = 0, bulk: int = 0) -> None:
+async def main(directory: Path, port: int = 0, bulk: int = 0, hostile: bool = False) -> None:
     config = test_config(directory)
     store = Store.in_dir(config.worker.data_dir)
     try:
@@ -28,6 +28,8 @@ async def main(directory: Path, port: int = 0, bulk: int = 0) -> None:
             store.run_sync(seed)
             if bulk:
                 store.run_sync(seed_bulk, bulk)
+            if hostile:
+                store.run_sync(seed_hostile)
     finally:
         store.close()
     shutdown = trio.Event()
@@ -49,4 +51,4 @@ async def main(directory: Path, port: int = 0, bulk: int = 0) -> None:
 
 if __name__ == "__main__":
     args = sys.argv[1:]
-    trio.run(main, Path(args[0]), int(args[1]) if len(args) > 1 else 0, int(args[2]) if len(args) > 2 else 0)
+    trio.run(main, Path(args[0]), int(args[1]) if len(args) > 1 else 0, int(args[2]) if len(args) > 2 else 0, args[3:4] == ["hostile"])

@@ -20,6 +20,7 @@ MAPPING = MappingConfig(
     dimensions={"class": "custom1", "customer_job": "custom2"},
     classes={"CC-100": "Consulting", "CC-200": "Sales"},
     customers={"PRJ-7": "Client A:Project X", "PRJ-8": "Client B"},
+    terms={"Net 30": "Net 30"},
 )
 
 ACCOUNTS = ["Travel:Airfare", "Travel:Lodging", "Meals", "Office Supplies", "Accounts Payable", "Company Card"]

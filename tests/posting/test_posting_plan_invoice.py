@@ -122,7 +122,7 @@ def test_unmapped_line_type_holds():
 
 def test_foreign_currency_invoice():
     assert isinstance(plan(invoice(invoice_line("10.00"), currency="CAD")), Hold)
-    assert isinstance(plan(invoice(invoice_line("10.00"), currency="CAD"), qb=facts(multicurrency=True)), Plan)
+    assert isinstance(plan(invoice(invoice_line("10.00"), currency="CAD"), comp=company(ap_accounts={"CAD": "Accounts Payable"}), qb=facts(multicurrency=True)), Plan)
 
 
 def test_invoice_closing_date_both_options():

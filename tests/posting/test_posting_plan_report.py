@@ -274,9 +274,11 @@ def test_foreign_currency_journal_entry_holds_even_with_multicurrency():
 
 
 def test_foreign_currency_bill_is_allowed_with_multicurrency():
-    result = plan(report(expense("10.00"), currency="EUR"), comp=company(expense_report_as="bill"), qb=facts(multicurrency=True))
+    result = plan(report(expense("10.00"), currency="EUR"), comp=company(expense_report_as="bill", ap_accounts={"EUR": "Accounts Payable"}), qb=facts(multicurrency=True))
     assert isinstance(result, Plan)
     assert any("EUR" in d and "vendor" in d for d in result.decisions)
+    held = plan(report(expense("10.00"), currency="EUR"), comp=company(expense_report_as="bill"), qb=facts(multicurrency=True))
+    assert isinstance(held, Hold) and "ap_accounts" in held.reason
 
 
 def test_home_currency_compared_ignoring_case():

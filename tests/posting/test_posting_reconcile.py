@@ -19,7 +19,7 @@ def test_posting_exactly_the_plans_balances():
         planned(report(expense("100.00", allocations=(alloc("1", None, custom1="CC-100"), alloc("2", None, custom1="CC-200"))), expense("7.00", payment_type="CBCP"))),
         planned(invoice(invoice_line("50.00"))),
     ]
-    posted = [line for _, result in docs for line in plan_lines(result)]
+    posted = [line for doc, result in docs for line in plan_lines(result, doc.currency)]
     result = reconcile(docs, posted)
     assert result.balanced
     assert result.concur_total == result.planned_total == D("157.00")
@@ -34,7 +34,7 @@ def test_posting_exactly_the_plans_balances():
 
 def test_a_missing_posting_shows_as_a_difference():
     docs = [planned(report(expense("100.00"))), planned(invoice(invoice_line("50.00")))]
-    posted = plan_lines(docs[0][1])  # the invoice never reached QuickBooks
+    posted = plan_lines(docs[0][1], "USD")  # the invoice never reached QuickBooks
     result = reconcile(docs, posted)
     assert not result.balanced
     diff = {(r.account, r.klass): r.difference for r in result.rows if r.difference}
@@ -51,7 +51,7 @@ def test_posted_with_another_class_is_unbalanced_per_row_but_not_in_sum():
 
 def test_quickbooks_capitalisation_does_not_matter():
     doc, result = planned(report(expense("10.00")))
-    posted = [PostedLine("TRAVEL:AIRFARE", None, D("10.00")), PostedLine("accounts payable", None, D("-10.00"))]
+    posted = [PostedLine("TRAVEL:AIRFARE", None, D("10.00"), "usd"), PostedLine("accounts payable", None, D("-10.00"), "USD")]
     assert reconcile([(doc, result)], posted).balanced
 
 
@@ -79,3 +79,17 @@ def test_bill_lines_include_the_ap_credit():
 def test_nothing_to_reconcile_is_balanced():
     rec = reconcile([], [])
     assert rec.balanced and rec.rows == ()
+
+
+def test_amounts_in_different_currencies_are_rows_of_their_own():
+    eur_company = company(ap_accounts={"EUR": "Accounts Payable"})
+    eur = invoice(invoice_line("30.00"), currency="EUR", request_id="PR-EUR")
+    docs = [planned(invoice(invoice_line("50.00"))), (eur, plan_document(eur, eur_company, facts(multicurrency=True), lists(), directory(), {}))]
+    posted = [line for doc, result in docs for line in plan_lines(result, doc.currency)]
+    result = reconcile(docs, posted)
+    assert result.balanced
+    rows = {(r.account, r.currency): r.concur_total for r in result.rows}
+    assert rows[("Office Supplies", "USD")] == D("50.00") and rows[("Office Supplies", "EUR")] == D("30.00")
+    # Posted in the wrong currency: a difference in both currencies, never netted away.
+    wrong = [PostedLine(line.account, line.klass, line.amount, "USD") for line in posted]
+    assert not reconcile(docs, wrong).balanced

@@ -375,3 +375,19 @@ def test_txn_ids_never_collide_with_list_ids(company: CompanyFile) -> None:
     txn_ids = {b["TxnID"] for b in company.state.txns["Bill"]} | {
         line["TxnLineID"] for b in company.state.txns["Bill"] for line in b["ExpenseLineRet"]}
     assert not list_ids & txn_ids and len(txn_ids) == 120
+
+
+@pytest.mark.parametrize("code", [3170, 3175, 3176, 3180])
+def test_refusal_knob_answers_lock_and_validation_texts_then_lets_requests_through(company: CompanyFile, code: int) -> None:
+    from sim.quickbooks.refusals import LOCK_TEXTS, VALIDATION_TEXTS
+
+    company.refuse("BillAdd", code, "lock")
+    company.refuse("BillAdd", code, "validation")
+    locked = one(company, bill_add(ref="CNC-L1"))
+    refused = one(company, bill_add(ref="CNC-L2"))
+    assert (status(locked), status(refused)) == (code, code)
+    assert locked.get("statusMessage") == LOCK_TEXTS[code].format(txn="Bill")
+    assert refused.get("statusMessage") == VALIDATION_TEXTS[code].format(txn="Bill")
+    assert "another user" not in refused.get("statusMessage") and "in use" not in refused.get("statusMessage")
+    assert not company.state.txns.get("Bill"), "a refused request changes nothing"
+    assert status(one(company, bill_add(ref="CNC-L3"))) == 0, "each refusal is used once"

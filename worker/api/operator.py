@@ -7,6 +7,7 @@ shape the answer. Errors are always JSON ``{"error": ...}``: 400 for bad paramet
 
 from __future__ import annotations
 
+import json
 import math
 
 from quart import Blueprint, Response, current_app, jsonify, request
@@ -31,21 +32,27 @@ async def bad_request(error: BadRequest):
 def _int_param(name: str, text: str | None) -> int | None:
     if text is None or text == "":
         return None
+    if len(text) > 20:
+        raise BadRequest(f"{name}: expected a whole number up to {queries.MAX_ID}")
     try:
-        return int(text)
+        return queries.checked_id(name, int(text))
     except ValueError:
         raise BadRequest(f"{name}: expected a whole number") from None
 
 
-def _float_param(name: str, text: str | None) -> float | None:
+# Stream timings below this keep a core busy for nothing; above an hour nobody waits for them.
+MIN_STREAM_S, MAX_STREAM_S = 0.1, 3600.0
+
+
+def _float_param(name: str, text: str | None, low: float = 0.0) -> float | None:
     if text is None or text == "":
         return None
     try:
         value = float(text)
     except ValueError:
         raise BadRequest(f"{name}: expected a number") from None
-    if not math.isfinite(value) or value <= 0:
-        raise BadRequest(f"{name}: expected a positive number")
+    if not math.isfinite(value) or value <= low or value > MAX_STREAM_S:
+        raise BadRequest(f"{name}: expected a number of seconds above {low:g} and at most {MAX_STREAM_S:g}")
     return value
 
 
@@ -74,6 +81,7 @@ async def documents():
 @blueprint.get("/documents/<int:document_id>")
 @require_token()
 async def document(document_id: int):
+    queries.checked_id("document id", document_id)
     detail = await context().store.run(queries.document_detail, document_id)
     if detail is None:
         return json_error(404, f"no document {document_id}")
@@ -83,9 +91,14 @@ async def document(document_id: int):
 @blueprint.post("/documents/<int:document_id>/<action>")
 @require_token(write=True)
 async def act(document_id: int, action: str):
+    queries.checked_id("document id", document_id)
     if action not in ACTIONS:
         return json_error(404, f"no action {action!r}; expected one of {', '.join(ACTIONS)}")
-    body = await request.get_json(force=True, silent=True) if await request.get_data() else {}
+    raw = await request.get_data()
+    try:
+        body = json.loads(raw) if raw else {}
+    except (ValueError, RecursionError):  # not JSON, or nested past the parser's depth
+        body = None
     if not isinstance(body, dict):
         return json_error(400, 'body: expected a JSON object like {"reason": "...", "force": false}')
     reason, force = body.get("reason", ""), body.get("force", False)
@@ -138,8 +151,8 @@ async def event_stream():
     max_events = _int_param("max_events", args.get("max_events"))
     defaults = stream.StreamOptions()
     options = stream.StreamOptions(
-        heartbeat_s=_float_param("heartbeat", args.get("heartbeat")) or defaults.heartbeat_s,
-        summary_every_s=_float_param("summary_every", args.get("summary_every")) or defaults.summary_every_s,
+        heartbeat_s=_float_param("heartbeat", args.get("heartbeat"), MIN_STREAM_S) or defaults.heartbeat_s,
+        summary_every_s=_float_param("summary_every", args.get("summary_every"), MIN_STREAM_S) or defaults.summary_every_s,
         max_events=max_events if max_events is None else max(1, max_events),
         until_idle_s=_float_param("until_idle", args.get("until_idle")),
     )

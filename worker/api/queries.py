@@ -39,6 +39,7 @@ from shared.api import (
 from shared.clock import iso, parse_iso
 from shared.types import DocState
 from worker.store import duplicates as duplicate_records
+from worker.store import fis
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
@@ -66,13 +67,28 @@ def encode_cursor(values: list[Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(values, separators=(",", ":")).encode()).decode().rstrip("=")
 
 
+DETAIL_AUDIT_LIMIT = 50  # audit entries in a document's detail; older ones are paged
+MAX_ID = 2**63 - 1  # SQLite's largest integer: a bigger one cannot name a row
+MAX_CURSOR_CHARS = 512  # the cursors this API gives out are far shorter
+
+
+def checked_id(name: str, value: int) -> int:
+    if not -MAX_ID <= value <= MAX_ID:
+        raise BadRequest(f"{name}: expected a whole number up to {MAX_ID}")
+    return value
+
+
 def decode_cursor(text: str, shape: tuple[type, ...]) -> list[Any]:
+    if len(text) > MAX_CURSOR_CHARS:
+        raise BadRequest("cursor: not a cursor this API gave out")
     try:
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
         values = json.loads(raw)
-    except (binascii.Error, ValueError, UnicodeDecodeError):
+    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):
         raise BadRequest("cursor: not a cursor this API gave out") from None
     if not isinstance(values, list) or len(values) != len(shape) or not all(isinstance(v, t) and not isinstance(v, bool) for v, t in zip(values, shape, strict=True)):
+        raise BadRequest("cursor: not a cursor this API gave out")
+    if any(isinstance(v, int) and not -MAX_ID <= v <= MAX_ID for v in values):
         raise BadRequest("cursor: not a cursor this API gave out")
     return values
 
@@ -231,8 +247,12 @@ def document_detail(conn: sqlite3.Connection, document_id: int) -> DocumentDetai
         )
         for p in conn.execute("SELECT * FROM postings WHERE document_id = ? ORDER BY seq, id", (document_id,))
     ]
-    trail = [audit_from_row(a) for a in conn.execute("SELECT * FROM audit WHERE document_id = ? ORDER BY id", (document_id,))]
-    return DocumentDetail(document_from_row(row), _json_or_none(row["content"]), _json_or_none(row["plan"]), postings, trail)
+    # The latest entries only: a document replayed by Concur hundreds of times must not make its
+    # detail hundreds of kilobytes. Older ones page through /audit?document= with audit_next.
+    latest = list_audit(conn, "", document_id, DETAIL_AUDIT_LIMIT, None)
+    trail = list(reversed(latest.items))
+    return DocumentDetail(document_from_row(row), _json_or_none(row["content"]), _json_or_none(row["plan"]), postings, trail, latest.next_cursor,
+                          fis.for_document(conn, document_id))
 
 
 # --- audit ----------------------------------------------------------------------------------
@@ -364,7 +384,7 @@ def company_summary(conn: sqlite3.Connection, company: str, name: str, now: dt.d
         concur=concur,
         concur_reason=concur_reason,
         webhooks_received=conn.execute("SELECT COUNT(*) FROM events WHERE company = ? AND source = 'webhook'", (company,)).fetchone()[0],
-        webhooks_rejected=conn.execute("SELECT COUNT(*) FROM webhook_rejections WHERE company = ?", (company,)).fetchone()[0],
+        webhooks_rejected=conn.execute("SELECT COALESCE(SUM(count), 0) FROM webhook_rejections WHERE company = ?", (company,)).fetchone()[0],
         duplicates_skipped=duplicates,
         postings_per_minute=postings_per_minute(conn, company, now),
     )

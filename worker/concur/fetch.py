@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -10,6 +11,8 @@ from shared.types import CONCUR_PAID, DocKind
 from worker.concur import normalise
 from worker.concur.client import ConcurClient
 from worker.concur.errors import BadConcurData
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,9 @@ async def fetch_invoice(client: ConcurClient, company: str, request_id: str, *, 
     if not isinstance(request, dict):
         raise BadConcurData(f"payment request {request_id}: unexpected response")
     digest = await client.get_payment_request_digest(company, request_id)  # carries VendorCode, LastModifiedDate
+    _, disagreement = normalise.invoice_approval_status(request, digest if isinstance(digest, dict) else None)
+    if disagreement:
+        log.warning("%s (company %s)", disagreement, company)
     return normalise.normalise_invoice(request, digest, modified_at)
 
 

@@ -18,7 +18,7 @@ from quart import Blueprint, Response, current_app, jsonify, request
 
 from shared.config import Config
 from shared.types import Actor, DocKind, DuplicateSource
-from worker.concur.webhooks import BadEvent, Event, load_public_keys, object_of, parse_event, verify_signature
+from worker.concur.webhooks import FIS_TOPIC, BadEvent, Event, load_public_keys, object_of, parse_event, verify_signature
 from worker.store import audit, duplicates, events
 from worker.store.db import StoreError
 from worker.web import context, json_error
@@ -31,6 +31,7 @@ MAX_WEBHOOK_BYTES = 1024 * 1024
 DISCARD_LIMIT_BYTES = 8 * MAX_WEBHOOK_BYTES
 SIGNATURE_HEADER = "Concur-Signature"
 UNKNOWN_COMPANY = "unknown"
+UNKNOWN_COMPANY_REASON = "unknown_company"  # webhook_rejections.reason for events of companies not served here
 
 
 @lru_cache(maxsize=8)
@@ -68,19 +69,21 @@ async def concur_webhook() -> Response:
     source = request.remote_addr or ""
     if (request.content_length or 0) > MAX_WEBHOOK_BYTES:
         await _discard_body()
-        return await _reject(413, "body too large", source)
+        return await _reject(413, "too_large", "body too large", source)
     body = await request.get_data(cache=False)
     if len(body) > MAX_WEBHOOK_BYTES:
-        return await _reject(413, "body too large", source)
+        return await _reject(413, "too_large", "body too large", source)
     if any(c.concur.verify_webhook_signature for c in ctx.config.companies):
         keys = public_keys(ctx.config)
         if not keys or not verify_signature(keys, body, request.headers.get(SIGNATURE_HEADER)):
-            return await _reject(401, "missing or invalid Concur-Signature", source)
+            return await _reject(401, "signature", "missing or invalid Concur-Signature", source)
     try:
         event = parse_event(body)
     except BadEvent as exc:
-        return await _reject(400, str(exc), source)
+        return await _reject(400, "malformed", str(exc), source)
     company = company_of(ctx.config, event)
+    if company == UNKNOWN_COMPANY:
+        return await _not_ours(event, source)
     target = object_of(event)
     try:
         stored = await group_commit().submit(Pending(company, event, target, body.decode("utf-8", "replace")))
@@ -89,8 +92,8 @@ async def concur_webhook() -> Response:
         return json_error(503, "could not store the event; retry later")
     if stored:
         ctx.metrics.webhooks_received.labels(company).inc()
-        if target is not None and company != UNKNOWN_COMPANY:
-            ctx.inbox.notify()  # only events about documents give the fetcher work
+        if (target is not None or event.topic == FIS_TOPIC) and company != UNKNOWN_COMPANY:
+            ctx.inbox.notify()  # only events about documents give the fetcher (or the FIS poll) work
     else:
         ctx.metrics.webhooks_duplicate.labels(company).inc()
     return jsonify({"stored": stored, "event": event.id})
@@ -109,15 +112,28 @@ async def _discard_body() -> None:
         pass
 
 
-async def _reject(status: int, reason: str, source: str):
+async def _reject(status: int, reason: str, message: str, source: str):
+    """Refuse a webhook: counted under ``reason`` (one of a few codes) and its source, the details logged."""
     ctx = context()
-    ctx.metrics.webhooks_rejected.labels(reason.split()[0]).inc()
+    ctx.metrics.webhooks_rejected.labels(reason).inc()
+    await _count(reason, source)
+    log.warning("Concur webhook from %s refused: %s", source, message[:200])
+    return json_error(status, message)
+
+
+async def _not_ours(event: Event, source: str) -> Response:
+    """An event for a company this installation does not serve: acknowledged (Concur would only
+    retry it) and counted; its body is not kept."""
+    await _count(UNKNOWN_COMPANY_REASON, source)
+    log.info("Concur event %s for a company not configured here (%s): counted, not stored", event.id[:80], event.company_id[:80])
+    return jsonify({"stored": False, "event": event.id, "ignored": "company not served by this installation"})
+
+
+async def _count(reason: str, source: str) -> None:
     try:
-        await ctx.store.run(_record_rejection, reason, source)
+        await context().store.run(_record_rejection, reason, source)
     except sqlite3.Error:
-        log.exception("could not record a webhook rejection")
-    log.warning("Concur webhook from %s refused: %s", source, reason)
-    return json_error(status, reason)
+        log.exception("could not count a webhook rejection")
 
 
 def _record_rejection(conn: sqlite3.Connection, reason: str, source: str) -> None:

@@ -398,6 +398,19 @@ def _invoice_line(line: Mapping[str, Any], index: int, what: str) -> InvoiceLine
     )
 
 
+def invoice_approval_status(request: Mapping[str, Any], digest: Mapping[str, Any] | None) -> tuple[str, str]:
+    """The invoice's approval status and, when the two disagree, a sentence saying so.
+
+    The digest's ``ApprovalStatusCode`` is what the sweep filters on (and lists by), so it decides;
+    the detail's ``ApprovalStatusCode``/``ApprovalStatus`` is the fallback when the digest has none.
+    A disagreement is reported for the log, never a reason to drop the invoice (issue 13 §2)."""
+    listed = str((digest or {}).get("ApprovalStatusCode") or "").strip()
+    detail = str(request.get("ApprovalStatusCode") or request.get("ApprovalStatus") or "").strip()
+    if listed and detail and listed != detail:
+        return listed, f"payment request {request.get('ID') or ''}: the digest says approval status {listed}, the detail {detail}; using the digest's"
+    return listed or detail, ""
+
+
 def normalise_invoice(request: Mapping[str, Any], digest: Mapping[str, Any] | None = None, modified_at: str = "") -> Invoice:
     """Invoice v3 payment request (+ its digest) -> Invoice. Every value is a string; ``LineItems``
     and ``Allocations`` hold one object or a list. Absent header amounts stay None (not zero)."""
@@ -422,7 +435,7 @@ def normalise_invoice(request: Mapping[str, Any], digest: Mapping[str, Any] | No
         vendor_name=str(vendor_name).strip(),
         vendor_code=str(request.get("VendorCode") or digest.get("VendorCode") or ""),
         currency=str(request.get("CurrencyCode") or digest.get("CurrencyCode") or ""),
-        approval_status=str(request.get("ApprovalStatusCode") or request.get("ApprovalStatus") or digest.get("ApprovalStatusCode") or ""),
+        approval_status=invoice_approval_status(request, digest)[0],
         total=_first_amount(request, ("TotalApprovedAmount", "InvoiceAmount", "CalculatedAmount"), what),
         invoice_date=_date(request.get("InvoiceDate") or digest.get("UserDefinedDate") or digest.get("CreateDate"), f"{what} InvoiceDate"),
         due_date=_opt_date(request.get("PaymentDueDate"), f"{what} PaymentDueDate"),

@@ -163,10 +163,12 @@ def note_document(conn: sqlite3.Connection, company: str, kind: DocKind, concur_
     return "recheck"
 
 
-def process_events(conn: sqlite3.Connection, limit: int = 200) -> int:
+def process_events(conn: sqlite3.Connection, limit: int = 200, fis_companies: frozenset[str] = frozenset()) -> int:
+    """Events name documents to fetch; for companies whose source is FIS the documents come from
+    FIS instead (worker/concur/fis_sync.py), so their report and invoice events are only recorded."""
     rows = conn.execute("SELECT * FROM events WHERE processed_at IS NULL ORDER BY id LIMIT ?", (limit,)).fetchall()
     for row in rows:
-        if row["object_kind"] and row["object_id"]:
+        if row["object_kind"] and row["object_id"] and row["company"] not in fis_companies:
             deleted = row["event_type"] == "reportDeleted"
             note_document(conn, row["company"], DocKind(row["object_kind"]), row["object_id"], row["href"], f"event {row['event_type']} {row['event_id']}", deleted)
         events.mark_processed(conn, row["id"])
@@ -301,7 +303,8 @@ async def fetcher(ctx: WorkerContext, client: ConcurClient, idle_s: float = 2.0)
             await fetch_one(ctx, client, cache, row)
 
     while True:
-        processed = await ctx.store.run(process_events)
+        fis_companies = frozenset(c.id for c in ctx.config.companies if c.concur.source == "fis")
+        processed = await ctx.store.run(process_events, 200, fis_companies)
         rows = await ctx.store.run(_due, 50)
         if rows:
             async with trio.open_nursery() as nursery:
@@ -385,9 +388,16 @@ async def token_keeper(ctx: WorkerContext, client: ConcurClient, company: Compan
 
 
 async def run(ctx: WorkerContext) -> None:
+    from worker.concur import fis_sync  # it builds on this module's store_fetched
+
     client = make_client(ctx)
     async with client, trio.open_nursery() as nursery:
         for company in ctx.config.companies:
             await nursery.start(token_keeper, ctx, client, company)
-            nursery.start_soon(sweeper, ctx, client, company)
+            if company.concur.source == "fis":
+                nursery.start_soon(fis_sync.poller, ctx, client, company)
+            else:
+                nursery.start_soon(sweeper, ctx, client, company)
+        if any(c.concur.source == "fis" for c in ctx.config.companies):
+            nursery.start_soon(fis_sync.confirmer, ctx, client)
         nursery.start_soon(fetcher, ctx, client)

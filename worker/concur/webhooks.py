@@ -24,6 +24,8 @@ SIGNATURE_HEADER = "Concur-Signature"
 EXPENSE_REPORT_TOPIC = "public.concur.expense.report"
 # Not documented by SAP (see CONCUR-API.md §2.2); handled in case it exists, the sweep covers invoices.
 INVOICE_TOPIC = "public.concur.invoice.paymentrequest"
+# Financial Integration Service: ``{expense|invoice}.readyForIntegration`` (only wakes the FIS poll).
+FIS_TOPIC = "public.concur.financialintegration"
 MAX_EVENT_ID = 200
 
 

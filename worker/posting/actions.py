@@ -1,4 +1,4 @@
-"""Operator actions on one document: hold, release, replay, skip.
+"""Operator actions on one document: hold, release, replay, skip, and (FIS only) reject.
 
 The same rules serve the operator API and the ``mlc hold|release|replay|skip`` commands. Each
 action is one store transaction: the state change, the cancelled outbox rows and the audit entry
@@ -10,11 +10,11 @@ from __future__ import annotations
 import sqlite3
 
 from shared.types import DocState, HoldKind, PaymentState
-from worker.outbox import cancel_queued, check_again
-from worker.store import documents
+from worker.outbox import accept_hand_keyed, cancel_queued, check_again
+from worker.store import documents, fis
 from worker.store.documents import InvalidTransition
 
-ACTIONS = ("hold", "release", "replay", "skip")
+ACTIONS = ("hold", "release", "replay", "skip", "reject")
 
 # States from which each action may start. `sent` and `unknown` are QuickBooks' to settle first:
 # acting on them could post a document twice.
@@ -23,7 +23,10 @@ _ALLOWED: dict[str, frozenset[DocState]] = {
     "release": frozenset({DocState.HELD}),
     "replay": frozenset({DocState.HELD, DocState.FAILED, DocState.SKIPPED}),
     "skip": frozenset({DocState.RECEIVED, DocState.FETCHED, DocState.QUEUED, DocState.HELD, DocState.FAILED}),
+    "reject": frozenset({DocState.FETCHED, DocState.QUEUED, DocState.HELD, DocState.FAILED}),
 }
+# Postings that mean (some of) the document is, or may be, in QuickBooks.
+_IN_QUICKBOOKS = ("done", "sent", "unknown")
 
 
 def apply_action(conn: sqlite3.Connection, document_id: int, action: str, reason: str, actor: str, force: bool = False) -> sqlite3.Row:
@@ -49,13 +52,42 @@ def apply_action(conn: sqlite3.Connection, document_id: int, action: str, reason
         return documents.get(conn, document_id)
     if state not in _ALLOWED[action]:
         raise InvalidTransition(state, f"cannot {action} a document that is {state}")
+    if action == "reject":
+        return _reject(conn, row, reason, actor)
     if action in ("hold", "skip"):
         cancel_queued(conn, document_id)
         new_state = DocState.HELD if action == "hold" else DocState.SKIPPED
         text = reason or ("held by operator" if action == "hold" else "operator")
         documents.set_state(conn, document_id, new_state, text, actor, action, {"operator_reason": reason}, hold_kind=HoldKind.OPERATOR)
     else:  # release / replay: plan again from the fetched content
+        if action == "replay" and force and row["hold_kind"] == HoldKind.HAND_KEYED:
+            # The operator says the bill QuickBooks has is not this invoice: post it anyway.
+            accept_hand_keyed(conn, document_id)
         target = DocState.FETCHED if row["content"] else DocState.RECEIVED
         documents.set_state(conn, document_id, target, "", actor, action, {"operator_reason": reason}, attempts=0, next_attempt_at=None)
     return documents.get(conn, document_id)
 
+
+
+def _reject(conn: sqlite3.Connection, row: sqlite3.Row, reason: str, actor: str) -> sqlite3.Row:
+    """FIS: send the document back to Concur's processor with an ``error`` confirmation carrying
+    the operator's words. In FIS an error means nothing of the document is in the accounting
+    system, so it is refused while any of it is (or may be) in QuickBooks; ml-connector does not
+    reverse a partial posting itself (delete those transactions in QuickBooks and replay first)."""
+    document_id = row["id"]
+    if not reason:
+        raise InvalidTransition(row["state"], "reject needs --reason: the words Concur's processor will read")
+    version = fis.open_version(conn, document_id)
+    if version is None:
+        raise InvalidTransition(row["state"], "reject is for documents from Concur's Financial Integration Service that Concur has not been told about yet")
+    placeholders = ", ".join("?" for _ in _IN_QUICKBOOKS)
+    written = conn.execute(f"SELECT COUNT(*) FROM postings WHERE document_id = ? AND state IN ({placeholders}) AND op NOT LIKE 'Vendor%'",
+                           (document_id, *_IN_QUICKBOOKS)).fetchone()[0]
+    if written:
+        raise InvalidTransition(row["state"], f"{written} transaction(s) of this document are or may be in QuickBooks; an error confirmation "
+                                "says nothing is. ml-connector does not reverse partial postings: remove them in QuickBooks first")
+    cancel_queued(conn, document_id)
+    documents.set_state(conn, document_id, DocState.SKIPPED, f"sent back to Concur: {reason}", actor, "reject",
+                        {"operator_reason": reason, "fis_id": version["fis_id"]}, hold_kind=HoldKind.SENT_BACK)
+    fis.enqueue(conn, version, "error", fis.error_item(version["fis_id"], reason), actor)
+    return documents.get(conn, document_id)

@@ -11,18 +11,19 @@ import datetime as dt
 import json
 import logging
 import sqlite3
+from collections.abc import Callable
 
 import trio
 
 from shared.clock import now_iso
 from shared.config import CompanyConfig, ConfigError, load_config
 from shared.domain import from_json
-from shared.types import REPLANNABLE_HOLDS, Actor, DocState, DuplicateSource, HoldKind, Wait
+from shared.types import REPLANNABLE_HOLDS, Actor, DocKind, DocState, DuplicateSource, HoldKind, Wait
 from worker.context import WorkerContext
-from worker.outbox import PlannedWrite, cancel_queued, queue_writes
+from worker.outbox import Carried, PlannedWrite, carry_over, compare_plan, hand_keyed_check, refresh_document
 from worker.posting.plan import Hold, ListsView, NotPostable, Plan, PlanResult, QuickBooksFacts, plan_document, plan_to_json
 from worker.posting.vendors import CreateVendor, QbVendor, ReactivateVendor, VendorDirectory
-from worker.qbxml.facts import currency_code, edition_currency
+from worker.qbxml.facts import country_currency, currency_code
 from worker.qbxml.model import BillAdd
 from worker.store import audit, documents, duplicates, qblists
 
@@ -38,14 +39,15 @@ WAIT_FOR_VENDOR = "waiting for the vendor"
 
 
 def quickbooks_facts(conn: sqlite3.Connection, company: str) -> QuickBooksFacts:
-    row = conn.execute("SELECT home_currency, multicurrency, class_tracking, closing_date, product FROM qb_company WHERE company = ?", (company,)).fetchone()
+    row = conn.execute("SELECT home_currency, multicurrency, class_tracking, closing_date, country FROM qb_company WHERE company = ?", (company,)).fetchone()
     if row is None:
         return QuickBooksFacts()
     home = currency_code(row["home_currency"])
     if home is None and row["multicurrency"] is not None and not row["multicurrency"]:
-        # Known to be single-currency: everything posts in the edition's currency, so a report
-        # in another currency must be held rather than posted as if it were home currency.
-        home = edition_currency(row["product"])
+        # Known to be single-currency: everything posts in the currency of the file's country (its
+        # own answer, not the product name), so a document in another currency is held rather than
+        # posted as if it were home currency. An unknown country leaves the currency unchecked.
+        home = country_currency(row["country"])
     return QuickBooksFacts(
         home_currency=home,
         multicurrency=bool(row["multicurrency"]),
@@ -55,21 +57,40 @@ def quickbooks_facts(conn: sqlite3.Connection, company: str) -> QuickBooksFacts:
 
 
 def lists_view(conn: sqlite3.Connection, company: str) -> ListsView:
-    tables: dict[str, dict[str, bool]] = {"Account": {}, "Class": {}, "Customer": {}}
-    for row in conn.execute("SELECT list_type, full_name, is_active FROM qb_lists WHERE company = ? AND list_type IN ('Account', 'Class', 'Customer')", (company,)):
+    tables: dict[str, dict[str, bool]] = {"Account": {}, "Class": {}, "Customer": {}, "Terms": {}}
+    numbers: dict[str, str] = {}
+    rows = conn.execute("SELECT list_type, full_name, is_active, account_number FROM qb_lists WHERE company = ? AND list_type IN ('Account', 'Class', 'Customer', 'Terms')", (company,))
+    for row in rows:
         tables[row["list_type"]][row["full_name"]] = bool(row["is_active"])
+        if row["list_type"] == "Account" and row["account_number"]:
+            numbers[row["full_name"]] = row["account_number"]
     synced = {r[0] for r in conn.execute("SELECT list_type FROM qb_list_sync WHERE company = ? AND synced_at IS NOT NULL", (company,))}
+    preference = conn.execute("SELECT account_numbers FROM qb_company WHERE company = ?", (company,)).fetchone()
     return ListsView.of(
         tables["Account"] if "Account" in synced else None,
         tables["Class"] if "Class" in synced else None,
         tables["Customer"] if "Customer" in synced else None,
+        numbers=numbers if "Account" in synced else None,
+        numbers_in_use=None if preference is None or preference[0] is None else bool(preference[0]),
+        terms=tables["Terms"] if "Terms" in synced else None,
+        currencies=currency_names(conn, company) if "Currency" in synced else None,
     )
 
 
+def currency_names(conn: sqlite3.Connection, company: str) -> dict[str, str]:
+    """QuickBooks' Currency list, active entries: ISO code -> its name there ("EUR" -> "Euro")."""
+    return {r[0].upper(): r[1] for r in conn.execute("SELECT currency, full_name FROM qb_lists WHERE company = ? AND list_type = 'Currency' AND is_active AND currency IS NOT NULL", (company,))}
+
+
 def vendor_directory(conn: sqlite3.Connection, company: str) -> VendorDirectory:
+    codes = {name.casefold(): code for code, name in currency_names(conn, company).items()}
+
+    def code_of(currency: str | None) -> str | None:
+        return codes.get(currency.casefold()) or currency_code(currency) if currency else None
+
     vendors = [
-        QbVendor(r["list_id"], r["full_name"], bool(r["is_active"]), r["edit_sequence"] or None)
-        for r in conn.execute("SELECT list_id, full_name, is_active, edit_sequence FROM qb_lists WHERE company = ? AND list_type = 'Vendor'", (company,))
+        QbVendor(r["list_id"], r["full_name"], bool(r["is_active"]), r["edit_sequence"] or None, r["account_number"] or "", code_of(r["currency"]))
+        for r in conn.execute("SELECT list_id, full_name, is_active, edit_sequence, account_number, currency FROM qb_lists WHERE company = ? AND list_type = 'Vendor'", (company,))
     ]
     # Customers (and jobs' top level), plus names QuickBooks told us are taken (3100).
     others = [r[0].split(":")[0] for r in conn.execute("SELECT full_name FROM qb_lists WHERE company = ? AND list_type IN ('Customer', 'Entity')", (company,))]
@@ -92,14 +113,18 @@ def plan_row(conn: sqlite3.Connection, row: sqlite3.Row, company: CompanyConfig)
     )
 
 
-def writes_of(result: Plan) -> list[PlannedWrite]:
-    """Outbox rows in dependency order: the vendor before the transactions that name it."""
+def writes_of(result: Plan, check: Callable[[BillAdd], PlannedWrite | None] | None = None) -> list[PlannedWrite]:
+    """Outbox rows in dependency order: the vendor before the transactions that name it. ``check``
+    gives the hand-keyed-bill query to put before an invoice's bill to an existing vendor (a vendor
+    being created has no bills yet)."""
     writes: list[PlannedWrite] = []
     action = result.vendor_action
     if isinstance(action, CreateVendor):
         writes.append(PlannedWrite("VendorAdd", action.add, key=action.add.name))
     elif isinstance(action, ReactivateVendor):
         writes.append(PlannedWrite("VendorMod", action.mod, key=action.mod.list_id))
+    if check is not None and not isinstance(action, CreateVendor):
+        writes += [query for txn in result.transactions if isinstance(txn, BillAdd) and (query := check(txn)) is not None]
     for txn in result.transactions:
         op = "BillAdd" if isinstance(txn, BillAdd) else "JournalEntryAdd"
         writes.append(PlannedWrite(op, txn, key=txn.ref_number, external_guid=txn.external_guid))
@@ -117,15 +142,26 @@ def plan_one(conn: sqlite3.Connection, document_id: int, company: CompanyConfig)
     if not qblists.ready(conn, company.id):
         documents.set_wait(conn, document_id, Wait.LISTS, WAIT_FOR_LISTS)
         return "waiting"
-    posted = conn.execute("SELECT txn_id FROM postings WHERE document_id = ? AND op IN ('BillAdd', 'JournalEntryAdd') AND state IN ('done', 'sent', 'unknown')", (document_id,)).fetchall()
-    if posted:
-        # QuickBooks has (or may have) this document already: never a second posting.
-        why = "already in QuickBooks"
-        documents.set_state(conn, document_id, DocState.POSTED if all(r[0] for r in posted) else DocState.UNKNOWN, "", Actor.WORKER, "duplicate_skipped", {"why": why})
-        duplicates.record(conn, company.id, DuplicateSource.QUICKBOOKS, f"document:{document_id}", why, document_id, row["concur_id"])
-        return "duplicate"
     result = plan_row(conn, row, company)
     picture = plan_to_json(result)
+    # What QuickBooks already has (or may have) of this document, transaction by transaction
+    # (each its own RefNumber and ExternalGUID): the new plan adds only what is missing.
+    # An invoice's bill to an existing vendor is preceded by the hand-keyed-bill check (answered once).
+    check = (lambda bill: hand_keyed_check(conn, document_id, bill)) if row["kind"] == DocKind.INVOICE else None
+    carried = compare_plan(conn, document_id, writes_of(result, check) if isinstance(result, Plan) else [])
+    if isinstance(result, Plan) and (extra := carried.strays):
+        # Posting the new plan beside transactions it no longer holds would book part twice.
+        reason = (f"QuickBooks already has (or may have) {', '.join(extra)} of this document, which the current plan does not "
+                  "hold (posting mode or content changed); remove it in QuickBooks or change the plan back, then release")
+        documents.set_state(conn, document_id, DocState.HELD, reason, Actor.WORKER, "plan_hold", {"strays": list(extra)}, hold_kind=HoldKind.QUICKBOOKS, plan=json.dumps(picture))
+        return "held"
+    if isinstance(result, Plan) and not carried.in_flight and not carried.transactions_missing:
+        # QuickBooks has every transaction of the plan: never a second posting.
+        why = "already in QuickBooks"
+        carry_over(conn, company.id, document_id, Carried(carried.in_quickbooks, 0, (), ()))  # retire leftovers only
+        documents.set_state(conn, document_id, DocState.POSTED, "", Actor.WORKER, "duplicate_skipped", {"why": why}, plan=json.dumps(picture))
+        duplicates.record(conn, company.id, DuplicateSource.QUICKBOOKS, f"document:{document_id}", why, document_id, row["concur_id"])
+        return "duplicate"
     if isinstance(result, Plan) and isinstance(result.vendor_action, (CreateVendor, ReactivateVendor)):
         other = vendor_being_written(conn, company.id, result.vendor_action, document_id)
         if other is not None:
@@ -139,16 +175,20 @@ def plan_one(conn: sqlite3.Connection, document_id: int, company: CompanyConfig)
         action = result.vendor_action
         picture["vendor_key"] = action.concur_key if isinstance(action, CreateVendor) else None
         # The new plan supersedes the old one: its unsent rows and the rows QuickBooks refused
-        # (kept for the record in status_code/message and the audit trail) must not block the new
-        # rows, which the outbox sends only after every earlier-seq row of the document is settled.
-        cancel_queued(conn, document_id, superseded_failures=True)
-        queue_writes(conn, company.id, document_id, writes_of(result))
-        documents.set_state(
-            conn, document_id, DocState.QUEUED, "", Actor.WORKER, "planned",
-            {"decisions": result.decisions, "total": f"{result.total:.2f}"},
-            plan=json.dumps(picture), vendor=result.vendor_name,
-        )
+        # (kept for the record in status_code/message and the audit trail) are retired so they do
+        # not block the new rows; what QuickBooks has is kept, what is in flight is settled first.
+        carry_over(conn, company.id, document_id, carried)
+        detail: dict[str, object] = {"decisions": result.decisions, "total": f"{result.total:.2f}"}
+        if carried.in_quickbooks or carried.in_flight:
+            detail["carried"] = {"in_quickbooks": carried.in_quickbooks, "in_flight": carried.in_flight, "queued": len(carried.missing)}
+        documents.set_state(conn, document_id, DocState.QUEUED, "", Actor.WORKER, "planned", detail, plan=json.dumps(picture), vendor=result.vendor_name)
+        refresh_document(conn, document_id)  # in flight: unknown until settled
         return "queued"
+    if isinstance(result, NotPostable) and carried.strays:
+        # Part of the document is in QuickBooks: a skip would hide it, so it is held for a person.
+        reason = f"part of this document is in QuickBooks, but it can no longer be planned: {result.reason}"
+        documents.set_state(conn, document_id, DocState.HELD, reason, Actor.WORKER, "plan_hold", {"decisions": result.decisions}, hold_kind=HoldKind.QUICKBOOKS, plan=json.dumps(picture))
+        return "held"
     if isinstance(result, NotPostable):
         documents.set_state(conn, document_id, DocState.SKIPPED, f"not_postable: {result.reason}", Actor.WORKER, "not_postable", {"decisions": result.decisions},
                             hold_kind=HoldKind.NOT_POSTABLE, plan=json.dumps(picture))
@@ -167,7 +207,8 @@ def replan_closed_period(conn: sqlite3.Connection, company: str) -> int:
     if closing is None:
         return 0
     rows = conn.execute(
-        """SELECT d.id, d.plan FROM documents d WHERE d.company = ? AND d.state = 'failed' AND d.content IS NOT NULL
+        """SELECT d.id, d.plan FROM documents d WHERE d.company = ? AND d.content IS NOT NULL
+           AND (d.state = 'failed' OR (d.state = 'held' AND d.hold_kind = 'quickbooks'))
            AND EXISTS (SELECT 1 FROM postings p WHERE p.document_id = d.id AND p.state = 'failed' AND p.status_code = ?)""",
         (company, CLOSED_PERIOD_STATUS),
     ).fetchall()

@@ -7,9 +7,11 @@ is missing and the operator fixes the config once, not once per code.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from shared.config import CompanyConfig
+from shared.config import ANY, CompanyConfig
+from shared.domain import Allocation
 
 # What each kind of code is called in a reason, and where in mlc.toml its mapping goes.
 _TABLES = {
@@ -28,7 +30,7 @@ def _lookup(table: dict[str, str], code: str) -> str | None:
     return folded[0] if len(folded) == 1 else None
 
 
-def _field(fields: dict[str, str], name: str) -> str:
+def _field(fields: Mapping[str, str], name: str) -> str:
     """The allocation field ``name`` (custom1, orgUnit2, ...) ignoring case, stripped; "" if absent."""
     if name in fields:
         return (fields[name] or "").strip()
@@ -49,6 +51,7 @@ class Resolver:
     company: CompanyConfig
     decisions: list[str] = field(default_factory=list)
     _unmapped: dict[str, list[str]] = field(default_factory=dict)
+    _no_code: list[str] = field(default_factory=list)  # expenses/lines whose allocation has no Concur account code
 
     def _note(self, text: str) -> None:
         if text not in self.decisions:
@@ -59,14 +62,60 @@ class Resolver:
         if code not in codes:
             codes.append(code)
 
-    def account(self, expense_type: str) -> str | None:
-        """The expense account FullName for a Concur expense type code, or None (recorded)."""
-        name = _lookup(self.company.mapping.expense_types, expense_type)
-        if name is None:
-            self._miss("expense_type", expense_type)
-        else:
+    def account(self, expense_type: str, fields: Mapping[str, str] | None = None) -> str | None:
+        """The account (a full name or number, as configured) for an expense type charged to the
+        cost center in ``fields``, or None (recorded as unmapped).
+
+        Order, most specific first: rule "TYPE/CC", rule "TYPE/*", rule "*/CC", then
+        ``expense_types``, then rule "*/*" (a catch-all, so it does not shadow expense_types).
+        The expense type decides what an account is about (airfare, meals); a cost center
+        override for every type is broader than a rule for one type, so "TYPE/*" comes before
+        "*/CC"."""
+        mapping = self.company.mapping
+        cost_center = ""
+        cost_center_field = mapping.dimensions.get("cost_center", "")
+        if cost_center_field and fields is not None:
+            cost_center = _field(fields, cost_center_field)
+        candidates = [(expense_type, cost_center)] if cost_center else []
+        candidates += [(expense_type, ANY)] + ([(ANY, cost_center)] if cost_center else [])
+        for rule_type, rule_center in candidates:
+            name = _lookup(mapping.accounts, f"{rule_type}/{rule_center}")
+            if name is not None:
+                where = f', {cost_center_field} "{cost_center}"' if rule_center != ANY else ""
+                self._note(f'expense type "{expense_type}"{where} -> account "{name}" (mapping.accounts rule "{rule_type}/{rule_center}")')
+                return name
+        name = _lookup(mapping.expense_types, expense_type)
+        if name is not None:
             self._note(f'expense type "{expense_type}" -> account "{name}" (mapping.expense_types)')
-        return name
+            return name
+        name = _lookup(mapping.accounts, f"{ANY}/{ANY}")
+        if name is not None:
+            self._note(f'expense type "{expense_type}" -> account "{name}" (mapping.accounts rule "*/*")')
+            return name
+        self._miss("expense_type", expense_type)
+        return None
+
+    def account_by_code(self, allocation: Allocation | None, what: str) -> str | None:
+        """``account_source = "concur_account_code"``: the account Concur computed for this share,
+        translated through ``account_codes`` or else taken as a QuickBooks account number (or full
+        name). None when Concur gave no code (recorded, naming ``what``: the expense or line).
+
+        ``overLimitAccountCode`` is Concur's account for the part of a share above a limit (a
+        travel allowance); no public v4 or v3 payload states how much of the share that is, so the
+        whole share goes to ``accountCode``. A source that splits the over-limit part into its own
+        line (FIS journal lines) carries that line's account code, which is taken as any other."""
+        code = allocation.account_code.strip() if allocation is not None else ""
+        if not code:
+            self._no_code.append(what)
+            return None
+        if allocation is not None and allocation.over_limit_account_code.strip():
+            self._note(f'{what}: over-limit account code "{allocation.over_limit_account_code.strip()}" not used: Concur states no over-limit amount, so the whole share goes to account code "{code}"')
+        name = _lookup(self.company.mapping.account_codes, code)
+        if name is not None:
+            self._note(f'Concur account code "{code}" -> account "{name}" (mapping.account_codes)')
+            return name
+        self._note(f'Concur account code "{code}" -> account "{code}" (account_source = concur_account_code; not in mapping.account_codes, so taken as the QuickBooks account number or name)')
+        return code
 
     def dimensions(self, fields: dict[str, str]) -> Dimensions:
         """Class and customer:job for one allocation, per ``mapping.dimensions``.
@@ -94,6 +143,8 @@ class Resolver:
     def unmapped_reason(self) -> str | None:
         """One reason naming every unmapped code of the document and the company, or None."""
         parts = []
+        if self._no_code:
+            parts.append(f"no Concur account code on {', '.join(dict.fromkeys(self._no_code))} (account_source = concur_account_code: Concur's accounting configuration must give every allocation an account code)")
         for kind in ("expense_type", "class", "customer_job"):
             codes = self._unmapped.get(kind)
             if not codes:
@@ -101,5 +152,8 @@ class Resolver:
             one, many, table = _TABLES[kind]
             quoted = ", ".join(f'"{c}"' for c in codes)
             label, pronoun = (one, "it") if len(codes) == 1 else (many, "them")
-            parts.append(f"unmapped {label} {quoted} for company {self.company.id} (add {pronoun} under [companies.mapping.{table}])")
+            where = f"[companies.mapping.{table}]"
+            if kind == "expense_type" and self.company.mapping.accounts:
+                where += " or a rule under [companies.mapping.accounts]"
+            parts.append(f"unmapped {label} {quoted} for company {self.company.id} (add {pronoun} under {where})")
         return "; ".join(parts) if parts else None

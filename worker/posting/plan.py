@@ -23,12 +23,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from shared.config import CompanyConfig
-from shared.domain import Document, Expense, ExpenseReport, Invoice, InvoiceLine
+from shared.config import CompanyConfig, PostingConfig
+from shared.domain import Allocation, Document, Expense, ExpenseReport, Invoice, InvoiceLine
 from shared.types import cents
 from worker.posting.keys import bill_ref_number, external_guid, invoice_memo, invoice_ref_number, journal_ref_number, report_memo
 from worker.posting.mapping import Dimensions, Resolver
-from worker.posting.split import SplitError, allocation_split
+from worker.posting.split import SplitError, allocation_split, split_amount
 from worker.posting.vendors import (
     CreateVendor,
     ReactivateVendor,
@@ -42,7 +42,8 @@ from worker.posting.vendors import (
     invoice_vendor_candidate,
 )
 from worker.qbxml import limits
-from worker.qbxml.model import BillAdd, ExpenseLine, JournalEntryAdd, JournalLine, Ref
+from worker.qbxml.facts import currency_name
+from worker.qbxml.model import BillableStatus, BillAdd, ExpenseLine, JournalEntryAdd, JournalLine, Ref
 
 ZERO = Decimal("0.00")
 
@@ -68,14 +69,35 @@ class QuickBooksFacts:
 
 
 @dataclass(frozen=True)
+class AccountMatch:
+    """What a configured account (a full name, or an account number) is in QuickBooks: the
+    FullName to send, the number it was found by (None when named by full name), or why it
+    cannot be used."""
+
+    full_name: str
+    number: str | None = None
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
 class ListsView:
     """Accounts, classes and customer:jobs as cached from QuickBooks: case-folded FullName ->
     is_active. ``None`` for a list means it has not been synced yet: then nothing is held for
-    it and QuickBooks' own answer (3140) reports a missing reference."""
+    it and QuickBooks' own answer (3140) reports a missing reference.
+
+    ``account_numbers``: AccountNumber -> the FullNames of the accounts that carry it (None: not
+    known); ``numbers_in_use``: the company file's preference IsUsingAccountNumbers (None: not
+    known yet)."""
 
     accounts: Mapping[str, bool] | None = None
     classes: Mapping[str, bool] | None = None
     customers: Mapping[str, bool] | None = None
+    account_numbers: Mapping[str, tuple[str, ...]] | None = None
+    numbers_in_use: bool | None = None
+    terms: Mapping[str, bool] | None = None
+    # The Currency list: ISO code -> QuickBooks' currency name ("EUR" -> "Euro"). None = not synced
+    # (or no multicurrency: the list is then empty).
+    currencies: Mapping[str, str] | None = None
 
     @classmethod
     def of(
@@ -83,8 +105,13 @@ class ListsView:
         accounts: Mapping[str, bool] | Iterable[str] | None = None,
         classes: Mapping[str, bool] | Iterable[str] | None = None,
         customers: Mapping[str, bool] | Iterable[str] | None = None,
+        numbers: Mapping[str, str] | None = None,
+        numbers_in_use: bool | None = None,
+        terms: Mapping[str, bool] | Iterable[str] | None = None,
+        currencies: Mapping[str, str] | None = None,
     ) -> ListsView:
-        """Build from FullName -> is_active mappings (or plain iterables of active names)."""
+        """Build from FullName -> is_active mappings (or plain iterables of active names), and
+        ``numbers``: account FullName -> its AccountNumber."""
 
         def fold(items: Mapping[str, bool] | Iterable[str] | None) -> dict[str, bool] | None:
             if items is None:
@@ -92,11 +119,51 @@ class ListsView:
             pairs = items.items() if isinstance(items, Mapping) else ((name, True) for name in items)
             return {name.casefold(): bool(active) for name, active in pairs}
 
-        return cls(fold(accounts), fold(classes), fold(customers))
+        by_number: dict[str, tuple[str, ...]] | None = None
+        if numbers is not None:
+            by_number = {}
+            for name, number in numbers.items():
+                if number.strip():
+                    by_number[number.strip()] = (*by_number.get(number.strip(), ()), name)
+        codes = {code.strip().upper(): name for code, name in currencies.items()} if currencies is not None else None
+        return cls(fold(accounts), fold(classes), fold(customers), by_number, numbers_in_use, fold(terms), codes)
+
+    def account(self, value: str) -> AccountMatch:
+        """A configured account: its full name first (an account may be named "6110"), then its
+        number. A number must belong to exactly one active account, in a company file that uses
+        account numbers (with the preference off QuickBooks hides numbers, and one kept from
+        before is not something the bookkeeper sees)."""
+        if self.accounts is None:
+            return AccountMatch(value)
+        active = self.accounts.get(value.casefold())
+        if active is not None:
+            return AccountMatch(value, None, None if active else f'account "{value}" is inactive in QuickBooks')
+        number = value.strip()
+        owners = (self.account_numbers or {}).get(number, ())
+        if not owners:
+            unknown = f'account "{value}" does not exist in QuickBooks'
+            return AccountMatch(value, None, unknown + (" (no account has that full name or number)" if self.account_numbers is not None else ""))
+        if self.numbers_in_use is False:
+            return AccountMatch(value, None, f'account "{value}" is the number of "{owners[0]}", but the company file does not use account numbers (QuickBooks preference "Use account numbers" is off): name the account by its full name, or turn the preference on')
+        live = [name for name in owners if self.accounts.get(name.casefold())]
+        if len(live) == 1:
+            return AccountMatch(live[0], number)
+        if not live:
+            return AccountMatch(value, None, f'account number {number} is on inactive account "{owners[0]}" in QuickBooks')
+        return AccountMatch(value, None, f"account number {number} is on {len(live)} active accounts in QuickBooks ({', '.join(live)})")
+
+    def number_of(self, full_name: str) -> str | None:
+        """The AccountNumber of an account, when the company file uses account numbers."""
+        if not self.numbers_in_use or not self.account_numbers:
+            return None
+        folded = full_name.casefold()
+        return next((number for number, names in self.account_numbers.items() if any(n.casefold() == folded for n in names)), None)
 
     def problem(self, list_name: str, full_name: str) -> str | None:
         """Why ``full_name`` cannot be referenced, or None when it can (or we cannot tell)."""
-        table = {"account": self.accounts, "class": self.classes, "customer:job": self.customers}[list_name]
+        if list_name == "account":
+            return self.account(full_name).problem
+        table = {"class": self.classes, "customer:job": self.customers, "terms": self.terms}[list_name]
         if table is None:
             return None
         active = table.get(full_name.casefold())
@@ -151,6 +218,7 @@ class _Line:
     memo: str
     dims: Dimensions
     company_paid: bool = False
+    billable: bool | None = None  # Concur's IsBillable where the payload says (None: QuickBooks' default)
 
 
 class _Planner:
@@ -158,13 +226,49 @@ class _Planner:
 
     def __init__(self, doc: Document, company: CompanyConfig, qb: QuickBooksFacts, lists: ListsView) -> None:
         self.doc = doc
-        self.company = company
         self.qb = qb
         self.lists = lists
         self.problems: list[str] = []
         self.decisions: list[str] = []
+        # Posting accounts given by number become the full names QuickBooks takes in an AccountRef.
+        self.company = dataclasses.replace(company, posting=self._posting_by_name(company.posting))
         # One list, so decisions read in the order they were made (mapping rules included).
         self.resolver = Resolver(company, decisions=self.decisions)
+
+    def _posting_by_name(self, posting: PostingConfig) -> PostingConfig:
+        """Every ``*_account`` key (and ``*_accounts`` table) of [companies.posting] with an account
+        number replaced by that account's full name. A value that does not resolve stays as it
+        is: ``check_lists`` names the problem if the document needs that account."""
+
+        def named(key: str, value: str) -> str:
+            match = self.lists.account(value)
+            if match.number is None:
+                return value
+            self.note(f'{key} "{value}" is account number {match.number}: "{match.full_name}"')
+            return match.full_name
+
+        changes: dict[str, Any] = {}
+        for f in dataclasses.fields(posting):
+            value = getattr(posting, f.name)
+            if f.name.endswith("_account") and isinstance(value, str) and value:
+                changes[f.name] = named(f.name, value)
+            elif f.name.endswith("_accounts") and isinstance(value, Mapping):
+                changes[f.name] = {k: named(f"{f.name}.{k}", v) if isinstance(v, str) else v for k, v in value.items()}
+        return dataclasses.replace(posting, **changes)
+
+    def account_name(self, value: str, origin: str = "") -> str:
+        """The FullName to send for an account chosen for a line (a full name or a number); an
+        account QuickBooks does not have is a problem, prefixed by ``origin`` (the Concur account
+        code and the expense it came from, when it did)."""
+        match = self.lists.account(value)
+        if match.problem is not None:
+            problem = origin + match.problem
+            if problem not in self.problems:
+                self.problems.append(problem)
+            return value
+        if match.number is not None:
+            self.note(f'account number {match.number} is "{match.full_name}" in QuickBooks')
+        return match.full_name
 
     def note(self, text: str) -> None:
         if text not in self.decisions:
@@ -178,22 +282,65 @@ class _Planner:
 
     # -- checks shared by every document kind ------------------------------------------
 
-    def check_currency(self, parts_are_journal: bool) -> None:
+    def check_currency(self, parts_are_journal: bool) -> str:
+        """Check the document's currency against the company file; return the A/P account a bill in
+        that currency posts to: ``ap_account`` for the home currency, ``ap_accounts[currency]`` for a
+        foreign one (QuickBooks keeps one A/P account per currency in a multicurrency file)."""
+        posting = self.company.posting
         currency = self.doc.currency.strip().upper()
         home = (self.qb.home_currency or "").strip().upper()
         if not home:
             self.note(f"currency {currency}: the company file's home currency is not known yet, so it was not checked")
-            return
+            return posting.ap_account
         if currency == home:
-            return
+            return posting.ap_account
         if not self.qb.multicurrency:
             self.problems.append(f"currency {currency} is not the company file's home currency {home} and multicurrency is off in QuickBooks")
-        elif parts_are_journal:
-            # JournalEntryAdd would need CurrencyRef and an exchange rate, which we do not send:
-            # posting the foreign amounts as home-currency amounts would be wrong to the cent.
-            self.problems.append(f"currency {currency} is not the home currency {home}: journal entries in a foreign currency are not supported (post it as a bill, or by hand)")
-        else:
-            self.note(f"currency {currency} (home {home}, multicurrency on): QuickBooks takes the bill's currency from the vendor, which must be in {currency}")
+            return posting.ap_account
+        if parts_are_journal:
+            # QuickBooks gives a journal entry one currency and one exchange rate, and its A/P line's
+            # name must be in the A/P account's currency: an employee's vendor is in the home
+            # currency, and Concur converts each expense at its own rate. Posting the foreign amounts
+            # as home-currency amounts would be wrong to the cent.
+            self.problems.append(
+                f"currency {currency} is not the home currency {home}: journal entries in a foreign currency are held (QuickBooks posts a journal entry in one currency at one exchange rate, "
+                f"with the A/P line's name in the A/P account's currency, which a {currency} expense report does not fit); post it as a bill, or by hand"
+            )
+            return posting.ap_account
+        if self.lists.currencies is not None and currency not in self.lists.currencies:
+            self.problems.append(f"currency {currency} is not in QuickBooks' Currency list (add it in QuickBooks: Lists > Currency List)")
+        ap = posting.ap_accounts.get(currency)
+        if ap is None:
+            self.problems.append(f'no A/P account for {currency}: QuickBooks posts a {currency} bill to an A/P account in {currency}; name it in ap_accounts (ap_accounts = {{ {currency} = "Accounts Payable - {currency}" }})')
+            return posting.ap_account
+        self.note(f"currency {currency} (home {home}, multicurrency on): A/P {ap} (ap_accounts.{currency}); QuickBooks takes the bill's currency from the vendor, which must be in {currency}")
+        return ap
+
+    def vendor_in_currency(self, action: VendorAction | None, vendors: VendorDirectory) -> VendorAction | None:
+        """A bill is in its vendor's currency (there is no CurrencyRef on BillAdd): hold when the
+        vendor's differs from the document's; a vendor created for a foreign document gets its
+        currency. Single-currency files have no vendor currencies and need nothing here."""
+        home = (self.qb.home_currency or "").strip().upper()
+        if action is None or not self.qb.multicurrency or not home:
+            return action
+        currency = self.doc.currency.strip().upper()
+        if isinstance(action, CreateVendor):
+            if currency == home:
+                return action  # a new name is in the home currency unless told otherwise
+            name = (self.lists.currencies or {}).get(currency) or currency_name(currency)
+            self.note(f'vendor "{action.name}" will be created in {currency} ({name}): a bill is in its vendor\'s currency')
+            return dataclasses.replace(action, add=dataclasses.replace(action.add, currency=Ref(full_name=name)))
+        list_id = action.list_id if isinstance(action, UseVendor) else action.mod.list_id
+        known = vendors.by_list_id(list_id)
+        if known is None or not known.currency:
+            self.note(f'vendor "{action.name}": its currency is not in the cached vendor list; QuickBooks refuses a bill whose A/P account is in another currency')
+            return action
+        if known.currency.upper() != currency:
+            self.problems.append(
+                f'vendor "{known.name}" is in {known.currency.upper()} but the invoice is in {currency}: QuickBooks keeps a bill in its vendor\'s currency '
+                f"(use a {currency} vendor for it in QuickBooks, or correct the invoice's currency in Concur)"
+            )
+        return action
 
     def txn_date(self, date: dt.date, why: str) -> dt.date:
         closing = self.qb.closing_date
@@ -219,10 +366,11 @@ class _Planner:
             self.note(f"{label}: {split.note}, so the amount was split by percentage")
         elif split.method == "percentages":
             self.note(f"{label}: split by allocation percentage (largest remainder to the cent)")
-        account = self.resolver.account(expense_type)
         allocations = item.allocations or (None,)
         lines = []
         for allocation, amount in zip(allocations, split.amounts, strict=True):
+            # Per allocation: a cost-center rule or Concur's account code can differ per share.
+            account = self._line_account(expense_type, allocation, label, posted=amount != 0)
             dims = self.resolver.dimensions(allocation.fields) if allocation is not None else Dimensions()
             if amount == 0:
                 continue
@@ -231,12 +379,27 @@ class _Planner:
             lines.append(_Line(account or "", amount, memo, dims, company_paid))
         return lines
 
+    def _line_account(self, expense_type: str, allocation: Allocation | None, label: str, posted: bool) -> str | None:
+        """The account FullName for one allocation's line, per ``mapping.account_source``; None
+        when unmapped (the resolver records it). Only a line that is posted (``posted``) is
+        checked against the QuickBooks Account list."""
+        if self.company.mapping.account_source != "concur_account_code":
+            chosen = self.resolver.account(expense_type, allocation.fields if allocation is not None else {})
+            return self.account_name(chosen) if chosen and posted else chosen
+        if not posted:
+            return None  # a zero share posts nothing: its code (or its lack of one) does not matter
+        chosen = self.resolver.account_by_code(allocation, label)
+        if not chosen:
+            return chosen
+        code = allocation.account_code.strip() if allocation is not None else ""
+        if chosen == code:
+            return self.account_name(chosen, f'Concur account code "{code}" of {label}: not in [companies.mapping.account_codes] and ')
+        return self.account_name(chosen, f'Concur account code "{code}" of {label} (-> "{chosen}" in mapping.account_codes): ')
+
     def check_lists(self, lines: list[_Line], extra_accounts: Iterable[str]) -> None:
         seen: set[tuple[str, str]] = set()
-        wanted = [("account", a) for a in extra_accounts]
+        wanted = [("account", a) for a in extra_accounts]  # the lines' accounts were checked by account_name
         for line in lines:
-            if line.account:
-                wanted.append(("account", line.account))
             if line.dims.klass:
                 wanted.append(("class", line.dims.klass))
             if line.dims.customer:
@@ -270,9 +433,18 @@ def _ref(name: str | None) -> Ref | None:
     return Ref(full_name=name) if name else None
 
 
+def _billable_status(line: _Line) -> BillableStatus | None:
+    """Concur's billable flag where it has one, and only on a line with a customer:job (there is
+    nothing to bill otherwise; QuickBooks' default stands when Concur does not say)."""
+    if line.billable is None or not line.dims.customer:
+        return None
+    return "Billable" if line.billable else "NotBillable"
+
+
 def _expense_lines(lines: list[_Line]) -> tuple[ExpenseLine, ...]:
     return tuple(
-        ExpenseLine(account=Ref(full_name=line.account), amount=line.amount, memo=line.memo, customer=_ref(line.dims.customer), klass=_ref(line.dims.klass))
+        ExpenseLine(account=Ref(full_name=line.account), amount=line.amount, memo=line.memo, customer=_ref(line.dims.customer), klass=_ref(line.dims.klass),
+                    billable_status=_billable_status(line))
         for line in lines
     )
 
@@ -423,26 +595,89 @@ def _plan_report(p: _Planner, doc: ExpenseReport, vendors: VendorDirectory, link
 # --- invoices -------------------------------------------------------------------------------
 
 
+def _header_amount(value: Decimal | None) -> Decimal:
+    return cents(value) if value is not None else ZERO
+
+
+def _spread(p: _Planner, lines: list[_Line], amount: Decimal, what: str) -> list[_Line]:
+    """Add ``amount`` (header tax or shipping) to the lines in proportion to their amounts, by
+    largest remainder to the cent (``split_amount``): each line keeps its account, class,
+    customer:job and billable status, so the cost lands where the purchase does. Credit lines
+    take no share (a share of tax on a discount line would raise it)."""
+    weights = [max(line.amount, ZERO) for line in lines]
+    try:
+        shares = split_amount(amount, weights)
+    except SplitError:
+        p.problems.append(f"the invoice's {what} {amount:.2f} cannot be spread: no line has a positive amount (name an account for it: invoice_{what}_account)")
+        return lines
+    p.note(f"{what} {amount:.2f} spread over {_count(lines, 'line')} in proportion to their amounts (largest remainder to the cent; invoice_{what}_account not set)")
+    return [dataclasses.replace(line, amount=line.amount + share) for line, share in zip(lines, shares, strict=True)]
+
+
+def _header_lines(p: _Planner, doc: Invoice, lines: list[_Line]) -> list[_Line]:
+    """The invoice's header tax and shipping: spread over its lines, or each its own line on the
+    account that ``invoice_tax_account`` / ``invoice_shipping_account`` names."""
+    posting = p.company.posting
+    for what, amount, account in (("tax", _header_amount(doc.tax_amount), posting.invoice_tax_account), ("shipping", _header_amount(doc.shipping_amount), posting.invoice_shipping_account)):
+        if amount == 0:
+            continue
+        if account:
+            lines = [*lines, _Line(p.account_name(account), amount, f"{what.capitalize()} - invoice {doc.invoice_number}".strip(), Dimensions())]
+            p.note(f"{what} {amount:.2f} on its own line: {account} (invoice_{what}_account)")
+        else:
+            lines = _spread(p, lines, amount, what)
+    return lines
+
+
+def _terms(p: _Planner, doc: Invoice) -> Ref | None:
+    """Concur's payment terms as a QuickBooks Terms reference, through [companies.mapping.terms]
+    only: free text is never a list reference, and a name is never cut to fit."""
+    table = p.company.mapping.terms
+    folded = {key.strip().casefold(): value for key, value in table.items()}
+    # Concur's terms text (DiscountTerms), else its code: the days (PaymentTermsDays).
+    keys = [key for key in (doc.terms.strip(), str(doc.terms_days) if doc.terms_days is not None else "") if key]
+    if not keys:
+        return None
+    concur, mapped = next(((key, folded[key.casefold()]) for key in keys if key.casefold() in folded), (keys[0], None))
+    if mapped is None:
+        p.note(f'terms "{concur}" are not in [companies.mapping.terms]: no TermsRef is sent (the due date says when the bill is due)')
+        return None
+    if len(mapped) > limits.TERMS_NAME:
+        p.problems.append(f'terms "{concur}" map to "{mapped}", longer than the {limits.TERMS_NAME} characters of a QuickBooks Terms name (correct [companies.mapping.terms])')
+        return None
+    if problem := p.lists.problem("terms", mapped):
+        p.problems.append(f'{problem} (terms "{concur}" in [companies.mapping.terms])')
+        return None
+    p.note(f'terms "{mapped}" (Concur "{concur}", [companies.mapping.terms])')
+    return Ref(full_name=mapped)
+
+
 def _plan_invoice(p: _Planner, doc: Invoice, vendors: VendorDirectory, links: Mapping[str, str]) -> PlanResult:
     company = p.company
-    posting = company.posting
     total = cents(doc.total)
     lines: list[_Line] = []
     for item in doc.lines:
-        lines += p.lines_for(item, item.expense_type, item.description, f"invoice line {item.line_id}")
+        found = p.lines_for(item, item.expense_type, item.description, f"invoice line {item.line_id}")
+        lines += [dataclasses.replace(line, billable=item.is_billable) for line in found]
     if reason := p.resolver.unmapped_reason():
         p.problems.insert(0, reason)
     stated = sum((cents(item.amount) for item in doc.lines), ZERO)
-    if stated != total:
-        p.problems.append(f"the invoice lines add up to {stated:.2f} but the invoice total is {total:.2f}")
+    tax, shipping = _header_amount(doc.tax_amount), _header_amount(doc.shipping_amount)
+    if stated + tax + shipping != total:
+        extras = "".join(f" + {what} {amount:.2f}" for what, amount in (("tax", tax), ("shipping", shipping)) if amount)
+        p.problems.append(f"the invoice lines add up to {stated:.2f}{extras} = {stated + tax + shipping:.2f} but the invoice total is {total:.2f}" if extras
+                          else f"the invoice lines add up to {stated:.2f} but the invoice total is {total:.2f}")
+    elif not p.problems:
+        lines = _header_lines(p, doc, lines)
     if total < 0:
         p.problems.append(f"the invoice total is negative ({total:.2f}): a QuickBooks bill cannot have a negative total (enter a vendor credit by hand)")
     elif any(line.amount < 0 for line in lines):
         p.note("the bill has credit (negative) lines; its total is positive")
-    p.check_currency(parts_are_journal=False)
+    ap_account = p.check_currency(parts_are_journal=False)
     txn_date = p.txn_date(doc.invoice_date, "invoice date")
-    p.check_lists(lines, [posting.ap_account])
-    vendor = p.vendor(invoice_vendor_candidate(doc), vendors, links)
+    p.check_lists(lines, [ap_account])
+    terms = _terms(p, doc)
+    vendor = p.vendor_in_currency(p.vendor(invoice_vendor_candidate(doc), vendors, links), vendors)
     if p.problems or vendor is None:
         return p.hold()
     lines = p.without_classes(lines)
@@ -456,9 +691,7 @@ def _plan_invoice(p: _Planner, doc: Invoice, vendors: VendorDirectory, links: Ma
     else:
         ref_number = bill_ref_number(company.id, KIND_INVOICE_BILL, doc.request_id)
         p.note(f'RefNumber "{ref_number}": the invoice has no vendor invoice number, so one was derived from the Concur id')
-    terms = limits.clean(doc.terms, limits.TERMS_NAME) if doc.terms.strip() else ""
-    if terms:
-        p.note(f'terms "{terms}"')
+    rate = _exchange_rate(p, doc)
     memo = invoice_memo(doc.request_id)
     bill = BillAdd(
         vendor=vendor.ref,
@@ -466,13 +699,31 @@ def _plan_invoice(p: _Planner, doc: Invoice, vendors: VendorDirectory, links: Ma
         ref_number=ref_number,
         lines=_expense_lines(lines),
         due_date=doc.due_date,
-        terms=Ref(full_name=terms) if terms else None,
+        terms=terms,
         memo=f"{memo} {doc.description}".strip() if doc.description.strip() else memo,
         external_guid=external_guid(company.id, KIND_INVOICE_BILL, doc.request_id),
-        ap_account=Ref(full_name=posting.ap_account),
+        ap_account=Ref(full_name=ap_account),
+        exchange_rate=rate,
     )
+    if _total(lines) != total:  # guards the construction (and survives ``python -O``)
+        raise AssertionError(f"bill for invoice {doc.request_id} adds up to {_total(lines)}, not {total}")
     p.note(f"bill to {vendor.name or doc.vendor_name} for {total:.2f} ({_count(lines, 'line')})")
     return Plan(vendor, (bill,), total, p._all_decisions())
+
+
+def _exchange_rate(p: _Planner, doc: Invoice) -> Decimal | None:
+    """Concur's exchange rate on a foreign-currency bill (home units per document unit: an
+    assumption, as no public Invoice v3 field states one); without it QuickBooks applies the rate
+    its Currency list holds for the date."""
+    home = (p.qb.home_currency or "").strip().upper()
+    currency = doc.currency.strip().upper()
+    if not p.qb.multicurrency or not home or currency == home:
+        return None
+    if doc.exchange_rate is not None and doc.exchange_rate > 0:
+        p.note(f"exchange rate {doc.exchange_rate} {home} per {currency}, as Concur states it")
+        return doc.exchange_rate
+    p.note(f"no exchange rate from Concur: QuickBooks applies its Currency list's {currency} rate")
+    return None
 
 
 # --- entry point ----------------------------------------------------------------------------

@@ -1,4 +1,6 @@
-"""Concur's approved totals against what QuickBooks holds, per account and class: a pure function.
+"""Concur's approved totals against what QuickBooks holds, per account, class and currency: a pure
+function. Amounts in different currencies never add up: a EUR bill's lines count in EUR beside the
+USD lines of the same account (a document's transactions are in the document's currency).
 
 Both sides are reduced to signed lines (debit positive, credit negative; a bill's expense lines
 are debits and its total a credit to its A/P account). The Concur side comes from the plans of
@@ -15,6 +17,7 @@ recorded, and a payment held (paid by hand, refused) shows as a difference.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -36,6 +39,7 @@ class PostedLine:
     account: str
     klass: str | None
     amount: Decimal
+    currency: str = ""  # ISO code of the document's currency ("" where not known)
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,7 @@ class Row:
     klass: str | None
     concur_total: Decimal
     posted_total: Decimal
+    currency: str = ""
 
     @property
     def difference(self) -> Decimal:
@@ -82,13 +87,13 @@ def transaction_lines(txn: BillAdd | JournalEntryAdd) -> list[PostedLine]:
     return lines
 
 
-def plan_lines(plan: Plan) -> list[PostedLine]:
-    return [line for txn in plan.transactions for line in transaction_lines(txn)]
+def plan_lines(plan: Plan, currency: str = "") -> list[PostedLine]:
+    return [dataclasses.replace(line, currency=currency.strip().upper()) for txn in plan.transactions for line in transaction_lines(txn)]
 
 
-def _key(account: str, klass: str | None) -> tuple[str, str]:
+def _key(line: PostedLine) -> tuple[str, str, str]:
     # QuickBooks answers with its own capitalisation; names compare case-insensitively there.
-    return account.strip().casefold(), (klass or "").strip().casefold()
+    return line.account.strip().casefold(), (line.klass or "").strip().casefold(), line.currency.strip().upper()
 
 
 def paid_lines(doc: Document, company: CompanyConfig) -> list[PostedLine]:
@@ -97,20 +102,21 @@ def paid_lines(doc: Document, company: CompanyConfig) -> list[PostedLine]:
     paid = concur_paid(doc)[0]
     if not posting.concur_pays or not paid:
         return []
-    return [PostedLine(posting.ap_account, None, paid), PostedLine(posting.concur_payment_account, None, -paid)]
+    currency = doc.currency.strip().upper()
+    return [PostedLine(posting.ap_account, None, paid, currency), PostedLine(posting.concur_payment_account, None, -paid, currency)]
 
 
 def reconcile(documents: Iterable[tuple[Document, PlanResult]], posted: Iterable[PostedLine], paid: Iterable[PostedLine] = ()) -> Reconciliation:
     """Compare approved Concur documents (with their planning results, and ``paid``: what Concur
     paid, from ``paid_lines``) to posted lines."""
-    names: dict[tuple[str, str], tuple[str, str | None]] = {}
-    concur: dict[tuple[str, str], Decimal] = {}
-    booked: dict[tuple[str, str], Decimal] = {}
+    names: dict[tuple[str, str, str], tuple[str, str | None]] = {}
+    concur: dict[tuple[str, str, str], Decimal] = {}
+    booked: dict[tuple[str, str, str], Decimal] = {}
     unplanned: list[Unplanned] = []
     concur_total = planned_total = ZERO
 
-    def add(into: dict[tuple[str, str], Decimal], line: PostedLine) -> None:
-        key = _key(line.account, line.klass)
+    def add(into: dict[tuple[str, str, str], Decimal], line: PostedLine) -> None:
+        key = _key(line)
         names.setdefault(key, (line.account.strip(), (line.klass or "").strip() or None))
         into[key] = into.get(key, ZERO) + cents(line.amount)
 
@@ -121,7 +127,7 @@ def reconcile(documents: Iterable[tuple[Document, PlanResult]], posted: Iterable
             unplanned.append(Unplanned(doc.concur_id, total, result.reason))
             continue
         planned_total += result.total
-        for line in plan_lines(result):
+        for line in plan_lines(result, doc.currency):
             add(concur, line)
     for line in paid:
         add(concur, line)
@@ -129,7 +135,7 @@ def reconcile(documents: Iterable[tuple[Document, PlanResult]], posted: Iterable
         add(booked, line)
 
     rows = tuple(
-        Row(names[key][0], names[key][1], concur.get(key, ZERO), booked.get(key, ZERO))
+        Row(names[key][0], names[key][1], concur.get(key, ZERO), booked.get(key, ZERO), key[2])
         for key in sorted(set(concur) | set(booked))
     )
     return Reconciliation(rows, tuple(unplanned), concur_total, planned_total)

@@ -1,6 +1,7 @@
 """Which QuickBooks vendor a Concur employee or invoice vendor is: a pure decision.
 
-Order: the stored link (Concur key -> ListID), then the exact name (case-insensitive), then the
+Order: the stored link (Concur key -> ListID), then, for an invoice vendor, its Concur vendor code
+(kept in the QuickBooks vendor's AccountNumber), then the exact name (case-insensitive), then the
 normalised name (transliterated, case, whitespace and punctuation folded). When nothing matches
 the vendor is created (``vendor_policy = "create"``) or the document is held ("match_only").
 Vendor, Customer, Employee and Other Name share one name space in QuickBooks (3100 on a
@@ -15,11 +16,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
-from shared.domain import Employee, Invoice
+from shared.domain import Employee, Invoice, RemitAddress
 from worker.posting.keys import external_guid
 from worker.qbxml import limits
 from worker.qbxml.limits import to_latin1
-from worker.qbxml.model import Ref, VendorAdd, VendorMod
+from worker.qbxml.model import Address, Ref, VendorAdd, VendorMod
 
 NAME_MAX = limits.VENDOR_NAME  # 41
 MAX_SUFFIX = 99  # " (V99)": beyond that a person should look
@@ -31,6 +32,8 @@ class QbVendor:
     name: str
     is_active: bool = True
     edit_sequence: str | None = None
+    account_number: str = ""  # the vendor's AccountNumber ("" when none or not synced)
+    currency: str | None = None  # ISO code of the vendor's CurrencyRef (multicurrency files); None = not known
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,14 @@ class VendorDirectory:
         return index
 
     @cached_property
+    def _by_account_number(self) -> dict[str, list[QbVendor]]:
+        index: dict[str, list[QbVendor]] = {}
+        for v in self.vendors:
+            if v.account_number.strip():
+                index.setdefault(v.account_number.strip().casefold(), []).append(v)
+        return index
+
+    @cached_property
     def _other_names(self) -> frozenset[str]:
         return frozenset(n.casefold() for n in self.other_names)
 
@@ -77,6 +88,9 @@ class VendorDirectory:
 
     def by_normalised(self, key: str) -> list[QbVendor]:
         return list(self._by_normalised.get(key, ()))
+
+    def by_account_number(self, number: str) -> list[QbVendor]:
+        return list(self._by_account_number.get(number.strip().casefold(), ())) if number.strip() else []
 
     def name_taken_by_other(self, name: str) -> bool:
         return name.casefold() in self._other_names
@@ -138,6 +152,10 @@ class VendorCandidate:
     email: str = ""
     account_number: str = ""
     notes: str = ""
+    # An invoice vendor's Concur vendor code identifies it: matched against the QuickBooks
+    # vendors' AccountNumber before any name. (An employee's number is not matched here.)
+    match_by_code: bool = False
+    address: Address | None = None  # the remit-to address a created vendor gets
 
 
 def employee_candidate(employee: Employee) -> VendorCandidate:
@@ -158,9 +176,28 @@ def invoice_vendor_candidate(invoice: Invoice) -> VendorCandidate:
         concur_key=f"vendor:{key}",
         name=invoice.vendor_name,
         description=f'invoice vendor "{invoice.vendor_name}"' + (f" ({invoice.vendor_code})" if invoice.vendor_code else ""),
-        account_number=invoice.vendor_code,
+        account_number=invoice.vendor_code.strip(),
         notes="Concur invoice vendor" + (f" {invoice.vendor_code}" if invoice.vendor_code else ""),
+        match_by_code=bool(invoice.vendor_code.strip()),
+        address=remit_address(invoice.remit_address),
     )
+
+
+def remit_address(remit: RemitAddress | None) -> Address | None:
+    """Concur's VendorRemitAddress as a QuickBooks VendorAddress: Latin-1 and each field cut to
+    QuickBooks' length (Addr 41, City 31, State 21, PostalCode 13, Country 31). These are free
+    text fields of the vendor record, not references, so a cut loses only what does not fit."""
+    if remit is None:
+        return None
+
+    def fit(text: str, size: int) -> str:
+        return " ".join(to_latin1(text).split())[:size].strip()
+
+    lines = [fit(text, limits.ADDR_LINE) for text in (remit.name, remit.address1, remit.address2, remit.address3) if text.strip()]
+    lines += [""] * (4 - len(lines))
+    address = Address(addr1=lines[0], addr2=lines[1], addr3=lines[2], addr4=lines[3], city=fit(remit.city, limits.CITY), state=fit(remit.state, limits.STATE),
+                      postal_code=fit(remit.postal_code, limits.POSTAL_CODE), country=fit(remit.country_code, limits.COUNTRY))
+    return address if any((address.addr1, address.city, address.postal_code)) else None
 
 
 @lru_cache(maxsize=1 << 16)  # the same QuickBooks names are normalised for every document
@@ -204,6 +241,17 @@ def _found(vendor: QbVendor, why: str, decisions: list[str]) -> VendorAction | V
     return ReactivateVendor(VendorMod(list_id=vendor.list_id, edit_sequence=vendor.edit_sequence, is_active=True), vendor.name)
 
 
+def _matched(matches: list[QbVendor], why: str, ambiguous: str, decisions: list[str]) -> VendorAction | VendorHold | None:
+    """The vendor ``matches`` points at; a hold naming them all (``ambiguous`` with ``{names}``)
+    when several do; None when none does."""
+    vendor = _pick(matches)
+    if vendor is not None:
+        return _found(vendor, why, decisions)
+    if matches:
+        return VendorHold(ambiguous.replace("{names}", ", ".join(f'"{v.name}" ({v.list_id})' for v in matches)))
+    return None
+
+
 def decide_vendor(
     candidate: VendorCandidate,
     directory: VendorDirectory,
@@ -223,6 +271,13 @@ def decide_vendor(
         decisions.append(f"vendor {list_id}: linked to {candidate.concur_key} (not in the cached vendor list yet)")
         return UseVendor(list_id, cut_name(candidate.name))
 
+    if candidate.match_by_code and candidate.account_number:
+        code = candidate.account_number
+        by_code = _matched(directory.by_account_number(code), f"vendor code {code} (AccountNumber) of {candidate.description}",
+                           f"{candidate.description}: several QuickBooks vendors have the vendor code {code} as their account number ({{names}}); keep it on one", decisions)
+        if by_code is not None:
+            return by_code
+
     cut = cut_name(candidate.name)
     for name in dict.fromkeys((candidate.name.strip(), cut)):
         vendor = _pick(directory.by_name(name))
@@ -231,13 +286,10 @@ def decide_vendor(
 
     key = normalise_name(candidate.name)
     if key:
-        matches = directory.by_normalised(key)
-        vendor = _pick(matches)
-        if vendor is not None:
-            return _found(vendor, f"normalised name match for {candidate.description}", decisions)
-        if matches:
-            names = ", ".join(f'"{v.name}" ({v.list_id})' for v in matches)
-            return VendorHold(f"{candidate.description} matches several QuickBooks vendors ({names}); make the names distinct in QuickBooks")
+        by_name = _matched(directory.by_normalised(key), f"normalised name match for {candidate.description}",
+                           f"{candidate.description} matches several QuickBooks vendors ({{names}}); make the names distinct in QuickBooks", decisions)
+        if by_name is not None:
+            return by_name
 
     if not cut:
         return VendorHold(f"{candidate.description} has no name usable in QuickBooks (nothing is left once characters QuickBooks cannot store and the ':' it reserves for sub-levels are removed); give the payee a name in Concur")
@@ -273,6 +325,7 @@ def decide_vendor(
         account_number=to_latin1(candidate.account_number)[:99],
         notes=to_latin1(candidate.notes),
         external_guid=external_guid(company, "vendor", candidate.concur_key),
+        vendor_address=candidate.address,
     )
     return CreateVendor(add=add, concur_key=candidate.concur_key)
 
@@ -291,5 +344,6 @@ __all__ = [
     "employee_candidate",
     "invoice_vendor_candidate",
     "normalise_name",
+    "remit_address",
     "suffixed_name",
 ]

@@ -11,6 +11,11 @@ Iterator ids live only in the QBWC session (QuickBooks forgets them between sess
 in the store. A file without multicurrency answers CurrencyQuery with 3250: that is a complete,
 empty Currency list, not a failure. The company file's settings (home currency, multicurrency,
 account numbers, country) come with every session's first call (strHCPResponse; see service.py).
+
+A list query QuickBooks cannot answer (an error status, or a set that failed to parse with it in)
+leaves the session's pass and is not asked again before a growing back-off (``qb_list_sync``'s
+``failures``/``retry_after``); until it has been answered once more it travels alone, so a bad
+query never costs the writes beside it a try.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import sqlite3
 
-from shared.clock import now_iso, parse_iso
+from shared.clock import iso, now_iso, parse_iso, utc_now
 from worker.qbwc.session import Session
 from worker.qbxml.build import build_request
 from worker.qbxml.model import Iterator, ListQuery, Request, Tagged, VendorQuery
@@ -32,6 +37,7 @@ PAGED = ("Customer", "Vendor")
 PAGE_SIZE = 100
 REFRESH_AFTER = dt.timedelta(minutes=15)
 FULL_PASS_AFTER = dt.timedelta(hours=24)
+FAILURE_BACKOFF_S = (300, 1800, 3600, 6 * 3600)
 _INCLUDE = {
     "Account": ("ListID", "FullName", "IsActive", "AccountType", "AccountNumber", "CurrencyRef", "TimeModified"),
     "Class": ("ListID", "FullName", "IsActive", "TimeModified"),
@@ -45,8 +51,36 @@ _INCLUDE = {
 
 
 def stale(conn: sqlite3.Connection, company: str, now: dt.datetime) -> list[str]:
-    synced = {r["list_type"]: r["synced_at"] for r in conn.execute("SELECT list_type, synced_at FROM qb_list_sync WHERE company = ?", (company,))}
-    return [t for t in LIST_TYPES if not synced.get(t) or now - parse_iso(synced[t]) > REFRESH_AFTER]
+    """Lists due for a pass: old enough, and not backing off after a failure."""
+    rows = {r["list_type"]: r for r in conn.execute("SELECT list_type, synced_at, retry_after FROM qb_list_sync WHERE company = ?", (company,))}
+    due = []
+    for list_type in LIST_TYPES:
+        row = rows.get(list_type)
+        if row is not None and row["retry_after"] and parse_iso(row["retry_after"]) > now:
+            continue
+        if row is None or not row["synced_at"] or now - parse_iso(row["synced_at"]) > REFRESH_AFTER:
+            due.append(list_type)
+    return due
+
+
+def suspect(conn: sqlite3.Connection, session: Session) -> str | None:
+    """A list of this session's pass whose query failed last time: it goes in a set of its own."""
+    for list_type in session.iterators:
+        row = conn.execute("SELECT failures FROM qb_list_sync WHERE company = ? AND list_type = ?", (session.company, list_type)).fetchone()
+        if row is not None and row["failures"]:
+            return list_type
+    return None
+
+
+def give_up_for_now(conn: sqlite3.Connection, session: Session, list_type: str, why: str) -> None:
+    """QuickBooks could not answer this list's query: leave the pass, back off, remember why."""
+    session.iterators.pop(list_type, None)
+    session.full_pass_started.pop(list_type, None)
+    session.pass_newest.pop(list_type, None)
+    row = conn.execute("SELECT failures FROM qb_list_sync WHERE company = ? AND list_type = ?", (session.company, list_type)).fetchone()
+    failures = (row["failures"] if row else 0) + 1
+    delay = FAILURE_BACKOFF_S[min(failures, len(FAILURE_BACKOFF_S)) - 1]
+    qblists.record_failure(conn, session.company, list_type, iso(utc_now() + dt.timedelta(seconds=delay)), why)
 
 
 def start_pass(conn: sqlite3.Connection, session: Session, now: dt.datetime) -> None:
@@ -87,18 +121,18 @@ def apply_page(conn: sqlite3.Connection, session: Session, list_type: str, respo
     """Store one page; move the iterator on, finish the pass, or restart it after 3391."""
     if list_type not in session.iterators:
         return
+    iterator_id = session.iterators[list_type]
     if response is None:
         session.iterators[list_type] = ""
         return
-    outcome = classify(response.status_code, response.status_message).outcome
-    if outcome is Outcome.FEATURE_OFF and list_type == "Currency":
-        outcome = Outcome.NOT_FOUND  # multicurrency is off: the list is complete and empty
-    if outcome is Outcome.STALE_ITERATOR:
+    result = classify(response.status_code, response.status_message)
+    if result.outcome is Outcome.FEATURE_OFF and list_type == "Currency":
+        result = classify(1, "multicurrency is off: the list is complete and empty")
+    if result.outcome is Outcome.STALE_ITERATOR and iterator_id:
         session.iterators[list_type] = ""  # start over within this session
         return
-    if outcome not in (Outcome.OK, Outcome.WARN_OK, Outcome.NOT_FOUND):
-        session.iterators.pop(list_type, None)  # try again next session
-        session.full_pass_started.pop(list_type, None)
+    if result.outcome not in (Outcome.OK, Outcome.WARN_OK, Outcome.NOT_FOUND):
+        give_up_for_now(conn, session, list_type, result.reason)
         return
     newest = session.pass_newest.get(list_type, "")
     for record in response.records:

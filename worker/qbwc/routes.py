@@ -23,24 +23,31 @@ def _xml(body: bytes, status: int = 200) -> Response:
     return Response(body, status=status, content_type=soap.CONTENT_TYPE)
 
 
-def client_address(remote_addr: str, forwarded_for: str) -> str:
-    """Who is calling, for login throttling. Behind the recommended reverse proxy every request
-    comes from loopback, which would let one stranger's bad passwords lock the real Web Connector
-    out; so from a loopback peer the address the proxy appended (the last X-Forwarded-For entry;
-    earlier ones are whatever the client claimed) is the caller. From any other peer the header
-    is ignored: anyone could send it."""
-    if forwarded_for and _is_loopback(remote_addr):
+def client_address(remote_addr: str, forwarded_for: str, trusted_proxies: tuple[str, ...] = ()) -> str:
+    """Who is calling, for the login backoff. Behind a reverse proxy every request comes from the
+    proxy, which would make one stranger's bad passwords slow the real Web Connector down too; so
+    from a proxy named in ``worker.trusted_proxies`` the address it appended (the last
+    X-Forwarded-For entry; earlier ones are whatever the client claimed) is the caller. From any
+    other peer, loopback included, the header is ignored: anyone could send it."""
+    if forwarded_for and _trusted(remote_addr, trusted_proxies):
         last = forwarded_for.split(",")[-1].strip()
         if last:
             return last[:64]
     return remote_addr
 
 
-def _is_loopback(address: str) -> bool:
+def _trusted(address: str, trusted_proxies: tuple[str, ...]) -> bool:
     try:
-        return ipaddress.ip_address(address.strip("[]")).is_loopback
+        peer = ipaddress.ip_address(address.strip("[]"))
     except ValueError:
         return False
+    return any(peer in ipaddress.ip_network(proxy, strict=False) for proxy in trusted_proxies)
+
+
+def _is_soap_post() -> bool:
+    """The Web Connector always sends ``Content-Type: text/xml`` and a SOAPAction header; a web
+    page posting text/plain (which a browser sends without asking) never can."""
+    return request.mimetype == "text/xml" and "SOAPAction" in request.headers
 
 
 @blueprint.get("/qbwc")
@@ -63,6 +70,8 @@ async def callback() -> Response:
         return _xml(soap.fault_envelope("Client", "request too large" if status == 413 else "the request body could not be read"), status)
     if len(body) > soap.MAX_SOAP_BYTES:
         return _xml(soap.fault_envelope("Client", "request too large"), 413)
+    if not _is_soap_post():
+        return _xml(soap.fault_envelope("Client", "expected Content-Type text/xml and a SOAPAction header, as the Web Connector sends"), 400)
     try:
         method, params = soap.parse_request(body)
     except soap.SoapError as exc:
@@ -73,6 +82,6 @@ async def callback() -> Response:
     ctx = context()
     ctx.metrics.qbwc_calls.labels(method).inc()
     started = time.perf_counter()
-    value = await svc.call(Call(method, params, client_address(request.remote_addr or "", request.headers.get("X-Forwarded-For", ""))))
+    value = await svc.call(Call(method, params, client_address(request.remote_addr or "", request.headers.get("X-Forwarded-For", ""), ctx.config.worker.trusted_proxies)))
     ctx.metrics.soap_seconds.labels(method).observe(time.perf_counter() - started)
     return _xml(soap.response_envelope(method, value))

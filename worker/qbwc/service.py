@@ -64,7 +64,9 @@ class QbwcService:
         self.clock = clock
         self.sessions: dict[str, Session] = {}
         self.noop_pending: set[str] = set()
-        self.throttle = passwords.LoginThrottle()
+        self.backoff = passwords.LoginBackoff()
+        # At most this many argon2 checks at once; the rest are told "busy" without hashing anything.
+        self.password_checks = trio.CapacityLimiter(passwords.MAX_CONCURRENT_CHECKS)
         # Hashes of the configured passwords, for the config generation they were made from: an
         # edited mlc.toml (new password_hash, new company) applies without a restart.
         self._configured_hashes: dict[str, str] = {}
@@ -128,20 +130,37 @@ class QbwcService:
     async def authenticate(self, call: Call) -> list[str]:
         username = call.params.get("strUserName", "")
         password = call.params.get("strPassword", "")
-        company = self._company_for(username)
-        throttled = self.throttle.blocked(username, call.client)
-        password_hash = None
-        if company is not None:
-            # A password set with `mlc set-password` is the newest word on it; else the config's.
-            password_hash = await self.ctx.store.run(passwords.stored_hash, company.id) or (await self._configured_hash(company.id))
-        # Verify even when throttled or unknown so every refusal costs the same time.
-        good = await passwords.verify(password_hash, password)
-        if company is None or not good or throttled:
-            if not throttled:
-                self.throttle.failed(username, call.client)
-            log.warning("QBWC login refused for user %r from %s%s", username, call.client, " (throttled)" if throttled else "")
+        if not passwords.plausible(username, password):
+            log.warning("QBWC login refused for user %s from %s: user name or password too long", passwords.shortened(username), call.client)
             return auth_result(secrets.token_hex(16), "nvu")
-        self.throttle.succeeded(username, call.client)
+        if not self.backoff.begin(call.client):
+            # One attempt per client at a time: a second one while the first waits is "busy".
+            return auth_result(secrets.token_hex(16), "busy", postpone_s=BUSY_POSTPONE_S)
+        good = checked = False
+        try:
+            company = self._company_for(username)
+            await trio.sleep(self.backoff.delay(call.client))
+            borrower = object()
+            try:
+                self.password_checks.acquire_on_behalf_of_nowait(borrower)
+            except trio.WouldBlock:
+                log.warning("QBWC login from %s answered busy: %d password checks already running", call.client, self.password_checks.total_tokens)
+                return auth_result(secrets.token_hex(16), "busy", postpone_s=BUSY_POSTPONE_S)
+            try:
+                password_hash = None
+                if company is not None:
+                    # A password set with `mlc set-password` is the newest word on it; else the config's.
+                    password_hash = await self.ctx.store.run(passwords.stored_hash, company.id) or (await self._configured_hash(company.id))
+                # Verify even when the user is unknown so every refusal costs the same time.
+                good = await passwords.verify(password_hash, password) and company is not None
+                checked = True
+            finally:
+                self.password_checks.release_on_behalf_of(borrower)
+        finally:
+            self.backoff.end(call.client, good, checked)
+        if not good or company is None:
+            log.warning("QBWC login refused for user %s from %s", passwords.shortened(username), call.client)
+            return auth_result(secrets.token_hex(16), "nvu")
         now = self.clock()
         for other in list(self.sessions.values()):
             if other.company == company.id and other.phase is not Phase.CLOSED and not other.expired(now):
@@ -354,7 +373,12 @@ def _next_request_set(conn: sqlite3.Connection, session: Session, company: Compa
     if first_call:
         lists.start_pass(conn, session, utc_now())
     items = lists.requests(conn, session)
-    items += outbox.take_batch(conn, session.company, session.ticket, batch, budget=max(batch.max_requests - len(items), 0))
+    alone = lists.suspect(conn, session)
+    if alone is not None:
+        # Its query failed last time: alone in the set, it cannot cost other requests a try.
+        items = [item for item in items if item[0] == lists.PREFIX + alone]
+    else:
+        items += outbox.take_batch(conn, session.company, session.ticket, batch, budget=max(batch.max_requests - len(items), 0), carrying=len(items))
     handed_out(session, [rid for rid, _ in items])
     _persist(conn, session)
     if not items:
@@ -427,22 +451,26 @@ def _apply_answers(conn: sqlite3.Connection, session: Session, answered: list[st
 def _failed_set(conn: sqlite3.Connection, session: Session, answered: list[str], outcome: HresultOutcome, text: str) -> int | None:
     """QuickBooks could not process the request set at all (receiveResponseXML with an hresult)."""
     writes = [int(rid) for rid in answered if rid.isdigit()]
-    for list_type in [rid[len(lists.PREFIX):] for rid in answered if rid.startswith(lists.PREFIX)]:
-        session.iterators[list_type] = ""
+    list_types = [rid[len(lists.PREFIX):] for rid in answered if rid.startswith(lists.PREFIX)]
     if outcome is HresultOutcome.QUARANTINE:
-        # A parse error means nothing in the set was applied. Alone, a row is the culprit;
-        # in company, each is sent by itself to find which one it was.
-        if len(writes) == 1:
+        # A parse error means nothing in the set was applied. Alone, a write is the culprit; in
+        # company, each write is sent by itself to find which one it was. Queries in the set (list
+        # pages, settlements, re-reads) are suspects too: they back off (counted, bounded) and a
+        # list query then travels alone, so a bad query never gets a good write quarantined.
+        if len(answered) == 1 and len(writes) == 1:
             outbox.quarantine(conn, writes[0], f"QuickBooks could not parse this request ({text}); it will not be sent again without a person")
         else:
             outbox.requeue(conn, writes, solo=True, why="set failed to parse; sending each request alone")
-        if not writes:
-            # Only settling/re-reading queries: one of them is the culprit. Asked again at once they
-            # would fail again at once, round after round, so they wait a while.
-            outbox.back_off_queries(conn, answered, f"QuickBooks could not parse a set carrying this query ({text})")
-        audit.append(conn, session.company, None, Actor.QBWC, "parse_error", {"postings": writes, "hresult": text})
+        outbox.back_off_queries(conn, answered, f"QuickBooks could not parse a set carrying this query ({text})")
+        for list_type in list_types:
+            lists.give_up_for_now(conn, session, list_type, f"QuickBooks could not parse a set carrying this query ({text})")
+        audit.append(conn, session.company, None, Actor.QBWC, "parse_error", {"postings": writes, "lists": list_types, "hresult": text})
         _persist(conn, session)
         return progress(session.answered, outbox.pending_count(conn, session.company))
+    for list_type in list_types:
+        session.iterators[list_type] = ""  # the session ends here; the next one starts the pass over
+    # Settling and re-reading queries of the set are asked again later, and counted like any other.
+    outbox.back_off_queries(conn, answered, f"QuickBooks reported {text}")
     if outcome is HresultOutcome.RETRY:
         outbox.requeue(conn, writes, why=text)
     else:

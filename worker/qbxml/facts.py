@@ -1,5 +1,5 @@
 """Facts about QuickBooks itself that more than one part of the worker needs: how it names
-currencies, and which currency an edition keeps its books in."""
+currencies, and which currency a company file keeps its books in."""
 
 from __future__ import annotations
 
@@ -9,8 +9,11 @@ QUICKBOOKS_CURRENCY_CODES = {
     "AUSTRALIAN DOLLAR": "AUD", "JAPANESE YEN": "JPY", "SWISS FRANC": "CHF", "MEXICAN PESO": "MXN",
     "NEW ZEALAND DOLLAR": "NZD", "INDIAN RUPEE": "INR",
 }
-# Without multicurrency QuickBooks does not name a home currency: it is the edition's.
-EDITION_CURRENCY = (("(CA)", "CAD"), ("CANADA", "CAD"), ("(UK)", "GBP"), ("AUSTRALIA", "AUD"), ("(AU)", "AUD"))
+_NAMES = {code: name.title().replace("Us ", "US ") for name, code in QUICKBOOKS_CURRENCY_CODES.items()}
+# Without multicurrency QuickBooks names no home currency (HomeCurrencyRef comes with the
+# multicurrency preference): the books are in the currency of the company file's country, which
+# the file itself states (CompanyRet Address/Country, else HostRet Country: the edition's).
+COUNTRY_CURRENCY = {"US": "USD", "CA": "CAD", "UK": "GBP", "GB": "GBP", "AU": "AUD", "NZ": "NZD"}
 
 
 def currency_code(name: str | None) -> str | None:
@@ -19,6 +22,11 @@ def currency_code(name: str | None) -> str | None:
     return QUICKBOOKS_CURRENCY_CODES.get(name.strip().upper(), name.strip().upper())
 
 
-def edition_currency(product: str | None) -> str:
-    upper = (product or "").upper()
-    return next((code for hint, code in EDITION_CURRENCY if hint in upper), "USD")
+def currency_name(code: str) -> str:
+    """QuickBooks' name for an ISO code ("EUR" -> "Euro"); the code itself when not known."""
+    return _NAMES.get(code.strip().upper(), code.strip().upper())
+
+
+def country_currency(country: str | None) -> str | None:
+    """The home currency of a single-currency file from the country it states; None when unknown."""
+    return COUNTRY_CURRENCY.get((country or "").strip().upper())

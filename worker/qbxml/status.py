@@ -16,6 +16,7 @@ from enum import StrEnum
 from worker.qbxml.hresults import HresultKind, connection_error_message, lookup, parse_hresult
 
 __all__ = [
+    "TEXT_DEPENDENT",
     "Classification",
     "HresultOutcome",
     "Outcome",
@@ -33,7 +34,8 @@ class Outcome(StrEnum):
     WARN_OK = "warn_ok"  # 500-999: done, something was left out (partial query, unsupported field)
     NAME_IN_USE = "name_in_use"  # 3100: look up which list holds the name, then resolve
     MISSING_REFERENCE = "missing_reference"  # 3120/3130/3140: hold, naming the reference
-    TRANSIENT = "transient"  # 1000, 3170/3175/3176, 3180 with a lock tail: retry later
+    TRANSIENT = "transient"  # 1000; 3170/3175/3176/3180 with a lock tail: retry later (bounded)
+    REFUSED = "refused"  # 3170/3175/3176/3180 without a lock tail: QuickBooks' validation; hold with its words
     STALE_EDIT_SEQUENCE = "stale_edit_sequence"  # 3200: re-query, re-apply (at most 3 times)
     STALE_ITERATOR = "stale_iterator"  # 3391: restart the query
     FEATURE_OFF = "feature_off"  # 3250: e.g. class tracking off; a configuration matter
@@ -61,6 +63,9 @@ class Classification:
         return f"QuickBooks status {self.code}: {self.message}".strip()
 
 
+# Codes whose meaning depends on the message text: a lock (retry) or a validation failure (hold).
+TEXT_DEPENDENT = frozenset({3170, 3175, 3176, 3180})
+
 # 3170/3175/3176/3180 tails that mean "someone else holds it" (consolibyte's list, digest §4.1).
 _LOCK_TAILS = (
     "list has been modified by another user",
@@ -70,6 +75,7 @@ _LOCK_TAILS = (
     "could not be locked",
     "in use by another user",
     "already in use",
+    "by another user",  # "... is being used by another user", "... modified by another user"
 )
 
 # 'There is an invalid reference to QuickBooks Account "Travel:Airfare" in the Bill.'
@@ -130,10 +136,10 @@ def classify(code: int, message: str = "", severity: str = "") -> Classification
             return Classification(Outcome.MISSING_REFERENCE, code, message)
         ref_type, ref_name, where = found
         return Classification(Outcome.MISSING_REFERENCE, code, message, ref_type, ref_name, where)
-    if code in (3170, 3175, 3176):
-        return Classification(Outcome.TRANSIENT, code, message)
-    if code == 3180:
-        outcome = Outcome.TRANSIENT if _has_lock_tail(message) else Outcome.FATAL
+    if code in TEXT_DEPENDENT:
+        # One code, two meanings: "in use by another user" passes; anything else is QuickBooks
+        # refusing the data, which no retry changes (digest §4.1, consolibyte's tails).
+        outcome = Outcome.TRANSIENT if _has_lock_tail(message) else Outcome.REFUSED
         return Classification(outcome, code, message)
     if code == 3200:
         return Classification(Outcome.STALE_EDIT_SEQUENCE, code, message)

@@ -24,5 +24,11 @@ def mark_processed(conn: sqlite3.Connection, event_row_id: int) -> None:
 
 
 def record_rejection(conn: sqlite3.Connection, source: str, reason: str) -> None:
-    """A webhook refused before storage (bad signature, malformed), counted for operators."""
-    conn.execute("INSERT INTO webhook_rejections (company, received_at, source, reason) VALUES (NULL, ?, ?, ?)", (now_iso(), source, reason))
+    """A webhook refused before storage (bad signature, malformed, a company not served here):
+    one row per (reason, source), whatever the number of refusals — a count and the last time."""
+    now = now_iso()
+    conn.execute(
+        "INSERT INTO webhook_rejections (company, received_at, source, reason, count, last_at) VALUES (NULL, ?, ?, ?, 1, ?)"
+        " ON CONFLICT (reason, source) DO UPDATE SET count = count + 1, last_at = excluded.last_at",
+        (now, source[:64], reason, now),
+    )

@@ -71,6 +71,21 @@ def record_pass(conn: sqlite3.Connection, company: str, list_type: str, from_mod
              synced_at = COALESCE(excluded.synced_at, qb_list_sync.synced_at), from_modified = excluded.from_modified""",
         (company, list_type, now_iso() if finished else None, from_modified),
     )
+    # QuickBooks answered a page: whatever failed before is over.
+    conn.execute("UPDATE qb_list_sync SET failures = 0, retry_after = NULL, last_error = '' WHERE company = ? AND list_type = ?", (company, list_type))
+
+
+def record_failure(conn: sqlite3.Connection, company: str, list_type: str, retry_after: str, why: str) -> int:
+    """QuickBooks could not answer a query of this list: not asked again before ``retry_after``.
+    Returns how many times in a row it has failed."""
+    conn.execute(
+        """INSERT INTO qb_list_sync (company, list_type, failures, retry_after, last_error) VALUES (?,?,1,?,?)
+           ON CONFLICT (company, list_type) DO UPDATE SET failures = qb_list_sync.failures + 1,
+             retry_after = excluded.retry_after, last_error = excluded.last_error""",
+        (company, list_type, retry_after, why),
+    )
+    row = conn.execute("SELECT failures FROM qb_list_sync WHERE company = ? AND list_type = ?", (company, list_type)).fetchone()
+    return int(row[0])
 
 
 def forget_unseen(conn: sqlite3.Connection, company: str, list_type: str, since: str) -> int:
