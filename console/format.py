@@ -34,6 +34,14 @@ def state_style(state: str) -> str:
     return STATE_STYLES.get(state, "")
 
 
+# shared.types.PaymentState values ("" = nothing paid in Concur: "open" once posted).
+PAYMENT_STYLES = {"paid_in_concur": "yellow", "payment_posted": "green", "partial": "cyan", "held": "bold yellow"}
+
+
+def payment_style(payment: str) -> str:
+    return PAYMENT_STYLES.get(payment, "dim")
+
+
 def age(seconds: float | None) -> str:
     """``3d 4h``, ``2h 05m``, ``7m``, ``12s``: two units at most."""
     if seconds is None:

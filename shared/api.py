@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
-from shared.types import DocState
+from shared.types import DocState, PaymentState
 
 API_PREFIX = "/api/v1"
 
@@ -83,6 +83,13 @@ class Document:
     approval_status: str = ""
     created_at: str = ""
     attempts: int = 0
+    # What Concur paid and what was recorded for it (``shared.types.PaymentState``; "" = not paid
+    # in Concur). Amounts are 2-decimal strings.
+    payment: str = ""
+    concur_paid_amount: str | None = None
+    concur_paid_date: str | None = None
+    payment_recorded: str | None = None
+    payment_txn_id: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -92,9 +99,24 @@ class Document:
         return _from_dict(cls, data)
 
     @property
+    def payment_label(self) -> str:
+        """One word or two for a column: open / paid in Concur / payment posted / partial / held."""
+        if not self.payment:
+            return "open" if self.state == DocState.POSTED else ""
+        return PAYMENT_LABELS.get(self.payment, self.payment)
+
+    @property
     def who(self) -> str:
         """The person or vendor the document is about, for one column."""
         return self.employee or self.vendor
+
+
+PAYMENT_LABELS: dict[str, str] = {
+    PaymentState.PAID_IN_CONCUR: "paid in Concur",
+    PaymentState.PAYMENT_POSTED: "payment posted",
+    PaymentState.PARTIAL: "partial payment",
+    PaymentState.HELD: "payment held",
+}
 
 
 def view_matches(view: str, doc: Document, offline_companies: frozenset[str] | set[str] = frozenset()) -> bool:

@@ -120,6 +120,8 @@ class PostingConfig:
     company_paid_account: str = ""  # credit for Concur's amountCompanyPaid; "" = company_card_account
     cash_advance_account: str = ""  # credit for a cash advance applied to a report; "" = not set
     closed_period: str = "hold"  # or "first_open_day"
+    concur_pays: bool = False  # Concur (Expense Pay / Invoice Pay) pays: record its payments
+    concur_payment_account: str = ""  # the Bank-type clearing account those payments come from
     # (issue 13) set: an invoice's header tax / shipping is its own line on this account;
     # "" (default): spread over the invoice's lines in proportion.
     invoice_tax_account: str = ""
@@ -531,7 +533,7 @@ def _company(r: _Reader, c: dict[str, Any], p: str, base: Path) -> CompanyConfig
     pc = r.table(c, p, "posting", required=False)
     pp = f"{p}posting."
     r.unknown_keys(pc, pp, {"expense_report_as", "post_on_status", "ap_account", "company_card_account", "company_paid_payment_types", "vendor_policy", "closed_period",
-                                "invoice_tax_account", "invoice_shipping_account", "ap_accounts",
+                                "invoice_tax_account", "invoice_shipping_account", "ap_accounts", "concur_pays", "concur_payment_account",
                                  "employee_receivable_account", "company_paid_account", "cash_advance_account"})
     ap_accounts = {}
     for code, account in r.str_map(pc, pp, "ap_accounts").items():
@@ -547,6 +549,8 @@ def _company(r: _Reader, c: dict[str, Any], p: str, base: Path) -> CompanyConfig
         company_paid_payment_types=r.str_list(pc, pp, "company_paid_payment_types", ("CBCP", "IBCP")),
         vendor_policy=r.get(pc, pp, "vendor_policy", str, "create", _one_of("create", "match_only")) or "create",
         closed_period=r.get(pc, pp, "closed_period", str, "hold", _one_of("hold", "first_open_day")) or "hold",
+        concur_pays=bool(r.get(pc, pp, "concur_pays", bool, False)),
+        concur_payment_account=(r.get(pc, pp, "concur_payment_account", str, "") or "").strip(),
         invoice_tax_account=r.get(pc, pp, "invoice_tax_account", str, "", _not_blank) or "",
         invoice_shipping_account=r.get(pc, pp, "invoice_shipping_account", str, "", _not_blank) or "",
         ap_accounts=ap_accounts,
@@ -554,6 +558,8 @@ def _company(r: _Reader, c: dict[str, Any], p: str, base: Path) -> CompanyConfig
         company_paid_account=r.get(pc, pp, "company_paid_account", str, "", _account_name) or "",
         cash_advance_account=r.get(pc, pp, "cash_advance_account", str, "", _account_name) or "",
     )
+    if posting.concur_pays and not posting.concur_payment_account:
+        r.problem(f"{pp}concur_payment_account", "required when concur_pays = true (the Bank account Concur's payments are recorded from)")
 
     mc = r.table(c, p, "mapping", required=False)
     mp = f"{p}mapping."

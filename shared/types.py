@@ -59,6 +59,19 @@ class HoldKind(StrEnum):
 REPLANNABLE_HOLDS = frozenset({HoldKind.MAPPING, HoldKind.QUICKBOOKS})
 
 
+CONCUR_PAID = "P_PAID"  # Concur's payment status once Expense Pay / Invoice Pay has paid
+
+
+class PaymentState(StrEnum):
+    """Where a document's payment stands (``documents.payment``); only with ``concur_pays``."""
+
+    NONE = ""  # Concur has not paid it (shown as "open" once posted)
+    PAID_IN_CONCUR = "paid_in_concur"  # Concur paid it; the payment is not (yet) in QuickBooks
+    PAYMENT_POSTED = "payment_posted"  # a bill payment for everything Concur paid is in QuickBooks
+    PARTIAL = "partial"  # posted for what Concur paid, which is less than the document owes
+    HELD = "held"  # QuickBooks already shows it paid, or refused the payment: a person looks
+
+
 class DuplicateSource(StrEnum):
     """Where a skipped duplicate came from (contract: fixed names)."""
 

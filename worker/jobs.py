@@ -12,7 +12,7 @@ from worker import outbox
 from worker.alerts import job as alerts_job
 from worker.concur import sync as concur_sync
 from worker.context import WorkerContext
-from worker.posting import engine
+from worker.posting import engine, payer
 from worker.store import audit
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,7 @@ def recover_after_restart(conn: sqlite3.Connection) -> int:
 async def run_all(ctx: WorkerContext) -> None:
     async with trio.open_nursery() as nursery:
         nursery.start_soon(engine.planner, ctx)
+        nursery.start_soon(payer.payer, ctx)
         nursery.start_soon(engine.config_watcher, ctx)
         nursery.start_soon(concur_sync.run, ctx)
         nursery.start_soon(alerts_job.run, ctx)  # its own task: a down mail server never blocks posting

@@ -26,21 +26,26 @@ import json
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 
 from shared.clock import iso, now_iso, utc_now
-from shared.types import Actor, DocState, HoldKind, PostingState
+from shared.types import Actor, DocState, HoldKind, PaymentState, PostingState
+from worker.posting.payments import Proceed, check_verdict
 from worker.qbxml import limits
 from worker.qbxml.build import build_request
 from worker.qbxml.model import BillAdd, Request, Tagged, TxnQuery, VendorMod, VendorQuery
-from worker.qbxml.parse import Response
+from worker.qbxml.parse import Response, bill_balance, bills_to_pay
 from worker.qbxml.status import Classification, Outcome, classify
 from worker.store import audit, documents
 from worker.store.qblists import name_key, remember_taken_name, store_record
 
 SETTLE = "u:"
 REFRESH = "r:"
+BALANCE = "b:"  # a bill payment's check: is the bill still open in QuickBooks?
+PAYMENT_OP = "BillPaymentCheckAdd"
 WRITE_OPS = ("VendorAdd", "VendorMod", "BillAdd", "JournalEntryAdd")
 TRANSACTION_OPS = ("BillAdd", "JournalEntryAdd")
+ZERO = Decimal("0.00")
 MAX_EDIT_SEQUENCE_RETRIES = 3
 # Every retry has an end. A write is handed to QuickBooks at most MAX_WRITE_ATTEMPTS times (the
 # ``attempts`` column: busy/locked answers, sets QuickBooks did not run, sends whose answer was lost
@@ -171,6 +176,7 @@ def take_batch(conn: sqlite3.Connection, company: str, ticket: str, limits_: Bat
         xml = build_request(Tagged(f"{REFRESH}{row['id']}", VendorQuery(list_ids=(row["ref_number"],))))
         items.append((f"{REFRESH}{row['id']}", xml))
         size += len(xml)
+    items += balance_checks(conn, company, now, max(room - len(items), 0))
 
     writes: list[int] = []
     candidates = conn.execute(
@@ -208,6 +214,8 @@ def _settle_query(op: str, key: str) -> Request:
         return TxnQuery("Bill", ref_numbers=(key,))
     if op == "JournalEntryAdd":
         return TxnQuery("JournalEntry", ref_numbers=(key,))
+    if op == PAYMENT_OP:
+        return TxnQuery("BillPaymentCheck", ref_numbers=(key,))
     if op == "VendorAdd":
         return VendorQuery(full_names=(key,))
     return VendorQuery(list_ids=(key,))
@@ -265,15 +273,15 @@ def _give_up(conn: sqlite3.Connection, row: sqlite3.Row, last: str) -> None:
     """A write sent MAX_WRITE_ATTEMPTS times without success: it fails, and its document is held
     with the last code and message (a release plans it again, with fresh rows)."""
     _set_state(conn, row["id"], PostingState.FAILED, needs="")
-    _stop_document(conn, row["document_id"], DocState.HELD, f"{row['op']}: gave up after {row['attempts']} tries; last answer: {last}; release to try again")
+    _stop_row(conn, row, DocState.HELD, f"{row['op']}: gave up after {row['attempts']} tries; last answer: {last}; release to try again")
 
 
 def quarantine(conn: sqlite3.Connection, posting_id: int, why: str) -> None:
     """QuickBooks could not parse this request on its own: never resend it blindly."""
     _set_state(conn, posting_id, PostingState.QUARANTINED, status_message=why)
-    row = conn.execute("SELECT document_id FROM postings WHERE id = ?", (posting_id,)).fetchone()
-    if row and row[0] is not None:
-        _stop_document(conn, row[0], DocState.FAILED, why)
+    row = _posting(conn, posting_id)
+    if row is not None:
+        _stop_row(conn, row, DocState.FAILED, why)
 
 
 # --- answers ---------------------------------------------------------------------------------
@@ -298,6 +306,8 @@ def apply_answer(conn: sqlite3.Connection, request_id: str, response: Response |
         _settle(conn, int(request_id[len(SETTLE):]), response, summary)
     elif request_id.startswith(REFRESH):
         _refresh_edit_sequence(conn, int(request_id[len(REFRESH):]), response)
+    elif request_id.startswith(BALANCE):
+        _balance_answer(conn, int(request_id[len(BALANCE):]), response)
     elif request_id.isdigit():
         _write_answer(conn, int(request_id), response, summary)
 
@@ -353,6 +363,10 @@ def _write_answer(conn: sqlite3.Connection, posting_id: int, response: Response 
         documents.set_state(conn, row["document_id"], DocState.FETCHED, f"re-planning: {result.reason}", Actor.QBWC, "replan", {"status": result.code})
         summary.replan += 1
         summary.vendor_names_in_use = [*(summary.vendor_names_in_use or []), name]
+    elif row["op"] == PAYMENT_OP:
+        _set_state(conn, posting_id, PostingState.FAILED)
+        _stop_row(conn, row, DocState.HELD, f"QuickBooks refused the bill payment: {result.reason}")
+        summary.held += 1
     else:
         _set_state(conn, posting_id, PostingState.FAILED)
         if result.outcome in (Outcome.MISSING_REFERENCE, Outcome.REFUSED, Outcome.FEATURE_OFF, Outcome.PERMISSION, Outcome.STALE_EDIT_SEQUENCE, Outcome.NAME_IN_USE):
@@ -375,6 +389,8 @@ def _done(conn: sqlite3.Connection, row: sqlite3.Row, record: dict[str, object])
     if row["op"] in ("VendorAdd", "VendorMod") and record.get("ListID"):
         remember_vendor(conn, row["company"], record)
         _link_vendor(conn, row, str(record["ListID"]), str(record.get("Name") or record.get("FullName") or row["ref_number"]))
+    if row["op"] == PAYMENT_OP and row["document_id"] is not None:
+        _payment_recorded(conn, row, txn_id)
     if row["document_id"] is not None:
         refresh_document(conn, row["document_id"])
 
@@ -413,7 +429,7 @@ def _settle(conn: sqlite3.Connection, posting_id: int, response: Response | None
 
 
 def _is_ours(row: sqlite3.Row, record: dict[str, object], concur_id: str) -> bool:
-    if row["op"] in TRANSACTION_OPS:
+    if row["op"] in (*TRANSACTION_OPS, PAYMENT_OP):
         if row["external_guid"] and limits.same_guid(str(record.get("ExternalGUID") or ""), row["external_guid"]):
             return True
         # No GUID came back (an edition that does not keep it): our memo names the document.
@@ -446,7 +462,7 @@ def back_off_queries(conn: sqlite3.Connection, request_ids: Iterable[str], why: 
     again later rather than in the very next set, where they would fail the same way."""
     count = 0
     for request_id in request_ids:
-        for prefix in (SETTLE, REFRESH):
+        for prefix in (SETTLE, REFRESH, BALANCE):
             if request_id.startswith(prefix) and request_id[len(prefix):].isdigit():
                 row = _posting(conn, int(request_id[len(prefix):]))
                 if row is not None and row["state"] in ("unknown", "queued"):
@@ -464,10 +480,10 @@ def _ask_again_later(conn: sqlite3.Connection, row: sqlite3.Row, why: str) -> No
         conn.execute("UPDATE postings SET query_attempts = ?, not_before = NULL, status_message = ? WHERE id = ?", (tries, why, row["id"]))
         if row["state"] == PostingState.QUEUED:
             _set_state(conn, row["id"], PostingState.FAILED, needs="")
-            what = "could not re-read the vendor"
+            what = "could not learn what is still open on the bill" if row["op"] == PAYMENT_OP else "could not re-read the vendor"
         else:
             what = "could not learn whether QuickBooks has this write (it stays unchecked, never resent blindly)"
-        _stop_document(conn, row["document_id"], DocState.HELD, f"{row['op']} {row['ref_number']}: {what} after {tries} queries; last answer: {why}; release to ask again")
+        _stop_row(conn, row, DocState.HELD, f"{row['op']} {row['ref_number']}: {what} after {tries} queries; last answer: {why}; release to ask again")
         return
     not_before = _later(QUERY_BACKOFF_S, tries)
     conn.execute("UPDATE postings SET query_attempts = ?, not_before = ?, status_message = ? WHERE id = ?", (tries, not_before, why, row["id"]))
@@ -507,6 +523,16 @@ def check_again(conn: sqlite3.Connection, document_id: int) -> None:
                  (str(PostingState.UNKNOWN), document_id, str(PostingState.DONE), *TRANSACTION_OPS))
 
 
+def _stop_row(conn: sqlite3.Connection, row: sqlite3.Row, state: DocState, reason: str) -> None:
+    """Stop what a row belongs to: a bill payment row holds only the payment (the document stays
+    posted, ``documents.payment`` = held); any other row stops its document."""
+    if row["op"] == PAYMENT_OP:
+        if row["document_id"] is not None:
+            documents.set_payment(conn, row["document_id"], PaymentState.HELD, reason)
+    else:
+        _stop_document(conn, row["document_id"], state, reason)
+
+
 def _stop_document(conn: sqlite3.Connection, document_id: int | None, state: DocState, reason: str) -> None:
     if document_id is None:
         return
@@ -543,7 +569,8 @@ def refresh_document(conn: sqlite3.Connection, document_id: int, reason: str = "
         return
     # Rows of an earlier plan that failed were answered by holding or re-planning the document;
     # only the live rows say where it stands now.
-    states = [r[0] for r in conn.execute("SELECT state FROM postings WHERE document_id = ? AND state NOT IN ('cancelled', 'failed', 'quarantined')", (document_id,))]
+    # A bill payment is the document's own business once it is posted: documents.payment.
+    states = [r[0] for r in conn.execute("SELECT state FROM postings WHERE document_id = ? AND state NOT IN ('cancelled', 'failed', 'quarantined') AND op != ?", (document_id, PAYMENT_OP))]
     if not states:
         return
     if PostingState.UNKNOWN in states:
@@ -662,3 +689,71 @@ def accept_hand_keyed(conn: sqlite3.Connection, document_id: int) -> int:
     answered, so the next plan posts without asking again."""
     return conn.execute("UPDATE postings SET state = ? WHERE document_id = ? AND op = ? AND state = ?",
                         (str(PostingState.DONE), document_id, CHECK_OP, str(PostingState.FAILED))).rowcount
+
+
+# --- bill payments (what Concur paid) --------------------------------------------------------------
+
+
+def queue_payment(conn: sqlite3.Connection, company: str, document_id: int, write: PlannedWrite, check: Request, pays_txn_id: str, amount: Decimal, expected_open: Decimal) -> int:
+    """A bill payment row, after the document's transactions; it first asks QuickBooks (``check``)
+    whether the item is still open (``needs = 'balance'``)."""
+    seq = conn.execute("SELECT COALESCE(MAX(seq), -1) + 1 FROM postings WHERE document_id = ?", (document_id,)).fetchone()[0]
+    cur = conn.execute(
+        """INSERT INTO postings (company, document_id, seq, op, ref_number, external_guid, request_xml, state, needs, created_at, pays_txn_id, amount, expected_open)
+           VALUES (?,?,?,?,?,?,'',?,'balance',?,?,?,?)""",
+        (company, document_id, seq, PAYMENT_OP, write.key, write.external_guid, str(PostingState.QUEUED), now_iso(), pays_txn_id, f"{amount:.2f}", f"{expected_open:.2f}"),
+    )
+    row_id = int(cur.lastrowid or 0)
+    xml = build_request(Tagged(str(row_id), write.request))
+    check_xml = build_request(Tagged(f"{BALANCE}{row_id}", check))
+    conn.execute("UPDATE postings SET request_xml = ?, request_bytes = ?, check_xml = ? WHERE id = ?", (xml, len(xml.encode("utf-8")), check_xml, row_id))
+    return row_id
+
+
+def balance_checks(conn: sqlite3.Connection, company: str, now: str, room: int) -> list[tuple[str, str]]:
+    rows = conn.execute("SELECT id, check_xml FROM postings WHERE company = ? AND state = 'queued' AND needs = 'balance' AND (not_before IS NULL OR not_before <= ?) ORDER BY id LIMIT ?",
+                        (company, now, room))
+    return [(f"{BALANCE}{row['id']}", row["check_xml"]) for row in rows]
+
+
+def payments_of(conn: sqlite3.Connection, document_id: int) -> list[sqlite3.Row]:
+    """The document's bill payment rows, oldest first."""
+    return conn.execute("SELECT * FROM postings WHERE document_id = ? AND op = ? ORDER BY seq", (document_id, PAYMENT_OP)).fetchall()
+
+
+def _open_amount(response: Response, pays_txn_id: str) -> tuple[Decimal | None, list[tuple[str, str]]]:
+    """What QuickBooks shows still owed on the item (None: not open / not found) and the payments
+    linked to it (TxnID, RefNumber)."""
+    if response.kind.startswith("BillToPay"):
+        due = [item.amount_due for record in response.records for item in bills_to_pay(record) if item.txn_id == pays_txn_id]
+        return (due[0] if due else None), []
+    if not response.records:
+        return None, []
+    bill = bill_balance(response.records[0])
+    seen = [(link.txn_id, link.ref_number) for link in bill.linked if link.txn_type.startswith("BillPayment")]
+    return (ZERO if bill.is_paid else bill.open_amount), seen
+
+
+def _balance_answer(conn: sqlite3.Connection, posting_id: int, response: Response | None) -> None:
+    row = _posting(conn, posting_id)
+    if row is None or row["needs"] != "balance" or row["state"] != PostingState.QUEUED:
+        return
+    result = None if response is None else classify(response.status_code, response.status_message, response.status_severity)
+    if response is None or result is None or result.outcome not in (Outcome.OK, Outcome.WARN_OK, Outcome.NOT_FOUND):
+        _ask_again_later(conn, row, "QuickBooks could not say what is still open on the bill" + (f" ({result.code}: {result.reason})" if result else ""))
+        return
+    observed, seen = _open_amount(response, row["pays_txn_id"])
+    ours = [r["ref_number"] for r in payments_of(conn, row["document_id"])]
+    verdict = check_verdict(Decimal(row["expected_open"]), Decimal(row["amount"]), observed, seen, ours)
+    if isinstance(verdict, Proceed):
+        _set_state(conn, posting_id, PostingState.QUEUED, needs="")
+        return
+    _set_state(conn, posting_id, PostingState.CANCELLED, needs="", txn_id=verdict.txn_id, status_message=verdict.reason)
+    documents.set_payment(conn, row["document_id"], PaymentState.HELD, verdict.reason, payment_txn_id=verdict.txn_id)
+
+
+def _payment_recorded(conn: sqlite3.Connection, row: sqlite3.Row, txn_id: str) -> None:
+    recorded = sum((Decimal(r["amount"] or "0") for r in payments_of(conn, row["document_id"]) if r["state"] == PostingState.DONE), ZERO)
+    expected_open = Decimal(row["expected_open"] or "0") - Decimal(row["amount"] or "0")
+    state = PaymentState.PARTIAL if expected_open > 0 else PaymentState.PAYMENT_POSTED
+    documents.set_payment(conn, row["document_id"], state, f"bill payment {txn_id} for {recorded:.2f}", payment_txn_id=txn_id, payment_recorded=f"{recorded:.2f}")

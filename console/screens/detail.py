@@ -15,7 +15,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Footer, Header, Static
 
 from console.client import ApiError, WorkerUnreachable
-from console.format import long_time, money, plain, state_style
+from console.format import long_time, money, payment_style, plain, state_style
 from console.screens.actions import DocumentActions
 from console.widgets.qbxml_viewer import QbxmlViewer
 from console.widgets.status_bar import StatusBar
@@ -40,6 +40,15 @@ def header_text(d: Document) -> Text:
         t.append(f"  [{d.flag}]", style="bold magenta")
     t.append(f"\namount {money(d.amount, d.currency)} · {d.who or '-'} · approval {d.approval_status or '-'}")
     t.append(f"\nQuickBooks txn {d.quickbooks_txn_id or '-'} · updated {long_time(d.updated_at)} · attempts {d.attempts}")
+    if d.payment_label:
+        t.append("\npayment ")
+        t.append(d.payment_label, style=payment_style(d.payment) + " bold")
+        if d.concur_paid_amount or d.concur_paid_date:
+            t.append(f" · Concur paid {money(d.concur_paid_amount, d.currency)} on {d.concur_paid_date or '-'}")
+        if d.payment_recorded:
+            t.append(f" · recorded {money(d.payment_recorded, d.currency)}")
+        if d.payment_txn_id:
+            t.append(f" · bill payment {d.payment_txn_id}")
     return t
 
 

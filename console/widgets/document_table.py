@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from console.format import plain, short_time, state_style
+from console.format import payment_style, plain, short_time, state_style
 from console.widgets.paged_table import PagedTable
 from shared.api import Document
 
 # Most telling first, so an 80-column terminal shows the reason; the table scrolls sideways for the rest.
 COLUMNS = (("company", "Company", 8), ("concur_id", "Concur id", 12), ("state", "State", 8), ("amount", "Amount", 11),
-           ("who", "Employee / vendor", 17), ("reason", "Reason", 30), ("updated", "Updated", 11), ("id", "ID", 5))
+           ("who", "Employee / vendor", 17), ("reason", "Reason", 30), ("payment", "Payment", 15), ("updated", "Updated", 11),
+           ("id", "ID", 5))
 
 
 def row_cells(d: Document) -> tuple[object, ...]:
@@ -19,6 +20,7 @@ def row_cells(d: Document) -> tuple[object, ...]:
         plain(f"{d.amount} {d.currency or ''}".strip() if d.amount else "-", justify="right"),
         plain(d.who),
         plain(d.reason + (f" [{d.flag}]" if d.flag else "")),
+        plain(d.payment_label, style=payment_style(d.payment)),
         plain(short_time(d.updated_at)),
         plain(d.id),
     )

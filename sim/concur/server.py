@@ -700,6 +700,15 @@ class _App:
             rows = [r for r in data.reports.values() if not r.deleted and (after is None or r.modified > after)]
             rows.sort(key=lambda r: (r.modified, r.id))
             return 200, self._page(rows, query, 25, path, lambda r: render.report_v3(r, data.employees[r.owner], base), "Items")
+        if method == "GET" and path.startswith("/api/v3.0/expense/reports/"):
+            # One report (v3 "…/reports/{id}?user=<login>"): the owner's login, or ALL.
+            report = data.reports.get(path[len("/api/v3.0/expense/reports/"):].strip("/"))
+            if report is None or report.deleted:
+                return not_found
+            owner = data.employees[report.owner]
+            if query.get("user") not in ("ALL", owner.login):
+                return not_found
+            return 200, render.report_v3(report, owner, base)
         if method == "GET" and path.startswith("/api/v3.0/invoice/paymentrequestdigests"):
             rest = path[len("/api/v3.0/invoice/paymentrequestdigests"):].strip("/")
             if rest:

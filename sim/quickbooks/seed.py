@@ -22,6 +22,7 @@ from sim.quickbooks.state import CompanyState
 CHART_OF_ACCOUNTS: tuple[tuple[str, str, str], ...] = (
     ("Checking", "Bank", "10100"),
     ("Savings", "Bank", "10200"),
+    ("Concur Clearing", "Bank", "10300"),  # funded by Concur's Expense Pay / Invoice Pay debits
     ("Accounts Receivable", "AccountsReceivable", "11000"),
     ("Employee Advances", "OtherCurrentAsset", "12100"),
     ("Accounts Payable", "AccountsPayable", "20000"),

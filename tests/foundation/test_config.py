@@ -109,6 +109,17 @@ def test_relative_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:
     assert config.company("demo").concur.webhook_public_keys == (tmp_path / "var" / "demo" / "concur-webhook.pem",)
 
 
+def test_concur_pays_needs_its_clearing_account(tmp_path: Path) -> None:
+    text = shipped(tmp_path).replace('closed_period = "hold"', 'closed_period = "hold"\nconcur_pays = true', 1)
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, text), environ={})
+    assert any("companies[0].posting.concur_payment_account: required when concur_pays = true" in p for p in caught.value.problems)
+    text = text.replace("concur_pays = true", 'concur_pays = true\nconcur_payment_account = " Concur Clearing "', 1)
+    posting = load_config(write(tmp_path, text), environ={}).company("demo").posting
+    assert posting.concur_pays and posting.concur_payment_account == "Concur Clearing"
+    assert not load_config(ROOT / "mlc.toml", environ={}).company("demo").posting.concur_pays  # off by default
+
+
 def test_invoice_and_currency_keys(tmp_path: Path) -> None:
     text = shipped(tmp_path).replace('closed_period = "hold"', 'closed_period = "hold"\ninvoice_tax_account = "Sales Tax Paid"\nap_accounts = { eur = "Accounts Payable - EUR" }')
     company = load_config(write(tmp_path, text), environ={}).company("demo")

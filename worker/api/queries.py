@@ -46,7 +46,8 @@ MAX_LIMIT = 500
 
 DOCUMENT_COLUMNS = (
     "id, company, kind, concur_id, state, reason, amount, currency, updated_at, quickbooks_txn_id, "
-    "employee, vendor, flag, approval_status, created_at, attempts"
+    "employee, vendor, flag, approval_status, created_at, attempts, "
+    "payment, concur_paid_amount, concur_paid_date, payment_recorded, payment_txn_id"
 )
 
 
@@ -125,6 +126,11 @@ def document_from_row(row: sqlite3.Row) -> Document:
         approval_status=row["approval_status"] or "",
         created_at=row["created_at"] or "",
         attempts=row["attempts"] or 0,
+        payment=row["payment"] or "",
+        concur_paid_amount=row["concur_paid_amount"],
+        concur_paid_date=row["concur_paid_date"],
+        payment_recorded=row["payment_recorded"],
+        payment_txn_id=row["payment_txn_id"] or "",
     )
 
 

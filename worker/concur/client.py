@@ -409,6 +409,14 @@ class ConcurClient:
         # v3 ids are opaque and may contain '$': always percent-encode.
         return await self.get(company, f"/api/v3.0/invoice/paymentrequest/{quote(request_id, safe='')}")
 
+    async def get_report_v3(self, company: str, report_id: str, login: str) -> dict[str, Any] | None:
+        """One report through v3 (``…/reports/{id}?user=<login>``): the only public source of a
+        report's ``PaidDate`` (v4 has none). None when v3 does not show it."""
+        try:
+            return await self.get(company, f"/api/v3.0/expense/reports/{quote(report_id, safe='')}", {"user": login or "ALL"})
+        except ConcurNotFound:
+            return None
+
     async def get_payment_request_digest(self, company: str, request_id: str) -> dict[str, Any] | None:
         try:
             return await self.get(company, f"/api/v3.0/invoice/paymentrequestdigests/{quote(request_id, safe='')}")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from shared.domain import Document
-from shared.types import DocKind
+from shared.types import CONCUR_PAID, DocKind
 from worker.concur import normalise
 from worker.concur.client import ConcurClient
 from worker.concur.errors import BadConcurData
@@ -95,7 +95,12 @@ async def fetch_expense_report(client: ConcurClient, company: str, href: str, *,
     ids = set().union(*(normalise.allocation_list_item_ids(a) for a in allocations.values())) if allocations else set()
     codes = await resolve_list_items(client, company, ids, cache)
     owner = await client.get_user(company, owner_id)
-    return normalise.normalise_report(report, expenses, allocations, owner, codes.get, modified_at, itemizations)
+    paid_date = None
+    if report.get("paymentStatusId") == CONCUR_PAID:
+        # v4 states no paid date; the v3 report does (PaidDate), read as the owner's.
+        login = str((owner or {}).get("userName") or "") if isinstance(owner, dict) else ""
+        paid_date = normalise.report_paid_date(await client.get_report_v3(company, report_id, login))
+    return normalise.normalise_report(report, expenses, allocations, owner, codes.get, modified_at, itemizations, paid_date=paid_date)
 
 
 async def fetch_invoice(client: ConcurClient, company: str, request_id: str, *, modified_at: str = "") -> Document:

@@ -147,6 +147,13 @@ def normalise_employee(user_id: str, user: Mapping[str, Any] | None) -> Employee
     )
 
 
+def report_paid_date(report_v3: Mapping[str, Any] | None) -> dt.date | None:
+    """v3 report ``PaidDate`` (``2026-01-05T00:00:00``), where the v4 report states none."""
+    if not report_v3 or not report_v3.get("PaidDate"):
+        return None
+    return _opt_date(report_v3.get("PaidDate"), f"report {report_v3.get('ID') or ''} PaidDate")
+
+
 def _flag(value: Any) -> bool | None:
     """JSON booleans, v3 strings ("true"/"Y") -> bool; absent -> None (the payload does not say)."""
     if value is None or value == "":

@@ -8,6 +8,7 @@ after posting (flagged for the operator, never posted twice).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -19,8 +20,8 @@ import trio
 
 from shared.clock import iso, now_iso, parse_iso, utc_now
 from shared.config import CompanyConfig
-from shared.domain import Document, ExpenseReport, to_json
-from shared.types import Actor, DocKind, DocState, DuplicateSource, HoldKind
+from shared.domain import Document, ExpenseReport, from_json, to_json
+from shared.types import CONCUR_PAID, Actor, DocKind, DocState, DuplicateSource, HoldKind, PaymentState
 from worker import outbox
 from worker.concur.client import CompanyCredentials, ConcurClient
 from worker.concur.errors import ConcurError, ConcurNotFound, NeedsReconnect
@@ -181,6 +182,35 @@ def content_hash(doc: Document) -> str:
     return hashlib.sha256(json.dumps(to_json(doc), sort_keys=True).encode()).hexdigest()
 
 
+def _payment_columns(doc: Document) -> dict[str, Any]:
+    """What Concur says it paid, as ``documents`` columns (none while it has not paid)."""
+    if doc.payment_status != CONCUR_PAID:
+        return {}
+    return {"concur_paid_amount": f"{doc.paid_amount:.2f}" if doc.paid_amount is not None else None,
+            "concur_paid_date": doc.paid_date.isoformat() if doc.paid_date else None}
+
+
+def _unpaid_hash(doc: Document) -> str:
+    """The document as posting sees it: Concur's payment (status, date, amount, and the
+    modification time the payment bumped) is not a change to what was posted."""
+    return content_hash(dataclasses.replace(doc, payment_status="", paid_date=None, paid_amount=None, modified_at=""))
+
+
+def _payment_news(conn: sqlite3.Connection, row: sqlite3.Row, doc: Document, digest: str) -> str | None:
+    """Concur paid the document (or paid more): store the new payment facts without touching its
+    posting. None when the news is something else."""
+    paid = _payment_columns(doc)
+    if not paid or not row["content"] or (paid["concur_paid_amount"] == row["concur_paid_amount"] and row["payment"]):
+        return None
+    if _unpaid_hash(doc) != _unpaid_hash(from_json(json.loads(row["content"]))):
+        return None
+    documents.set_fields(conn, row["id"], content=json.dumps(to_json(doc)), content_hash=digest, concur_modified_at=doc.modified_at or row["concur_modified_at"])
+    # A payment held for a person stays held; otherwise Concur's payment is due in QuickBooks.
+    state = PaymentState.HELD if row["payment"] == PaymentState.HELD else PaymentState.PAID_IN_CONCUR
+    documents.set_payment(conn, row["id"], state, f"Concur paid {paid['concur_paid_amount'] or 'it'}", Actor.CONCUR, **paid)
+    return "paid"
+
+
 def _due(conn: sqlite3.Connection, limit: int) -> list[sqlite3.Row]:
     now = now_iso()
     received = conn.execute(
@@ -206,11 +236,15 @@ def store_fetched(conn: sqlite3.Connection, document_id: int, doc: Document) -> 
     if state is DocState.RECEIVED:
         if vendor_hint:
             columns["vendor"] = vendor_hint
+        if paid := _payment_columns(doc):  # paid in Concur before it was posted: posted, then paid
+            columns.update(paid, payment=str(PaymentState.PAID_IN_CONCUR))
         documents.set_state(conn, document_id, DocState.FETCHED, "", Actor.CONCUR, "fetched", {"hash": digest[:12]}, **columns)
         return "fetched"
     if recheck is None:
         return "ignored"
-    if digest == (row["posted_hash"] or row["content_hash"]):
+    if news := _payment_news(conn, row, doc, digest):
+        return news
+    if digest in (row["posted_hash"] or row["content_hash"], row["content_hash"]):
         why = "Concur reported the document again, unchanged"
         documents.note(conn, document_id, Actor.CONCUR, "duplicate_skipped", {"why": why})
         # The sweep's news is "sweep" (one row per document version, counted); an event's names it.

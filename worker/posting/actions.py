@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from shared.types import DocState, HoldKind
+from shared.types import DocState, HoldKind, PaymentState
 from worker.outbox import accept_hand_keyed, cancel_queued, check_again
 from worker.store import documents, fis
 from worker.store.documents import InvalidTransition
@@ -43,6 +43,12 @@ def apply_action(conn: sqlite3.Connection, document_id: int, action: str, reason
         # Settlement asks QuickBooks first: found -> back to posted, absent -> re-planned and sent.
         documents.set_state(conn, document_id, DocState.UNKNOWN, f"replay requested: checking QuickBooks first ({reason})" if reason else "replay requested: checking QuickBooks first", actor, "replay", {"force": True})
         check_again(conn, document_id)
+        return documents.get(conn, document_id)
+    if action == "release" and state is DocState.POSTED and row["payment"] == PaymentState.HELD:
+        # A held payment (QuickBooks refused it, or showed the item paid): ask QuickBooks again.
+        # The refused row is retired so the new payment row is not blocked behind it.
+        cancel_queued(conn, document_id, superseded_failures=True)
+        documents.set_payment(conn, document_id, PaymentState.PAID_IN_CONCUR, reason or "payment released by operator", actor)
         return documents.get(conn, document_id)
     if state not in _ALLOWED[action]:
         raise InvalidTransition(state, f"cannot {action} a document that is {state}")

@@ -21,6 +21,7 @@ __all__ = [
     "invoice_memo",
     "invoice_ref_number",
     "journal_ref_number",
+    "payment_ref_number",
     "report_memo",
     "to_latin1",
 ]  # fmt: skip
@@ -32,6 +33,8 @@ BILL_REF_MAX = 20
 JOURNAL_REF_MAX = 11
 BILL_PREFIX = "CNC-"  # 4 + 16 base32 characters = 20
 JOURNAL_PREFIX = "C"  # 1 + 10 base32 characters = 11
+PAYMENT_REF_MAX = 11  # BillPaymentCheck RefNumber (the check number)
+PAYMENT_PREFIX = "P"  # 1 + 10 base32 characters = 11
 
 
 def _identity(company: str, kind: str, concur_id: str) -> str:
@@ -61,6 +64,12 @@ def bill_ref_number(company: str, kind: str, concur_id: str) -> str:
 def journal_ref_number(company: str, kind: str, concur_id: str) -> str:
     """An 11-character JournalEntry RefNumber, ``C`` and 10 base32 characters (50 bits)."""
     return JOURNAL_PREFIX + _digest32(_identity(company, kind, concur_id))[: JOURNAL_REF_MAX - len(JOURNAL_PREFIX)]
+
+
+def payment_ref_number(company: str, kind: str, concur_id: str) -> str:
+    """An 11-character BillPaymentCheck RefNumber, ``P`` and 10 base32 characters (50 bits): how a
+    payment whose answer was lost is found again (BillPaymentCheckQuery by RefNumber)."""
+    return PAYMENT_PREFIX + _digest32(_identity(company, kind, concur_id))[: PAYMENT_REF_MAX - len(PAYMENT_PREFIX)]
 
 
 def invoice_ref_number(invoice_number: str, limit: int = BILL_REF_MAX) -> str:

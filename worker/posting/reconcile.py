@@ -8,6 +8,11 @@ the approved documents, so it reflects today's mapping; the posted side comes fr
 transactions QuickBooks reports. Any row with a difference, and any approved document that has
 no plan (held, for instance), makes the result unbalanced, which ``mlc reconcile`` turns into
 exit status 1.
+
+With ``concur_pays``, what Concur paid joins the Concur side as a debit to A/P and a credit to the
+clearing account (``concur_payment_account``), and the bill payments QuickBooks accepted join the
+posted side the same way: the clearing account's row shows what Concur paid against what was
+recorded, and a payment held (paid by hand, refused) shows as a difference.
 """
 
 from __future__ import annotations
@@ -17,8 +22,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
+from shared.config import CompanyConfig
 from shared.domain import Document
 from shared.types import cents
+from worker.posting.payments import concur_paid
 from worker.posting.plan import Plan, PlanResult, document_total
 from worker.qbxml.model import BillAdd, JournalEntryAdd
 
@@ -89,8 +96,19 @@ def _key(line: PostedLine) -> tuple[str, str, str]:
     return line.account.strip().casefold(), (line.klass or "").strip().casefold(), line.currency.strip().upper()
 
 
-def reconcile(documents: Iterable[tuple[Document, PlanResult]], posted: Iterable[PostedLine]) -> Reconciliation:
-    """Compare approved Concur documents (with their planning results) to posted lines."""
+def paid_lines(doc: Document, company: CompanyConfig) -> list[PostedLine]:
+    """What Concur paid for ``doc`` as signed lines (A/P debit, clearing credit), with concur_pays."""
+    posting = company.posting
+    paid = concur_paid(doc)[0]
+    if not posting.concur_pays or not paid:
+        return []
+    currency = doc.currency.strip().upper()
+    return [PostedLine(posting.ap_account, None, paid, currency), PostedLine(posting.concur_payment_account, None, -paid, currency)]
+
+
+def reconcile(documents: Iterable[tuple[Document, PlanResult]], posted: Iterable[PostedLine], paid: Iterable[PostedLine] = ()) -> Reconciliation:
+    """Compare approved Concur documents (with their planning results, and ``paid``: what Concur
+    paid, from ``paid_lines``) to posted lines."""
     names: dict[tuple[str, str, str], tuple[str, str | None]] = {}
     concur: dict[tuple[str, str, str], Decimal] = {}
     booked: dict[tuple[str, str, str], Decimal] = {}
@@ -111,6 +129,8 @@ def reconcile(documents: Iterable[tuple[Document, PlanResult]], posted: Iterable
         planned_total += result.total
         for line in plan_lines(result, doc.currency):
             add(concur, line)
+    for line in paid:
+        add(concur, line)
     for line in posted:
         add(booked, line)
 

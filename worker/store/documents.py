@@ -11,7 +11,7 @@ import sqlite3
 from typing import Any
 
 from shared.clock import now_iso
-from shared.types import DocKind, DocState, HoldKind, Wait
+from shared.types import DocKind, DocState, HoldKind, PaymentState, Wait
 from worker.store import audit
 
 
@@ -132,3 +132,17 @@ def note_concur_modified(conn: sqlite3.Connection, company: str, kind: DocKind, 
         "UPDATE documents SET concur_modified_at = ? WHERE company = ? AND kind = ? AND concur_id = ? AND concur_modified_at < ?",
         (modified_at, company, str(kind), concur_id, modified_at),
     )
+
+
+def set_payment(conn: sqlite3.Connection, document_id: int, payment: PaymentState, why: str, actor: str = "worker", **columns: Any) -> None:
+    """Where the document's payment stands (``payment``), with its audit entry; the document's own
+    state (posted) does not change."""
+    row = get(conn, document_id)
+    columns = {"payment": str(payment), **columns}
+    if payment is PaymentState.HELD:
+        columns.setdefault("reason", f"payment held: {why}")  # people read why in the Reason column
+    elif row["payment"] == PaymentState.HELD:
+        columns.setdefault("reason", "")
+    assignments = ", ".join(f"{name} = ?" for name in columns)
+    conn.execute(f"UPDATE documents SET {assignments}, updated_at = ? WHERE id = ?", (*columns.values(), now_iso(), document_id))
+    audit.append(conn, row["company"], document_id, actor, f"payment_{payment or 'none'}", {"from": row["payment"], "to": str(payment), "why": why, **columns})
