@@ -24,8 +24,7 @@ BENCHMARKS = {
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("names", nargs="*", metavar="NAME",
-                        help="benchmarks to run (default: all): " + ", ".join(BENCHMARKS))
+    parser.add_argument("names", nargs="*", metavar="NAME", help="benchmarks to run (default: all): " + ", ".join(BENCHMARKS))
     parser.add_argument("--quick", action="store_true", help="small sizes (seconds, not minutes)")
     parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
     args = parser.parse_args(argv)
@@ -33,8 +32,11 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         if name not in BENCHMARKS:
             parser.error(f"unknown benchmark {name!r}; choose from {', '.join(BENCHMARKS)}")
-    print(f"# ml-connector benchmarks ({'quick' if args.quick else 'full'}) — Python {platform.python_version()}, "
-          f"{platform.system()} {platform.machine()}, {_cpus()} CPU(s)", flush=True)
+    print(
+        f"# ml-connector benchmarks ({'quick' if args.quick else 'full'}) — Python {platform.python_version()}, "
+        f"{platform.system()} {platform.machine()}, {_cpus()} CPU(s)",
+        flush=True,
+    )
     results = {}
     for name in names:
         started = time.perf_counter()
@@ -54,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _cpus() -> int:
     import os
+
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 

@@ -37,31 +37,68 @@ def _allocs(amount: Decimal, i: int) -> tuple[Allocation, ...]:
     shares = [(amount * p / 100).quantize(D("0.01")) for p in SPLIT[:2]]
     shares.append(amount - sum(shares))
     classes, projects = ["CC-100", "CC-200", "CC-300"], ["PRJ-7", "PRJ-12", "PRJ-31"]
-    return tuple(Allocation(percentage=p, amount=s, fields={"custom1": classes[(i + k) % 3], "custom2": projects[(i + 2 * k) % 3]})
-                 for k, (p, s) in enumerate(zip(SPLIT, shares, strict=True)))
+    return tuple(
+        Allocation(percentage=p, amount=s, fields={"custom1": classes[(i + k) % 3], "custom2": projects[(i + 2 * k) % 3]})
+        for k, (p, s) in enumerate(zip(SPLIT, shares, strict=True))
+    )
 
 
 def documents(count: int) -> list:
-    employees = [Employee(employee_id=f"0B5C1F2E-1111-2222-3333-{n:012d}", name=f"Employee {n}", email=f"e{n}@example.com", employee_code=f"E{n}")
-                 for n in range(6)]
+    employees = [
+        Employee(employee_id=f"0B5C1F2E-1111-2222-3333-{n:012d}", name=f"Employee {n}", email=f"e{n}@example.com", employee_code=f"E{n}") for n in range(6)
+    ]
     docs: list[ExpenseReport | Invoice] = []
     for i in range(count):
         if i % 2 == 0:
             expenses = tuple(
-                Expense(expense_id=f"EXP{i}-{k}", expense_type=TYPES[(i + k) % len(TYPES)], expense_type_name="x",
-                        transaction_date=dt.date(2026, 3, 1 + k), amount=D(f"{100 + i % 97}.{k}7"),
-                        payment_type="CBCP" if k == 0 and i % 4 == 0 else "CASH", merchant="Merchant", allocations=())
-                for k in range(3))
+                Expense(
+                    expense_id=f"EXP{i}-{k}",
+                    expense_type=TYPES[(i + k) % len(TYPES)],
+                    expense_type_name="x",
+                    transaction_date=dt.date(2026, 3, 1 + k),
+                    amount=D(f"{100 + i % 97}.{k}7"),
+                    payment_type="CBCP" if k == 0 and i % 4 == 0 else "CASH",
+                    merchant="Merchant",
+                    allocations=(),
+                )
+                for k in range(3)
+            )
             expenses = tuple(Expense(**{**e.__dict__, "allocations": _allocs(e.amount, i)}) for e in expenses)
-            docs.append(ExpenseReport(report_id=f"{i:020X}", name=f"Trip {i}", owner=employees[i % 6], currency="USD", approval_status="A_APPR",
-                                      total=sum((e.amount for e in expenses), D(0)), report_date=dt.date(2026, 3, 10), expenses=expenses))
+            docs.append(
+                ExpenseReport(
+                    report_id=f"{i:020X}",
+                    name=f"Trip {i}",
+                    owner=employees[i % 6],
+                    currency="USD",
+                    approval_status="A_APPR",
+                    total=sum((e.amount for e in expenses), D(0)),
+                    report_date=dt.date(2026, 3, 10),
+                    expenses=expenses,
+                )
+            )
         else:
-            lines = tuple(InvoiceLine(line_id=str(k + 1), description=f"line {k}", expense_type=TYPES[(i + k) % len(TYPES)],
-                                      amount=D(f"{200 + i % 53}.{k}1"), allocations=()) for k in range(2))
+            lines = tuple(
+                InvoiceLine(
+                    line_id=str(k + 1), description=f"line {k}", expense_type=TYPES[(i + k) % len(TYPES)], amount=D(f"{200 + i % 53}.{k}1"), allocations=()
+                )
+                for k in range(2)
+            )
             lines = tuple(InvoiceLine(**{**li.__dict__, "allocations": _allocs(li.amount, i)}) for li in lines)
-            docs.append(Invoice(request_id=f"PR${i}$ABCD", invoice_number=f"INV-{i}", vendor_name=f"Vendor {i % 9}", vendor_code=f"V{i % 9}",
-                                currency="USD", approval_status="A_APPR", total=sum((li.amount for li in lines), D(0)),
-                                invoice_date=dt.date(2026, 3, 5), due_date=dt.date(2026, 4, 4), terms="Net 30", lines=lines))
+            docs.append(
+                Invoice(
+                    request_id=f"PR${i}$ABCD",
+                    invoice_number=f"INV-{i}",
+                    vendor_name=f"Vendor {i % 9}",
+                    vendor_code=f"V{i % 9}",
+                    currency="USD",
+                    approval_status="A_APPR",
+                    total=sum((li.amount for li in lines), D(0)),
+                    invoice_date=dt.date(2026, 3, 5),
+                    due_date=dt.date(2026, 4, 4),
+                    terms="Net 30",
+                    lines=lines,
+                )
+            )
     return docs
 
 
@@ -91,7 +128,7 @@ def bench(quick: bool, *, count: int | None = None, repeats: int = 5) -> tuple[l
     tagged = [[Tagged(str(i * 10 + k), w.request) for k, w in enumerate(writes_of(p))] for i, p in enumerate(plans)]
     elements = [[request_element(t) for t in ts] for ts in tagged]
     responses = [qb.process(wrap_requests([build_request(t) for t in ts])).response for ts in tagged]
-    assert all("statusCode=\"0\"" in r for r in responses[:10]), responses[0][:500]
+    assert all('statusCode="0"' in r for r in responses[:10]), responses[0][:500]
 
     def best(fn) -> float:
         times = []
@@ -113,6 +150,8 @@ def bench(quick: bool, *, count: int | None = None, repeats: int = 5) -> tuple[l
         Figure("cpu: qbXML build / document", build_s * 1000, floor_s * 1000, "ms", "", None),
         Figure("cpu: response parse / document", parse_s * 1000, floor_s * 1000, "ms", "", None),
     ]
-    notes = [f"{n} documents (half reports with 3 expenses, half invoices with 2 lines; every line 3-way allocated), "
-             f"{writes} writes; best of {repeats}; baseline = lxml etree.tostring of the same request elements"]
+    notes = [
+        f"{n} documents (half reports with 3 expenses, half invoices with 2 lines; every line 3-way allocated), "
+        f"{writes} writes; best of {repeats}; baseline = lxml etree.tostring of the same request elements"
+    ]
     return figures, notes

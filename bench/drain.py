@@ -84,6 +84,7 @@ def _with_batch(batch: BatchLimits | None):
         if batch is not None:
             app.extensions["qbwc"] = QbwcService(ctx, batch=batch)
         return app
+
     return original, create_app
 
 
@@ -94,8 +95,9 @@ async def _run(reports: int, invoices: int, batch: BatchLimits | None, run_dir: 
     try:
         async with trio.open_nursery() as nursery:
             started = time.perf_counter()
-            h = await harness.start(nursery, config, run_dir, reports=reports, invoices=invoices, worker_port=0, concur_port=0,
-                                    latency=LATENCY, clock_scale=1.0)
+            h = await harness.start(
+                nursery, config, run_dir, reports=reports, invoices=invoices, worker_port=0, concur_port=0, latency=LATENCY, clock_scale=1.0
+            )
             set_busy: list[float] = []
             sim_cpu = [0.0]
             process = h.company_file.process
@@ -106,6 +108,7 @@ async def _run(reports: int, invoices: int, batch: BatchLimits | None, run_dir: 
                 sim_cpu[0] += time.perf_counter() - began
                 set_busy.append(result.busy_seconds)
                 return result
+
             h.company_file.process = recording_process
 
             expected = harness.approve_everything(h)
@@ -125,12 +128,22 @@ async def _run(reports: int, invoices: int, batch: BatchLimits | None, run_dir: 
             wall = time.perf_counter() - t0
             summary = harness.summary(h, wall)
             run = DrainRun(
-                documents=expected, wall_s=wall, busy_s=sum(s.quickbooks_busy_s for s in h.sessions),
-                soap_calls=sum(len(s.soap_calls) for s in h.sessions), sessions=len(h.sessions), message_sets=len(set_busy),
-                max_set_busy_s=max(set_busy, default=0.0), noops=sum(s.noops for s in h.sessions), posted=counts.get("posted", 0),
-                quickbooks_transactions=summary["quickbooks_transactions"], quickbooks_duplicates=summary["quickbooks_duplicates"],
-                totals_match=summary["concur_total"] == summary["quickbooks_total"], planning_s=planning_s, set_busy=set_busy,
-                sim_cpu_s=sim_cpu[0], worker_s={k: v - before.get(k, 0.0) for k, v in _callback_seconds(h).items()},
+                documents=expected,
+                wall_s=wall,
+                busy_s=sum(s.quickbooks_busy_s for s in h.sessions),
+                soap_calls=sum(len(s.soap_calls) for s in h.sessions),
+                sessions=len(h.sessions),
+                message_sets=len(set_busy),
+                max_set_busy_s=max(set_busy, default=0.0),
+                noops=sum(s.noops for s in h.sessions),
+                posted=counts.get("posted", 0),
+                quickbooks_transactions=summary["quickbooks_transactions"],
+                quickbooks_duplicates=summary["quickbooks_duplicates"],
+                totals_match=summary["concur_total"] == summary["quickbooks_total"],
+                planning_s=planning_s,
+                set_busy=set_busy,
+                sim_cpu_s=sim_cpu[0],
+                worker_s={k: v - before.get(k, 0.0) for k, v in _callback_seconds(h).items()},
             )
             await harness.stop_worker(h)
             nursery.cancel_scope.cancel()
@@ -160,10 +173,12 @@ def run_once(reports: int, invoices: int, batch: BatchLimits | None, timeout_s: 
 
 
 def describe(label: str, run: DrainRun) -> str:
-    return (f"{label}: {run.documents} docs, {run.posted} posted, wall {run.wall_s:.1f}s, QuickBooks busy {run.busy_s:.1f}s "
-            f"({run.busy_share:.2f}), {run.soap_calls} SOAP calls in {run.sessions} session(s), {run.message_sets} message sets "
-            f"(largest {run.max_set_busy_s:.2f}s), NoOps {run.noops}, QB transactions {run.quickbooks_transactions} "
-            f"(duplicates {run.quickbooks_duplicates}), totals match: {run.totals_match}; before the clock {run.planning_s:.1f}s")
+    return (
+        f"{label}: {run.documents} docs, {run.posted} posted, wall {run.wall_s:.1f}s, QuickBooks busy {run.busy_s:.1f}s "
+        f"({run.busy_share:.2f}), {run.soap_calls} SOAP calls in {run.sessions} session(s), {run.message_sets} message sets "
+        f"(largest {run.max_set_busy_s:.2f}s), NoOps {run.noops}, QB transactions {run.quickbooks_transactions} "
+        f"(duplicates {run.quickbooks_duplicates}), totals match: {run.totals_match}; before the clock {run.planning_s:.1f}s"
+    )
 
 
 def bench(quick: bool, *, size: int | None = None, baseline_size: int | None = None) -> tuple[list[Figure], list[str]]:
@@ -173,27 +188,51 @@ def bench(quick: bool, *, size: int | None = None, baseline_size: int | None = N
     nb = baseline_size or min(n, 100 if quick else 200)
     run = run_once(n, n, None)
     base = run_once(nb, nb, BatchLimits(max_requests=1))
-    notes = [describe(f"batched (default BatchLimits {BatchLimits()})", run), describe("baseline (max_requests=1)", base),
-             f"latency model: {LATENCY}, network {NETWORK_S * 1000:.0f} ms per SOAP call, SimClock(scale=1) (real time)"]
+    notes = [
+        describe(f"batched (default BatchLimits {BatchLimits()})", run),
+        describe("baseline (max_requests=1)", base),
+        f"latency model: {LATENCY}, network {NETWORK_S * 1000:.0f} ms per SOAP call, SimClock(scale=1) (real time)",
+    ]
     correct = run.posted == run.documents and run.quickbooks_duplicates == 0 and run.totals_match
     limits = ""
     if run.busy_share < 0.85:
         idle = run.wall_s - run.busy_s
         worker = sum(run.worker_s.values())
         top = ", ".join(f"{k} {v:.2f}s" for k, v in sorted(run.worker_s.items(), key=lambda kv: -kv[1])[:3])
-        limits = (f"QuickBooks idle {idle:.1f}s of {run.wall_s:.1f}s: network {run.soap_calls} SOAP calls x {NETWORK_S * 1000:.0f} ms = "
-                  f"{run.soap_calls * NETWORK_S:.1f}s; worker answering callbacks {worker:.1f}s ({top}); QuickBooks simulator's own "
-                  f"Python time {run.sim_cpu_s:.1f}s (same process, a harness cost); rest (HTTP, scheduling, between sessions) "
-                  f"{max(0.0, idle - run.soap_calls * NETWORK_S - worker - run.sim_cpu_s):.1f}s; NoOps: {run.noops}")
+        limits = (
+            f"QuickBooks idle {idle:.1f}s of {run.wall_s:.1f}s: network {run.soap_calls} SOAP calls x {NETWORK_S * 1000:.0f} ms = "
+            f"{run.soap_calls * NETWORK_S:.1f}s; worker answering callbacks {worker:.1f}s ({top}); QuickBooks simulator's own "
+            f"Python time {run.sim_cpu_s:.1f}s (same process, a harness cost); rest (HTTP, scheduling, between sessions) "
+            f"{max(0.0, idle - run.soap_calls * NETWORK_S - worker - run.sim_cpu_s):.1f}s; NoOps: {run.noops}"
+        )
     figures = [
         Figure("drain: QuickBooks busy share", run.busy_share, base.busy_share, "", ">= 0.85", run.busy_share >= 0.85, limits),
-        Figure("drain: SOAP round trips / document", run.calls_per_doc, base.calls_per_doc, "", "<= baseline/10",
-               run.calls_per_doc * 10 <= base.calls_per_doc),
-        Figure("drain: wall time / document", run.wall_per_doc * 1000, base.wall_per_doc * 1000, "ms", "", None,
-               f"batched {run.documents} docs in {run.wall_s:.1f}s; baseline {base.documents} docs in {base.wall_s:.1f}s"),
-        Figure("drain: largest message set, QuickBooks time", run.max_set_busy_s, base.max_set_busy_s, "s", f"< {MESSAGE_SET_BUDGET_S:.0f} s",
-               run.max_set_busy_s < MESSAGE_SET_BUDGET_S),
-        Figure("drain: posted once, totals equal Concur", 1.0 if correct else 0.0, None, "", "= 1", correct,
-               f"{run.posted}/{run.documents} posted, {run.quickbooks_duplicates} duplicates, totals match {run.totals_match}"),
+        Figure("drain: SOAP round trips / document", run.calls_per_doc, base.calls_per_doc, "", "<= baseline/10", run.calls_per_doc * 10 <= base.calls_per_doc),
+        Figure(
+            "drain: wall time / document",
+            run.wall_per_doc * 1000,
+            base.wall_per_doc * 1000,
+            "ms",
+            "",
+            None,
+            f"batched {run.documents} docs in {run.wall_s:.1f}s; baseline {base.documents} docs in {base.wall_s:.1f}s",
+        ),
+        Figure(
+            "drain: largest message set, QuickBooks time",
+            run.max_set_busy_s,
+            base.max_set_busy_s,
+            "s",
+            f"< {MESSAGE_SET_BUDGET_S:.0f} s",
+            run.max_set_busy_s < MESSAGE_SET_BUDGET_S,
+        ),
+        Figure(
+            "drain: posted once, totals equal Concur",
+            1.0 if correct else 0.0,
+            None,
+            "",
+            "= 1",
+            correct,
+            f"{run.posted}/{run.documents} posted, {run.quickbooks_duplicates} duplicates, totals match {run.totals_match}",
+        ),
     ]
     return figures, notes

@@ -45,13 +45,25 @@ def signed_events(sim: ConcurSim, count: int, path: Path) -> Path:
     with path.open("w", encoding="utf-8") as out:
         for index in range(count):
             event_id = str(uuid.uuid4())
-            body = json.dumps({
-                "id": event_id, "correlationId": event_id, "route": "stable", "eventType": "statusChanged",
-                "topic": "public.concur.expense.report", "timeStamp": "2026-03-10T12:00:00Z",
-                "facts": {"reportType": "Regular", "companyId": other_company, "reportId": f"{index:020X}",
-                          "currentApprovalStatus": "A_APPR", "previousApprovalStatus": "A_PEND",
-                          "href": f"https://example.invalid/expensereports/v4/users/x/context/TRAVELER/reports/{index:020X}"},
-            }, separators=(",", ":"))
+            body = json.dumps(
+                {
+                    "id": event_id,
+                    "correlationId": event_id,
+                    "route": "stable",
+                    "eventType": "statusChanged",
+                    "topic": "public.concur.expense.report",
+                    "timeStamp": "2026-03-10T12:00:00Z",
+                    "facts": {
+                        "reportType": "Regular",
+                        "companyId": other_company,
+                        "reportId": f"{index:020X}",
+                        "currentApprovalStatus": "A_APPR",
+                        "previousApprovalStatus": "A_PEND",
+                        "href": f"https://example.invalid/expensereports/v4/users/x/context/TRAVELER/reports/{index:020X}",
+                    },
+                },
+                separators=(",", ":"),
+            )
             out.write(json.dumps({"body": body, "signature": sim.sign(body.encode("utf-8"))}) + "\n")
     return path
 
@@ -69,15 +81,29 @@ async def wait_healthy(url: str, timeout_s: float = 30.0) -> None:
 
 
 async def load(url: str, events: Path, mode: str, concurrency: int = 16) -> dict:
-    command = [sys.executable, "-m", "bench.loadgen", url + "/webhooks/concur", str(events), "--mode", mode,
-               "--concurrency", str(concurrency), "--rate", str(PACED_RATE)]
+    command = [
+        sys.executable,
+        "-m",
+        "bench.loadgen",
+        url + "/webhooks/concur",
+        str(events),
+        "--mode",
+        mode,
+        "--concurrency",
+        str(concurrency),
+        "--rate",
+        str(PACED_RATE),
+    ]
     done = await trio.run_process(command, capture_stdout=True, cwd=str(REPO))
     return json.loads(done.stdout.decode().strip().splitlines()[-1])
 
 
 async def serve_process(command: list[str], url: str, nursery: trio.Nursery, env: dict | None = None) -> trio.Process:
-    process = await nursery.start(lambda task_status: trio.run_process(command, cwd=str(REPO), env=env, check=False, task_status=task_status,
-                                                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    process = await nursery.start(
+        lambda task_status: trio.run_process(
+            command, cwd=str(REPO), env=env, check=False, task_status=task_status, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+    )
     await wait_healthy(url)
     return process
 
@@ -85,8 +111,20 @@ async def serve_process(command: list[str], url: str, nursery: trio.Nursery, env
 async def _run(run_dir: Path, count: int) -> dict:
     config = load_config(REPO / "mlc.toml")
     company = config.companies[0]
-    sim = ConcurSim(7, [CompanyParams(id=company.id, uuid=company.concur.company_uuid, client_id=company.concur.client_id,
-                                      client_secret=company.concur.client_secret.reveal(), request_token="demo-request-token", reports=0, invoices=0)])
+    sim = ConcurSim(
+        7,
+        [
+            CompanyParams(
+                id=company.id,
+                uuid=company.concur.company_uuid,
+                client_id=company.concur.client_id,
+                client_secret=company.concur.client_secret.reveal(),
+                request_token="demo-request-token",
+                reports=0,
+                invoices=0,
+            )
+        ],
+    )
     results: dict = {}
     async with trio.open_nursery() as nursery:
         concur_url = await sim.serve(nursery, "127.0.0.1", 0)
@@ -133,11 +171,27 @@ def bench(quick: bool, *, count: int | None = None) -> tuple[list, list[str]]:
         Figure("intake: events/s (16 concurrent)", rate, bare_rate, "/s", ">= 0.6 x bare", rate >= 0.6 * bare_rate),
         Figure("intake: p50 latency (16 concurrent)", median(worker["latencies_ms"]), median(bare["latencies_ms"]), "ms", "", None),
         Figure("intake: p99 latency (16 concurrent)", percentile(worker["latencies_ms"], 99), percentile(bare["latencies_ms"], 99), "ms", "", None),
-        Figure(f"intake: p99 latency at {PACED_RATE:.0f} events/s", p99_paced, percentile(bare["latencies_ms"], 99), "ms", "< 50 ms", p99_paced < 50,
-               f"achieved {paced_rate:.0f} events/s; p50 {median(paced['latencies_ms']):.1f} ms"),
-        Figure("intake: every 200 stored", 1.0 if all_ok else 0.0, None, "", "= 1", all_ok,
-               f"{worker['ok'] + paced['ok']} answered 200, {r['stored']} rows in events; statuses {worker['statuses']} / {paced['statuses']}"),
+        Figure(
+            f"intake: p99 latency at {PACED_RATE:.0f} events/s",
+            p99_paced,
+            percentile(bare["latencies_ms"], 99),
+            "ms",
+            "< 50 ms",
+            p99_paced < 50,
+            f"achieved {paced_rate:.0f} events/s; p50 {median(paced['latencies_ms']):.1f} ms",
+        ),
+        Figure(
+            "intake: every 200 stored",
+            1.0 if all_ok else 0.0,
+            None,
+            "",
+            "= 1",
+            all_ok,
+            f"{worker['ok'] + paced['ok']} answered 200, {r['stored']} rows in events; statuses {worker['statuses']} / {paced['statuses']}",
+        ),
     ]
-    notes = [f"{n} distinct signed events per run; load generator: bench/loadgen.py (raw keep-alive HTTP/1.1 on trio, its own process); "
-             f"bare statuses {bare['statuses']}"]
+    notes = [
+        f"{n} distinct signed events per run; load generator: bench/loadgen.py (raw keep-alive HTTP/1.1 on trio, its own process); "
+        f"bare statuses {bare['statuses']}"
+    ]
     return figures, notes

@@ -50,8 +50,10 @@ class Connection:
 
 def raw_request(host: str, path: str, event: dict) -> bytes:
     body = event["body"].encode("utf-8")
-    return (f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
-            f"Concur-Signature: {event['signature']}\r\nContent-Length: {len(body)}\r\n\r\n").encode("ascii") + body
+    return (
+        f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+        f"Concur-Signature: {event['signature']}\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode("ascii") + body
 
 
 async def run(url: str, events: list[dict], mode: str, concurrency: int, rate: float) -> dict:
@@ -86,6 +88,7 @@ async def run(url: str, events: list[dict], mode: str, concurrency: int, rate: f
         async def loop() -> None:
             for raw in queue:
                 await send(raw)
+
         async with trio.open_nursery() as nursery:
             for _ in range(concurrency):
                 nursery.start_soon(loop)

@@ -145,8 +145,17 @@ def demo(ctx: Context, headless: bool, reports: int, invoices: int, seed: int, a
     """Worker + simulated Concur, QuickBooks and Web Connector on loopback, with generated data."""
     from mlc.demo import run_demo
 
-    sys.exit(run_demo(ctx.config_path, headless=headless or not sys.stdout.isatty(), reports=reports, invoices=invoices, seed=seed,
-                      accounts_by_code=accounts_by_code, fis=fis))
+    sys.exit(
+        run_demo(
+            ctx.config_path,
+            headless=headless or not sys.stdout.isatty(),
+            reports=reports,
+            invoices=invoices,
+            seed=seed,
+            accounts_by_code=accounts_by_code,
+            fis=fis,
+        )
+    )
 
 
 @main.command()
@@ -229,7 +238,9 @@ def _action(name: str):
     @main.command(name)
     @click.argument("document")
     @click.option("--reason", default="", help="why (kept in the audit trail)")
-    @click.option("--force", is_flag=True, help="replay a posted document (only if QuickBooks does not have it), or post an invoice held for a bill keyed by hand")
+    @click.option(
+        "--force", is_flag=True, help="replay a posted document (only if QuickBooks does not have it), or post an invoice held for a bill keyed by hand"
+    )
     @pass_ctx
     def command(ctx: Context, document: str, reason: str, force: bool) -> None:
         from mlc.tools import action_command
@@ -385,4 +396,3 @@ def company_or_fail(config: Config, company: str):
 
 if __name__ == "__main__":
     main()
-

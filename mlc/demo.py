@@ -54,7 +54,10 @@ def run_demo(config_path: str | None, *, headless: bool, reports: int, invoices:
     ports = Ports(config.worker.listen_port, _concur_port(config))
     busy = [port for port in ports if port and not _port_free(config.worker.listen_host, port)]
     if busy and config_path:
-        print(f"mlc demo: port {', '.join(map(str, busy))} is in use; is another worker or demo running? (see [worker].listen and [companies.concur].base_url)", file=sys.stderr)
+        print(
+            f"mlc demo: port {', '.join(map(str, busy))} is in use; is another worker or demo running? (see [worker].listen and [companies.concur].base_url)",
+            file=sys.stderr,
+        )
         return 1
     if busy:  # the shipped demo runs anywhere, also beside a running worker: on ports the system picks
         print(f"mlc demo: port {', '.join(map(str, busy))} is in use; the demo takes free ports instead", file=sys.stderr)
@@ -111,11 +114,24 @@ def _port_free(host: str, port: int) -> bool:
     return True
 
 
-async def _headless(config: Config, run_dir: Path, ports: Ports, reports: int, invoices: int, seed: int, accounts_by_code: bool = False, fis: bool = False) -> int:
+async def _headless(
+    config: Config, run_dir: Path, ports: Ports, reports: int, invoices: int, seed: int, accounts_by_code: bool = False, fis: bool = False
+) -> int:
     started = time.monotonic()
     async with trio.open_nursery() as nursery:
-        h = await harness.start(nursery, config, run_dir, seed=seed, reports=reports, invoices=invoices, worker_port=ports.worker, concur_port=ports.concur,
-                                accounts_by_code=accounts_by_code, fis=fis, concur_profile=DEMO_PROFILE)
+        h = await harness.start(
+            nursery,
+            config,
+            run_dir,
+            seed=seed,
+            reports=reports,
+            invoices=invoices,
+            worker_port=ports.worker,
+            concur_port=ports.concur,
+            accounts_by_code=accounts_by_code,
+            fis=fis,
+            concur_profile=DEMO_PROFILE,
+        )
         print(f"demo: worker on {h.worker.url}, simulated Concur on {h.concur.base_url}, QuickBooks file {h.company_path}", file=sys.stderr)
         expected = harness.approve_everything(h)
         await harness.deliver(h, duplicates=1, shuffle=True)
@@ -134,7 +150,9 @@ async def _headless(config: Config, run_dir: Path, ports: Ports, reports: int, i
     return 0 if result["quickbooks_duplicates"] == 0 else 1
 
 
-def _with_console(config: Config, run_dir: Path, ports: Ports, reports: int, invoices: int, seed: int, accounts_by_code: bool = False, fis: bool = False) -> int:
+def _with_console(
+    config: Config, run_dir: Path, ports: Ports, reports: int, invoices: int, seed: int, accounts_by_code: bool = False, fis: bool = False
+) -> int:
     """The simulated world runs in a thread of its own (trio); the console owns the terminal (asyncio)."""
     from console.launch import run_console
 
@@ -144,8 +162,19 @@ def _with_console(config: Config, run_dir: Path, ports: Ports, reports: int, inv
 
     async def world() -> None:
         async with trio.open_nursery() as nursery:
-            h = await harness.start(nursery, config, run_dir, seed=seed, reports=reports, invoices=invoices, worker_port=ports.worker, concur_port=ports.concur,
-                                    accounts_by_code=accounts_by_code, fis=fis, concur_profile=DEMO_PROFILE)
+            h = await harness.start(
+                nursery,
+                config,
+                run_dir,
+                seed=seed,
+                reports=reports,
+                invoices=invoices,
+                worker_port=ports.worker,
+                concur_port=ports.concur,
+                accounts_by_code=accounts_by_code,
+                fis=fis,
+                concur_profile=DEMO_PROFILE,
+            )
             state["url"] = h.worker.url
             state["token_file"] = h.config.operator.token_file
             ready.set()

@@ -33,8 +33,19 @@ DEMO_PASSWORD = "demo-sync-password"  # the password whose hash the shipped mlc.
 # account numbers of the simulated QuickBooks chart (sim/quickbooks/seed.py), as a firm whose
 # Concur codes differ from its QuickBooks numbers writes them under [companies.mapping.account_codes].
 DEMO_ACCOUNT_CODES = {
-    "6110": "62410", "6120": "62420", "6121": "62420", "6130": "62430", "6140": "62440", "6150": "62440", "6210": "64900",
-    "6430": "64300", "6510": "62410", "6520": "62420", "6300": "66700", "6310": "66900", "6320": "68100",
+    "6110": "62410",
+    "6120": "62420",
+    "6121": "62420",
+    "6130": "62430",
+    "6140": "62440",
+    "6150": "62440",
+    "6210": "64900",
+    "6430": "64300",
+    "6510": "62410",
+    "6520": "62420",
+    "6300": "66700",
+    "6310": "66900",
+    "6320": "68100",
 }
 FINAL_STATES = ("posted", "held", "failed", "skipped")
 
@@ -138,20 +149,30 @@ async def start(
     Concur's Financial Integration Service (``source = "fis"``)."""
     run_dir.mkdir(parents=True, exist_ok=True)
     company = config.companies[0]
-    concur = ConcurSim(seed, [
-        CompanyParams(
-            id=c.id, uuid=c.concur.company_uuid, client_id=c.concur.client_id, client_secret=c.concur.client_secret.reveal(),
-            request_token=c.concur.request_token.reveal() or "demo-request-token", reports=reports, invoices=invoices,
-            profile=concur_profile, fis=fis or c.concur.source == "fis",
-        )
-        for c in config.companies
-    ])
+    concur = ConcurSim(
+        seed,
+        [
+            CompanyParams(
+                id=c.id,
+                uuid=c.concur.company_uuid,
+                client_id=c.concur.client_id,
+                client_secret=c.concur.client_secret.reveal(),
+                request_token=c.concur.request_token.reveal() or "demo-request-token",
+                reports=reports,
+                invoices=invoices,
+                profile=concur_profile,
+                fis=fis or c.concur.source == "fis",
+            )
+            for c in config.companies
+        ],
+    )
     concur_url = await concur.serve(nursery, "127.0.0.1", _port(company.concur.base_url) if concur_port is None else concur_port)
     concur.write_public_key(run_dir / "concur-webhook.pem")
     config = write_run_config(config, run_dir, concur_url, worker_port, fis)
     company_path = run_dir / f"{company.id}.qbsim"
-    company_file = seed_company(company.qbwc.file_id, company.qbwc.owner_id, company_name=company.name, account_numbers=accounts_by_code,
-                                latency=latency or LatencyModel(0, 0, 0, 0, 0))
+    company_file = seed_company(
+        company.qbwc.file_id, company.qbwc.owner_id, company_name=company.name, account_numbers=accounts_by_code, latency=latency or LatencyModel(0, 0, 0, 0, 0)
+    )
     company_file.save(company_path)
     harness = Harness(config, concur, company_file, company_path, None, password, SimClock(clock_scale))
     if accounts_by_code:
@@ -163,7 +184,9 @@ async def start(
 
 async def start_worker_in(nursery: trio.Nursery, harness: Harness, port: int | None = None, stderr_log: bool = False) -> RunningWorker:
     harness.shutdown = trio.Event()
-    harness.worker = await nursery.start(lambda task_status: serve_worker(harness.config, harness.shutdown, port=port, stderr_log=stderr_log, task_status=task_status))
+    harness.worker = await nursery.start(
+        lambda task_status: serve_worker(harness.config, harness.shutdown, port=port, stderr_log=stderr_log, task_status=task_status)
+    )
     return harness.worker
 
 
@@ -200,8 +223,15 @@ async def deliver(harness: Harness, *, duplicates: int = 1, shuffle: bool = True
 
 
 async def web_connector_run(harness: Harness, knobs: FaultKnobs | None = None) -> SessionReport:
-    report = await run_session(harness.qbwc_url, harness.config.companies[0].qbwc.username, harness.password, harness.company_file, knobs, harness.clock,
-                               owner_id=harness.config.companies[0].qbwc.owner_id)
+    report = await run_session(
+        harness.qbwc_url,
+        harness.config.companies[0].qbwc.username,
+        harness.password,
+        harness.company_file,
+        knobs,
+        harness.clock,
+        owner_id=harness.config.companies[0].qbwc.owner_id,
+    )
     harness.sessions.append(report)
     harness.company_file.save(harness.company_path)
     return report
@@ -216,7 +246,9 @@ async def progress(harness: Harness) -> dict[str, int]:
     return await harness.worker.ctx.store.run(_progress)
 
 
-async def drain(harness: Harness, *, expected: int, timeout_s: float = 120.0, knobs: FaultKnobs | None = None, pause_s: float = 0.05, on_progress=None) -> dict[str, int]:
+async def drain(
+    harness: Harness, *, expected: int, timeout_s: float = 120.0, knobs: FaultKnobs | None = None, pause_s: float = 0.05, on_progress=None
+) -> dict[str, int]:
     """Run Web Connector sessions until ``expected`` documents reached a final state."""
     with trio.move_on_after(timeout_s):
         while True:
@@ -224,7 +256,9 @@ async def drain(harness: Harness, *, expected: int, timeout_s: float = 120.0, kn
             if on_progress is not None:
                 on_progress(counts)
             finished = sum(counts.get(s, 0) for s in FINAL_STATES)
-            pending = await harness.worker.ctx.store.run(lambda conn: conn.execute("SELECT COUNT(*) FROM postings WHERE state IN ('queued', 'sent', 'unknown')").fetchone()[0])
+            pending = await harness.worker.ctx.store.run(
+                lambda conn: conn.execute("SELECT COUNT(*) FROM postings WHERE state IN ('queued', 'sent', 'unknown')").fetchone()[0]
+            )
             if finished >= expected and not pending:
                 return counts
             await web_connector_run(harness, knobs)
@@ -259,11 +293,24 @@ def transaction_total(kind: str, txn: dict, company_file: CompanyFile | None = N
     if kind == "Bill":
         total = Decimal(txn["AmountDue"])
         if company_file is not None and aside:
-            total -= sum((Decimal(line["Amount"]) for line in txn.get("ExpenseLineRet", [])
-                          if (company_file.ref_name(line.get("AccountRef")) or "").casefold() in aside), Decimal(0))
+            total -= sum(
+                (
+                    Decimal(line["Amount"])
+                    for line in txn.get("ExpenseLineRet", [])
+                    if (company_file.ref_name(line.get("AccountRef")) or "").casefold() in aside
+                ),
+                Decimal(0),
+            )
         return total
-    return sum((Decimal(line["Amount"]) for line in txn.get("Lines", []) if line.get("_tag") == "JournalDebitLine"
-                and not (company_file is not None and (company_file.ref_name(line.get("AccountRef")) or "").casefold() in aside)), Decimal(0))
+    return sum(
+        (
+            Decimal(line["Amount"])
+            for line in txn.get("Lines", [])
+            if line.get("_tag") == "JournalDebitLine"
+            and not (company_file is not None and (company_file.ref_name(line.get("AccountRef")) or "").casefold() in aside)
+        ),
+        Decimal(0),
+    )
 
 
 def settlement_accounts(config: Config) -> frozenset[str]:

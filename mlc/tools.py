@@ -142,7 +142,9 @@ def accounts_report(config: Config) -> list[str]:
                 except sqlite3.DatabaseError:  # a store from an older version, or not migrated yet
                     lists = None
             if lists is None or lists.accounts is None:
-                lines.append(f"company {company.id}: {len(named)} accounts named; numbers and full names unknown until the first Web Connector run reads the QuickBooks lists")
+                lines.append(
+                    f"company {company.id}: {len(named)} accounts named; numbers and full names unknown until the first Web Connector run reads the QuickBooks lists"
+                )
                 continue
             preference = {True: "on", False: "off", None: "not known yet"}[lists.numbers_in_use]
             lines.append(f"company {company.id}: accounts as the last Web Connector run saw them (account numbers {preference}):")
@@ -209,7 +211,9 @@ def reconcile_command(config: Config, company: CompanyConfig, date_from: str | N
         mark = "" if row.difference == 0 else "  <-"
         number = lists.number_of(row.account)
         account = f"{number} · {row.account}" if number else row.account
-        click.echo(f"{account[:40]:40} {(row.klass or '')[:20]:20} {row.currency[:3]:3} {row.concur_total:>12.2f} {row.posted_total:>12.2f} {row.difference:>12.2f}{mark}")
+        click.echo(
+            f"{account[:40]:40} {(row.klass or '')[:20]:20} {row.currency[:3]:3} {row.concur_total:>12.2f} {row.posted_total:>12.2f} {row.difference:>12.2f}{mark}"
+        )
     for item in result.unplanned:
         click.echo(f"not posted: {item.concur_id} {item.total:.2f} ({item.reason})")
     click.echo(f"Concur approved total {result.concur_total:.2f}, planned {result.planned_total:.2f}: {'balanced' if result.balanced else 'DIFFERENCES'}")

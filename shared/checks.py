@@ -29,13 +29,22 @@ def describe(config: Config, accounts: Sequence[str] = ()) -> str:
             lines.append("    request token: none (fine once connected)")
         password = "hash in config" if c.qbwc.password_hash else "from environment" if c.qbwc.password else "set with mlc set-password"
         lines.append(f"  qbwc: user {c.qbwc.username}, password {password}, qbXML {c.qbwc.qbxml_version}, every {c.qbwc.run_every_minutes} min")
-        lines.append(f"    company file: {c.qbwc.company_file} (opened by the Web Connector when QuickBooks is closed)" if c.qbwc.company_file
-                     else "    company file: the one open in QuickBooks (set company_file to post while QuickBooks is closed)")
+        lines.append(
+            f"    company file: {c.qbwc.company_file} (opened by the Web Connector when QuickBooks is closed)"
+            if c.qbwc.company_file
+            else "    company file: the one open in QuickBooks (set company_file to post while QuickBooks is closed)"
+        )
         p = c.posting
         lines.append(f"  posting: reports as {p.expense_report_as}, on status {', '.join(p.post_on_status)}, vendors {p.vendor_policy}")
         m = c.mapping
-        lines.append(f"  mapping: {len(m.expense_types)} expense types, {len(m.classes)} classes, {len(m.customers)} customers, dimensions {m.dimensions or 'none'}")
-        lines.append(f"    accounts from {m.account_source}" + (f", {len(m.account_codes)} account codes translated" if m.account_codes else "") + (f", {len(m.accounts)} expense type/cost center rules" if m.accounts else ""))
+        lines.append(
+            f"  mapping: {len(m.expense_types)} expense types, {len(m.classes)} classes, {len(m.customers)} customers, dimensions {m.dimensions or 'none'}"
+        )
+        lines.append(
+            f"    accounts from {m.account_source}"
+            + (f", {len(m.account_codes)} account codes translated" if m.account_codes else "")
+            + (f", {len(m.accounts)} expense type/cost center rules" if m.accounts else "")
+        )
     a = config.alerts
     if a.enabled:
         where = ["webhook"] if a.webhook_url else []

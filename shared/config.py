@@ -219,7 +219,9 @@ class _Reader:
             if key not in known:
                 self.problem(f"{prefix}{key}", "unknown key")
 
-    def get(self, table: dict[str, Any], prefix: str, key: str, kind: type | tuple[type, ...], default: Any = ..., check: Callable[[Any], str | None] | None = None) -> Any:
+    def get(
+        self, table: dict[str, Any], prefix: str, key: str, kind: type | tuple[type, ...], default: Any = ..., check: Callable[[Any], str | None] | None = None
+    ) -> Any:
         name = f"{prefix}{key}"
         if key not in table:
             if default is ...:
@@ -328,7 +330,7 @@ def _company_file(value: str) -> str | None:
     if text.casefold() in ("none", "nvu", "busy"):
         return f"{text!r} is one of the Web Connector's answer words, not a company file path"
     if not text.casefold().endswith(".qbw"):
-        return "expected the full path of a .QBW company file (or \"\" for the file open in QuickBooks)"
+        return 'expected the full path of a .QBW company file (or "" for the file open in QuickBooks)'
     return None
 
 
@@ -351,7 +353,9 @@ def _check_account_rules(r: _Reader, rules: dict[str, str], prefix: str, dimensi
         if not slash or not expense_type.strip() or not cost_center.strip() or "/" in cost_center:
             r.problem(f"{prefix}{key}", 'expected "EXPENSE_TYPE/COST_CENTER" (either may be "*")')
         elif cost_center.strip() != ANY and not dimensions.get("cost_center"):
-            r.problem(f"{prefix}{key}", "a rule naming a cost center needs [companies.mapping.dimensions] cost_center (the Concur allocation field that holds it)")
+            r.problem(
+                f"{prefix}{key}", "a rule naming a cost center needs [companies.mapping.dimensions] cost_center (the Concur allocation field that holds it)"
+            )
 
 
 def load_config(path: Path | str | None = None, environ: dict[str, str] | None = None) -> Config:
@@ -440,8 +444,22 @@ def parse_config(raw: dict[str, Any], path: Path, environ: dict[str, str]) -> Co
 
 def _alerts(r: _Reader, a: dict[str, Any], base: Path) -> AlertsConfig:
     p = "alerts."
-    r.unknown_keys(a, p, {"webhook_url", "url_env", "email_to", "smtp_host", "smtp_port", "smtp_user", "smtp_password_env", "email_from",
-                          "smtp_ca_file", "quickbooks_silent_hours"})
+    r.unknown_keys(
+        a,
+        p,
+        {
+            "webhook_url",
+            "url_env",
+            "email_to",
+            "smtp_host",
+            "smtp_port",
+            "smtp_user",
+            "smtp_password_env",
+            "email_from",
+            "smtp_ca_file",
+            "quickbooks_silent_hours",
+        },
+    )
     url = r.get(a, p, "webhook_url", str, "", lambda v: None if not v or _url(v) is None else "expected an http(s) URL") or ""
     url_env = r.get(a, p, "url_env", str, None)
     if url and url_env:
@@ -487,7 +505,23 @@ def _company(r: _Reader, c: dict[str, Any], p: str, base: Path) -> CompanyConfig
 
     cc = r.table(c, p, "concur")
     cp = f"{p}concur."
-    r.unknown_keys(cc, cp, {"base_url", "client_id", "client_secret", "client_secret_env", "company_uuid", "request_token", "request_token_env", "webhook_public_key", "verify_webhook_signature", "sweep_interval_s", "source"})
+    r.unknown_keys(
+        cc,
+        cp,
+        {
+            "base_url",
+            "client_id",
+            "client_secret",
+            "client_secret_env",
+            "company_uuid",
+            "request_token",
+            "request_token_env",
+            "webhook_public_key",
+            "verify_webhook_signature",
+            "sweep_interval_s",
+            "source",
+        },
+    )
     verify = r.get(cc, cp, "verify_webhook_signature", bool, True)
     key_setting = cc.get("webhook_public_key", [])
     key_names = [key_setting] if isinstance(key_setting, str) else key_setting
@@ -506,7 +540,8 @@ def _company(r: _Reader, c: dict[str, Any], p: str, base: Path) -> CompanyConfig
         webhook_public_keys=keys,
         verify_webhook_signature=bool(verify),
         sweep_interval_s=float(r.get(cc, cp, "sweep_interval_s", (int, float), 900, _positive) or 900),
-        source=r.get(cc, cp, "source", str, "expense_api", lambda v: None if v in CONCUR_SOURCES else f"expected one of {', '.join(CONCUR_SOURCES)}") or "expense_api",
+        source=r.get(cc, cp, "source", str, "expense_api", lambda v: None if v in CONCUR_SOURCES else f"expected one of {', '.join(CONCUR_SOURCES)}")
+        or "expense_api",
     )
 
     qc = r.table(c, p, "qbwc")
@@ -532,9 +567,27 @@ def _company(r: _Reader, c: dict[str, Any], p: str, base: Path) -> CompanyConfig
 
     pc = r.table(c, p, "posting", required=False)
     pp = f"{p}posting."
-    r.unknown_keys(pc, pp, {"expense_report_as", "post_on_status", "ap_account", "company_card_account", "company_paid_payment_types", "vendor_policy", "closed_period",
-                                "invoice_tax_account", "invoice_shipping_account", "ap_accounts", "concur_pays", "concur_payment_account",
-                                 "employee_receivable_account", "company_paid_account", "cash_advance_account"})
+    r.unknown_keys(
+        pc,
+        pp,
+        {
+            "expense_report_as",
+            "post_on_status",
+            "ap_account",
+            "company_card_account",
+            "company_paid_payment_types",
+            "vendor_policy",
+            "closed_period",
+            "invoice_tax_account",
+            "invoice_shipping_account",
+            "ap_accounts",
+            "concur_pays",
+            "concur_payment_account",
+            "employee_receivable_account",
+            "company_paid_account",
+            "cash_advance_account",
+        },
+    )
     ap_accounts = {}
     for code, account in r.str_map(pc, pp, "ap_accounts").items():
         if not re.match(r"^[A-Za-z]{3}$", code):

@@ -58,7 +58,9 @@ async def healthz() -> Response:
 def _company_health(conn, company_ids: list[str]) -> list[dict]:
     result = []
     for company in company_ids:
-        token = conn.execute("SELECT needs_reconnect, reason, refresh_token IS NOT NULL AS has_refresh FROM concur_tokens WHERE company = ?", (company,)).fetchone()
+        token = conn.execute(
+            "SELECT needs_reconnect, reason, refresh_token IS NOT NULL AS has_refresh FROM concur_tokens WHERE company = ?", (company,)
+        ).fetchone()
         if token is None:
             concur = "not_connected"
         elif token["needs_reconnect"]:
@@ -66,14 +68,16 @@ def _company_health(conn, company_ids: list[str]) -> list[dict]:
         else:
             concur = "connected"
         qb = conn.execute("SELECT last_contact_at, last_result, unreachable_since FROM qb_company WHERE company = ?", (company,)).fetchone()
-        result.append({
-            "id": company,
-            "concur": concur,
-            "concur_reason": token["reason"] if token is not None else "",
-            "quickbooks_last_contact_at": qb["last_contact_at"] if qb else None,
-            "quickbooks_last_result": qb["last_result"] if qb else None,
-            "quickbooks_unreachable_since": qb["unreachable_since"] if qb else None,
-        })
+        result.append(
+            {
+                "id": company,
+                "concur": concur,
+                "concur_reason": token["reason"] if token is not None else "",
+                "quickbooks_last_contact_at": qb["last_contact_at"] if qb else None,
+                "quickbooks_last_result": qb["last_result"] if qb else None,
+                "quickbooks_unreachable_since": qb["unreachable_since"] if qb else None,
+            }
+        )
     return result
 
 
@@ -96,7 +100,7 @@ def allowed_host(host_header: str, allowed: frozenset[str]) -> bool:
     Concur and the console use the public_url's, the listen address's, an IP literal or localhost."""
     host = host_header.strip().lower()
     if host.startswith("["):
-        host = host[1:host.find("]")] if "]" in host else host
+        host = host[1 : host.find("]")] if "]" in host else host
     elif host.count(":") == 1:
         host = host.rsplit(":", 1)[0]
     host = host.rstrip(".")

@@ -159,7 +159,9 @@ def pending_count(conn: sqlite3.Connection, company: str, now: str | None = None
     return int(row[0])
 
 
-def take_batch(conn: sqlite3.Connection, company: str, ticket: str, limits_: BatchLimits, budget: int | None = None, carrying: int = 0) -> list[tuple[str, str]]:
+def take_batch(
+    conn: sqlite3.Connection, company: str, ticket: str, limits_: BatchLimits, budget: int | None = None, carrying: int = 0
+) -> list[tuple[str, str]]:
     """Choose the next requests (settlements first, then refreshes, then writes in dependency
     order) and mark the writes sent. Returns ``(requestID, request element)`` pairs.
     ``carrying``: requests the set already holds besides these (list queries)."""
@@ -168,11 +170,17 @@ def take_batch(conn: sqlite3.Connection, company: str, ticket: str, limits_: Bat
     size = 0
     items: list[tuple[str, str]] = []
 
-    for row in conn.execute("SELECT id, op, ref_number FROM postings WHERE company = ? AND state = 'unknown' AND query_attempts < ? AND (not_before IS NULL OR not_before <= ?) ORDER BY id LIMIT ?", (company, MAX_QUERY_ATTEMPTS, now, room)):
+    for row in conn.execute(
+        "SELECT id, op, ref_number FROM postings WHERE company = ? AND state = 'unknown' AND query_attempts < ? AND (not_before IS NULL OR not_before <= ?) ORDER BY id LIMIT ?",
+        (company, MAX_QUERY_ATTEMPTS, now, room),
+    ):
         xml = build_request(Tagged(f"{SETTLE}{row['id']}", _settle_query(row["op"], row["ref_number"])))
         items.append((f"{SETTLE}{row['id']}", xml))
         size += len(xml)
-    for row in conn.execute("SELECT id, ref_number FROM postings WHERE company = ? AND state = 'queued' AND needs = 'edit_sequence' AND (not_before IS NULL OR not_before <= ?) ORDER BY id LIMIT ?", (company, now, max(room - len(items), 0))):
+    for row in conn.execute(
+        "SELECT id, ref_number FROM postings WHERE company = ? AND state = 'queued' AND needs = 'edit_sequence' AND (not_before IS NULL OR not_before <= ?) ORDER BY id LIMIT ?",
+        (company, now, max(room - len(items), 0)),
+    ):
         xml = build_request(Tagged(f"{REFRESH}{row['id']}", VendorQuery(list_ids=(row["ref_number"],))))
         items.append((f"{REFRESH}{row['id']}", xml))
         size += len(xml)
@@ -203,7 +211,10 @@ def take_batch(conn: sqlite3.Connection, company: str, ticket: str, limits_: Bat
 
     if writes:
         marks = ",".join("?" * len(writes))
-        conn.execute(f"UPDATE postings SET state = ?, ticket = ?, sent_at = ?, attempts = attempts + 1 WHERE id IN ({marks})", (str(PostingState.SENT), ticket, now, *writes))
+        conn.execute(
+            f"UPDATE postings SET state = ?, ticket = ?, sent_at = ?, attempts = attempts + 1 WHERE id IN ({marks})",
+            (str(PostingState.SENT), ticket, now, *writes),
+        )
         for document_id in _documents_of(conn, writes):
             refresh_document(conn, document_id)
     return items
@@ -235,7 +246,10 @@ def mark_uncertain(conn: sqlite3.Connection, posting_ids: Iterable[int], why: st
     if not ids:
         return 0
     marks = ",".join("?" * len(ids))
-    changed = conn.execute(f"UPDATE postings SET state = ?, status_message = ?, not_before = NULL WHERE id IN ({marks}) AND state = ?", (str(PostingState.UNKNOWN), why, *ids, str(PostingState.SENT))).rowcount
+    changed = conn.execute(
+        f"UPDATE postings SET state = ?, status_message = ?, not_before = NULL WHERE id IN ({marks}) AND state = ?",
+        (str(PostingState.UNKNOWN), why, *ids, str(PostingState.SENT)),
+    ).rowcount
     requeue_lost_checks(conn, ids)
     for document_id in _documents_of(conn, ids):
         refresh_document(conn, document_id, reason=why)
@@ -303,11 +317,11 @@ class AnswerSummary:
 def apply_answer(conn: sqlite3.Connection, request_id: str, response: Response | None, summary: AnswerSummary) -> None:
     """Apply QuickBooks' answer to one outbox request (write, settlement or refresh)."""
     if request_id.startswith(SETTLE):
-        _settle(conn, int(request_id[len(SETTLE):]), response, summary)
+        _settle(conn, int(request_id[len(SETTLE) :]), response, summary)
     elif request_id.startswith(REFRESH):
-        _refresh_edit_sequence(conn, int(request_id[len(REFRESH):]), response)
+        _refresh_edit_sequence(conn, int(request_id[len(REFRESH) :]), response)
     elif request_id.startswith(BALANCE):
-        _balance_answer(conn, int(request_id[len(BALANCE):]), response)
+        _balance_answer(conn, int(request_id[len(BALANCE) :]), response)
     elif request_id.isdigit():
         _write_answer(conn, int(request_id), response, summary)
 
@@ -344,7 +358,9 @@ def _write_answer(conn: sqlite3.Connection, posting_id: int, response: Response 
     elif result.outcome is Outcome.TRANSIENT:
         not_before = _later(TRANSIENT_BACKOFF_S, row["attempts"])
         _set_state(conn, posting_id, PostingState.QUEUED, not_before=not_before)
-        refresh_document(conn, row["document_id"], reason=f"QuickBooks busy ({result.code}, try {row['attempts']} of {MAX_WRITE_ATTEMPTS}); retrying after {not_before}")
+        refresh_document(
+            conn, row["document_id"], reason=f"QuickBooks busy ({result.code}, try {row['attempts']} of {MAX_WRITE_ATTEMPTS}); retrying after {not_before}"
+        )
         summary.retry += 1
     elif result.outcome is Outcome.STALE_EDIT_SEQUENCE and row["op"] == "VendorMod" and row["attempts"] < MAX_EDIT_SEQUENCE_RETRIES:
         _set_state(conn, posting_id, PostingState.QUEUED, needs="edit_sequence")
@@ -369,7 +385,14 @@ def _write_answer(conn: sqlite3.Connection, posting_id: int, response: Response 
         summary.held += 1
     else:
         _set_state(conn, posting_id, PostingState.FAILED)
-        if result.outcome in (Outcome.MISSING_REFERENCE, Outcome.REFUSED, Outcome.FEATURE_OFF, Outcome.PERMISSION, Outcome.STALE_EDIT_SEQUENCE, Outcome.NAME_IN_USE):
+        if result.outcome in (
+            Outcome.MISSING_REFERENCE,
+            Outcome.REFUSED,
+            Outcome.FEATURE_OFF,
+            Outcome.PERMISSION,
+            Outcome.STALE_EDIT_SEQUENCE,
+            Outcome.NAME_IN_USE,
+        ):
             _stop_document(conn, row["document_id"], DocState.HELD, _reason(result, row))
             summary.held += 1
         else:
@@ -413,7 +436,9 @@ def _settle(conn: sqlite3.Connection, posting_id: int, response: Response | None
             _requeue_vendor_mod(conn, row, ours[0])
             summary.settled_absent += 1
         else:
-            audit.append(conn, row["company"], row["document_id"], Actor.QBWC, "settled_found", {"posting": row["id"], "op": row["op"], "key": row["ref_number"]})
+            audit.append(
+                conn, row["company"], row["document_id"], Actor.QBWC, "settled_found", {"posting": row["id"], "op": row["op"], "key": row["ref_number"]}
+            )
             _done(conn, row, ours[0])
             summary.settled_found += 1
         return
@@ -452,7 +477,9 @@ def _refresh_edit_sequence(conn: sqlite3.Connection, posting_id: int, response: 
     if result is not None and result.outcome is Outcome.NOT_FOUND:
         # The vendor is gone from QuickBooks: reactivating it is no longer possible.
         _set_state(conn, posting_id, PostingState.FAILED, needs="")
-        _stop_document(conn, row["document_id"], DocState.HELD, f"VendorMod: vendor {row['ref_number']} no longer exists in QuickBooks; release to plan the document again")
+        _stop_document(
+            conn, row["document_id"], DocState.HELD, f"VendorMod: vendor {row['ref_number']} no longer exists in QuickBooks; release to plan the document again"
+        )
         return
     _ask_again_later(conn, row, "QuickBooks could not re-read the vendor" + (f" ({result.code}: {result.reason})" if result else ""))
 
@@ -463,8 +490,8 @@ def back_off_queries(conn: sqlite3.Connection, request_ids: Iterable[str], why: 
     count = 0
     for request_id in request_ids:
         for prefix in (SETTLE, REFRESH, BALANCE):
-            if request_id.startswith(prefix) and request_id[len(prefix):].isdigit():
-                row = _posting(conn, int(request_id[len(prefix):]))
+            if request_id.startswith(prefix) and request_id[len(prefix) :].isdigit():
+                row = _posting(conn, int(request_id[len(prefix) :]))
                 if row is not None and row["state"] in ("unknown", "queued"):
                     _ask_again_later(conn, row, why)
                     count += 1
@@ -513,14 +540,18 @@ def cancel_queued(conn: sqlite3.Connection, document_id: int | None, *, supersed
         return 0
     states = (PostingState.QUEUED, PostingState.FAILED) if superseded_failures else (PostingState.QUEUED,)
     marks = ",".join("?" * len(states))
-    return conn.execute(f"UPDATE postings SET state = ? WHERE document_id = ? AND state IN ({marks})", (str(PostingState.CANCELLED), document_id, *map(str, states))).rowcount
+    return conn.execute(
+        f"UPDATE postings SET state = ? WHERE document_id = ? AND state IN ({marks})", (str(PostingState.CANCELLED), document_id, *map(str, states))
+    ).rowcount
 
 
 def check_again(conn: sqlite3.Connection, document_id: int) -> None:
     """A forced replay of a posted document: its transactions count as unknown, so QuickBooks is
     asked before anything is sent again."""
-    conn.execute(f"UPDATE postings SET state = ? WHERE document_id = ? AND state = ? AND op IN ({','.join('?' * len(TRANSACTION_OPS))})",
-                 (str(PostingState.UNKNOWN), document_id, str(PostingState.DONE), *TRANSACTION_OPS))
+    conn.execute(
+        f"UPDATE postings SET state = ? WHERE document_id = ? AND state = ? AND op IN ({','.join('?' * len(TRANSACTION_OPS))})",
+        (str(PostingState.UNKNOWN), document_id, str(PostingState.DONE), *TRANSACTION_OPS),
+    )
 
 
 def _stop_row(conn: sqlite3.Connection, row: sqlite3.Row, state: DocState, reason: str) -> None:
@@ -570,7 +601,12 @@ def refresh_document(conn: sqlite3.Connection, document_id: int, reason: str = "
     # Rows of an earlier plan that failed were answered by holding or re-planning the document;
     # only the live rows say where it stands now.
     # A bill payment is the document's own business once it is posted: documents.payment.
-    states = [r[0] for r in conn.execute("SELECT state FROM postings WHERE document_id = ? AND state NOT IN ('cancelled', 'failed', 'quarantined') AND op != ?", (document_id, PAYMENT_OP))]
+    states = [
+        r[0]
+        for r in conn.execute(
+            "SELECT state FROM postings WHERE document_id = ? AND state NOT IN ('cancelled', 'failed', 'quarantined') AND op != ?", (document_id, PAYMENT_OP)
+        )
+    ]
     if not states:
         return
     if PostingState.UNKNOWN in states:
@@ -591,8 +627,23 @@ def refresh_document(conn: sqlite3.Connection, document_id: int, reason: str = "
         documents.set_state(conn, document_id, DocState.FETCHED, "", Actor.QBWC, "replan", {"why": "part of the plan is not in QuickBooks", "missing": missing})
         return
     if new is DocState.POSTED:
-        txn_ids = [r[0] for r in conn.execute("SELECT txn_id FROM postings WHERE document_id = ? AND op IN ('BillAdd', 'JournalEntryAdd') AND state = 'done' ORDER BY seq", (document_id,))]
-        documents.set_state(conn, document_id, DocState.POSTED, "", Actor.QBWC, "posted", {"txn_ids": txn_ids}, quickbooks_txn_id=",".join(t for t in txn_ids if t), posted_hash=doc["content_hash"])
+        txn_ids = [
+            r[0]
+            for r in conn.execute(
+                "SELECT txn_id FROM postings WHERE document_id = ? AND op IN ('BillAdd', 'JournalEntryAdd') AND state = 'done' ORDER BY seq", (document_id,)
+            )
+        ]
+        documents.set_state(
+            conn,
+            document_id,
+            DocState.POSTED,
+            "",
+            Actor.QBWC,
+            "posted",
+            {"txn_ids": txn_ids},
+            quickbooks_txn_id=",".join(t for t in txn_ids if t),
+            posted_hash=doc["content_hash"],
+        )
     elif new != doc["state"]:
         documents.set_state(conn, document_id, new, reason, Actor.QBWC, str(new))
     else:
@@ -634,7 +685,10 @@ def requeue_lost_checks(conn: sqlite3.Connection, posting_ids: Sequence[int]) ->
     """A check whose answer was lost changed nothing in QuickBooks: it is simply asked again."""
     if posting_ids:
         marks = ",".join("?" * len(posting_ids))
-        conn.execute(f"UPDATE postings SET state = ? WHERE id IN ({marks}) AND op = ? AND state = ?", (str(PostingState.QUEUED), *posting_ids, CHECK_OP, str(PostingState.UNKNOWN)))
+        conn.execute(
+            f"UPDATE postings SET state = ? WHERE id IN ({marks}) AND op = ? AND state = ?",
+            (str(PostingState.QUEUED), *posting_ids, CHECK_OP, str(PostingState.UNKNOWN)),
+        )
 
 
 def _connector_made(row: sqlite3.Row, record: dict[str, object]) -> bool:
@@ -654,16 +708,26 @@ def check_answer(conn: sqlite3.Connection, row: sqlite3.Row, response: Response 
         summary.retry += 1
         return
     result = classify(response.status_code, response.status_message, response.status_severity)
-    conn.execute("UPDATE postings SET answered_at = ?, status_code = ?, status_message = ? WHERE id = ?", (now_iso(), response.status_code, response.status_message, row["id"]))
+    conn.execute(
+        "UPDATE postings SET answered_at = ?, status_code = ?, status_message = ? WHERE id = ?",
+        (now_iso(), response.status_code, response.status_message, row["id"]),
+    )
     document_id = row["document_id"]
     if result.outcome not in (Outcome.OK, Outcome.WARN_OK, Outcome.NOT_FOUND):
         if row["attempts"] < MAX_CHECK_ATTEMPTS:
             _set_state(conn, row["id"], PostingState.QUEUED, not_before=_later(QUERY_BACKOFF_S, row["attempts"]))
-            refresh_document(conn, document_id, reason=f"QuickBooks could not say whether this bill was keyed by hand ({result.code}: {result.reason}); asking again")
+            refresh_document(
+                conn, document_id, reason=f"QuickBooks could not say whether this bill was keyed by hand ({result.code}: {result.reason}); asking again"
+            )
             summary.retry += 1
             return
         _set_state(conn, row["id"], PostingState.FAILED)
-        _stop_document(conn, document_id, DocState.HELD, f"BillQuery: QuickBooks could not say whether this bill was keyed by hand ({result.code}: {result.reason}); release to ask again")
+        _stop_document(
+            conn,
+            document_id,
+            DocState.HELD,
+            f"BillQuery: QuickBooks could not say whether this bill was keyed by hand ({result.code}: {result.reason}); release to ask again",
+        )
         summary.held += 1
         return
     theirs = [r for r in response.records if not _connector_made(row, r)]
@@ -676,32 +740,57 @@ def check_answer(conn: sqlite3.Connection, row: sqlite3.Row, response: Response 
     txn_id, txn_date = str(found.get("TxnID") or ""), str(found.get("TxnDate") or "")
     _set_state(conn, row["id"], PostingState.FAILED, txn_id=txn_id)
     cancel_queued(conn, document_id)
-    reason = (f'already in QuickBooks, entered by hand? Bill {txn_id} dated {txn_date} has the same vendor and RefNumber "{row["ref_number"]}" '
-              "and was not created by ml-connector: skip this invoice, or post it anyway with replay --force")
-    documents.set_state(conn, document_id, DocState.HELD, reason, Actor.QBWC, "hand_keyed_bill",
-                        {"txn_id": txn_id, "txn_date": txn_date, "ref_number": row["ref_number"], "amount_due": str(found.get("AmountDue") or "")},
-                        hold_kind=HoldKind.HAND_KEYED)
+    reason = (
+        f'already in QuickBooks, entered by hand? Bill {txn_id} dated {txn_date} has the same vendor and RefNumber "{row["ref_number"]}" '
+        "and was not created by ml-connector: skip this invoice, or post it anyway with replay --force"
+    )
+    documents.set_state(
+        conn,
+        document_id,
+        DocState.HELD,
+        reason,
+        Actor.QBWC,
+        "hand_keyed_bill",
+        {"txn_id": txn_id, "txn_date": txn_date, "ref_number": row["ref_number"], "amount_due": str(found.get("AmountDue") or "")},
+        hold_kind=HoldKind.HAND_KEYED,
+    )
     summary.held += 1
 
 
 def accept_hand_keyed(conn: sqlite3.Connection, document_id: int) -> int:
     """A person said the bill found is not this invoice (replay --force): the check counts as
     answered, so the next plan posts without asking again."""
-    return conn.execute("UPDATE postings SET state = ? WHERE document_id = ? AND op = ? AND state = ?",
-                        (str(PostingState.DONE), document_id, CHECK_OP, str(PostingState.FAILED))).rowcount
+    return conn.execute(
+        "UPDATE postings SET state = ? WHERE document_id = ? AND op = ? AND state = ?",
+        (str(PostingState.DONE), document_id, CHECK_OP, str(PostingState.FAILED)),
+    ).rowcount
 
 
 # --- bill payments (what Concur paid) --------------------------------------------------------------
 
 
-def queue_payment(conn: sqlite3.Connection, company: str, document_id: int, write: PlannedWrite, check: Request, pays_txn_id: str, amount: Decimal, expected_open: Decimal) -> int:
+def queue_payment(
+    conn: sqlite3.Connection, company: str, document_id: int, write: PlannedWrite, check: Request, pays_txn_id: str, amount: Decimal, expected_open: Decimal
+) -> int:
     """A bill payment row, after the document's transactions; it first asks QuickBooks (``check``)
     whether the item is still open (``needs = 'balance'``)."""
     seq = conn.execute("SELECT COALESCE(MAX(seq), -1) + 1 FROM postings WHERE document_id = ?", (document_id,)).fetchone()[0]
     cur = conn.execute(
         """INSERT INTO postings (company, document_id, seq, op, ref_number, external_guid, request_xml, state, needs, created_at, pays_txn_id, amount, expected_open)
            VALUES (?,?,?,?,?,?,'',?,'balance',?,?,?,?)""",
-        (company, document_id, seq, PAYMENT_OP, write.key, write.external_guid, str(PostingState.QUEUED), now_iso(), pays_txn_id, f"{amount:.2f}", f"{expected_open:.2f}"),
+        (
+            company,
+            document_id,
+            seq,
+            PAYMENT_OP,
+            write.key,
+            write.external_guid,
+            str(PostingState.QUEUED),
+            now_iso(),
+            pays_txn_id,
+            f"{amount:.2f}",
+            f"{expected_open:.2f}",
+        ),
     )
     row_id = int(cur.lastrowid or 0)
     xml = build_request(Tagged(str(row_id), write.request))
@@ -711,8 +800,10 @@ def queue_payment(conn: sqlite3.Connection, company: str, document_id: int, writ
 
 
 def balance_checks(conn: sqlite3.Connection, company: str, now: str, room: int) -> list[tuple[str, str]]:
-    rows = conn.execute("SELECT id, check_xml FROM postings WHERE company = ? AND state = 'queued' AND needs = 'balance' AND (not_before IS NULL OR not_before <= ?) ORDER BY id LIMIT ?",
-                        (company, now, room))
+    rows = conn.execute(
+        "SELECT id, check_xml FROM postings WHERE company = ? AND state = 'queued' AND needs = 'balance' AND (not_before IS NULL OR not_before <= ?) ORDER BY id LIMIT ?",
+        (company, now, room),
+    )
     return [(f"{BALANCE}{row['id']}", row["check_xml"]) for row in rows]
 
 
@@ -756,4 +847,6 @@ def _payment_recorded(conn: sqlite3.Connection, row: sqlite3.Row, txn_id: str) -
     recorded = sum((Decimal(r["amount"] or "0") for r in payments_of(conn, row["document_id"]) if r["state"] == PostingState.DONE), ZERO)
     expected_open = Decimal(row["expected_open"] or "0") - Decimal(row["amount"] or "0")
     state = PaymentState.PARTIAL if expected_open > 0 else PaymentState.PAYMENT_POSTED
-    documents.set_payment(conn, row["document_id"], state, f"bill payment {txn_id} for {recorded:.2f}", payment_txn_id=txn_id, payment_recorded=f"{recorded:.2f}")
+    documents.set_payment(
+        conn, row["document_id"], state, f"bill payment {txn_id} for {recorded:.2f}", payment_txn_id=txn_id, payment_recorded=f"{recorded:.2f}"
+    )

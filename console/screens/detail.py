@@ -70,10 +70,19 @@ def lines_table(plan: dict[str, Any] | None) -> Group | Text:
         table.add_column("Amount", justify="right", no_wrap=True)
         table.add_column("Memo", ratio=2, overflow="ellipsis", no_wrap=True)
         for line in txn.get("lines", []):
-            table.add_row(*(plain(value) for value in (
-                line.get("side", "expense"), _name(line.get("account")), _name(line.get("klass")),
-                _name(line.get("customer")) or _name(line.get("entity")), line.get("amount", ""), line.get("memo", ""),
-            )))
+            table.add_row(
+                *(
+                    plain(value)
+                    for value in (
+                        line.get("side", "expense"),
+                        _name(line.get("account")),
+                        _name(line.get("klass")),
+                        _name(line.get("customer")) or _name(line.get("entity")),
+                        line.get("amount", ""),
+                        line.get("memo", ""),
+                    )
+                )
+            )
         parts.append(table)
     parts.append(Text(f"total {plan.get('total', '')}", style="bold", justify="right"))
     return Group(*parts)

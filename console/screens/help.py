@@ -9,7 +9,18 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-KEY_NAMES = {"up": "↑", "down": "↓", "pageup": "PgUp", "pagedown": "PgDn", "question_mark": "?", "slash": "/", "left_square_bracket": "[", "right_square_bracket": "]", "escape": "Esc", "enter": "Enter"}
+KEY_NAMES = {
+    "up": "↑",
+    "down": "↓",
+    "pageup": "PgUp",
+    "pagedown": "PgDn",
+    "question_mark": "?",
+    "slash": "/",
+    "left_square_bracket": "[",
+    "right_square_bracket": "]",
+    "escape": "Esc",
+    "enter": "Enter",
+}
 
 
 def key_label(keys: str) -> str:
@@ -30,10 +41,14 @@ def bindings_table() -> Table:
     sections = [
         ("Everywhere", ConsoleApp.BINDINGS + [Binding("ctrl+p", "", "Command palette: every action by name")]),
         ("Overview", OverviewScreen.BINDINGS + CompanyCard.BINDINGS),
-        ("Queue", QueueScreen.BINDINGS + [
-            Binding("up,down,pageup,pagedown", "", "Move in the table (the next page loads as you near the end)"),
-            Binding("ctrl+home,ctrl+end", "", "First / last loaded row"),
-        ]),
+        (
+            "Queue",
+            QueueScreen.BINDINGS
+            + [
+                Binding("up,down,pageup,pagedown", "", "Move in the table (the next page loads as you near the end)"),
+                Binding("ctrl+home,ctrl+end", "", "First / last loaded row"),
+            ],
+        ),
         ("Detail", DetailScreen.BINDINGS),
         ("Confirmation", ConfirmDialog.BINDINGS + [Binding("enter", "", "Confirm with the reason typed")]),
     ]

@@ -7,9 +7,17 @@ from console.widgets.paged_table import PagedTable
 from shared.api import Document
 
 # Most telling first, so an 80-column terminal shows the reason; the table scrolls sideways for the rest.
-COLUMNS = (("company", "Company", 8), ("concur_id", "Concur id", 12), ("state", "State", 8), ("amount", "Amount", 11),
-           ("who", "Employee / vendor", 17), ("reason", "Reason", 30), ("payment", "Payment", 15), ("updated", "Updated", 11),
-           ("id", "ID", 5))
+COLUMNS = (
+    ("company", "Company", 8),
+    ("concur_id", "Concur id", 12),
+    ("state", "State", 8),
+    ("amount", "Amount", 11),
+    ("who", "Employee / vendor", 17),
+    ("reason", "Reason", 30),
+    ("payment", "Payment", 15),
+    ("updated", "Updated", 11),
+    ("id", "ID", 5),
+)
 
 
 def row_cells(d: Document) -> tuple[object, ...]:

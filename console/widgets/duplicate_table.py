@@ -8,14 +8,28 @@ from console.format import plain, short_time
 from console.widgets.paged_table import PagedTable
 from shared.api import Duplicate
 
-COLUMNS = (("company", "Company", 8), ("concur_id", "Concur id", 12), ("source", "Source", 10), ("count", "Times", 5),
-           ("why", "Why", 34), ("last_at", "Last seen", 11), ("document", "Doc", 5))
+COLUMNS = (
+    ("company", "Company", 8),
+    ("concur_id", "Concur id", 12),
+    ("source", "Source", 10),
+    ("count", "Times", 5),
+    ("why", "Why", 34),
+    ("last_at", "Last seen", 11),
+    ("document", "Doc", 5),
+)
 
 
 def row_cells(d: Duplicate) -> tuple[object, ...]:
     # Concur ids and reasons are data, never Rich markup.
-    return (plain(d.company), plain(d.concur_id or "-"), plain(d.source), str(d.count), plain(d.why), short_time(d.last_at or d.at),
-            "-" if d.document_id is None else str(d.document_id))
+    return (
+        plain(d.company),
+        plain(d.concur_id or "-"),
+        plain(d.source),
+        str(d.count),
+        plain(d.why),
+        short_time(d.last_at or d.at),
+        "-" if d.document_id is None else str(d.document_id),
+    )
 
 
 class DuplicateTable(PagedTable):

@@ -19,8 +19,13 @@ from sim.concur.server import PRIMARY, SECONDARY, CompanyParams, ConcurSim
 @click.option("--seed", default=1, show_default=True, type=int)
 @click.option("--reports", default=5, show_default=True, type=int)
 @click.option("--invoices", default=2, show_default=True, type=int)
-@click.option("--profile", default="simple", show_default=True, type=click.Choice(["simple", "realistic", "mixed"]),
-              help="realistic: IBCP/personal/itemized/partly approved/cash advance/EUR/tax+shipping shapes")
+@click.option(
+    "--profile",
+    default="simple",
+    show_default=True,
+    type=click.Choice(["simple", "realistic", "mixed"]),
+    help="realistic: IBCP/personal/itemized/partly approved/cash advance/EUR/tax+shipping shapes",
+)
 @click.option("--fis", is_flag=True, help="the company uses the Financial Integration Service: approvals queue FIS documents")
 @click.option("--company", "company_id", default="demo", show_default=True)
 @click.option("--company-uuid", default="5d1a8c3e-6f43-4d85-ba0d-94e844849dc1", show_default=True)
@@ -28,16 +33,30 @@ from sim.concur.server import PRIMARY, SECONDARY, CompanyParams, ConcurSim
 @click.option("--client-secret", default="sim-secret", show_default=True)
 @click.option("--request-token", default="sim-request-token", show_default=True)
 @click.option("--webhook-url", default=None, help="deliver signed events here")
-@click.option("--approve-every", default=2.0, show_default=True, type=float,
-              help="with --webhook-url: approve one pending document every N seconds")
-@click.option("--key-out", type=click.Path(dir_okay=False, writable=True), default=None,
-              help="write the webhook signing public key (PEM) here, for webhook_public_key")
-def concur(host: str, port: int, secondary_port: int, seed: int, reports: int, invoices: int, profile: str, fis: bool, company_id: str,
-           company_uuid: str, client_id: str, client_secret: str, request_token: str, webhook_url: str | None,
-           approve_every: float, key_out: str | None) -> None:
+@click.option("--approve-every", default=2.0, show_default=True, type=float, help="with --webhook-url: approve one pending document every N seconds")
+@click.option(
+    "--key-out", type=click.Path(dir_okay=False, writable=True), default=None, help="write the webhook signing public key (PEM) here, for webhook_public_key"
+)
+def concur(
+    host: str,
+    port: int,
+    secondary_port: int,
+    seed: int,
+    reports: int,
+    invoices: int,
+    profile: str,
+    fis: bool,
+    company_id: str,
+    company_uuid: str,
+    client_id: str,
+    client_secret: str,
+    request_token: str,
+    webhook_url: str | None,
+    approve_every: float,
+    key_out: str | None,
+) -> None:
     """Imitate SAP Concur (OAuth, v4/v3 reads, ESS, signed webhooks) for one company."""
-    params = CompanyParams(company_id, company_uuid, client_id, client_secret, request_token,
-                           reports=reports, invoices=invoices, profile=profile, fis=fis)
+    params = CompanyParams(company_id, company_uuid, client_id, client_secret, request_token, reports=reports, invoices=invoices, profile=profile, fis=fis)
     sim = ConcurSim(seed, [params])
     if key_out:
         sim.write_public_key(key_out)
@@ -45,9 +64,20 @@ def concur(host: str, port: int, secondary_port: int, seed: int, reports: int, i
     async def main() -> None:
         async with trio.open_nursery() as nursery:
             await sim.serve(nursery, host, port, secondary_port)
-            click.echo(json.dumps({"primary": sim.urls[PRIMARY], "secondary": sim.urls[SECONDARY],
-                                   "company": company_id, "company_uuid": company_uuid, "client_id": client_id,
-                                   "reports": reports, "invoices": invoices, "public_key": key_out}))
+            click.echo(
+                json.dumps(
+                    {
+                        "primary": sim.urls[PRIMARY],
+                        "secondary": sim.urls[SECONDARY],
+                        "company": company_id,
+                        "company_uuid": company_uuid,
+                        "client_id": client_id,
+                        "reports": reports,
+                        "invoices": invoices,
+                        "public_key": key_out,
+                    }
+                )
+            )
             if webhook_url:
                 nursery.start_soon(sim.deliver_forever, webhook_url, 1.0)
                 data = sim.companies[company_id].data

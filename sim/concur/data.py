@@ -61,8 +61,7 @@ PROFILES = ("simple", "realistic", "mixed")
 # A tenant's ledger account codes, as Concur's accounting configuration assigns them: per expense
 # type, with some cost centres overriding (issue 19). Concur computes ``accountCode`` for each
 # allocation from this; the simulator does the same. Codes are 4-digit GL numbers.
-ACCOUNT_CODES = {"AIRFR": "6110", "LODNG": "6120", "MEALS": "6130", "TAXIX": "6140", "CARRT": "6150", "OFFSP": "6210",
-                 "LODTX": "6121"}
+ACCOUNT_CODES = {"AIRFR": "6110", "LODNG": "6120", "MEALS": "6130", "TAXIX": "6140", "CARRT": "6150", "OFFSP": "6210", "LODTX": "6121"}
 COST_CENTRE_ACCOUNT_CODES = {("MEALS", "CC-200"): "6430", ("AIRFR", "CC-300"): "6510", ("LODNG", "CC-300"): "6520"}
 # Travel allowance limit per expense type: above it Concur books the excess to overLimitAccountCode.
 OVER_LIMIT_ACCOUNT_CODES = {"MEALS": "6139", "LODNG": "6129"}
@@ -79,8 +78,7 @@ VENDOR_DETAILS = {
 # paid by the employee and reimbursed; CBCP (company billed, company paid) and IBCP
 # (individually billed, company paid) are paid by the company to the card issuer.
 EMPLOYEE_PAID = ("CASH", "IBIP")
-PAYMENT_TYPES = {"CASH": ("CASH", "Cash"), "CBCP": ("1022", "Mastercard"), "IBCP": ("1023", "Amex Corporate"),
-                 "IBIP": ("1024", "Visa Individual")}
+PAYMENT_TYPES = {"CASH": ("CASH", "Cash"), "CBCP": ("1022", "Mastercard"), "IBCP": ("1023", "Amex Corporate"), "IBIP": ("1024", "Visa Individual")}
 
 SPLITS = [
     (Decimal("100"),),
@@ -245,9 +243,21 @@ class Report:
         here shows zeros too.
         """
         zero = Decimal(0)
-        figures = dict.fromkeys(("reportTotal", "claimedAmount", "approvedAmount", "amountNotApproved", "personalAmount",
-                                 "amountDueEmployee", "amountDueCompanyCard", "amountCompanyPaid", "amountDueCompany",
-                                 "cashAdvanceApplied"), zero)
+        figures = dict.fromkeys(
+            (
+                "reportTotal",
+                "claimedAmount",
+                "approvedAmount",
+                "amountNotApproved",
+                "personalAmount",
+                "amountDueEmployee",
+                "amountDueCompanyCard",
+                "amountCompanyPaid",
+                "amountDueCompany",
+                "cashAdvanceApplied",
+            ),
+            zero,
+        )
         for e in self.expenses:
             figures["reportTotal"] += e.posted_amount
             figures["personalAmount"] += e.personal_part
@@ -382,8 +392,13 @@ class Generator:
             uid = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
             login = f"user{index + 1}@example.com"
             self.data.employees[uid] = Employee(
-                uuid=uid, login=login, given=given, family=family, employee_number=f"E{1000 + index}",
-                email=login, cost_centre=self.rng.choice(self.data.cost_centres),
+                uuid=uid,
+                login=login,
+                given=given,
+                family=family,
+                employee_number=f"E{1000 + index}",
+                email=login,
+                cost_centre=self.rng.choice(self.data.cost_centres),
             )
 
     def _money(self, low: int, high: int) -> Decimal:
@@ -402,8 +417,12 @@ class Generator:
         else:
             shares = split_amount(amount, split)
             allocations = [
-                Allocation(hex_id(self.rng, 32), pct.quantize(Decimal("1E-8")), share,
-                           {"custom1": self.rng.choice(self.data.cost_centres), "custom2": self.rng.choice(self.data.projects)})
+                Allocation(
+                    hex_id(self.rng, 32),
+                    pct.quantize(Decimal("1E-8")),
+                    share,
+                    {"custom1": self.rng.choice(self.data.cost_centres), "custom2": self.rng.choice(self.data.projects)},
+                )
                 for pct, share in zip(split, shares, strict=True)
             ]
         for allocation in allocations:
@@ -433,13 +452,22 @@ class Generator:
                 amount = Decimal("0.01")
             card = (code in ("AIRFR", "LODNG", "CARRT") and rng.random() < 0.7) or rng.random() < 0.2
             merchant = rng.choice(MERCHANTS[code]) if rng.random() < 0.9 else None
-            report.expenses.append(Expense(
-                id=hex_id(rng, 32), type_code=code, type_name=name, date=date, transaction_amount=tx,
-                transaction_currency=currency, exchange_rate=rate, amount=amount,
-                payment_code="CBCP" if card else "CASH", merchant=merchant,
-                purpose=rng.choice(["Client visit", "Conference", "Team offsite", "Sales meeting"]),
-                allocations=self._allocations(amount, owner, code),
-            ))
+            report.expenses.append(
+                Expense(
+                    id=hex_id(rng, 32),
+                    type_code=code,
+                    type_name=name,
+                    date=date,
+                    transaction_amount=tx,
+                    transaction_currency=currency,
+                    exchange_rate=rate,
+                    amount=amount,
+                    payment_code="CBCP" if card else "CASH",
+                    merchant=merchant,
+                    purpose=rng.choice(["Client visit", "Conference", "Team offsite", "Sales meeting"]),
+                    allocations=self._allocations(amount, owner, code),
+                )
+            )
         self.data.reports[report.id] = report
         return report
 
@@ -454,10 +482,17 @@ class Generator:
             # v3 ids are opaque and contain '$' (clients must URL-encode them).
             id=f"gW{hex_id(rng, 6)}${hex_id(rng, 14).lower()}",
             invoice_number=f"INV-{rng.randint(10000, 99999)}-{self._invoice_no}",
-            vendor_code=code, vendor_name=name, currency="USD", status=status, payment_status="P_NOTP",
-            invoice_date=created.date(), due_date=created.date() + dt.timedelta(days=30),
+            vendor_code=code,
+            vendor_name=name,
+            currency="USD",
+            status=status,
+            payment_status="P_NOTP",
+            invoice_date=created.date(),
+            due_date=created.date() + dt.timedelta(days=30),
             description=rng.choice(["Monthly services", "Supplies", "Licences", "Équipement"]),
-            created=created, modified=created, owner_login=rng.choice(list(self.data.employees.values())).login,
+            created=created,
+            modified=created,
+            owner_login=rng.choice(list(self.data.employees.values())).login,
         )
         for index in range(rng.choice([1, 1, 2, 3, 4])):
             split = rng.choice(SPLITS)
@@ -468,22 +503,38 @@ class Generator:
             allocations = []
             for pct in split:
                 rng.randint(100, 999)  # was a random account code: the tenant's code per expense type now
-                allocations.append(InvoiceAllocation(pct, INVOICE_ACCOUNT_CODES[type_code],
-                                                     {"Custom1": rng.choice(COST_CENTRES)[0], "Custom2": rng.choice(PROJECTS)[0]}))
+                allocations.append(
+                    InvoiceAllocation(pct, INVOICE_ACCOUNT_CODES[type_code], {"Custom1": rng.choice(COST_CENTRES)[0], "Custom2": rng.choice(PROJECTS)[0]})
+                )
             line = InvoiceLine(
-                id=str(1000 + index), description=description, type_code=type_code, quantity=quantity, unit_price=unit_price,
+                id=str(1000 + index),
+                description=description,
+                type_code=type_code,
+                quantity=quantity,
+                unit_price=unit_price,
                 allocations=allocations,
             )
             invoice.lines.append(line)
         self.data.invoices[invoice.id] = invoice
         return invoice
 
-
     # ------------------------------------------------------------ realistic profile
 
     # Each report takes three of these in turn, so every shape appears within the first reports.
-    KINDS = ("cash", "cbcp", "ibcp", "personal_card", "itemized_hotel", "partly_approved_card", "ibip",
-             "partly_approved_cash", "personal_cash", "billable_cash", "cbcp", "cash")
+    KINDS = (
+        "cash",
+        "cbcp",
+        "ibcp",
+        "personal_card",
+        "itemized_hotel",
+        "partly_approved_card",
+        "ibip",
+        "partly_approved_cash",
+        "personal_cash",
+        "billable_cash",
+        "cbcp",
+        "cash",
+    )
 
     def _new_report(self, status: str, currency: str) -> tuple[Report, Employee]:
         rng = self.rng
@@ -491,19 +542,32 @@ class Generator:
         owner = rng.choice(list(self.data.employees.values()))
         created = self.now - dt.timedelta(days=rng.randint(1, 20), minutes=rng.randint(0, 600))
         report = Report(
-            id=hex_id(rng, 20), name=f"Trip {self._report_no} — {rng.choice(['Berlin', 'Montréal', 'São Paulo', 'Tokyo', 'Chicago'])}",
-            owner=owner.uuid, currency=currency, status=status, payment_status="P_NOTP",
-            report_date=created.date(), created=created, modified=created, submitted=created,
+            id=hex_id(rng, 20),
+            name=f"Trip {self._report_no} — {rng.choice(['Berlin', 'Montréal', 'São Paulo', 'Tokyo', 'Chicago'])}",
+            owner=owner.uuid,
+            currency=currency,
+            status=status,
+            payment_status="P_NOTP",
+            report_date=created.date(),
+            created=created,
+            modified=created,
+            submitted=created,
         )
         return report, owner
 
     def _expense(self, report: Report, owner: Employee, code: str, payment: str, amount: Decimal, **kwargs: object) -> Expense:
         name = dict(EXPENSE_TYPES).get(code, code)
         expense = Expense(
-            id=hex_id(self.rng, 32), type_code=code, type_name=name,
+            id=hex_id(self.rng, 32),
+            type_code=code,
+            type_name=name,
             date=report.report_date - dt.timedelta(days=self.rng.randint(0, 10)),
-            transaction_amount=amount, transaction_currency=report.currency, exchange_rate=Decimal("1.00000000"),
-            amount=amount, payment_code=payment, merchant=self.rng.choice(MERCHANTS.get(code, ["Merchant"])),
+            transaction_amount=amount,
+            transaction_currency=report.currency,
+            exchange_rate=Decimal("1.00000000"),
+            amount=amount,
+            payment_code=payment,
+            merchant=self.rng.choice(MERCHANTS.get(code, ["Merchant"])),
             purpose=self.rng.choice(["Client visit", "Conference", "Team offsite", "Sales meeting"]),
         )
         for key, value in kwargs.items():
@@ -518,8 +582,11 @@ class Generator:
         """A hotel folio on the company card: room nights, room tax, and a personal charge."""
         nights = self.rng.randint(1, 4)
         rate = self._money(90, 260)
-        parts = [("LODNG", "Hotel", cents(rate * nights), False), ("LODTX", "Hotel Tax", cents(rate * nights * Decimal("0.1475")), False),
-                 ("PERSL", "Personal", self._money(8, 40), True)]
+        parts = [
+            ("LODNG", "Hotel", cents(rate * nights), False),
+            ("LODTX", "Hotel Tax", cents(rate * nights * Decimal("0.1475")), False),
+            ("PERSL", "Personal", self._money(8, 40), True),
+        ]
         items = []
         for code, name, amount, personal in parts:
             item = Itemization(hex_id(self.rng, 32), code, name, amount, personal=personal)
@@ -550,14 +617,14 @@ class Generator:
                 self._expense(report, owner, code, "CASH", amount, billable=True)
             elif kind in ("personal_card", "personal_cash"):
                 # Assumption: a personal expense claims and approves nothing; its charge is posted.
-                self._expense(report, owner, "MEALS", "CBCP" if kind == "personal_card" else "CASH", Decimal(0),
-                              personal=True, claimed=Decimal(0), posted=amount)
+                self._expense(
+                    report, owner, "MEALS", "CBCP" if kind == "personal_card" else "CASH", Decimal(0), personal=True, claimed=Decimal(0), posted=amount
+                )
             elif kind == "itemized_hotel":
                 self._itemized_hotel(report, owner)
             else:  # partly approved: the approver cuts the claim (approverAdjustedAmount)
                 approved = cents(amount * Decimal("0.75"))
-                self._expense(report, owner, "MEALS", "CBCP" if kind == "partly_approved_card" else "CASH", approved,
-                              claimed=amount)
+                self._expense(report, owner, "MEALS", "CBCP" if kind == "partly_approved_card" else "CASH", approved, claimed=amount)
         if advance:
             cash = sum((e.business for e in report.expenses if e.payment_code in EMPLOYEE_PAID), Decimal(0))
             report.cash_advance = cents(cash * Decimal("0.6"))  # partly covered by the advance
@@ -573,23 +640,38 @@ class Generator:
         invoice = Invoice(
             id=f"gW{hex_id(rng, 6)}${hex_id(rng, 14).lower()}",
             invoice_number=f"INV-{rng.randint(10000, 99999)}-{self._invoice_no}",
-            vendor_code=code, vendor_name=name, currency=currency, status=status, payment_status="P_NOTP",
-            invoice_date=created.date(), due_date=created.date() + dt.timedelta(days=terms_days),
+            vendor_code=code,
+            vendor_name=name,
+            currency=currency,
+            status=status,
+            payment_status="P_NOTP",
+            invoice_date=created.date(),
+            due_date=created.date() + dt.timedelta(days=terms_days),
             description=rng.choice(["Monthly services", "Supplies", "Licences", "Équipement"]),
-            created=created, modified=created, owner_login=rng.choice(list(self.data.employees.values())).login,
-            terms=terms, terms_days=terms_days, remit=RemitAddress(*address),
+            created=created,
+            modified=created,
+            owner_login=rng.choice(list(self.data.employees.values())).login,
+            terms=terms,
+            terms_days=terms_days,
+            remit=RemitAddress(*address),
         )
         for index in range(1 if self._invoice_no % 2 else rng.choice([2, 3, 4])):  # one line (object) and many (list)
             type_code = rng.choice(INVOICE_EXPENSE_TYPES)
             split = rng.choice(SPLITS)
-            invoice.lines.append(InvoiceLine(
-                id=str(1000 + index), description=rng.choice(["Paper", "Consulting hours", "Licence seat", "Phone plan"]),
-                type_code=type_code, quantity=Decimal(rng.randint(1, 7)), unit_price=self._money(1, 700) + Decimal("0.01"),
-                billable=rng.random() < 0.3,
-                allocations=[InvoiceAllocation(pct, INVOICE_ACCOUNT_CODES[type_code],
-                                               {"Custom1": rng.choice(COST_CENTRES)[0], "Custom2": rng.choice(PROJECTS)[0]})
-                             for pct in split],
-            ))
+            invoice.lines.append(
+                InvoiceLine(
+                    id=str(1000 + index),
+                    description=rng.choice(["Paper", "Consulting hours", "Licence seat", "Phone plan"]),
+                    type_code=type_code,
+                    quantity=Decimal(rng.randint(1, 7)),
+                    unit_price=self._money(1, 700) + Decimal("0.01"),
+                    billable=rng.random() < 0.3,
+                    allocations=[
+                        InvoiceAllocation(pct, INVOICE_ACCOUNT_CODES[type_code], {"Custom1": rng.choice(COST_CENTRES)[0], "Custom2": rng.choice(PROJECTS)[0]})
+                        for pct in split
+                    ],
+                )
+            )
         rate = Decimal("0.19") if currency == "EUR" else Decimal("0.0825")  # VAT in Europe, US sales tax
         if self._invoice_no % 3 != 0:
             invoice.tax = cents(invoice.line_total * rate)
@@ -599,8 +681,17 @@ class Generator:
         return invoice
 
 
-def generate(seed: int | str, company_key: str, *, now: dt.datetime, employees: int = 6, reports: int = 5,
-             invoices: int = 2, status: str = "A_PEND", profile: str = "simple") -> Generator:
+def generate(
+    seed: int | str,
+    company_key: str,
+    *,
+    now: dt.datetime,
+    employees: int = 6,
+    reports: int = 5,
+    invoices: int = 2,
+    status: str = "A_PEND",
+    profile: str = "simple",
+) -> Generator:
     generator = Generator(seed, company_key, now, profile)
     generator.employees(max(employees, 3))
     for _ in range(reports):

@@ -74,24 +74,52 @@ def _allocation(a: Allocation | InvoiceAllocation, amount: Decimal, data: Compan
         item = data.list_items.get(value)
         body[f"allocationCustom{number}Code"] = item.code if item else value
         body[f"allocationCustom{number}Value"] = item.value if item else value
-    body["journal"] = [{
-        "amountGross": _n(amount), "amountGrossCard": None, "journalAccountCode": a.account_code,
-        "journalPayee": payee, "journalPayer": "COMP", "amountNetOfReclaim": _n(amount), "amountNetOfTax": _n(amount),
-        "accountingTransactionType": None, "taxGuid": [],
-    }]
+    body["journal"] = [
+        {
+            "amountGross": _n(amount),
+            "amountGrossCard": None,
+            "journalAccountCode": a.account_code,
+            "journalPayee": payee,
+            "journalPayer": "COMP",
+            "amountNetOfReclaim": _n(amount),
+            "amountNetOfTax": _n(amount),
+            "accountingTransactionType": None,
+            "taxGuid": [],
+        }
+    ]
     return body
 
 
-def _entry(entry_id: str, type_code: str, type_name: str, date: dt.date, approved: Decimal, expense: Expense, report: Report,
-           data: CompanyData, allocations: list[Allocation], personal: bool) -> dict[str, Any]:
+def _entry(
+    entry_id: str,
+    type_code: str,
+    type_name: str,
+    date: dt.date,
+    approved: Decimal,
+    expense: Expense,
+    report: Report,
+    data: CompanyData,
+    allocations: list[Allocation],
+    personal: bool,
+) -> dict[str, Any]:
     payee = "EMPL" if expense.payment_code in ("CASH", "IBIP") else "CARD"
     return {
-        "entryId": entry_id, "entryDescription": expense.purpose, "entryVendorCode": expense.merchant,
-        "entryVendorDescription": expense.merchant, "entryApprovedAmount": _n(approved),
-        "reportEntryTransactionAmount": _n(expense.transaction_amount), "entryCurrAlphaCode": expense.transaction_currency,
-        "entryExchangeRate": expense.exchange_rate, "entryExchangeRateDirection": "M", "entryDate": f"{date.isoformat()}T00:00:00.000Z",
-        "expenseTypeCode": type_code, "expenseTypeName": type_name, "reportEntryPatKey": expense.payment_code,
-        "entryIsPersonal": "Y" if personal else "N", "entryIsBillable": "Y" if expense.billable else "N", "expensePayIndicator": "N",
+        "entryId": entry_id,
+        "entryDescription": expense.purpose,
+        "entryVendorCode": expense.merchant,
+        "entryVendorDescription": expense.merchant,
+        "entryApprovedAmount": _n(approved),
+        "reportEntryTransactionAmount": _n(expense.transaction_amount),
+        "entryCurrAlphaCode": expense.transaction_currency,
+        "entryExchangeRate": expense.exchange_rate,
+        "entryExchangeRateDirection": "M",
+        "entryDate": f"{date.isoformat()}T00:00:00.000Z",
+        "expenseTypeCode": type_code,
+        "expenseTypeName": type_name,
+        "reportEntryPatKey": expense.payment_code,
+        "entryIsPersonal": "Y" if personal else "N",
+        "entryIsBillable": "Y" if expense.billable else "N",
+        "expensePayIndicator": "N",
         "allocation": [] if personal else [_allocation(a, a.amount, data, payee, type_code) for a in allocations],
     }
 
@@ -108,10 +136,18 @@ def expense_document(report: Report, data: CompanyData) -> dict[str, Any]:
     return {
         "employee": {"employeeId": owner.employee_number, "employeeFirstName": owner.given, "employeeLastName": owner.family, "employeeMI": None},
         "report": {
-            "requestId": [], "reportName": report.name, "employeeCurrencyAlphaCode": report.currency, "reportId": report.id,
-            "totalApprovedAmount": _n(report.total), "isTest": "N", "ledgerCode": "DEFAULT", "cashAdvanceReturnsAmount": 0,
-            "reportSubmitDate": render.iso_z(report.submitted or report.created), "reportUserDefinedDate": f"{report.report_date.isoformat()}T00:00:00.000Z",
-            "reportCreationDate": render.iso_z(report.created), "homeCountryCode": "US",
+            "requestId": [],
+            "reportName": report.name,
+            "employeeCurrencyAlphaCode": report.currency,
+            "reportId": report.id,
+            "totalApprovedAmount": _n(report.total),
+            "isTest": "N",
+            "ledgerCode": "DEFAULT",
+            "cashAdvanceReturnsAmount": 0,
+            "reportSubmitDate": render.iso_z(report.submitted or report.created),
+            "reportUserDefinedDate": f"{report.report_date.isoformat()}T00:00:00.000Z",
+            "reportCreationDate": render.iso_z(report.created),
+            "homeCountryCode": "US",
         },
         "expenseEntry": entries,
         "cashAdvanceApplication": [{"cashAdvanceId": f"CA-{report.id[:8]}", "amountApplied": _n(applied)}] if applied else [],
@@ -123,23 +159,46 @@ def invoice_document(invoice: Invoice) -> dict[str, Any]:
     lines = []
     for line in invoice.lines:
         shares = split_amount(line.amount, tuple(a.percentage for a in line.allocations))
-        lines.append({
-            "lineItemId": line.id, "lineItemDescription": line.description, "expenseTypeCode": line.type_code,
-            "lineItemQuantity": line.quantity, "lineItemUnitPrice": line.unit_price, "lineItemTotalPrice": _n(line.amount),
-            "lineItemApprovedAmount": _n(line.amount), "lineItemIsBillable": None if line.billable is None else ("Y" if line.billable else "N"),
-            "allocation": [_allocation(a, share, CompanyData(), "VEND") for a, share in zip(line.allocations, shares, strict=True)],
-        })
+        lines.append(
+            {
+                "lineItemId": line.id,
+                "lineItemDescription": line.description,
+                "expenseTypeCode": line.type_code,
+                "lineItemQuantity": line.quantity,
+                "lineItemUnitPrice": line.unit_price,
+                "lineItemTotalPrice": _n(line.amount),
+                "lineItemApprovedAmount": _n(line.amount),
+                "lineItemIsBillable": None if line.billable is None else ("Y" if line.billable else "N"),
+                "allocation": [_allocation(a, share, CompanyData(), "VEND") for a, share in zip(line.allocations, shares, strict=True)],
+            }
+        )
     return {
         "requestHeader": {
-            "requestId": invoice.id, "invoiceNumber": invoice.invoice_number, "invoiceDate": invoice.invoice_date.isoformat(),
-            "paymentDueDate": invoice.due_date.isoformat(), "paymentTerms": invoice.terms, "description": invoice.description,
-            "currencyAlphaCode": invoice.currency, "totalApprovedAmount": _n(invoice.total), "lineItemTotalAmount": _n(invoice.line_total),
-            "taxAmount": _n(invoice.tax), "shippingAmount": _n(invoice.shipping),
+            "requestId": invoice.id,
+            "invoiceNumber": invoice.invoice_number,
+            "invoiceDate": invoice.invoice_date.isoformat(),
+            "paymentDueDate": invoice.due_date.isoformat(),
+            "paymentTerms": invoice.terms,
+            "description": invoice.description,
+            "currencyAlphaCode": invoice.currency,
+            "totalApprovedAmount": _n(invoice.total),
+            "lineItemTotalAmount": _n(invoice.line_total),
+            "taxAmount": _n(invoice.tax),
+            "shippingAmount": _n(invoice.shipping),
         },
         "vendor": {
-            "vendorCode": invoice.vendor_code, "vendorName": invoice.vendor_name,
-            "remitAddress": {"address1": remit.address1, "address2": remit.address2, "city": remit.city, "state": remit.state,
-                             "postalCode": remit.postal_code, "countryCode": remit.country_code} if remit else None,
+            "vendorCode": invoice.vendor_code,
+            "vendorName": invoice.vendor_name,
+            "remitAddress": {
+                "address1": remit.address1,
+                "address2": remit.address2,
+                "city": remit.city,
+                "state": remit.state,
+                "postalCode": remit.postal_code,
+                "countryCode": remit.country_code,
+            }
+            if remit
+            else None,
         },
         "lineItem": lines,
     }
@@ -147,10 +206,15 @@ def invoice_document(invoice: Invoice) -> dict[str, Any]:
 
 def item(doc: FisDocument, company: SimCompany, as_text: bool) -> dict[str, Any]:
     return {
-        "id": doc.fis_id, "docType": doc.doc_type, "companyId": company.params.id, "entityId": f"p{company.params.id[:10]}",
-        "companyUuid": company.params.uuid, "erpSystemId": None,
+        "id": doc.fis_id,
+        "docType": doc.doc_type,
+        "companyId": company.params.id,
+        "entityId": f"p{company.params.id[:10]}",
+        "companyUuid": company.params.uuid,
+        "erpSystemId": None,
         "document": render.dumps(doc.document).decode("utf-8") if as_text else doc.document,
-        "docStatus": doc.status, "links": [],
+        "docStatus": doc.status,
+        "links": [],
     }
 
 
@@ -159,12 +223,13 @@ def _link(rel: str, base: str, doc_type: str, page: int, limit: int) -> dict[str
     return {"rel": rel, "href": href, "hreflang": None, "media": None, "title": None, "type": None, "deprecation": None}
 
 
-def route(sim: ConcurSim, company: SimCompany, base: str, method: str, path: str, query: dict[str, str], headers: dict[str, str],
-          body: bytes) -> tuple[int, Any]:
+def route(
+    sim: ConcurSim, company: SimCompany, base: str, method: str, path: str, query: dict[str, str], headers: dict[str, str], body: bytes
+) -> tuple[int, Any]:
     """``/financialintegration/fi/v4/companies/transactiontypes/{docType}/transactions[/…]``."""
     if not company.params.fis:
         return 403, {"message": "Financial Integration Service is not enabled for this company (scope FISVC)"}
-    rest = path[len(BASE):].split("/")
+    rest = path[len(BASE) :].split("/")
     doc_type = rest[0]
     if doc_type not in ("expense", "invoice", "cashadvance", "payroll", "obligation", "requestobligation", "reportobligation") or rest[1:2] != ["transactions"]:
         return 404, {"message": "Not found"}
@@ -175,21 +240,27 @@ def route(sim: ConcurSim, company: SimCompany, base: str, method: str, path: str
         as_text = headers.get("documentformatas", "json").lower() == "text"
         if query.get("docId"):
             found = [d for d in mine if d.fis_id == query["docId"] and (d.status == "READY" or query.get("ignoreDocumentStatus") == "yes")]
-            return 200, {"links": [], "content": [item(d, company, as_text) for d in found],
-                         "page": {"size": 1, "totalElements": len(found), "totalPages": 1, "number": 0}}
+            return 200, {
+                "links": [],
+                "content": [item(d, company, as_text) for d in found],
+                "page": {"size": 1, "totalElements": len(found), "totalPages": 1, "number": 0},
+            }
         ready = [d for d in mine if d.status == "READY"]
         limit = max(1, min(int(query.get("limit") or 25), 100))
         page = max(0, int(query.get("page") or 0))
         pages = max(1, -(-len(ready) // limit))
-        chunk = ready[page * limit:(page + 1) * limit]
+        chunk = ready[page * limit : (page + 1) * limit]
         for d in chunk:
             state.requests.append(("get", d.fis_id))
         links = [_link("first", base, doc_type, 0, limit), _link("self", base, doc_type, page, limit)]
         if page + 1 < pages:
             links.append(_link("next", base, doc_type, page + 1, limit))
         links.append(_link("last", base, doc_type, pages - 1, limit))
-        return 200, {"links": links, "content": [item(d, company, as_text) for d in chunk],
-                     "page": {"size": limit, "totalElements": len(ready), "totalPages": pages, "number": page}}
+        return 200, {
+            "links": links,
+            "content": [item(d, company, as_text) for d in chunk],
+            "page": {"size": limit, "totalElements": len(ready), "totalPages": pages, "number": page},
+        }
     try:
         request = json.loads(body or b"{}")
     except ValueError:
@@ -252,9 +323,18 @@ def event(sim: ConcurSim, company: SimCompany, doc: FisDocument) -> dict[str, An
     event_id = str(uuid.UUID(int=sim.rng.getrandbits(128), version=4))
     entity = f"p{company.params.id[:10]}"
     return {
-        "id": event_id, "data": None, "eventType": f"{doc.doc_type}.readyForIntegration", "correlationId": event_id.replace("-", ""),
-        "topic": FIS_TOPIC, "subtopic": entity, "timeStamp": sim.now().strftime("%Y-%m-%dT%H:%M:%S.") + f"{sim.now().microsecond // 1000:03d}+0000",
+        "id": event_id,
+        "data": None,
+        "eventType": f"{doc.doc_type}.readyForIntegration",
+        "correlationId": event_id.replace("-", ""),
+        "topic": FIS_TOPIC,
+        "subtopic": entity,
+        "timeStamp": sim.now().strftime("%Y-%m-%dT%H:%M:%S.") + f"{sim.now().microsecond // 1000:03d}+0000",
         "route": "stable",
-        "facts": {"companyId": company.params.uuid, "documentId": doc.fis_id, "entityId": entity,
-                  "href": f"{sim.url_of(company.params.id)}{BASE}{doc.doc_type}/transactions?docId={doc.fis_id}"},
+        "facts": {
+            "companyId": company.params.uuid,
+            "documentId": doc.fis_id,
+            "entityId": entity,
+            "href": f"{sim.url_of(company.params.id)}{BASE}{doc.doc_type}/transactions?docId={doc.fis_id}",
+        },
     }

@@ -87,8 +87,9 @@ def _link(rel: str, href: str) -> dict[str, Any]:
     return {"rel": rel, "href": href, "method": "GET", "isTemplated": False}
 
 
-def _expense_shape(expense_id: str, type_code: str, type_name: str, approved: Decimal, claimed: Decimal, posted: Decimal,
-                   personal: bool, payment_code: str, cur: str) -> dict[str, Any]:
+def _expense_shape(
+    expense_id: str, type_code: str, type_name: str, approved: Decimal, claimed: Decimal, posted: Decimal, personal: bool, payment_code: str, cur: str
+) -> dict[str, Any]:
     """The fields an expense and an itemization share (Reports v4 ReportEntrySummary /
     ReportEntryItemizationSummary). A personal expense: approved and claimed 0 (assumption)."""
     payment_id, payment_name = PAYMENT_TYPES[payment_code]
@@ -109,21 +110,32 @@ def expense_v4(expense: Expense, report: Report, base: str, *, detail: bool = Fa
     ``isExpenseBillable`` (CONCUR-API.md §3.1: "Detail only")."""
     cur = report.currency
     href = f"{report_path(base, report.owner, report.id)}/expenses/{expense.id}"
-    body = _expense_shape(expense.id, expense.type_code, expense.type_name, expense.amount, expense.claimed_amount,
-                          expense.posted_amount, expense.personal, expense.payment_code, cur)
-    body.update({
-        "allocationState": "NOT_ALLOCATED" if all(a.system for a in expense.allocations) else "FULLY_ALLOCATED",
-        "allocationSetId": None,
-        "businessPurpose": expense.purpose,
-        "exchangeRate": {"value": expense.exchange_rate.quantize(Decimal("1E-14")), "operation": "MULTIPLY"},
-        "transactionAmount": v4_amount(expense.transaction_amount, expense.transaction_currency),
-        "transactionDate": expense.date.isoformat(),
-        # Free-text merchants arrive in vendor.description only.
-        "vendor": {"id": None, "name": None, "description": expense.merchant} if expense.merchant else None,
-        "attendeeCount": 1,
-        # The swagger: "a link to itemizations for each parent expense" (so on every one, itemized or not).
-        "links": [_link("self", href), _link("itemizations", f"{href}/itemizations"), _link("comments", f"{href}/comments")],
-    })
+    body = _expense_shape(
+        expense.id,
+        expense.type_code,
+        expense.type_name,
+        expense.amount,
+        expense.claimed_amount,
+        expense.posted_amount,
+        expense.personal,
+        expense.payment_code,
+        cur,
+    )
+    body.update(
+        {
+            "allocationState": "NOT_ALLOCATED" if all(a.system for a in expense.allocations) else "FULLY_ALLOCATED",
+            "allocationSetId": None,
+            "businessPurpose": expense.purpose,
+            "exchangeRate": {"value": expense.exchange_rate.quantize(Decimal("1E-14")), "operation": "MULTIPLY"},
+            "transactionAmount": v4_amount(expense.transaction_amount, expense.transaction_currency),
+            "transactionDate": expense.date.isoformat(),
+            # Free-text merchants arrive in vendor.description only.
+            "vendor": {"id": None, "name": None, "description": expense.merchant} if expense.merchant else None,
+            "attendeeCount": 1,
+            # The swagger: "a link to itemizations for each parent expense" (so on every one, itemized or not).
+            "links": [_link("self", href), _link("itemizations", f"{href}/itemizations"), _link("comments", f"{href}/comments")],
+        }
+    )
     if detail:
         body.update({"isExpenseBillable": expense.billable, "parentExpenseId": None, "lastModifiedDate": None})
     return body
@@ -136,17 +148,21 @@ def itemizations_v4(expense: Expense, report: Report, base: str) -> list[dict[st
     result = []
     for item in expense.itemizations:
         approved = Decimal(0) if item.personal else item.amount
-        body = _expense_shape(item.id, item.type_code, item.type_name, approved, approved, item.amount, item.personal,
-                              expense.payment_code, cur)
-        body.update({
-            "parentExpenseId": expense.id,
-            "allocationState": "NOT_ALLOCATED" if all(a.system for a in item.allocations) else "FULLY_ALLOCATED",
-            "allocationSetId": None, "businessPurpose": expense.purpose,
-            "exchangeRate": {"value": Decimal(1).quantize(Decimal("1E-14")), "operation": "MULTIPLY"},
-            "transactionAmount": v4_amount(item.amount, cur), "transactionDate": expense.date.isoformat(),
-            "vendor": None, "attendeeCount": 1,
-            "links": [_link("self", f"{report_path(base, report.owner, report.id)}/expenses/{item.id}")],
-        })
+        body = _expense_shape(item.id, item.type_code, item.type_name, approved, approved, item.amount, item.personal, expense.payment_code, cur)
+        body.update(
+            {
+                "parentExpenseId": expense.id,
+                "allocationState": "NOT_ALLOCATED" if all(a.system for a in item.allocations) else "FULLY_ALLOCATED",
+                "allocationSetId": None,
+                "businessPurpose": expense.purpose,
+                "exchangeRate": {"value": Decimal(1).quantize(Decimal("1E-14")), "operation": "MULTIPLY"},
+                "transactionAmount": v4_amount(item.amount, cur),
+                "transactionDate": expense.date.isoformat(),
+                "vendor": None,
+                "attendeeCount": 1,
+                "links": [_link("self", f"{report_path(base, report.owner, report.id)}/expenses/{item.id}")],
+            }
+        )
         result.append(body)
     return result
 
@@ -181,29 +197,48 @@ def user_v4(employee: Employee, base: str, company_uuid: str) -> dict[str, Any]:
         "emails": [{"verified": False, "type": "work", "value": employee.email, "notifications": True}],
         "userName": employee.login,
         "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {
-            "companyId": company_uuid, "costCenter": None, "employeeNumber": employee.employee_number,
+            "companyId": company_uuid,
+            "costCenter": None,
+            "employeeNumber": employee.employee_number,
         },
     }
 
 
 def list_item_v4(item: ListItem) -> dict[str, Any]:
-    return {"id": item.id, "code": item.code, "shortCode": item.code, "value": item.value, "parentId": None,
-            "level": 1, "isDeleted": False, "lists": [{"id": item.list_id, "hasChildren": False}]}
+    return {
+        "id": item.id,
+        "code": item.code,
+        "shortCode": item.code,
+        "value": item.value,
+        "parentId": None,
+        "level": 1,
+        "isDeleted": False,
+        "lists": [{"id": item.list_id, "hasChildren": False}],
+    }
 
 
 def report_v3(report: Report, owner: Employee, base: str) -> dict[str, Any]:
     figures = report.header()
     return {
-        "Name": report.name, "Total": report.total, "CurrencyCode": report.currency,
-        "OwnerLoginID": owner.login, "OwnerName": owner.display_name,
-        "ApprovalStatusCode": report.status, "PaymentStatusCode": report.payment_status,
-        "CreateDate": v3_datetime(report.created), "SubmitDate": v3_datetime(report.submitted) if report.submitted else None,
+        "Name": report.name,
+        "Total": report.total,
+        "CurrencyCode": report.currency,
+        "OwnerLoginID": owner.login,
+        "OwnerName": owner.display_name,
+        "ApprovalStatusCode": report.status,
+        "PaymentStatusCode": report.payment_status,
+        "CreateDate": v3_datetime(report.created),
+        "SubmitDate": v3_datetime(report.submitted) if report.submitted else None,
         "PaidDate": f"{report.paid_date.isoformat()}T00:00:00" if report.paid_date else None,
         "LastModifiedDate": v3_datetime(report.modified),
-        "PersonalAmount": figures["personalAmount"], "AmountDueEmployee": figures["amountDueEmployee"],
+        "PersonalAmount": figures["personalAmount"],
+        "AmountDueEmployee": figures["amountDueEmployee"],
         "AmountDueCompanyCard": figures["amountDueCompanyCard"],
-        "TotalApprovedAmount": figures["approvedAmount"], "TotalClaimedAmount": figures["claimedAmount"], "LedgerName": "DEFAULT",
-        "ID": report.id, "URI": f"{base}/api/v3.0/expense/reports/{report.id}",
+        "TotalApprovedAmount": figures["approvedAmount"],
+        "TotalClaimedAmount": figures["claimedAmount"],
+        "LedgerName": "DEFAULT",
+        "ID": report.id,
+        "URI": f"{base}/api/v3.0/expense/reports/{report.id}",
     }
 
 
@@ -217,14 +252,25 @@ def _v3_date(value: dt.date | None) -> str | None:
 
 def digest_v3(invoice: Invoice, base: str) -> dict[str, Any]:
     return {
-        "ID": invoice.id, "URI": f"{base}/api/v3.0/invoice/paymentrequestdigests/{invoice.id}",
-        "PaymentRequestId": invoice.id, "PaymentRequestUri": f"{base}/api/v3.0/invoice/paymentrequest/{invoice.id}",
-        "ApprovalStatusCode": invoice.status, "PaymentStatusCode": invoice.payment_status,
-        "CreateDate": v3_datetime(invoice.created), "LastModifiedDate": v3_datetime(invoice.modified),
-        "CurrencyCode": invoice.currency, "InvoiceNumber": invoice.invoice_number, "IsDeleted": "true" if invoice.deleted else "false",
-        "OwnerLoginID": invoice.owner_login, "OwnerName": "", "PaidDate": _v3_date(invoice.paid_date), "PurchaseOrderNumber": None,
-        "Total": _s(invoice.total), "UserDefinedDate": invoice.invoice_date.isoformat() + "T00:00:00",
-        "VendorName": invoice.vendor_name, "VendorCode": invoice.vendor_code,
+        "ID": invoice.id,
+        "URI": f"{base}/api/v3.0/invoice/paymentrequestdigests/{invoice.id}",
+        "PaymentRequestId": invoice.id,
+        "PaymentRequestUri": f"{base}/api/v3.0/invoice/paymentrequest/{invoice.id}",
+        "ApprovalStatusCode": invoice.status,
+        "PaymentStatusCode": invoice.payment_status,
+        "CreateDate": v3_datetime(invoice.created),
+        "LastModifiedDate": v3_datetime(invoice.modified),
+        "CurrencyCode": invoice.currency,
+        "InvoiceNumber": invoice.invoice_number,
+        "IsDeleted": "true" if invoice.deleted else "false",
+        "OwnerLoginID": invoice.owner_login,
+        "OwnerName": "",
+        "PaidDate": _v3_date(invoice.paid_date),
+        "PurchaseOrderNumber": None,
+        "Total": _s(invoice.total),
+        "UserDefinedDate": invoice.invoice_date.isoformat() + "T00:00:00",
+        "VendorName": invoice.vendor_name,
+        "VendorCode": invoice.vendor_code,
     }
 
 
@@ -236,14 +282,16 @@ def _one_or_many(items: list[dict[str, Any]]) -> Any:
 def payment_request_v3(invoice: Invoice, base: str) -> dict[str, Any]:
     lines = []
     for line in invoice.lines:
-        allocations = [
-            {"Percentage": f"{a.percentage:.8f}", "AllocationAccountCode": a.account_code, **a.custom}
-            for a in line.allocations
-        ]
+        allocations = [{"Percentage": f"{a.percentage:.8f}", "AllocationAccountCode": a.account_code, **a.custom} for a in line.allocations]
         body = {
-            "LineItemId": line.id, "Description": line.description, "ExpenseTypeCode": line.type_code,
-            "Quantity": str(line.quantity), "UnitPrice": _s(line.unit_price), "TotalPrice": _s(line.amount),
-            "ApprovedLineItemAmount": _s(line.amount), "Tax": "0.00",
+            "LineItemId": line.id,
+            "Description": line.description,
+            "ExpenseTypeCode": line.type_code,
+            "Quantity": str(line.quantity),
+            "UnitPrice": _s(line.unit_price),
+            "TotalPrice": _s(line.amount),
+            "ApprovedLineItemAmount": _s(line.amount),
+            "Tax": "0.00",
             "AllocationStatus": "Full" if len(allocations) > 1 else "None",
             "Allocations": {"Allocation": _one_or_many(allocations)},
         }
@@ -253,25 +301,43 @@ def payment_request_v3(invoice: Invoice, base: str) -> dict[str, Any]:
         lines.append(body)
     total = _s(invoice.total)
     remit = invoice.remit
-    address = {"Address1": remit.address1, "Address2": remit.address2 or None, "Address3": remit.address3 or None,
-               "City": remit.city, "State": remit.state or None, "PostalCode": remit.postal_code,
-               "CountryCode": remit.country_code} if remit else {
-        "Address1": "1 Main St", "City": "Springfield", "State": "IL", "PostalCode": "62701", "CountryCode": "US"}
+    address = (
+        {
+            "Address1": remit.address1,
+            "Address2": remit.address2 or None,
+            "Address3": remit.address3 or None,
+            "City": remit.city,
+            "State": remit.state or None,
+            "PostalCode": remit.postal_code,
+            "CountryCode": remit.country_code,
+        }
+        if remit
+        else {"Address1": "1 Main St", "City": "Springfield", "State": "IL", "PostalCode": "62701", "CountryCode": "US"}
+    )
     paid = invoice.payment_status == "P_PAID" and invoice.paid_amount is not None
     return {
-        "ID": invoice.id, "URI": f"{base}/api/v3.0/invoice/paymentrequest/{invoice.id}",
-        "InvoiceNumber": invoice.invoice_number, "InvoiceDate": invoice.invoice_date.isoformat() + "T00:00:00",
-        "PaymentDueDate": invoice.due_date.isoformat() + "T00:00:00", "PaymentTermsDays": str(invoice.terms_days),
-        "Description": invoice.description, "Name": f"{invoice.vendor_name} {invoice.invoice_number}",
+        "ID": invoice.id,
+        "URI": f"{base}/api/v3.0/invoice/paymentrequest/{invoice.id}",
+        "InvoiceNumber": invoice.invoice_number,
+        "InvoiceDate": invoice.invoice_date.isoformat() + "T00:00:00",
+        "PaymentDueDate": invoice.due_date.isoformat() + "T00:00:00",
+        "PaymentTermsDays": str(invoice.terms_days),
+        "Description": invoice.description,
+        "Name": f"{invoice.vendor_name} {invoice.invoice_number}",
         # CalculatedAmount = lines + tax + shipping (CONCUR-API.md §4.1 lists the fields; the sum
         # is issue 13's reading). Assumption: InvoiceAmount and TotalApprovedAmount equal it.
-        "InvoiceAmount": total, "CalculatedAmount": total, "LineItemTotalAmount": _s(invoice.line_total),
+        "InvoiceAmount": total,
+        "CalculatedAmount": total,
+        "LineItemTotalAmount": _s(invoice.line_total),
         "TotalApprovedAmount": total,
-        "ShippingAmount": _s(invoice.shipping), "TaxAmount": _s(invoice.tax),
+        "ShippingAmount": _s(invoice.shipping),
+        "TaxAmount": _s(invoice.tax),
         "PaidAmount": _s(invoice.paid_amount) if paid and invoice.paid_amount is not None else "0.00",
         "PaidDate": _v3_date(invoice.paid_date) if paid else None,
         "CurrencyCode": invoice.currency,
-        "ApprovalStatus": invoice.status, "PaymentStatus": invoice.payment_status, "PaymentMethod": "CHECK",
+        "ApprovalStatus": invoice.status,
+        "PaymentStatus": invoice.payment_status,
+        "PaymentMethod": "CHECK",
         "IsPaymentRequestDeleted": "true" if invoice.deleted else "false",
         "VendorRemitAddress": {"Name": invoice.vendor_name, **address, "DiscountTerms": invoice.terms},
         "LineItems": {"LineItem": _one_or_many(lines)},

@@ -119,8 +119,15 @@ class SimCompany:
 
 
 class ConcurSim:
-    def __init__(self, seed: int | str = 1, companies: list[CompanyParams] | None = None, *,
-                 access_ttl: int = 3600, rotate_refresh: bool = True, now: Callable[[], dt.datetime] = _utcnow):
+    def __init__(
+        self,
+        seed: int | str = 1,
+        companies: list[CompanyParams] | None = None,
+        *,
+        access_ttl: int = 3600,
+        rotate_refresh: bool = True,
+        now: Callable[[], dt.datetime] = _utcnow,
+    ):
         self.seed = seed
         self.now = now
         self.access_ttl = access_ttl
@@ -143,8 +150,9 @@ class ConcurSim:
     # ---------------------------------------------------------------- setup
 
     def add_company(self, params: CompanyParams) -> SimCompany:
-        generator = generate(self.seed, params.id, now=self.now(), employees=params.employees,
-                             reports=params.reports, invoices=params.invoices, profile=params.profile)
+        generator = generate(
+            self.seed, params.id, now=self.now(), employees=params.employees, reports=params.reports, invoices=params.invoices, profile=params.profile
+        )
         company = SimCompany(params, generator)
         self.companies[params.id] = company
         return company
@@ -172,8 +180,7 @@ class ConcurSim:
 
     @property
     def public_key_pem(self) -> bytes:
-        return self._private_key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        return self._private_key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
 
     def write_public_key(self, path: str | Path) -> Path:
         path = Path(path)
@@ -181,8 +188,7 @@ class ConcurSim:
         return path
 
     def sign(self, raw_body: bytes) -> str:
-        signature = self._private_key.sign(
-            raw_body, padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=padding.PSS.MAX_LENGTH), hashes.SHA256())
+        signature = self._private_key.sign(raw_body, padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=padding.PSS.MAX_LENGTH), hashes.SHA256())
         return base64.b64encode(signature).decode("ascii")
 
     # ---------------------------------------------------------------- knobs
@@ -250,17 +256,25 @@ class ConcurSim:
         if event_type != "reportDeleted":
             facts["href"] = render.report_path(self.url_of(company.params.id), report.owner, report.id, upper=True)
         if event_type == "statusChanged":
-            facts.update({
-                "previousApprovalStatus": previous or "A_PEND", "currentApprovalStatus": report.status,
-                "previousPaymentStatus": report.payment_status, "currentPaymentStatus": report.payment_status,
-                "stepCode": "MANAGER",
-            })
+            facts.update(
+                {
+                    "previousApprovalStatus": previous or "A_PEND",
+                    "currentApprovalStatus": report.status,
+                    "previousPaymentStatus": report.payment_status,
+                    "currentPaymentStatus": report.payment_status,
+                    "stepCode": "MANAGER",
+                }
+            )
         event_id = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
         return {
-            "id": event_id, "correlationId": event_id, "route": "stable", "eventType": event_type,
+            "id": event_id,
+            "correlationId": event_id,
+            "route": "stable",
+            "eventType": event_type,
             # Concur's own samples drop the "public." prefix on some event types.
             "topic": EXPENSE_TOPIC if event_type in ("statusChanged", "reportCreated") else "concur.expense.report",
-            "timeStamp": render.iso_z(self.now()), "facts": facts,
+            "timeStamp": render.iso_z(self.now()),
+            "facts": facts,
         }
 
     def _queue(self, company: SimCompany, body: dict[str, Any]) -> dict[str, Any]:
@@ -375,12 +389,24 @@ class ConcurSim:
     def _invoice_event(self, company: SimCompany, invoice: Invoice, **facts: str) -> dict[str, Any]:
         """A statusChanged on the invoice topic (undocumented: shaped like the expense report's)."""
         event_id = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
-        return self._queue(company, {
-            "id": event_id, "correlationId": event_id, "route": "stable", "eventType": "statusChanged",
-            "topic": INVOICE_TOPIC, "timeStamp": render.iso_z(self.now()),
-            "facts": {"companyId": company.params.uuid, "paymentRequestId": invoice.id,
-                      "previousApprovalStatus": invoice.status, "currentApprovalStatus": invoice.status, **facts},
-        })
+        return self._queue(
+            company,
+            {
+                "id": event_id,
+                "correlationId": event_id,
+                "route": "stable",
+                "eventType": "statusChanged",
+                "topic": INVOICE_TOPIC,
+                "timeStamp": render.iso_z(self.now()),
+                "facts": {
+                    "companyId": company.params.uuid,
+                    "paymentRequestId": invoice.id,
+                    "previousApprovalStatus": invoice.status,
+                    "currentApprovalStatus": invoice.status,
+                    **facts,
+                },
+            },
+        )
 
     def pay(self, report_id: str, amount: Decimal | None = None, on: dt.date | None = None) -> dict[str, Any]:
         """Expense Pay reimbursed the employee: P_PAID with the paid date and amount (default: the
@@ -429,9 +455,19 @@ class ConcurSim:
         self.events.clear()
         return count
 
-    async def deliver_events(self, url: str, *, duplicates: int = 0, shuffle: bool = False, concurrency: int = 4,
-                             max_attempts: int = 5, retry_wait: float = 0.05, timeout: float = 5.0,
-                             company: str | None = None, tamper: bool = False) -> DeliveryReport:
+    async def deliver_events(
+        self,
+        url: str,
+        *,
+        duplicates: int = 0,
+        shuffle: bool = False,
+        concurrency: int = 4,
+        max_attempts: int = 5,
+        retry_wait: float = 0.05,
+        timeout: float = 5.0,
+        company: str | None = None,
+        tamper: bool = False,
+    ) -> DeliveryReport:
         """Deliver queued events at least once: each is sent ``1 + duplicates`` times, in random
         order when ``shuffle``, ``concurrency`` at a time (bursts). 5xx/401/403/429 and I/O errors
         are retried (up to ``max_attempts`` per copy this round; undelivered events stay queued);
@@ -449,14 +485,18 @@ class ConcurSim:
         send_channel.close()
 
         async with httpx.AsyncClient(timeout=timeout) as http:
+
             async def worker() -> None:
                 async for pending in receive_channel:
                     raw = render.dumps(pending.body)
                     if tamper:
                         raw = raw.replace(b'"stable"', b'"stab1e"')
                     for attempt in range(max_attempts):
-                        headers = {"Content-Type": "application/json", "Concur-Signature": self.sign(raw if not tamper else render.dumps(pending.body)),
-                                   "Concur-Correlationid": str(pending.body.get("correlationId") or "")}
+                        headers = {
+                            "Content-Type": "application/json",
+                            "Concur-Signature": self.sign(raw if not tamper else render.dumps(pending.body)),
+                            "Concur-Correlationid": str(pending.body.get("correlationId") or ""),
+                        }
                         report.attempts += 1
                         pending.attempts += 1
                         try:
@@ -502,9 +542,12 @@ class ConcurSim:
         self.expires_in_as_string = not self.expires_in_as_string
         body: dict[str, Any] = {
             "expires_in": str(self.access_ttl) if self.expires_in_as_string else self.access_ttl,
-            "scope": "app-scopes" if app else "openid expense.report.read user.read spend.listitem.read INVPMT EXPRPT"
-                     + (" FISVC" if company.params.fis else ""),
-            "token_type": "Bearer", "access_token": access, "geolocation": self.urls[dc],
+            "scope": "app-scopes"
+            if app
+            else "openid expense.report.read user.read spend.listitem.read INVPMT EXPRPT" + (" FISVC" if company.params.fis else ""),
+            "token_type": "Bearer",
+            "access_token": access,
+            "geolocation": self.urls[dc],
         }
         if not app:
             refresh = "rt-" + secrets.token_urlsafe(24)
@@ -522,15 +565,21 @@ class ConcurSim:
             return 400, {"error": "invalid_client", "error_description": "Incorrect credentials", "code": 64}, company.params.id
         grant = form.get("grant_type")
         home = company.params.home
-        elsewhere = (400, {"error": "invalid_request", "error_description": "user lives elsewhere", "code": 16,
-                           "geolocation": self.urls[home]}, company.params.id)
+        elsewhere = (
+            400,
+            {"error": "invalid_request", "error_description": "user lives elsewhere", "code": 16, "geolocation": self.urls[home]},
+            company.params.id,
+        )
         if grant == "client_credentials":
             return 200, self._issue(company, dc, app=True), company.params.id
         if grant == "password":
             if form.get("credtype") != "authtoken":
                 return 400, {"error": "invalid_request", "error_description": "bad credtype", "code": 120}, company.params.id
-            if (form.get("username", "").lower() != company.params.uuid.lower()
-                    or form.get("password") != company.params.request_token or not company.request_token_valid):
+            if (
+                form.get("username", "").lower() != company.params.uuid.lower()
+                or form.get("password") != company.params.request_token
+                or not company.request_token_valid
+            ):
                 return 400, {"error": "invalid_grant", "error_description": "Incorrect Credentials. Please Retry", "code": 5}, company.params.id
             if dc != home:
                 return elsewhere
@@ -567,8 +616,7 @@ class ConcurSim:
 
 
 def _v4_error(status: int, message: str, path: str) -> dict[str, Any]:
-    return {"errorId": str(uuid.uuid4()), "errorMessage": message, "httpStatus": str(status), "path": path,
-            "timestamp": render.iso_z(_utcnow())}
+    return {"errorId": str(uuid.uuid4()), "errorMessage": message, "httpStatus": str(status), "path": path, "timestamp": render.iso_z(_utcnow())}
 
 
 def _parse_after(value: str | None) -> dt.datetime | None:
@@ -612,14 +660,16 @@ class _App:
         status, payload, extra_headers, company = await self.handle(scope["method"], path, query, headers, body)
         self.sim.requests.append(RequestRecord(self.dc, scope["method"], path, company, status))
         raw = render.dumps(payload) if payload is not None else b""
-        response_headers = [(b"content-type", b"application/json"), (b"content-length", str(len(raw)).encode()),
-                            (b"concur-correlationid", headers.get("concur-correlationid", str(uuid.uuid4())).encode("latin-1"))]
+        response_headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(raw)).encode()),
+            (b"concur-correlationid", headers.get("concur-correlationid", str(uuid.uuid4())).encode("latin-1")),
+        ]
         response_headers += [(k.encode(), v.encode()) for k, v in extra_headers.items()]
         await send({"type": "http.response.start", "status": status, "headers": response_headers})
         await send({"type": "http.response.body", "body": raw})
 
-    async def handle(self, method: str, path: str, query: dict[str, str], headers: dict[str, str], body: bytes
-                     ) -> tuple[int, Any, dict[str, str], str | None]:
+    async def handle(self, method: str, path: str, query: dict[str, str], headers: dict[str, str], body: bytes) -> tuple[int, Any, dict[str, str], str | None]:
         sim = self.sim
         fault = sim.take_fault(self.dc, path)
         if fault is not None:
@@ -628,8 +678,12 @@ class _App:
             if fault.status is not None:
                 extra = {"retry-after": fault.retry_after} if fault.retry_after is not None else {}
                 if fault.status == 429:
-                    payload: Any = {"timestamp": render.iso_z(_utcnow()), "httpStatus": "429 - Too Many Requests",
-                                    "error": {"id": "security.rate.limit.reached", "message": "Too many requests"}, "path": path}
+                    payload: Any = {
+                        "timestamp": render.iso_z(_utcnow()),
+                        "httpStatus": "429 - Too Many Requests",
+                        "error": {"id": "security.rate.limit.reached", "message": "Too many requests"},
+                        "path": path,
+                    }
                 else:
                     payload = _v4_error(fault.status, "simulated fault", path)
                 return fault.status, payload, extra, None
@@ -680,17 +734,22 @@ class _App:
                 return 200, []
             return 200, next(i for i in render.itemizations_v4(parent, report, base) if i["expenseId"] == item.id)
         if method == "GET" and path.startswith("/profile/identity/v4/Users"):
-            rest = path[len("/profile/identity/v4/Users"):].strip("/")
+            rest = path[len("/profile/identity/v4/Users") :].strip("/")
             if rest:
                 employee = next((e for e in data.employees.values() if e.uuid.lower() == rest.lower()), None)
                 return (200, render.user_v4(employee, base, company.params.uuid)) if employee else not_found
             match = re.fullmatch(r'\s*userName\s+eq\s+"(.*)"\s*', query.get("filter", ""))
             login = match.group(1).replace('\\"', '"') if match else None
             found = [render.user_v4(e, base, company.params.uuid) for e in data.employees.values() if e.login == login]
-            return 200, {"schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"], "totalResults": len(found),
-                         "Resources": found, "startIndex": 1, "itemsPerPage": len(found)}
+            return 200, {
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
+                "totalResults": len(found),
+                "Resources": found,
+                "startIndex": 1,
+                "itemsPerPage": len(found),
+            }
         if method == "GET" and path.startswith("/list/v4/items"):
-            item_id = path[len("/list/v4/items"):].strip("/") or query.get("id", "")
+            item_id = path[len("/list/v4/items") :].strip("/") or query.get("id", "")
             item = data.list_items.get(item_id)
             return (200, render.list_item_v4(item)) if item else not_found
         if method == "GET" and path == "/api/v3.0/expense/reports":
@@ -702,7 +761,7 @@ class _App:
             return 200, self._page(rows, query, 25, path, lambda r: render.report_v3(r, data.employees[r.owner], base), "Items")
         if method == "GET" and path.startswith("/api/v3.0/expense/reports/"):
             # One report (v3 "…/reports/{id}?user=<login>"): the owner's login, or ALL.
-            report = data.reports.get(path[len("/api/v3.0/expense/reports/"):].strip("/"))
+            report = data.reports.get(path[len("/api/v3.0/expense/reports/") :].strip("/"))
             if report is None or report.deleted:
                 return not_found
             owner = data.employees[report.owner]
@@ -710,7 +769,7 @@ class _App:
                 return not_found
             return 200, render.report_v3(report, owner, base)
         if method == "GET" and path.startswith("/api/v3.0/invoice/paymentrequestdigests"):
-            rest = path[len("/api/v3.0/invoice/paymentrequestdigests"):].strip("/")
+            rest = path[len("/api/v3.0/invoice/paymentrequestdigests") :].strip("/")
             if rest:
                 invoice = data.invoices.get(rest)
                 return (200, render.digest_v3(invoice, base)) if invoice else not_found
@@ -725,11 +784,10 @@ class _App:
             return self.ess(company, method, path, body)
         return not_found
 
-    def _page(self, rows: list[Any], query: dict[str, str], default_limit: int, path: str, shape: Callable[[Any], Any],
-              key: str) -> dict[str, Any]:
+    def _page(self, rows: list[Any], query: dict[str, str], default_limit: int, path: str, shape: Callable[[Any], Any], key: str) -> dict[str, Any]:
         limit = max(1, min(int(query.get("limit") or default_limit), 1000))
         offset = int(query.get("offset") or 0)
-        page = rows[offset:offset + limit]
+        page = rows[offset : offset + limit]
         next_page = None
         if offset + limit < len(rows):
             next_page = f"{self.sim.urls[self.dc]}{path}?{urlencode({**query, 'offset': str(offset + limit)})}"
@@ -754,12 +812,19 @@ class _App:
             owned = [s for s in subs.values() if s["applicationId"] == company.params.client_id]
             if sub_id not in subs and len(owned) >= 5:
                 return 400, _v4_error(400, "at most 5 subscriptions per application", path)
-            subs[sub_id] = {"id": sub_id, "topic": request.get("topic", ""), "filter": request.get("filter", ".*"),
-                            "webHookConfig": {"endpoint": endpoint}, "applicationId": company.params.client_id,
-                            "scope": "", "groups": [], "companyIds": [company.params.uuid]}
+            subs[sub_id] = {
+                "id": sub_id,
+                "topic": request.get("topic", ""),
+                "filter": request.get("filter", ".*"),
+                "webHookConfig": {"endpoint": endpoint},
+                "applicationId": company.params.client_id,
+                "scope": "",
+                "groups": [],
+                "companyIds": [company.params.uuid],
+            }
             return 200, {"message": f"Subscription '{sub_id}' saved successfully"}
         if method == "GET" and path.startswith("/events/v4/subscriptions"):
-            rest = path[len("/events/v4/subscriptions"):].strip("/")
+            rest = path[len("/events/v4/subscriptions") :].strip("/")
             mine = [s for s in subs.values() if s["applicationId"] == company.params.client_id]
             return 200, [s for s in mine if not rest or s["id"] == rest]
         if method == "DELETE" and path.startswith("/events/v4/subscriptions/"):

@@ -138,8 +138,9 @@ class CompanyFile:
     """One company file. ``begin_session``/``end_session`` bracket a Web Connector session
     (QuickBooks' BeginSession/EndSession): iterators live only inside one."""
 
-    def __init__(self, state: CompanyState, *, now: Callable[[], dt.datetime] | None = None,
-                 validator: Validator | None = None, latency: LatencyModel | None = None) -> None:
+    def __init__(
+        self, state: CompanyState, *, now: Callable[[], dt.datetime] | None = None, validator: Validator | None = None, latency: LatencyModel | None = None
+    ) -> None:
         self.state = state
         self._now = now or _local_now
         self.validator = validator or Validator()
@@ -236,8 +237,11 @@ class CompanyFile:
             raise KeyError(parent_full_name)
         full_name = f"{parent['FullName']}:{name}" if parent else name
         rec: dict[str, Any] = {
-            "ListID": self._new_list_id(epoch), "TimeCreated": stamp, "TimeModified": stamp,
-            "EditSequence": self._next_edit_sequence(epoch), "Name": name,
+            "ListID": self._new_list_id(epoch),
+            "TimeCreated": stamp,
+            "TimeModified": stamp,
+            "EditSequence": self._next_edit_sequence(epoch),
+            "Name": name,
         }
         if kind in ("Account", "Class", "Customer"):
             rec["FullName"] = full_name
@@ -288,8 +292,9 @@ class CompanyFile:
                 return True
         return False
 
-    def _ref(self, parent: etree._Element, tag: str, kinds: tuple[str, ...], obj_type: str, txn: str,
-             required: bool = False, need_active: bool = True) -> dict[str, Any] | None:
+    def _ref(
+        self, parent: etree._Element, tag: str, kinds: tuple[str, ...], obj_type: str, txn: str, required: bool = False, need_active: bool = True
+    ) -> dict[str, Any] | None:
         """Resolve ``<tag><ListID/>|<FullName/></tag>``; missing or inactive -> 3140."""
         el = parent.find(tag)
         if el is None:
@@ -365,8 +370,7 @@ class CompanyFile:
         if new_id == old_id:  # status check: the stored response, or 9002
             if stored is not None:
                 return stored
-            return layout(etree.fromstring(
-                f'<QBXML><QBXMLMsgsRs newMessageSetID="{new_id}" messageSetStatusCode="9002"/></QBXML>'))
+            return layout(etree.fromstring(f'<QBXML><QBXMLMsgsRs newMessageSetID="{new_id}" messageSetStatusCode="9002"/></QBXML>'))
         # clear
         if old_id == "ClearAllMessageSets":
             self.state.message_sets.clear()
@@ -410,9 +414,14 @@ class CompanyFile:
         fields = self._vendor_fields(add, "Vendor")
         stamp, epoch = self._stamp()
         rec: dict[str, Any] = {
-            "ListID": self._new_list_id(epoch), "TimeCreated": stamp, "TimeModified": stamp,
-            "EditSequence": self._next_edit_sequence(epoch), "Name": name, "IsActive": True,
-            "IsTaxAgency": False, "IsVendorEligibleFor1099": False,
+            "ListID": self._new_list_id(epoch),
+            "TimeCreated": stamp,
+            "TimeModified": stamp,
+            "EditSequence": self._next_edit_sequence(epoch),
+            "Name": name,
+            "IsActive": True,
+            "IsTaxAgency": False,
+            "IsVendorEligibleFor1099": False,
         }
         rec.update(fields)
         rec.pop("OpenBalance", None)
@@ -443,8 +452,7 @@ class CompanyFile:
                 fields["TermsRef"] = {"ListID": self._ref(el, "TermsRef", TERMS_TYPES, "Terms", txn)["ListID"]}
             elif child.tag in ("IsActive", "IsVendorEligibleFor1099"):
                 fields[child.tag] = _bool(child.text, child.tag == "IsActive")
-            elif child.tag in ("Contacts", "AdditionalContactRef", "AdditionalNotes", "PrefillAccountRef",
-                               "ContactsMod", "AdditionalNotesMod"):
+            elif child.tag in ("Contacts", "AdditionalContactRef", "AdditionalNotes", "PrefillAccountRef", "ContactsMod", "AdditionalNotesMod"):
                 continue  # not kept by the simulator
             else:
                 fields[child.tag] = _element_to_value(child)
@@ -466,8 +474,9 @@ class CompanyFile:
         fields = self._vendor_fields(mod, "Vendor")
         if "CurrencyRef" in fields and fields["CurrencyRef"] != rec.get("CurrencyRef") and self._has_transactions(list_id):
             # QuickBooks help: a name's currency cannot change once it has transactions. Code and wording (unverified).
-            raise StatusError(3180, "There was an error when saving a Vendor.  QuickBooks error message: "
-                                    "You cannot change the currency of a name that has transactions.")
+            raise StatusError(
+                3180, "There was an error when saving a Vendor.  QuickBooks error message: You cannot change the currency of a name that has transactions."
+            )
         if name is not None:
             rec["Name"] = name
             self._names = None
@@ -487,9 +496,12 @@ class CompanyFile:
         closing = self.state.closing_date
         if closing and date <= dt.date.fromisoformat(closing):
             # Code and wording (unverified): QuickBooks refuses edits on or before the closing date.
-            raise StatusError(3180, f"There was an error when saving a {txn}.  QuickBooks error message: "
-                                    f"The transaction date {date.isoformat()} is on or before the closing date "
-                                    f"{closing} of this company file.")
+            raise StatusError(
+                3180,
+                f"There was an error when saving a {txn}.  QuickBooks error message: "
+                f"The transaction date {date.isoformat()} is on or before the closing date "
+                f"{closing} of this company file.",
+            )
         return date
 
     def _class_ref(self, line: etree._Element, txn: str) -> dict[str, Any] | None:
@@ -528,8 +540,9 @@ class CompanyFile:
         if raw:
             rate = Decimal(raw)
             if rate <= 0:
-                raise StatusError(3210, f'The "ExchangeRate" field has an invalid value "{raw}".  '
-                                        f"QuickBooks error message: The exchange rate must be greater than zero.")  # (unverified)
+                raise StatusError(
+                    3210, f'The "ExchangeRate" field has an invalid value "{raw}".  QuickBooks error message: The exchange rate must be greater than zero.'
+                )  # (unverified)
             return rate
         listed = self.find_list("Currency", currency)
         if listed is not None and listed.get("ExchangeRate"):
@@ -572,14 +585,22 @@ class CompanyFile:
             ap = self._ref(add, "APAccountRef", ("Account",), "Account", txn, required=True)
             assert ap is not None  # required: a missing reference raised 3140
             if ap.get("AccountType") != "AccountsPayable":
-                raise StatusError(3140, f'There is an invalid reference to QuickBooks Account "{self.full_name(ap)}" in the {txn}.  '
-                                        "QuickBooks error message: The account must be an Accounts Payable account.")
+                raise StatusError(
+                    3140,
+                    f'There is an invalid reference to QuickBooks Account "{self.full_name(ap)}" in the {txn}.  '
+                    "QuickBooks error message: The account must be an Accounts Payable account.",
+                )
             if self.state.multicurrency and self.currency_of(ap) != currency:
-                raise StatusError(3140, f'There is an invalid reference to QuickBooks Account "{self.full_name(ap)}" in the {txn}.  '
-                                        f"{CURRENCY_MISMATCH}")
+                raise StatusError(3140, f'There is an invalid reference to QuickBooks Account "{self.full_name(ap)}" in the {txn}.  {CURRENCY_MISMATCH}')
             return ap
-        ap = next((a for a in self.state.lists["Account"] if a.get("AccountType") == "AccountsPayable" and a["IsActive"]
-                   and (not self.state.multicurrency or self.currency_of(a) == currency)), None)
+        ap = next(
+            (
+                a
+                for a in self.state.lists["Account"]
+                if a.get("AccountType") == "AccountsPayable" and a["IsActive"] and (not self.state.multicurrency or self.currency_of(a) == currency)
+            ),
+            None,
+        )
         if ap is None:
             # The QuickBooks form would create "Accounts Payable - <code>"; through the SDK we assume it does not.
             raise StatusError(3140, f'There is an invalid reference to QuickBooks Account "Accounts Payable" in the {txn}.  {DOES_NOT_EXIST}')
@@ -602,13 +623,15 @@ class CompanyFile:
         _, epoch = self._stamp()
         for line in add.findall("ExpenseLineAdd"):
             account = self._ref(line, "AccountRef", ("Account",), "Account", txn, required=True)
-            if self.state.multicurrency and str(account.get("AccountType")) in CURRENCY_ACCOUNT_TYPES \
-                    and self.currency_of(account) not in (currency, self.state.home_currency):
+            if (
+                self.state.multicurrency
+                and str(account.get("AccountType")) in CURRENCY_ACCOUNT_TYPES
+                and self.currency_of(account) not in (currency, self.state.home_currency)
+            ):
                 raise StatusError(3140, f'There is an invalid reference to QuickBooks Account "{self.full_name(account)}" in the {txn}.  {CURRENCY_MISMATCH}')
             amount = _amount(_text(line, "Amount"))
             total += amount
-            entry: dict[str, Any] = {"TxnLineID": self._new_txn_id(epoch), "AccountRef": {"ListID": account["ListID"]},
-                                     "Amount": _money(amount)}
+            entry: dict[str, Any] = {"TxnLineID": self._new_txn_id(epoch), "AccountRef": {"ListID": account["ListID"]}, "Amount": _money(amount)}
             if _text(line, "Memo") is not None:
                 entry["Memo"] = _text(line, "Memo")
             customer = self._ref(line, "CustomerRef", ("Customer",), "Customer", txn)
@@ -622,19 +645,24 @@ class CompanyFile:
         stamp, epoch = self._stamp()
         self.state.txn_number += 1
         rec: dict[str, Any] = {
-            "TxnID": self._new_txn_id(epoch), "TimeCreated": stamp, "TimeModified": stamp,
-            "EditSequence": self._next_edit_sequence(epoch), "TxnNumber": self.state.txn_number,
+            "TxnID": self._new_txn_id(epoch),
+            "TimeCreated": stamp,
+            "TimeModified": stamp,
+            "EditSequence": self._next_edit_sequence(epoch),
+            "TxnNumber": self.state.txn_number,
             "VendorRef": {"ListID": vendor["ListID"]},
         }
         address = add.find("VendorAddress")
         if address is not None:
             rec["VendorAddress"] = _element_to_value(address)
-        rec.update({
-            "APAccountRef": {"ListID": ap["ListID"]},
-            "TxnDate": txn_date.isoformat(),
-            "DueDate": due or self._due_date(txn_date, terms).isoformat(),
-            "AmountDue": _money(total),
-        })
+        rec.update(
+            {
+                "APAccountRef": {"ListID": ap["ListID"]},
+                "TxnDate": txn_date.isoformat(),
+                "DueDate": due or self._due_date(txn_date, terms).isoformat(),
+                "AmountDue": _money(total),
+            }
+        )
         if self.state.multicurrency:
             rec["CurrencyRef"] = vendor.get("CurrencyRef") or self._home_ref()
             rec["ExchangeRate"] = str(rate)
@@ -666,8 +694,9 @@ class CompanyFile:
         Refusal codes and texts (unverified)."""
         add = req.find("JournalEntryAdd")
         txn = "JournalEntry"
-        if not self.state.multicurrency and any(add.find(t) is not None for t in
-                                                ("CurrencyRef", "ExchangeRate", "IsHomeCurrencyAdjustment", "IsAmountsEnteredInHomeCurrency")):
+        if not self.state.multicurrency and any(
+            add.find(t) is not None for t in ("CurrencyRef", "ExchangeRate", "IsHomeCurrencyAdjustment", "IsAmountsEnteredInHomeCurrency")
+        ):
             raise StatusError(3250, FEATURE_OFF)
         currency_rec = self._ref(add, "CurrencyRef", ("Currency",), "Currency", txn)
         currency = self.full_name(currency_rec) if currency_rec is not None else self.state.home_currency
@@ -685,29 +714,44 @@ class CompanyFile:
                 debits += amount
             else:
                 credits += amount
-            entry: dict[str, Any] = {"_tag": line.tag, "TxnLineID": self._new_txn_id(epoch),
-                                     "AccountRef": {"ListID": account["ListID"]}, "Amount": _money(amount)}
+            entry: dict[str, Any] = {
+                "_tag": line.tag,
+                "TxnLineID": self._new_txn_id(epoch),
+                "AccountRef": {"ListID": account["ListID"]},
+                "Amount": _money(amount),
+            }
             if _text(line, "Memo") is not None:
                 entry["Memo"] = _text(line, "Memo")
             entity = self._ref(line, "EntityRef", NAME_SPACE, "Entity", txn)
             atype = account.get("AccountType")
             if atype == "AccountsPayable" and (entity is None or self._by_id[entity["ListID"]][0] != "Vendor"):
                 # Wording (unverified); QuickBooks' rule: an A/P line needs a vendor in the Name column.
-                raise StatusError(3180, f"There was an error when saving a {txn}.  QuickBooks error message: "
-                                        "You must specify a vendor in the Name column when posting to an Accounts Payable account.")
+                raise StatusError(
+                    3180,
+                    f"There was an error when saving a {txn}.  QuickBooks error message: "
+                    "You must specify a vendor in the Name column when posting to an Accounts Payable account.",
+                )
             if atype == "AccountsReceivable" and (entity is None or self._by_id[entity["ListID"]][0] != "Customer"):
-                raise StatusError(3180, f"There was an error when saving a {txn}.  QuickBooks error message: "
-                                        "You must specify a customer in the Name column when posting to an Accounts Receivable account.")
+                raise StatusError(
+                    3180,
+                    f"There was an error when saving a {txn}.  QuickBooks error message: "
+                    "You must specify a customer in the Name column when posting to an Accounts Receivable account.",
+                )
             if self.state.multicurrency:
                 account_currency = self.currency_of(account)
                 if account_currency not in (self.state.home_currency, currency):
-                    raise StatusError(3180, f"There was an error when saving a {txn}.  {CURRENCY_MISMATCH} "
-                                            f'(account "{self.full_name(account)}" is in {account_currency}, the entry in {currency})')
-                if atype in ("AccountsPayable", "AccountsReceivable") and entity is not None \
-                        and self.currency_of(entity) != account_currency:
-                    raise StatusError(3180, f"There was an error when saving a {txn}.  QuickBooks error message: "
-                                            f'The currency of "{self.full_name(entity)}" does not match the currency of account '
-                                            f'"{self.full_name(account)}".')  # (unverified)
+                    raise StatusError(
+                        3180,
+                        f"There was an error when saving a {txn}.  {CURRENCY_MISMATCH} "
+                        f'(account "{self.full_name(account)}" is in {account_currency}, the entry in {currency})',
+                    )
+                if atype in ("AccountsPayable", "AccountsReceivable") and entity is not None and self.currency_of(entity) != account_currency:
+                    raise StatusError(
+                        3180,
+                        f"There was an error when saving a {txn}.  QuickBooks error message: "
+                        f'The currency of "{self.full_name(entity)}" does not match the currency of account '
+                        f'"{self.full_name(account)}".',
+                    )  # (unverified)
             if entity is not None:
                 entry["EntityRef"] = {"ListID": entity["ListID"]}
             klass = self._class_ref(line, txn)
@@ -719,13 +763,19 @@ class CompanyFile:
             lines.append(entry)
         if debits != credits:
             # Code and wording (unverified): QuickBooks will not save an unbalanced journal entry.
-            raise StatusError(3180, f"There was an error when saving a {txn}.  QuickBooks error message: "
-                                    f"Transaction not in balance (debits {_money(debits)}, credits {_money(credits)}).")
+            raise StatusError(
+                3180,
+                f"There was an error when saving a {txn}.  QuickBooks error message: "
+                f"Transaction not in balance (debits {_money(debits)}, credits {_money(credits)}).",
+            )
         stamp, epoch = self._stamp()
         self.state.txn_number += 1
         rec: dict[str, Any] = {
-            "TxnID": self._new_txn_id(epoch), "TimeCreated": stamp, "TimeModified": stamp,
-            "EditSequence": self._next_edit_sequence(epoch), "TxnNumber": self.state.txn_number,
+            "TxnID": self._new_txn_id(epoch),
+            "TimeCreated": stamp,
+            "TimeModified": stamp,
+            "EditSequence": self._next_edit_sequence(epoch),
+            "TxnNumber": self.state.txn_number,
             "TxnDate": txn_date.isoformat(),
         }
         ref = _text(add, "RefNumber")
@@ -780,8 +830,11 @@ class CompanyFile:
         payee = self._ref(add, "PayeeEntityRef", NAME_SPACE, "Entity", txn, required=True)
         bank = self._ref(add, "BankAccountRef", ("Account",), "Account", txn, required=True)
         if bank.get("AccountType") != "Bank":
-            raise StatusError(3140, f'There is an invalid reference to QuickBooks Account "{self.full_name(bank)}" in the {txn}.  '
-                                    "QuickBooks error message: The account must be a bank account.")  # (unverified)
+            raise StatusError(
+                3140,
+                f'There is an invalid reference to QuickBooks Account "{self.full_name(bank)}" in the {txn}.  '
+                "QuickBooks error message: The account must be a bank account.",
+            )  # (unverified)
         currency = self.currency_of(payee) if self._by_id[payee["ListID"]][0] == "Vendor" else self.state.home_currency
         if self.state.multicurrency and self.currency_of(bank) not in (currency, self.state.home_currency):
             raise StatusError(3140, f'There is an invalid reference to QuickBooks Account "{self.full_name(bank)}" in the {txn}.  {CURRENCY_MISMATCH}')
@@ -795,13 +848,19 @@ class CompanyFile:
             if item is None:
                 raise StatusError(3120, f'Object "{txn_id}" specified in the request cannot be found.  {DOES_NOT_EXIST}')
             if item.payee_id != payee["ListID"]:
-                raise StatusError(3140, f'There is an invalid reference to QuickBooks {item.kind} "{txn_id}" in the {txn}.  '
-                                        "QuickBooks error message: The transaction is not a bill of this payee.")  # (unverified)
+                raise StatusError(
+                    3140,
+                    f'There is an invalid reference to QuickBooks {item.kind} "{txn_id}" in the {txn}.  '
+                    "QuickBooks error message: The transaction is not a bill of this payee.",
+                )  # (unverified)
             if ap is None:
                 ap = self._by_id[item.ap_id][1]
             elif item.ap_id != ap["ListID"]:
-                raise StatusError(3140, f'There is an invalid reference to QuickBooks Account "{self.full_name(ap)}" in the {txn}.  '
-                                        "QuickBooks error message: The bill was not entered to this Accounts Payable account.")  # (unverified)
+                raise StatusError(
+                    3140,
+                    f'There is an invalid reference to QuickBooks Account "{self.full_name(ap)}" in the {txn}.  '
+                    "QuickBooks error message: The bill was not entered to this Accounts Payable account.",
+                )  # (unverified)
             raw = _text(app, "PaymentAmount")
             amount = _amount(raw) if raw is not None else item.open_amount
             already = sum((a for i, a in applied if i.rec is item.rec), Decimal("0.00"))
@@ -814,10 +873,16 @@ class CompanyFile:
         self.state.txn_number += 1
         total = sum((a for _, a in applied), Decimal("0.00"))
         rec: dict[str, Any] = {
-            "TxnID": self._new_txn_id(epoch), "TimeCreated": stamp, "TimeModified": stamp,
-            "EditSequence": self._next_edit_sequence(epoch), "TxnNumber": self.state.txn_number,
-            "PayeeEntityRef": {"ListID": payee["ListID"]}, "APAccountRef": {"ListID": ap["ListID"]},
-            "TxnDate": txn_date.isoformat(), "BankAccountRef": {"ListID": bank["ListID"]}, "Amount": _money(total),
+            "TxnID": self._new_txn_id(epoch),
+            "TimeCreated": stamp,
+            "TimeModified": stamp,
+            "EditSequence": self._next_edit_sequence(epoch),
+            "TxnNumber": self.state.txn_number,
+            "PayeeEntityRef": {"ListID": payee["ListID"]},
+            "APAccountRef": {"ListID": ap["ListID"]},
+            "TxnDate": txn_date.isoformat(),
+            "BankAccountRef": {"ListID": bank["ListID"]},
+            "Amount": _money(total),
         }
         if self.state.multicurrency:
             rec["CurrencyRef"] = payee.get("CurrencyRef") or self._home_ref()
@@ -837,14 +902,29 @@ class CompanyFile:
                 target["OpenAmount"] = _money(remaining)
                 target["IsPaid"] = remaining == 0
                 # LinkedTxn Amount sign as QuickBooks shows a payment against a bill (negative): (unverified)
-                target.setdefault("LinkedTxn", []).append({"TxnID": rec["TxnID"], "TxnType": "BillPaymentCheck", "TxnDate": rec["TxnDate"],
-                                                           "RefNumber": rec.get("RefNumber"), "LinkType": "AMTTYPE", "Amount": _money(-amount)})
+                target.setdefault("LinkedTxn", []).append(
+                    {
+                        "TxnID": rec["TxnID"],
+                        "TxnType": "BillPaymentCheck",
+                        "TxnDate": rec["TxnDate"],
+                        "RefNumber": rec.get("RefNumber"),
+                        "LinkType": "AMTTYPE",
+                        "Amount": _money(-amount),
+                    }
+                )
             else:
                 item.entry["Open"] = _money(remaining)
             self._touch(target)
-            rec["AppliedToTxnRet"].append({"TxnID": target["TxnID"], "TxnType": item.kind, "TxnDate": target["TxnDate"],
-                                           "RefNumber": target.get("RefNumber"), "BalanceRemaining": _money(remaining),
-                                           "Amount": _money(amount)})
+            rec["AppliedToTxnRet"].append(
+                {
+                    "TxnID": target["TxnID"],
+                    "TxnType": item.kind,
+                    "TxnDate": target["TxnDate"],
+                    "RefNumber": target.get("RefNumber"),
+                    "BalanceRemaining": _money(remaining),
+                    "Amount": _money(amount),
+                }
+            )
         self.state.txns["BillPaymentCheck"].append(rec)
         self._balances = None
         work.writes += 1
@@ -866,8 +946,7 @@ class CompanyFile:
 
     def _open_payables(self, payee_id: str) -> list[_Payable]:
         items = [self._payable(b["TxnID"], payee_id) for b in self.state.txns["Bill"] if b["VendorRef"]["ListID"] == payee_id]
-        items += [self._payable(j["TxnID"], payee_id) for j in self.state.txns["JournalEntry"]
-                  if any(e["Payee"] == payee_id for e in j.get("_APOpen", []))]
+        items += [self._payable(j["TxnID"], payee_id) for j in self.state.txns["JournalEntry"] if any(e["Payee"] == payee_id for e in j.get("_APOpen", []))]
         return [i for i in items if i is not None and i.payee_id == payee_id and i.open_amount > 0]
 
     def _bill_to_pay_query(self, req: etree._Element, rs: etree._Element, work: _Work) -> StatusError | None:
@@ -879,8 +958,15 @@ class CompanyFile:
         for item in items:
             rec = item.rec
             ret = etree.SubElement(etree.SubElement(rs, "BillToPayRet"), "BillToPay")
-            view = {"TxnID": rec["TxnID"], "TxnType": item.kind, "APAccountRef": {"ListID": item.ap_id}, "TxnDate": rec["TxnDate"],
-                    "RefNumber": rec.get("RefNumber"), "DueDate": rec.get("DueDate"), "AmountDue": _money(item.open_amount)}
+            view = {
+                "TxnID": rec["TxnID"],
+                "TxnType": item.kind,
+                "APAccountRef": {"ListID": item.ap_id},
+                "TxnDate": rec["TxnDate"],
+                "RefNumber": rec.get("RefNumber"),
+                "DueDate": rec.get("DueDate"),
+                "AmountDue": _money(item.open_amount),
+            }
             for key, value in view.items():
                 add_value(ret, key, value, self._resolve_for_output)
         work.records += len(items)
@@ -888,8 +974,7 @@ class CompanyFile:
 
     # --- queries -------------------------------------------------------------------------
 
-    def _ret(self, tag: str, kind: str, rec: dict[str, Any], include: list[str], with_lines: bool = True,
-             with_linked: bool = False) -> etree._Element:
+    def _ret(self, tag: str, kind: str, rec: dict[str, Any], include: list[str], with_lines: bool = True, with_linked: bool = False) -> etree._Element:
         view = rec
         if kind == "Bill" and not with_linked and rec.get("LinkedTxn"):
             view = {**rec, "LinkedTxn": None}  # LinkedTxn only with IncludeLinkedTxns (13.0 XSD BillQuery)
@@ -995,16 +1080,23 @@ class CompanyFile:
             range_filter = req.find("NameRangeFilter")
             if range_filter is not None:
                 lo, hi = (_text(range_filter, "FromName") or "").casefold(), _text(range_filter, "ToName")
-                found = [(k, r) for k, r in found if self.full_name(r).casefold() >= lo
-                         and (hi is None or self.full_name(r).casefold() <= hi.casefold())]
+                found = [(k, r) for k, r in found if self.full_name(r).casefold() >= lo and (hi is None or self.full_name(r).casefold() <= hi.casefold())]
             types = set(_texts(req, "AccountType"))
             if types:
                 found = [(k, r) for k, r in found if r.get("AccountType") in types]
             found.sort(key=lambda kr: self.full_name(kr[1]).casefold())
         return self._answer(req, rs, work, found, include, missing)
 
-    def _answer(self, req: etree._Element, rs: etree._Element, work: _Work, found: list[tuple[str, dict[str, Any]]],
-                include: list[str], missing: str | None, with_lines: bool = True) -> StatusError | None:
+    def _answer(
+        self,
+        req: etree._Element,
+        rs: etree._Element,
+        work: _Work,
+        found: list[tuple[str, dict[str, Any]]],
+        include: list[str],
+        missing: str | None,
+        with_lines: bool = True,
+    ) -> StatusError | None:
         max_returned = _text(req, "MaxReturned")
         limit = int(max_returned) if max_returned else None
         if req.get("iterator") == "Start":
@@ -1026,8 +1118,11 @@ class CompanyFile:
             rs.append(self._ret(_RET_TAG[kind], kind, rec, include, with_lines, with_linked))
         work.records += len(found)
         if missing is not None:
-            return StatusError(500, "The query request has not been fully completed. There was a required element "
-                                    f'("{missing}") that could not be found in QuickBooks.', "Warn")
+            return StatusError(
+                500,
+                f'The query request has not been fully completed. There was a required element ("{missing}") that could not be found in QuickBooks.',
+                "Warn",
+            )
         if not found:
             return StatusError(1, NOT_FOUND_MESSAGE, "Info")
         return None
@@ -1045,7 +1140,7 @@ class CompanyFile:
             return None
         max_returned = _text(req, "MaxReturned")
         size = int(max_returned) if max_returned else len(it.ids)
-        chunk = it.ids[it.position: it.position + size]
+        chunk = it.ids[it.position : it.position + size]
         it.position += len(chunk)
         remaining = len(it.ids) - it.position
         if remaining == 0:
@@ -1084,8 +1179,7 @@ class CompanyFile:
                     found.append((kind, rec))
         elif refs or refs_cs:
             wanted = {r.casefold() for r in refs}
-            found = [(kind, t) for t in txns if ("RefNumber" in t) and
-                     (t["RefNumber"].casefold() in wanted or t["RefNumber"] in refs_cs)]
+            found = [(kind, t) for t in txns if ("RefNumber" in t) and (t["RefNumber"].casefold() in wanted or t["RefNumber"] in refs_cs)]
         else:
             found = [(kind, t) for t in txns]
             mod = req.find("ModifiedDateRangeFilter")
@@ -1163,8 +1257,7 @@ class CompanyFile:
     def _host_query(self, req: etree._Element, rs: etree._Element, work: _Work) -> None:
         st = self.state
         ret = etree.SubElement(rs, "HostRet")
-        for tag, value in (("ProductName", st.product_name), ("MajorVersion", st.major_version),
-                           ("MinorVersion", 0), ("Country", st.country)):
+        for tag, value in (("ProductName", st.product_name), ("MajorVersion", st.major_version), ("MinorVersion", 0), ("Country", st.country)):
             etree.SubElement(ret, tag).text = str(value)
         for version in SUPPORTED_VERSIONS:
             etree.SubElement(ret, "SupportedQBXMLVersion").text = version
@@ -1178,8 +1271,7 @@ class CompanyFile:
         etree.SubElement(ret, "CompanyName").text = st.company_name
         etree.SubElement(ret, "LegalCompanyName").text = st.company_name
         address = etree.SubElement(ret, "Address")
-        for tag, value in (("Addr1", "100 Main Street"), ("City", "Seattle"), ("State", "WA"),
-                           ("PostalCode", "98101"), ("Country", st.country)):
+        for tag, value in (("Addr1", "100 Main Street"), ("City", "Seattle"), ("State", "WA"), ("PostalCode", "98101"), ("Country", st.country)):
             etree.SubElement(address, tag).text = value
         block = etree.SubElement(ret, "AddressBlock")
         etree.SubElement(block, "Addr1").text = "100 Main Street"
@@ -1201,16 +1293,25 @@ class CompanyFile:
         b = lambda v: "true" if v else "false"  # noqa: E731
         ret = etree.SubElement(rs, "PreferencesRet")
         acct = etree.SubElement(ret, "AccountingPreferences")
-        for tag, value in (("IsUsingAccountNumbers", b(st.account_numbers)), ("IsRequiringAccounts", "true"),
-                           ("IsUsingClassTracking", b(st.class_tracking)), ("IsUsingAuditTrail", "true"),
-                           ("IsAssigningJournalEntryNumbers", b(st.assigning_je_numbers))):
+        for tag, value in (
+            ("IsUsingAccountNumbers", b(st.account_numbers)),
+            ("IsRequiringAccounts", "true"),
+            ("IsUsingClassTracking", b(st.class_tracking)),
+            ("IsUsingAuditTrail", "true"),
+            ("IsAssigningJournalEntryNumbers", b(st.assigning_je_numbers)),
+        ):
             etree.SubElement(acct, tag).text = value
         if st.closing_date:
             etree.SubElement(acct, "ClosingDate").text = st.closing_date
         fin = etree.SubElement(ret, "FinanceChargePreferences")
-        for tag, value in (("AnnualInterestRate", "0.00"), ("MinFinanceCharge", "0.00"), ("GracePeriod", "0"),
-                           ("IsAssessingForOverdueCharges", "false"), ("CalculateChargesFrom", "DueDate"),
-                           ("IsMarkedToBePrinted", "false")):
+        for tag, value in (
+            ("AnnualInterestRate", "0.00"),
+            ("MinFinanceCharge", "0.00"),
+            ("GracePeriod", "0"),
+            ("IsAssessingForOverdueCharges", "false"),
+            ("CalculateChargesFrom", "DueDate"),
+            ("IsMarkedToBePrinted", "false"),
+        ):
             etree.SubElement(fin, tag).text = value
         jobs = etree.SubElement(ret, "JobsAndEstimatesPreferences")
         for tag in ("IsUsingEstimates", "IsUsingProgressInvoicing", "IsPrintingItemsWithZeroAmounts"):
@@ -1225,8 +1326,7 @@ class CompanyFile:
         etree.SubElement(mli, "IsMultiLocationInventoryAvailable").text = "false"
         etree.SubElement(mli, "IsMultiLocationInventoryEnabled").text = "false"
         pv = etree.SubElement(ret, "PurchasesAndVendorsPreferences")
-        for tag, value in (("IsUsingInventory", "false"), ("DaysBillsAreDue", "10"),
-                           ("IsAutomaticallyUsingDiscounts", "false")):
+        for tag, value in (("IsUsingInventory", "false"), ("DaysBillsAreDue", "10"), ("IsAutomaticallyUsingDiscounts", "false")):
             etree.SubElement(pv, tag).text = value
         rep = etree.SubElement(ret, "ReportsPreferences")
         etree.SubElement(rep, "AgingReportBasis").text = "AgeFromDueDate"

@@ -21,8 +21,7 @@ class LatencyModel:
     per_line: float = 0.03
 
     def busy_seconds(self, queries: int, records: int, writes: int, lines: int) -> float:
-        return (self.per_message_set + queries * self.per_query + records * self.per_record_returned
-                + writes * self.per_write + lines * self.per_line)
+        return self.per_message_set + queries * self.per_query + records * self.per_record_returned + writes * self.per_write + lines * self.per_line
 
 
 ZERO_LATENCY = LatencyModel(0, 0, 0, 0, 0)

@@ -15,52 +15,194 @@ _PERSON = ["Salutation", "FirstName", "MiddleName", "LastName", "Suffix"]
 _COMM = ["Phone", "Mobile", "Pager", "AltPhone", "Fax", "Email", "Cc", "Contact", "AltContact"]
 
 RET_ORDER: dict[str, list[str]] = {
-    "Account": _LIST_CORE + [
-        "Name", "FullName", "IsActive", "ParentRef", "Sublevel", "AccountType", "DetailAccountType",
-        "SpecialAccountType", "IsTaxAccount", "AccountNumber", "BankNumber", "LastCheckNumber", "Desc", "Balance",
-        "TotalBalance", "SalesTaxCodeRef", "TaxLineInfoRet", "CashFlowClassification", "CurrencyRef",
+    "Account": _LIST_CORE
+    + [
+        "Name",
+        "FullName",
+        "IsActive",
+        "ParentRef",
+        "Sublevel",
+        "AccountType",
+        "DetailAccountType",
+        "SpecialAccountType",
+        "IsTaxAccount",
+        "AccountNumber",
+        "BankNumber",
+        "LastCheckNumber",
+        "Desc",
+        "Balance",
+        "TotalBalance",
+        "SalesTaxCodeRef",
+        "TaxLineInfoRet",
+        "CashFlowClassification",
+        "CurrencyRef",
     ],
     "Class": _LIST_CORE + ["Name", "FullName", "IsActive", "ParentRef", "Sublevel"],
-    "Customer": _LIST_CORE + [
-        "Name", "FullName", "IsActive", "ClassRef", "ParentRef", "Sublevel", "CompanyName", *_PERSON, "JobTitle",
-        "BillAddress", "BillAddressBlock", "ShipAddress", "ShipAddressBlock", "PrintAs", *_COMM,
-        "CustomerTypeRef", "TermsRef", "SalesRepRef", "Balance", "TotalBalance", "SalesTaxCodeRef", "ResaleNumber",
-        "AccountNumber", "CreditLimit", "JobStatus", "JobStartDate", "JobProjectedEndDate", "JobEndDate", "JobDesc",
-        "JobTypeRef", "Notes", "IsStatementWithParent", "DeliveryMethod", "PreferredDeliveryMethod",
-        "PriceLevelRef", "ExternalGUID", "CurrencyRef",
+    "Customer": _LIST_CORE
+    + [
+        "Name",
+        "FullName",
+        "IsActive",
+        "ClassRef",
+        "ParentRef",
+        "Sublevel",
+        "CompanyName",
+        *_PERSON,
+        "JobTitle",
+        "BillAddress",
+        "BillAddressBlock",
+        "ShipAddress",
+        "ShipAddressBlock",
+        "PrintAs",
+        *_COMM,
+        "CustomerTypeRef",
+        "TermsRef",
+        "SalesRepRef",
+        "Balance",
+        "TotalBalance",
+        "SalesTaxCodeRef",
+        "ResaleNumber",
+        "AccountNumber",
+        "CreditLimit",
+        "JobStatus",
+        "JobStartDate",
+        "JobProjectedEndDate",
+        "JobEndDate",
+        "JobDesc",
+        "JobTypeRef",
+        "Notes",
+        "IsStatementWithParent",
+        "DeliveryMethod",
+        "PreferredDeliveryMethod",
+        "PriceLevelRef",
+        "ExternalGUID",
+        "CurrencyRef",
     ],
-    "Vendor": _LIST_CORE + [
-        "Name", "IsActive", "ClassRef", "IsTaxAgency", "CompanyName", *_PERSON, "JobTitle", "VendorAddress",
-        "VendorAddressBlock", "ShipAddress", *_COMM, "AdditionalContactRef", "NameOnCheck", "AccountNumber",
-        "Notes", "VendorTypeRef", "TermsRef", "CreditLimit", "VendorTaxIdent", "IsVendorEligibleFor1099",
-        "Balance", "BillingRateRef", "ExternalGUID", "PrefillAccountRef", "CurrencyRef",
+    "Vendor": _LIST_CORE
+    + [
+        "Name",
+        "IsActive",
+        "ClassRef",
+        "IsTaxAgency",
+        "CompanyName",
+        *_PERSON,
+        "JobTitle",
+        "VendorAddress",
+        "VendorAddressBlock",
+        "ShipAddress",
+        *_COMM,
+        "AdditionalContactRef",
+        "NameOnCheck",
+        "AccountNumber",
+        "Notes",
+        "VendorTypeRef",
+        "TermsRef",
+        "CreditLimit",
+        "VendorTaxIdent",
+        "IsVendorEligibleFor1099",
+        "Balance",
+        "BillingRateRef",
+        "ExternalGUID",
+        "PrefillAccountRef",
+        "CurrencyRef",
     ],
-    "Employee": _LIST_CORE + [
-        "Name", "IsActive", *_PERSON, "JobTitle", "SupervisorRef", "Department", "Description", "EmployeeAddress",
-        "PrintAs", "Phone", "Mobile", "Pager", "AltPhone", "Fax", "Email", "EmployeeType", "AccountNumber",
-        "Notes", "BillingRateRef", "ExternalGUID",
+    "Employee": _LIST_CORE
+    + [
+        "Name",
+        "IsActive",
+        *_PERSON,
+        "JobTitle",
+        "SupervisorRef",
+        "Department",
+        "Description",
+        "EmployeeAddress",
+        "PrintAs",
+        "Phone",
+        "Mobile",
+        "Pager",
+        "AltPhone",
+        "Fax",
+        "Email",
+        "EmployeeType",
+        "AccountNumber",
+        "Notes",
+        "BillingRateRef",
+        "ExternalGUID",
     ],
-    "OtherName": _LIST_CORE + [
-        "Name", "IsActive", "CompanyName", "Salutation", "FirstName", "MiddleName", "LastName",
-        "OtherNameAddress", "OtherNameAddressBlock", "Phone", "AltPhone", "Fax", "Email", "Contact", "AltContact",
-        "AccountNumber", "Notes", "ExternalGUID",
+    "OtherName": _LIST_CORE
+    + [
+        "Name",
+        "IsActive",
+        "CompanyName",
+        "Salutation",
+        "FirstName",
+        "MiddleName",
+        "LastName",
+        "OtherNameAddress",
+        "OtherNameAddressBlock",
+        "Phone",
+        "AltPhone",
+        "Fax",
+        "Email",
+        "Contact",
+        "AltContact",
+        "AccountNumber",
+        "Notes",
+        "ExternalGUID",
     ],
-    "Bill": _TXN_CORE + [
-        "VendorRef", "VendorAddress", "APAccountRef", "TxnDate", "DueDate", "AmountDue", "CurrencyRef",
-        "ExchangeRate", "AmountDueInHomeCurrency", "RefNumber", "TermsRef", "Memo", "IsPaid", "ExternalGUID",
-        "LinkedTxn", "ExpenseLineRet", "OpenAmount",
+    "Bill": _TXN_CORE
+    + [
+        "VendorRef",
+        "VendorAddress",
+        "APAccountRef",
+        "TxnDate",
+        "DueDate",
+        "AmountDue",
+        "CurrencyRef",
+        "ExchangeRate",
+        "AmountDueInHomeCurrency",
+        "RefNumber",
+        "TermsRef",
+        "Memo",
+        "IsPaid",
+        "ExternalGUID",
+        "LinkedTxn",
+        "ExpenseLineRet",
+        "OpenAmount",
     ],
     "StandardTerms": _LIST_CORE + ["Name", "IsActive", "StdDueDays", "StdDiscountDays", "DiscountPct"],
     "DateDrivenTerms": _LIST_CORE + ["Name", "IsActive", "DayOfMonthDue", "DueNextMonthDays", "DiscountDayOfMonth", "DiscountPct"],
     "Currency": _LIST_CORE + ["Name", "IsActive", "CurrencyCode", "CurrencyFormat", "IsUserDefinedCurrency", "ExchangeRate", "AsOfDate"],
-    "BillPaymentCheck": _TXN_CORE + [
-        "PayeeEntityRef", "APAccountRef", "TxnDate", "BankAccountRef", "Amount", "CurrencyRef", "ExchangeRate",
-        "AmountInHomeCurrency", "RefNumber", "Memo", "Address", "AddressBlock", "IsToBePrinted", "ExternalGUID",
+    "BillPaymentCheck": _TXN_CORE
+    + [
+        "PayeeEntityRef",
+        "APAccountRef",
+        "TxnDate",
+        "BankAccountRef",
+        "Amount",
+        "CurrencyRef",
+        "ExchangeRate",
+        "AmountInHomeCurrency",
+        "RefNumber",
+        "Memo",
+        "Address",
+        "AddressBlock",
+        "IsToBePrinted",
+        "ExternalGUID",
         "AppliedToTxnRet",
     ],
-    "JournalEntry": _TXN_CORE + [
-        "TxnDate", "RefNumber", "Memo", "IsAdjustment", "IsHomeCurrencyAdjustment",
-        "IsAmountsEnteredInHomeCurrency", "CurrencyRef", "ExchangeRate", "ExternalGUID", "Lines",
+    "JournalEntry": _TXN_CORE
+    + [
+        "TxnDate",
+        "RefNumber",
+        "Memo",
+        "IsAdjustment",
+        "IsHomeCurrencyAdjustment",
+        "IsAmountsEnteredInHomeCurrency",
+        "CurrencyRef",
+        "ExchangeRate",
+        "ExternalGUID",
+        "Lines",
     ],
 }
 
@@ -70,10 +212,26 @@ LINE_ORDER: dict[str, list[str]] = {
     "JournalCreditLine": ["TxnLineID", "AccountRef", "Amount", "Memo", "EntityRef", "ClassRef", "BillableStatus"],
 }
 
-REF_KEYS = frozenset({
-    "ParentRef", "ClassRef", "VendorRef", "APAccountRef", "AccountRef", "CustomerRef", "EntityRef", "TermsRef",
-    "CurrencyRef", "VendorTypeRef", "PayeeEntityRef", "BankAccountRef", "SalesRepRef", "PrefillAccountRef", "BillingRateRef", "SupervisorRef",
-})
+REF_KEYS = frozenset(
+    {
+        "ParentRef",
+        "ClassRef",
+        "VendorRef",
+        "APAccountRef",
+        "AccountRef",
+        "CustomerRef",
+        "EntityRef",
+        "TermsRef",
+        "CurrencyRef",
+        "VendorTypeRef",
+        "PayeeEntityRef",
+        "BankAccountRef",
+        "SalesRepRef",
+        "PrefillAccountRef",
+        "BillingRateRef",
+        "SupervisorRef",
+    }
+)
 
 Resolver = Callable[[dict[str, Any]], dict[str, str]]
 
@@ -103,15 +261,13 @@ def add_value(parent: etree._Element, key: str, value: Any, resolve: Resolver) -
         el.text = text_of(value)
 
 
-def build_ret(ret_tag: str, kind: str, record: dict[str, Any], resolve: Resolver,
-              include: Iterable[str] = (), with_lines: bool = True) -> etree._Element:
+def build_ret(ret_tag: str, kind: str, record: dict[str, Any], resolve: Resolver, include: Iterable[str] = (), with_lines: bool = True) -> etree._Element:
     """``include`` is IncludeRetElement: when given, only those top-level elements are returned."""
     wanted = set(include)
     ret = etree.Element(ret_tag)
     for key in RET_ORDER[kind]:
         if key == "Lines" or key == "ExpenseLineRet":
-            if not with_lines or (wanted and key not in wanted and "Lines" not in wanted
-                                  and not wanted & {"JournalDebitLine", "JournalCreditLine"}):
+            if not with_lines or (wanted and key not in wanted and "Lines" not in wanted and not wanted & {"JournalDebitLine", "JournalCreditLine"}):
                 continue
             for line in record.get(key, []) if key == "ExpenseLineRet" else record.get("Lines", []):
                 tag = key if key == "ExpenseLineRet" else line["_tag"]

@@ -27,8 +27,22 @@ VERSION_HRESULT = "0x80040423"
 VERSION_MESSAGE = "The version of QBXML that was requested is not supported or is unknown."
 
 SUPPORTED_VERSIONS = (
-    "1.0", "1.1", "2.0", "2.1", "3.0", "4.0", "4.1", "5.0", "6.0", "7.0", "8.0", "9.0", "10.0",
-    "11.0", "12.0", "13.0",
+    "1.0",
+    "1.1",
+    "2.0",
+    "2.1",
+    "3.0",
+    "4.0",
+    "4.1",
+    "5.0",
+    "6.0",
+    "7.0",
+    "8.0",
+    "9.0",
+    "10.0",
+    "11.0",
+    "12.0",
+    "13.0",
 )
 
 XSD_ENV = "MLC_QBXML_XSD"  # lets a checkout with the reference elsewhere point at it
@@ -124,10 +138,7 @@ def parse_message_set(text: str) -> etree._Element:
 
 _REF = "(ListID? FullName?)"
 _LIST_FILTER = "MaxReturned? ActiveStatus? FromModifiedDate? ToModifiedDate? (NameFilter|NameRangeFilter)?"
-_TXN_FILTER = (
-    "MaxReturned? (ModifiedDateRangeFilter|TxnDateRangeFilter)? EntityFilter? AccountFilter? "
-    "(RefNumberFilter|RefNumberRangeFilter)? CurrencyFilter?"
-)
+_TXN_FILTER = "MaxReturned? (ModifiedDateRangeFilter|TxnDateRangeFilter)? EntityFilter? AccountFilter? (RefNumberFilter|RefNumberRangeFilter)? CurrencyFilter?"
 _PERSON = "(Salutation? FirstName? MiddleName? LastName? Suffix?)"
 _COMM = "(Phone? Mobile? Pager? AltPhone? Fax? Email? Cc? Contact? AltContact?)"
 _TAX_TAIL = (
@@ -157,8 +168,7 @@ CONTENT_MODELS: dict[str, str] = {
     "BillPaymentCheckAddRq": "(BillPaymentCheckAdd IncludeRetElement*)",
     "BillToPayQueryRq": "(PayeeEntityRef APAccountRef? DueDate? CurrencyFilter? IncludeRetElement*)",
     "BillPaymentCheckAdd": (
-        "(PayeeEntityRef APAccountRef? TxnDate? BankAccountRef (IsToBePrinted|RefNumber) Memo? ExchangeRate? "
-        "ExternalGUID? AppliedToTxnAdd+)"
+        "(PayeeEntityRef APAccountRef? TxnDate? BankAccountRef (IsToBePrinted|RefNumber) Memo? ExchangeRate? ExternalGUID? AppliedToTxnAdd+)"
     ),
     "AppliedToTxnAdd": "(TxnID PaymentAmount? TxnLineDetail* SetCredit* DiscountAmount? DiscountAccountRef? DiscountClassRef?)",
     "HostQueryRq": "(IncludeListMetaData? IncludeRetElement*)",
@@ -200,9 +210,25 @@ CONTENT_MODELS: dict[str, str] = {
     "EntityFilter": _ENTITY_FILTER,
     "AccountFilter": _ENTITY_FILTER,
 }
-for _ref in ("VendorRef", "APAccountRef", "AccountRef", "CustomerRef", "ClassRef", "EntityRef", "TermsRef",
-             "VendorTypeRef", "SalesRepRef", "CurrencyRef", "BillingRateRef", "SalesTaxCodeRef", "ItemSalesTaxRef",
-             "PayeeEntityRef", "BankAccountRef", "DiscountAccountRef", "DiscountClassRef"):
+for _ref in (
+    "VendorRef",
+    "APAccountRef",
+    "AccountRef",
+    "CustomerRef",
+    "ClassRef",
+    "EntityRef",
+    "TermsRef",
+    "VendorTypeRef",
+    "SalesRepRef",
+    "CurrencyRef",
+    "BillingRateRef",
+    "SalesTaxCodeRef",
+    "ItemSalesTaxRef",
+    "PayeeEntityRef",
+    "BankAccountRef",
+    "DiscountAccountRef",
+    "DiscountClassRef",
+):
     CONTENT_MODELS[_ref] = _REF
 
 _AMT = re.compile(r"([+\-]?[0-9]{1,13}(\.[0-9]{2})?)?")
@@ -213,6 +239,7 @@ _INT = re.compile(r"\s*[+\-]?\d+\s*")
 _FLOAT = re.compile(r"\s*[+\-]?(\d+(\.\d*)?|\.\d+)\s*")  # FLOATTYPE: xsd:decimal
 _GUID = re.compile(r"0|(\{[0-9a-fA-F]{8}(\-([0-9a-fA-F]{4})){3}\-[0-9a-fA-F]{12}\})")
 
+
 def _real_date(text: str) -> bool:
     try:
         dt.date.fromisoformat(text)
@@ -222,14 +249,31 @@ def _real_date(text: str) -> bool:
 
 
 LEAF_TYPES: dict[str, re.Pattern[str]] = {
-    "Amount": _AMT, "TaxAmount": _AMT, "CreditLimit": _AMT, "OpenBalance": _AMT, "PaymentAmount": _AMT,
-    "DiscountAmount": _AMT, "ExchangeRate": _FLOAT, "IsToBePrinted": _BOOL,
-    "TxnDate": _DATE, "DueDate": _DATE, "FromTxnDate": _DATE, "ToTxnDate": _DATE, "OpenBalanceDate": _DATE,
-    "FromModifiedDate": _DATETIME, "ToModifiedDate": _DATETIME,
-    "IsActive": _BOOL, "IsAdjustment": _BOOL, "IsHomeCurrencyAdjustment": _BOOL, "IncludeLineItems": _BOOL,
-    "IncludeLinkedTxns": _BOOL, "IsVendorEligibleFor1099": _BOOL, "IsAmountsEnteredInHomeCurrency": _BOOL,
+    "Amount": _AMT,
+    "TaxAmount": _AMT,
+    "CreditLimit": _AMT,
+    "OpenBalance": _AMT,
+    "PaymentAmount": _AMT,
+    "DiscountAmount": _AMT,
+    "ExchangeRate": _FLOAT,
+    "IsToBePrinted": _BOOL,
+    "TxnDate": _DATE,
+    "DueDate": _DATE,
+    "FromTxnDate": _DATE,
+    "ToTxnDate": _DATE,
+    "OpenBalanceDate": _DATE,
+    "FromModifiedDate": _DATETIME,
+    "ToModifiedDate": _DATETIME,
+    "IsActive": _BOOL,
+    "IsAdjustment": _BOOL,
+    "IsHomeCurrencyAdjustment": _BOOL,
+    "IncludeLineItems": _BOOL,
+    "IncludeLinkedTxns": _BOOL,
+    "IsVendorEligibleFor1099": _BOOL,
+    "IsAmountsEnteredInHomeCurrency": _BOOL,
     "MaxReturned": _INT,
-    "ExternalGUID": _GUID, "OwnerID": _GUID,
+    "ExternalGUID": _GUID,
+    "OwnerID": _GUID,
 }
 
 ENUMS: dict[str, frozenset[str]] = {
@@ -237,30 +281,84 @@ ENUMS: dict[str, frozenset[str]] = {
     "MatchCriterion": frozenset({"StartsWith", "Contains", "EndsWith"}),
     "BillableStatus": frozenset({"Billable", "NotBillable", "HasBeenBilled"}),
     "PaidStatus": frozenset({"All", "PaidOnly", "NotPaidOnly"}),
-    "AccountType": frozenset({
-        "AccountsPayable", "AccountsReceivable", "Bank", "CostOfGoodsSold", "CreditCard", "Equity", "Expense",
-        "FixedAsset", "Income", "LongTermLiability", "NonPosting", "OtherAsset", "OtherCurrentAsset",
-        "OtherCurrentLiability", "OtherExpense", "OtherIncome",
-    }),
+    "AccountType": frozenset(
+        {
+            "AccountsPayable",
+            "AccountsReceivable",
+            "Bank",
+            "CostOfGoodsSold",
+            "CreditCard",
+            "Equity",
+            "Expense",
+            "FixedAsset",
+            "Income",
+            "LongTermLiability",
+            "NonPosting",
+            "OtherAsset",
+            "OtherCurrentAsset",
+            "OtherCurrentLiability",
+            "OtherExpense",
+            "OtherIncome",
+        }
+    ),
 }
 
 # (parent or "*", element) -> max length, as the XSD states them (IDTYPE = 36, IncludeRetElement = 50).
 MAX_LENGTHS: dict[tuple[str, str], int] = {
-    ("*", "ListID"): 36, ("*", "TxnID"): 36, ("*", "TxnLineID"): 36, ("*", "IncludeRetElement"): 50,
-    ("VendorAdd", "Name"): 41, ("VendorMod", "Name"): 41, ("*", "CompanyName"): 41, ("*", "Salutation"): 15,
-    ("*", "FirstName"): 25, ("*", "MiddleName"): 5, ("*", "LastName"): 25, ("*", "JobTitle"): 41,
-    ("*", "Addr1"): 41, ("*", "Addr2"): 41, ("*", "Addr3"): 41, ("*", "Addr4"): 41, ("*", "Addr5"): 41,
-    ("*", "City"): 31, ("*", "State"): 21, ("*", "PostalCode"): 13, ("*", "Country"): 31, ("*", "Note"): 41,
-    ("*", "Phone"): 21, ("*", "AltPhone"): 21, ("*", "Fax"): 21, ("*", "Email"): 1023, ("*", "Cc"): 1023,
-    ("*", "Contact"): 41, ("*", "AltContact"): 41, ("*", "NameOnCheck"): 41, ("*", "AccountNumber"): 99,
-    ("*", "Notes"): 4095, ("*", "VendorTaxIdent"): 15, ("*", "EditSequence"): 16, ("*", "Memo"): 4095,
-    ("BillAdd", "RefNumber"): 20, ("JournalEntryAdd", "RefNumber"): 11, ("BillPaymentCheckAdd", "RefNumber"): 11,
-    ("PayeeEntityRef", "FullName"): 209, ("BankAccountRef", "FullName"): 159,
-    ("VendorRef", "FullName"): 41, ("APAccountRef", "FullName"): 159, ("AccountRef", "FullName"): 159,
-    ("ClassRef", "FullName"): 159, ("CustomerRef", "FullName"): 209, ("EntityRef", "FullName"): 209,
-    ("VendorTypeRef", "FullName"): 159, ("PrefillAccountRef", "FullName"): 159, ("TermsRef", "FullName"): 31,
-    ("BillingRateRef", "FullName"): 31, ("ItemSalesTaxRef", "FullName"): 31, ("SalesRepRef", "FullName"): 5,
-    ("CurrencyRef", "FullName"): 64, ("SalesTaxCodeRef", "FullName"): 3,
+    ("*", "ListID"): 36,
+    ("*", "TxnID"): 36,
+    ("*", "TxnLineID"): 36,
+    ("*", "IncludeRetElement"): 50,
+    ("VendorAdd", "Name"): 41,
+    ("VendorMod", "Name"): 41,
+    ("*", "CompanyName"): 41,
+    ("*", "Salutation"): 15,
+    ("*", "FirstName"): 25,
+    ("*", "MiddleName"): 5,
+    ("*", "LastName"): 25,
+    ("*", "JobTitle"): 41,
+    ("*", "Addr1"): 41,
+    ("*", "Addr2"): 41,
+    ("*", "Addr3"): 41,
+    ("*", "Addr4"): 41,
+    ("*", "Addr5"): 41,
+    ("*", "City"): 31,
+    ("*", "State"): 21,
+    ("*", "PostalCode"): 13,
+    ("*", "Country"): 31,
+    ("*", "Note"): 41,
+    ("*", "Phone"): 21,
+    ("*", "AltPhone"): 21,
+    ("*", "Fax"): 21,
+    ("*", "Email"): 1023,
+    ("*", "Cc"): 1023,
+    ("*", "Contact"): 41,
+    ("*", "AltContact"): 41,
+    ("*", "NameOnCheck"): 41,
+    ("*", "AccountNumber"): 99,
+    ("*", "Notes"): 4095,
+    ("*", "VendorTaxIdent"): 15,
+    ("*", "EditSequence"): 16,
+    ("*", "Memo"): 4095,
+    ("BillAdd", "RefNumber"): 20,
+    ("JournalEntryAdd", "RefNumber"): 11,
+    ("BillPaymentCheckAdd", "RefNumber"): 11,
+    ("PayeeEntityRef", "FullName"): 209,
+    ("BankAccountRef", "FullName"): 159,
+    ("VendorRef", "FullName"): 41,
+    ("APAccountRef", "FullName"): 159,
+    ("AccountRef", "FullName"): 159,
+    ("ClassRef", "FullName"): 159,
+    ("CustomerRef", "FullName"): 209,
+    ("EntityRef", "FullName"): 209,
+    ("VendorTypeRef", "FullName"): 159,
+    ("PrefillAccountRef", "FullName"): 159,
+    ("TermsRef", "FullName"): 31,
+    ("BillingRateRef", "FullName"): 31,
+    ("ItemSalesTaxRef", "FullName"): 31,
+    ("SalesRepRef", "FullName"): 5,
+    ("CurrencyRef", "FullName"): 64,
+    ("SalesTaxCodeRef", "FullName"): 3,
 }
 
 

@@ -34,19 +34,41 @@ from sim.webconnector.knobs import FaultKnobs
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--cafile", type=click.Path(exists=True, dir_okay=False), default=None, help="CA bundle for an https URL.")
 @click.option("--insecure", is_flag=True, help="Do not verify the https certificate (self-signed demos).")
-def webconnector(url: str, company_file: Path, username: str, password: str | None, owner_id: str | None,
-                 every_s: float | None, once: bool, sessions: int | None, latency_scale: float,
-                 quickbooks_closed: bool, other_company_open: bool, modal_dialog: bool,
-                 lose_response_probability: float, kill_after_calls: int | None, network_latency: float,
-                 user_edits_vendor: tuple[str, ...], seed: int, cafile: str | None, insecure: bool) -> None:
+def webconnector(
+    url: str,
+    company_file: Path,
+    username: str,
+    password: str | None,
+    owner_id: str | None,
+    every_s: float | None,
+    once: bool,
+    sessions: int | None,
+    latency_scale: float,
+    quickbooks_closed: bool,
+    other_company_open: bool,
+    modal_dialog: bool,
+    lose_response_probability: float,
+    kill_after_calls: int | None,
+    network_latency: float,
+    user_edits_vendor: tuple[str, ...],
+    seed: int,
+    cafile: str | None,
+    insecure: bool,
+) -> None:
     """Act as QuickBooks Web Connector against URL, posting into COMPANY_FILE (saved after each session)."""
     if password is None:
         password = click.prompt("Web Connector password", hide_input=True)
     company = CompanyFile.load(company_file, latency=LatencyModel())
-    knobs = FaultKnobs(quickbooks_closed=quickbooks_closed, other_company_open=other_company_open,
-                       modal_dialog=modal_dialog, lose_response_probability=lose_response_probability,
-                       kill_after_calls=kill_after_calls, network_latency_s=network_latency,
-                       user_edits_vendors=user_edits_vendor, seed=seed)
+    knobs = FaultKnobs(
+        quickbooks_closed=quickbooks_closed,
+        other_company_open=other_company_open,
+        modal_dialog=modal_dialog,
+        lose_response_probability=lose_response_probability,
+        kill_after_calls=kill_after_calls,
+        network_latency_s=network_latency,
+        user_edits_vendors=user_edits_vendor,
+        seed=seed,
+    )
     clock = SimClock(scale=latency_scale)
     limit = 1 if (once or every_s is None) else sessions
     failed = False
@@ -59,9 +81,21 @@ def webconnector(url: str, company_file: Path, username: str, password: str | No
         for error in report.errors:
             click.echo(f"  error: {error}")
 
-    trio.run(lambda: run_every(url, username, password, company, interval_s=every_s or 0.0,
-                               stop_when=lambda reports: False, knobs=knobs, clock=clock, owner_id=owner_id,
-                               on_report=on_report, max_sessions=limit if limit is not None else math.inf,
-                               verify=False if insecure else (cafile or True)))
+    trio.run(
+        lambda: run_every(
+            url,
+            username,
+            password,
+            company,
+            interval_s=every_s or 0.0,
+            stop_when=lambda reports: False,
+            knobs=knobs,
+            clock=clock,
+            owner_id=owner_id,
+            on_report=on_report,
+            max_sessions=limit if limit is not None else math.inf,
+            verify=False if insecure else (cafile or True),
+        )
+    )
     if failed:
         raise SystemExit(1)

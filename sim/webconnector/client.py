@@ -31,9 +31,14 @@ HTTP_TIMEOUT_S = 100.0  # .NET HttpWebRequest default (unverified for QBWC)
 
 # QBWC's own error codes for an unusable reply from each callback (Guide, Appendix A).
 FAILURE_CODES = {
-    "serverVersion": "QBWC1012", "clientVersion": "QBWC1036", "authenticate": "QBWC1012",
-    "sendRequestXML": "QBWC1041", "receiveResponseXML": "QBWC1042", "getLastError": "QBWC1043",
-    "closeConnection": "QBWC1044", "connectionError": "QBWC1045",
+    "serverVersion": "QBWC1012",
+    "clientVersion": "QBWC1036",
+    "authenticate": "QBWC1012",
+    "sendRequestXML": "QBWC1041",
+    "receiveResponseXML": "QBWC1042",
+    "getLastError": "QBWC1043",
+    "closeConnection": "QBWC1044",
+    "connectionError": "QBWC1045",
 }
 
 
@@ -61,8 +66,14 @@ class SessionReport:
     ended_by: str = ""  # closeConnection, connectionError, failure, killed, lost_response, noop_limit, client_version
 
     def summary(self) -> str:
-        parts = [f"calls={len(self.soap_calls)}", f"auth={self.auth_status!r}", f"qbxml={self.qbxml_requests}",
-                 f"writes={self.writes}", f"busy={self.quickbooks_busy_s:.2f}s", f"ended_by={self.ended_by}"]
+        parts = [
+            f"calls={len(self.soap_calls)}",
+            f"auth={self.auth_status!r}",
+            f"qbxml={self.qbxml_requests}",
+            f"writes={self.writes}",
+            f"busy={self.quickbooks_busy_s:.2f}s",
+            f"ended_by={self.ended_by}",
+        ]
         if self.noops:
             parts.append(f"noops={self.noops}")
         if self.lost_responses:
@@ -180,8 +191,14 @@ class _Session:
         while True:
             hcp = company.hcp_response(owner_id) if first else ""
             request = await self.string(
-                "sendRequestXML", ticket=ticket, strHCPResponse=hcp, strCompanyFileName=company.state.file_path,
-                qbXMLCountry=company.state.country, qbXMLMajorVers=13, qbXMLMinorVers=0)
+                "sendRequestXML",
+                ticket=ticket,
+                strHCPResponse=hcp,
+                strCompanyFileName=company.state.file_path,
+                qbXMLCountry=company.state.country,
+                qbXMLMajorVers=13,
+                qbXMLMinorVers=0,
+            )
             first = False
             if request.strip() in ("", "NoOp"):
                 last = await self.string("getLastError", ticket=ticket)
@@ -207,14 +224,14 @@ class _Session:
                 r.last_hresult, r.last_message = result.hresult, result.message
             self.receives += 1
             if self.receives in self.knobs.lose_responses or (
-                    self.knobs.lose_response_probability and self.rng.random() < self.knobs.lose_response_probability):
+                self.knobs.lose_response_probability and self.rng.random() < self.knobs.lose_response_probability
+            ):
                 # QuickBooks applied the request, but the answer never reaches the service.
                 r.lost_responses += 1
                 r.errors.append("receiveResponseXML lost after QuickBooks applied the request")
                 r.ended_by = "lost_response"
                 return
-            percent = await self.integer("receiveResponseXML", ticket=ticket, response=result.response,
-                                         hresult=result.hresult, message=result.message)
+            percent = await self.integer("receiveResponseXML", ticket=ticket, response=result.response, hresult=result.hresult, message=result.message)
             if percent < 0:
                 r.last_error = await self.string("getLastError", ticket=ticket)
                 await self.close(ticket)
@@ -224,9 +241,18 @@ class _Session:
                 return
 
 
-async def run_session(url: str, username: str, password: str, company: CompanyFile, knobs: FaultKnobs | None = None,
-                      clock: SimClock | None = None, *, owner_id: str | None = None,
-                      http: httpx.AsyncClient | None = None, verify: bool | str = True) -> SessionReport:
+async def run_session(
+    url: str,
+    username: str,
+    password: str,
+    company: CompanyFile,
+    knobs: FaultKnobs | None = None,
+    clock: SimClock | None = None,
+    *,
+    owner_id: str | None = None,
+    http: httpx.AsyncClient | None = None,
+    verify: bool | str = True,
+) -> SessionReport:
     """One Web Connector session against ``url``. ``owner_id`` defaults to the company's single
     data-extension owner (the .qwc OwnerID whose FileID the HCP response carries)."""
     knobs = knobs or FaultKnobs()
@@ -250,11 +276,21 @@ async def run_session(url: str, username: str, password: str, company: CompanyFi
     return session.report
 
 
-async def run_every(url: str, username: str, password: str, company: CompanyFile, *, interval_s: float,
-                    stop_when: Callable[[list[SessionReport]], bool], knobs: FaultKnobs | None = None,
-                    clock: SimClock | None = None, owner_id: str | None = None,
-                    on_report: Callable[[SessionReport], None] | None = None,
-                    max_sessions: float | None = None, verify: bool | str = True) -> list[SessionReport]:
+async def run_every(
+    url: str,
+    username: str,
+    password: str,
+    company: CompanyFile,
+    *,
+    interval_s: float,
+    stop_when: Callable[[list[SessionReport]], bool],
+    knobs: FaultKnobs | None = None,
+    clock: SimClock | None = None,
+    owner_id: str | None = None,
+    on_report: Callable[[SessionReport], None] | None = None,
+    max_sessions: float | None = None,
+    verify: bool | str = True,
+) -> list[SessionReport]:
     """Scheduled runs (QBWC's "Auto-Run every N"): a session, then ``interval_s`` (scaled), until
     ``stop_when(reports)`` is true or ``max_sessions`` ran. ``verify``: httpx TLS verification
     (``False`` or a CA bundle path for a self-signed demo certificate)."""

@@ -6,14 +6,18 @@ from dataclasses import dataclass
 
 # HRESULTs QBWC passes to connectionError, with QuickBooks' messages (see the reference §4.2).
 QB_CLOSED = ("0x80040408", "Could not start QuickBooks.")
-OTHER_COMPANY_OPEN = ("0x8004040A", "There is already a QuickBooks company data file open, and it is different "
-                                    "from the one requested.")
+OTHER_COMPANY_OPEN = ("0x8004040A", "There is already a QuickBooks company data file open, and it is different from the one requested.")
 CANNOT_OPEN_FILE = ("0x80040403", "Could not open the specified QuickBooks company data file.")
-UNATTENDED_NOT_ALLOWED = ("0x8004041D", "This application is not allowed to log into this QuickBooks company data file "
-                                        "automatically. The QuickBooks administrator can grant permission for an automatic "
-                                        "login through the Integrated Application preferences.")
-MODAL_DIALOG = ("0x80040414", "A modal dialog box is showing in the QuickBooks user interface. Your application "
-                              "cannot access QuickBooks until the user dismisses the dialog box.")
+UNATTENDED_NOT_ALLOWED = (
+    "0x8004041D",
+    "This application is not allowed to log into this QuickBooks company data file "
+    "automatically. The QuickBooks administrator can grant permission for an automatic "
+    "login through the Integrated Application preferences.",
+)
+MODAL_DIALOG = (
+    "0x80040414",
+    "A modal dialog box is showing in the QuickBooks user interface. Your application cannot access QuickBooks until the user dismisses the dialog box.",
+)
 
 
 @dataclass
@@ -59,4 +63,3 @@ class FaultKnobs:
         if self.modal_dialog:
             return MODAL_DIALOG
         return None
-

@@ -30,8 +30,16 @@ def test_limits():
 
 @pytest.mark.parametrize(
     ("header", "name"),
-    [(None, None), ("", None), ("Bearer " + "a" * 20, "ann"), ("bearer " + "b" * 20, "bob"), ("Bearer " + "a" * 19, None),
-     ("Basic " + "a" * 20, None), ("Bearer", None), ("Bearer  ", None)],
+    [
+        (None, None),
+        ("", None),
+        ("Bearer " + "a" * 20, "ann"),
+        ("bearer " + "b" * 20, "bob"),
+        ("Bearer " + "a" * 19, None),
+        ("Basic " + "a" * 20, None),
+        ("Bearer", None),
+        ("Bearer  ", None),
+    ],
 )
 def test_match_token(header, name):
     token = match_token(TOKENS, header)
@@ -55,4 +63,7 @@ def test_shapes_round_trip_and_ignore_unknown_keys():
     assert DocumentDetail.from_dict(detail.to_dict()) == detail
     summary = Summary("now", [], {"total": 0})
     assert Summary.from_dict(summary.to_dict()) == summary
-    assert ChangeEvent.from_dict({"audit": {"id": 1, "company": "a", "document_id": None, "at": "t", "actor": "w", "action": "x"}, "document": None}).document is None
+    assert (
+        ChangeEvent.from_dict({"audit": {"id": 1, "company": "a", "document_id": None, "at": "t", "actor": "w", "action": "x"}, "document": None}).document
+        is None
+    )

@@ -17,8 +17,7 @@ from worker.concur.tokens import MemoryTokenStore
 REFERENCE = Path(__file__).resolve().parents[2] / ".." / "shared" / "reference" / "concur"
 
 # Tiny waits so every failure mode runs in milliseconds; the logic is the production logic.
-FAST = RetryPolicy(max_attempts=5, backoff_base=0.005, backoff_max=0.02, retry_after_max=0.5,
-                   unavailable_wait=0.02, timeout=2.0, refresh_margin=5.0)
+FAST = RetryPolicy(max_attempts=5, backoff_base=0.005, backoff_max=0.02, retry_after_max=0.5, unavailable_wait=0.02, timeout=2.0, refresh_margin=5.0)
 
 
 def reference(*parts: str) -> Path:
@@ -29,9 +28,13 @@ def reference(*parts: str) -> Path:
 
 
 def company_params(company: str = "acme", **kwargs) -> CompanyParams:
-    defaults = dict(id=company, uuid=f"1c3564d9-92bd-495a-a8c8-{abs(hash(company)) % 10**12:012d}",
-                    client_id=f"client-{company}", client_secret=f"secret-{company}-s3cr3t",
-                    request_token=f"reqtok-{company}-s3cr3t")
+    defaults = dict(
+        id=company,
+        uuid=f"1c3564d9-92bd-495a-a8c8-{abs(hash(company)) % 10**12:012d}",
+        client_id=f"client-{company}",
+        client_secret=f"secret-{company}-s3cr3t",
+        request_token=f"reqtok-{company}-s3cr3t",
+    )
     defaults.update(kwargs)
     return CompanyParams(**defaults)
 
@@ -48,14 +51,12 @@ class Env:
 
 
 @asynccontextmanager
-async def running(companies: list[CompanyParams] | None = None, *, policy: RetryPolicy = FAST, seed: int = 7,
-                  **sim_kwargs) -> AsyncIterator[Env]:
+async def running(companies: list[CompanyParams] | None = None, *, policy: RetryPolicy = FAST, seed: int = 7, **sim_kwargs) -> AsyncIterator[Env]:
     companies = companies or [company_params()]
     async with trio.open_nursery() as nursery:
         sim = ConcurSim(seed, companies, **sim_kwargs)
         await sim.serve(nursery)
-        creds = [CompanyCredentials(c.id, sim.urls[PRIMARY], c.client_id, c.client_secret, c.uuid, c.request_token)
-                 for c in companies]
+        creds = [CompanyCredentials(c.id, sim.urls[PRIMARY], c.client_id, c.client_secret, c.uuid, c.request_token) for c in companies]
         client = ConcurClient(creds, MemoryTokenStore(), policy=policy)
         try:
             yield Env(sim, client, client.tokens, nursery)  # type: ignore[arg-type]

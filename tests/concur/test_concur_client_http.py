@@ -265,8 +265,7 @@ async def test_secrets_never_in_logs_or_errors(caplog):
             await env.client.get_user("acme", a_user(env))
         except NeedsReconnect as exc:
             messages.append(str(exc) + repr(exc))
-        secrets = [params.client_secret, params.request_token] + [
-            value for _, t in env.store.saves for value in (t.access_token, t.refresh_token)]
+        secrets = [params.client_secret, params.request_token] + [value for _, t in env.store.saves for value in (t.access_token, t.refresh_token)]
         messages += [str(env.store.tokens["acme"]), repr(env.creds("acme"))]
     text = caplog.text + "\n".join(messages)
     assert "retry" in caplog.text  # the logs did record the events

@@ -92,8 +92,7 @@ async def test_duplicated_shuffled_burst_arrives_at_least_once_and_verifies():
         assert set(receiver.copies) == {e["id"] for e in queued} and set(receiver.copies.values()) == {3}
         approved = env.sim.approved_ids("acme")
         objects = {o for o in receiver.events.values()}
-        assert objects == {(DocKind.EXPENSE_REPORT, r) for r in approved["expense_report"]} | {
-            (DocKind.INVOICE, i) for i in approved["invoice"]}
+        assert objects == {(DocKind.EXPENSE_REPORT, r) for r in approved["expense_report"]} | {(DocKind.INVOICE, i) for i in approved["invoice"]}
 
 
 @pytest.mark.trio

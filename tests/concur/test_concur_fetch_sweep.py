@@ -31,9 +31,11 @@ def assert_report_matches(doc, report: Report, sim_company):
         assert sum(a.amount for a in got.allocations) == got.amount  # to the cent, Concur's own split
         items = sim_company.data.list_items
         assert [a.fields for a in got.allocations] == [
-            {**{k: items[v].code for k, v in a.custom.items()}, "accountCode": a.account_code} for a in want.allocations]
+            {**{k: items[v].code for k, v in a.custom.items()}, "accountCode": a.account_code} for a in want.allocations
+        ]
         assert [(a.account_code, a.over_limit_account_code) for a in got.allocations] == [
-            (a.account_code, a.over_limit_account_code or "") for a in want.allocations]
+            (a.account_code, a.over_limit_account_code or "") for a in want.allocations
+        ]
 
 
 @pytest.mark.trio
@@ -133,8 +135,7 @@ async def test_sweep_from_checkpoint_finds_changes_whose_webhooks_were_lost():
             data.reports[rid].modified = old
         second = await sweep(env.client, "acme", first.checkpoint, resolve_statuses=frozenset({"A_APPR"}))
         approved = {(f.kind, f.object_id) for f in second.found if f.approval_status == "A_APPR"}
-        assert approved == {(DocKind.EXPENSE_REPORT, report_ids[0]), (DocKind.EXPENSE_REPORT, report_ids[3]),
-                            (DocKind.INVOICE, invoice_id)}
+        assert approved == {(DocKind.EXPENSE_REPORT, report_ids[0]), (DocKind.EXPENSE_REPORT, report_ids[3]), (DocKind.INVOICE, invoice_id)}
         assert not {f.object_id for f in second.found} & set(report_ids[1:3] + report_ids[4:])
         assert second.checkpoint > first.checkpoint
         # A mini pipeline: fetch what is postable and not yet known, exactly once.
@@ -150,5 +151,6 @@ async def test_sweep_from_checkpoint_finds_changes_whose_webhooks_were_lost():
                     known.add((found.kind, found.object_id))
                     fetched.append(doc.concur_id)
         assert sorted(fetched) == sorted([report_ids[0], report_ids[3], invoice_id])
-        assert sum(d for d in [data.reports[report_ids[0]].total, data.reports[report_ids[3]].total,
-                               data.invoices[invoice_id].total]) == sim.totals_approved("acme")
+        assert sum(d for d in [data.reports[report_ids[0]].total, data.reports[report_ids[3]].total, data.invoices[invoice_id].total]) == sim.totals_approved(
+            "acme"
+        )

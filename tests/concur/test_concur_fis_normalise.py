@@ -81,8 +81,16 @@ def test_simulator_documents_match_its_v4_and_v3_data():
         assert all(a.account_code for line in invoice.lines for a in line.allocations)
 
 
-@pytest.mark.parametrize("geolocation", ["https://us.api.concursolutions.com", "https://www-us2.api.concursolutions.com",
-                                         "https://emea.api.concursolutions.com", "https://eu2.api.concursolutions.com", "http://127.0.0.1:8760"])
+@pytest.mark.parametrize(
+    "geolocation",
+    [
+        "https://us.api.concursolutions.com",
+        "https://www-us2.api.concursolutions.com",
+        "https://emea.api.concursolutions.com",
+        "https://eu2.api.concursolutions.com",
+        "http://127.0.0.1:8760",
+    ],
+)
 def test_fis_is_offered_in_north_america_and_emea(geolocation):
     assert region_problem(geolocation) is None
 

@@ -67,10 +67,25 @@ def test_allocation_amount_is_the_truth_and_system_allocations_yield(report_part
     expense = copy.deepcopy(expenses[1])
     expense["approvedAmount"]["value"] = total
     shares = [("33.33", "33.33"), ("33.33", "33.33"), ("33.34", "33.35")]
-    allocations = [{"allocationId": str(i), "percentage": Decimal(p), "allocationAmount": {"value": Decimal(a), "currencyCode": "USD"},
-                    "isSystemAllocation": False, "customData": []} for i, (p, a) in enumerate(shares)]
-    allocations.append({"allocationId": "sys", "percentage": Decimal(100), "isSystemAllocation": True,
-                        "allocationAmount": {"value": total, "currencyCode": "USD"}, "customData": []})
+    allocations = [
+        {
+            "allocationId": str(i),
+            "percentage": Decimal(p),
+            "allocationAmount": {"value": Decimal(a), "currencyCode": "USD"},
+            "isSystemAllocation": False,
+            "customData": [],
+        }
+        for i, (p, a) in enumerate(shares)
+    ]
+    allocations.append(
+        {
+            "allocationId": "sys",
+            "percentage": Decimal(100),
+            "isSystemAllocation": True,
+            "allocationAmount": {"value": total, "currencyCode": "USD"},
+            "customData": [],
+        }
+    )
     result = normalise.normalise_expense(expense, allocations, lambda _id: None)
     assert [a.amount for a in result.allocations] == [Decimal("33.33"), Decimal("33.33"), Decimal("33.35")]
     only_system = normalise.normalise_expense(expense, allocations[-1:], lambda _id: None)
@@ -83,10 +98,8 @@ def test_personal_expenses_are_kept_flagged_and_actor_is_not_owner(report_parts)
     expenses = copy.deepcopy(expenses)
     expenses[0]["isPersonalExpense"] = True
     doc = normalise.normalise_report(report, expenses, allocations, user)
-    assert [(e.expense_id, e.is_personal) for e in doc.expenses] == [
-        ("84FCBB92BD4E5342B849DAC29FD163A1", True), ("29EE3C62F5D844458828A5C1086072D1", False)]
-    assert normalise.parse_report_href(report["links"][0]["href"]) == (
-        "32C2FCC3-B2E8-4907-9672-5B3F49B1C643", "TRAVELER", "764428DD6A664AF0BFCB")
+    assert [(e.expense_id, e.is_personal) for e in doc.expenses] == [("84FCBB92BD4E5342B849DAC29FD163A1", True), ("29EE3C62F5D844458828A5C1086072D1", False)]
+    assert normalise.parse_report_href(report["links"][0]["href"]) == ("32C2FCC3-B2E8-4907-9672-5B3F49B1C643", "TRAVELER", "764428DD6A664AF0BFCB")
 
 
 def test_missing_pieces_raise_bad_concur_data(report_parts):
@@ -101,16 +114,30 @@ def test_missing_pieces_raise_bad_concur_data(report_parts):
 
 def _invoice(lines, allocations_as_list=True):
     return {
-        "ID": "gWa$1", "InvoiceNumber": "INV-1", "InvoiceDate": "2026-01-05T00:00:00", "PaymentDueDate": "2026-02-04T00:00:00",
-        "CurrencyCode": "USD", "ApprovalStatus": "A_APPR", "PaymentStatus": "P_NOTP", "TotalApprovedAmount": "100.01",
-        "InvoiceAmount": "100.01", "Description": "Supplies", "DiscountTerms": "Net 30",
-        "VendorRemitAddress": {"Name": "Müller & Söhne GmbH"}, "LineItems": {"LineItem": lines},
+        "ID": "gWa$1",
+        "InvoiceNumber": "INV-1",
+        "InvoiceDate": "2026-01-05T00:00:00",
+        "PaymentDueDate": "2026-02-04T00:00:00",
+        "CurrencyCode": "USD",
+        "ApprovalStatus": "A_APPR",
+        "PaymentStatus": "P_NOTP",
+        "TotalApprovedAmount": "100.01",
+        "InvoiceAmount": "100.01",
+        "Description": "Supplies",
+        "DiscountTerms": "Net 30",
+        "VendorRemitAddress": {"Name": "Müller & Söhne GmbH"},
+        "LineItems": {"LineItem": lines},
     }
 
 
 def test_invoice_with_single_objects_and_strings():
-    line = {"LineItemId": "7", "Description": "Paper", "ExpenseTypeCode": "OFFSP", "ApprovedLineItemAmount": "100.01",
-            "Allocations": {"Allocation": {"Percentage": "100.00000000", "Custom1": "CC-100", "AllocationAccountCode": "6100"}}}
+    line = {
+        "LineItemId": "7",
+        "Description": "Paper",
+        "ExpenseTypeCode": "OFFSP",
+        "ApprovedLineItemAmount": "100.01",
+        "Allocations": {"Allocation": {"Percentage": "100.00000000", "Custom1": "CC-100", "AllocationAccountCode": "6100"}},
+    }
     doc = normalise.normalise_invoice(_invoice(line), {"VendorCode": "V-1", "LastModifiedDate": "2026-01-06T10:00:00"})
     assert doc.request_id == "gWa$1" and doc.vendor_name == "Müller & Söhne GmbH" and doc.vendor_code == "V-1"
     assert doc.total == Decimal("100.01") and doc.invoice_date == dt.date(2026, 1, 5) and doc.due_date == dt.date(2026, 2, 4)
@@ -122,8 +149,14 @@ def test_invoice_with_single_objects_and_strings():
 
 
 def test_invoice_with_lists_of_lines_and_allocations():
-    lines = [{"LineItemId": str(i), "TotalPrice": "10.00", "Allocations": {"Allocation": [
-        {"Percentage": "33.33"}, {"Percentage": "33.33"}, {"Percentage": "33.34"}]}} for i in range(3)]
+    lines = [
+        {
+            "LineItemId": str(i),
+            "TotalPrice": "10.00",
+            "Allocations": {"Allocation": [{"Percentage": "33.33"}, {"Percentage": "33.33"}, {"Percentage": "33.34"}]},
+        }
+        for i in range(3)
+    ]
     doc = normalise.normalise_invoice(_invoice(lines))
     assert [li.amount for li in doc.lines] == [Decimal("10.00")] * 3
     assert sum(a.percentage for a in doc.lines[0].allocations) == Decimal(100)
@@ -131,8 +164,22 @@ def test_invoice_with_lists_of_lines_and_allocations():
 
 def test_invoice_fields_read_exist_in_the_swagger_skeleton():
     skeleton = json.loads(reference("invoice_v3", "paymentrequest.get.schema_skeleton.json").read_text())
-    for key in ("ID", "InvoiceNumber", "InvoiceDate", "PaymentDueDate", "CurrencyCode", "ApprovalStatus", "PaymentStatus",
-                "TotalApprovedAmount", "InvoiceAmount", "CalculatedAmount", "Description", "DiscountTerms", "VendorRemitAddress", "LineItems"):
+    for key in (
+        "ID",
+        "InvoiceNumber",
+        "InvoiceDate",
+        "PaymentDueDate",
+        "CurrencyCode",
+        "ApprovalStatus",
+        "PaymentStatus",
+        "TotalApprovedAmount",
+        "InvoiceAmount",
+        "CalculatedAmount",
+        "Description",
+        "DiscountTerms",
+        "VendorRemitAddress",
+        "LineItems",
+    ):
         assert key in skeleton, key
     line = skeleton["LineItems"]["LineItem"]
     for key in ("LineItemId", "Description", "ExpenseTypeCode", "ApprovedLineItemAmount", "TotalPrice", "Allocations"):
@@ -177,8 +224,7 @@ def test_expense_amounts_billable_and_payment_type_from_the_examples(report_part
     cut = copy.deepcopy(expenses[1])
     cut["approvedAmount"]["value"] = Decimal("400.00000000")  # an approver cut the claim
     partly = normalise.normalise_expense(cut, allocations["29EE3C62F5D844458828A5C1086072D1"], lambda _id: None)
-    assert (partly.amount, partly.approved_amount, partly.claimed_amount, partly.posted_amount) == (
-        Decimal(400), Decimal(400), Decimal(500), Decimal(500))
+    assert (partly.amount, partly.approved_amount, partly.claimed_amount, partly.posted_amount) == (Decimal(400), Decimal(400), Decimal(500), Decimal(500))
     assert partly.payment_type == "CBCP" and partly.payment_type_name == "Mastercard"
 
 
@@ -201,7 +247,11 @@ def test_itemizations_from_the_example_with_their_own_types_and_allocations(repo
     parent = normalise.normalise_expense(expenses[1], [], lambda _id: None, items, item_allocations)
     personal, supplies = parent.itemizations
     assert (personal.itemization_id, personal.expense_type, personal.is_personal, personal.amount) == (
-        "95GCBB92AE4E5342B849DAC29FD163A1", "LUNCH", True, Decimal(25))
+        "95GCBB92AE4E5342B849DAC29FD163A1",
+        "LUNCH",
+        True,
+        Decimal(25),
+    )
     assert (supplies.expense_type, supplies.expense_type_name, supplies.is_personal) == ("OFCSP", "Office Supplies", False)
     assert [a.amount for a in supplies.allocations] == [Decimal(250), Decimal(250)]
     assert supplies.transaction_date == dt.date(2020, 3, 11)
@@ -213,20 +263,47 @@ def test_itemizations_from_the_example_with_their_own_types_and_allocations(repo
 
 
 def test_invoice_header_tax_shipping_terms_remit_and_payment():
-    line = {"LineItemId": "7", "ApprovedLineItemAmount": "100.00", "IsBillable": "true", "Tax": "8.25",
-            "Allocations": {"Allocation": {"Percentage": "100", "AllocationAccountCode": "6210"}}}
-    request = {**_invoice(line), "TaxAmount": "8.25", "ShippingAmount": "12.00", "CalculatedAmount": "120.25",
-               "TotalApprovedAmount": "120.25", "InvoiceAmount": "120.25", "LineItemTotalAmount": "100.00",
-               "PaymentTermsDays": "30", "PaymentStatus": "P_PAID", "PaidDate": "2026-02-01T00:00:00", "PaidAmount": "120.25",
-               "VendorRemitAddress": {"Name": "Müller & Söhne GmbH", "Address1": "Königsallee 12", "Address2": None,
-                                      "City": "Düsseldorf", "PostalCode": "40212", "CountryCode": "DE", "DiscountTerms": "2% 10 Net 30"}}
+    line = {
+        "LineItemId": "7",
+        "ApprovedLineItemAmount": "100.00",
+        "IsBillable": "true",
+        "Tax": "8.25",
+        "Allocations": {"Allocation": {"Percentage": "100", "AllocationAccountCode": "6210"}},
+    }
+    request = {
+        **_invoice(line),
+        "TaxAmount": "8.25",
+        "ShippingAmount": "12.00",
+        "CalculatedAmount": "120.25",
+        "TotalApprovedAmount": "120.25",
+        "InvoiceAmount": "120.25",
+        "LineItemTotalAmount": "100.00",
+        "PaymentTermsDays": "30",
+        "PaymentStatus": "P_PAID",
+        "PaidDate": "2026-02-01T00:00:00",
+        "PaidAmount": "120.25",
+        "VendorRemitAddress": {
+            "Name": "Müller & Söhne GmbH",
+            "Address1": "Königsallee 12",
+            "Address2": None,
+            "City": "Düsseldorf",
+            "PostalCode": "40212",
+            "CountryCode": "DE",
+            "DiscountTerms": "2% 10 Net 30",
+        },
+    }
     doc = normalise.normalise_invoice(request)
     assert (doc.tax_amount, doc.shipping_amount, doc.calculated_amount) == (Decimal("8.25"), Decimal("12.00"), Decimal("120.25"))
     assert (doc.total, doc.total_approved_amount, doc.line_item_total_amount) == (Decimal("120.25"), Decimal("120.25"), Decimal("100.00"))
     assert (doc.terms, doc.terms_days) == ("Net 30", 30)  # header DiscountTerms wins over the remit-to's
     remit = doc.remit_address
     assert remit is not None and (remit.name, remit.address1, remit.address2, remit.city, remit.country_code) == (
-        "Müller & Söhne GmbH", "Königsallee 12", "", "Düsseldorf", "DE")
+        "Müller & Söhne GmbH",
+        "Königsallee 12",
+        "",
+        "Düsseldorf",
+        "DE",
+    )
     assert (doc.payment_status, doc.paid_date, doc.paid_amount) == ("P_PAID", dt.date(2026, 2, 1), Decimal("120.25"))
     (only,) = doc.lines
     assert only.is_billable is True and only.tax == Decimal("8.25") and only.allocations[0].account_code == "6210"
@@ -242,8 +319,7 @@ def test_invoice_payment_and_header_fields_read_exist_in_the_swagger_skeleton():
     skeleton = json.loads(reference("invoice_v3", "paymentrequest.get.schema_skeleton.json").read_text())
     for key in ("TaxAmount", "ShippingAmount", "LineItemTotalAmount", "PaymentTermsDays", "PaidAmount", "PaidDate", "PaymentStatus"):
         assert key in skeleton, key
-    assert {"Name", "Address1", "Address2", "Address3", "City", "State", "PostalCode", "CountryCode", "DiscountTerms"} <= set(
-        skeleton["VendorRemitAddress"])
+    assert {"Name", "Address1", "Address2", "Address3", "City", "State", "PostalCode", "CountryCode", "DiscountTerms"} <= set(skeleton["VendorRemitAddress"])
     assert "Tax" in skeleton["LineItems"]["LineItem"]
     assert "IsBillable" not in skeleton["LineItems"]["LineItem"]  # read only where a payload has it (README)
     digest = json.loads(reference("invoice_v3", "paymentrequestdigests.list.schema_skeleton.json").read_text())
@@ -269,9 +345,16 @@ async def test_realistic_reports_over_http_carry_concur_figures_that_balance():
             doc = await fetch_document(env.client, "acme", "expense_report", env.client.report_path(report.owner, report.id))
             figures = report.header()
             assert (doc.amount_due_employee, doc.amount_due_company_card, doc.amount_company_paid, doc.amount_due_company) == (
-                figures["amountDueEmployee"], figures["amountDueCompanyCard"], figures["amountCompanyPaid"], figures["amountDueCompany"])
+                figures["amountDueEmployee"],
+                figures["amountDueCompanyCard"],
+                figures["amountCompanyPaid"],
+                figures["amountDueCompany"],
+            )
             assert (doc.personal_amount, doc.claimed_amount, doc.amount_not_approved) == (
-                figures["personalAmount"], figures["claimedAmount"], figures["amountNotApproved"])
+                figures["personalAmount"],
+                figures["claimedAmount"],
+                figures["amountNotApproved"],
+            )
             business = sum((e.amount for e in doc.expenses if not e.is_personal), Decimal(0))
             assert business == doc.total_approved_amount == doc.total
             # Debits (business + owed back) = credits (employee + card + company paid) + the advance,
@@ -380,11 +463,23 @@ def test_documents_stored_before_the_new_fields_still_load(report_parts):
     loads with the new fields absent (None / empty), never as zero."""
     report, expenses, allocations, user = report_parts
     doc = normalise.normalise_report(report, expenses, allocations, user)
-    old_expense_keys = {"expense_id", "expense_type", "expense_type_name", "transaction_date", "amount", "payment_type",
-                        "merchant", "description", "allocations"}
+    old_expense_keys = {
+        "expense_id",
+        "expense_type",
+        "expense_type_name",
+        "transaction_date",
+        "amount",
+        "payment_type",
+        "merchant",
+        "description",
+        "allocations",
+    }
     stored = to_json(doc)
-    old = {k: v for k, v in stored.items() if k in {"kind", "report_id", "name", "owner", "currency", "approval_status", "total",
-                                                     "report_date", "payment_status", "modified_at", "expenses"}}
+    old = {
+        k: v
+        for k, v in stored.items()
+        if k in {"kind", "report_id", "name", "owner", "currency", "approval_status", "total", "report_date", "payment_status", "modified_at", "expenses"}
+    }
     old["expenses"] = [{k: v for k, v in e.items() if k in old_expense_keys} for e in stored["expenses"]]
     for e in old["expenses"]:
         e["allocations"] = [{"percentage": a["percentage"], "amount": a["amount"], "fields": a["fields"]} for a in e["allocations"]]

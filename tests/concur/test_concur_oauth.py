@@ -17,8 +17,14 @@ def load(name: str):
 
 def test_request_token_form_is_company_password_grant():
     form = oauth.request_token_form("cid", "csecret", "COMPANY-UUID", "reqtok")
-    assert form == {"client_id": "cid", "client_secret": "csecret", "grant_type": "password",
-                    "username": "COMPANY-UUID", "password": "reqtok", "credtype": "authtoken"}
+    assert form == {
+        "client_id": "cid",
+        "client_secret": "csecret",
+        "grant_type": "password",
+        "username": "COMPANY-UUID",
+        "password": "reqtok",
+        "credtype": "authtoken",
+    }
 
 
 def test_refresh_and_client_credentials_forms():
@@ -27,9 +33,15 @@ def test_refresh_and_client_credentials_forms():
     assert oauth.client_credentials_form("c", "s") == {"client_id": "c", "client_secret": "s", "grant_type": "client_credentials"}
 
 
-@pytest.mark.parametrize("name", ["token.response.user_or_refresh.json", "token.response.password_authtoken_company.json",
-                                  "token.response.password_authtoken_with_refresh_expires_in.json",
-                                  "token.response.client_credentials.json"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "token.response.user_or_refresh.json",
+        "token.response.password_authtoken_company.json",
+        "token.response.password_authtoken_with_refresh_expires_in.json",
+        "token.response.client_credentials.json",
+    ],
+)
 def test_every_token_fixture_parses(name):
     tokens = oauth.parse_token_response(load(name), NOW, "https://glz.api.concursolutions.com")
     assert tokens.access_expires_at == NOW + dt.timedelta(seconds=3600)  # "3600" and 3600 alike
@@ -59,8 +71,7 @@ def test_response_without_access_token_is_an_error():
 
 
 def test_secrets_stay_out_of_repr():
-    tokens = oauth.Tokens(access_token="AT-SECRET", access_expires_at=NOW, geolocation="https://a",
-                          refresh_token="RT-SECRET", id_token="ID-SECRET")
+    tokens = oauth.Tokens(access_token="AT-SECRET", access_expires_at=NOW, geolocation="https://a", refresh_token="RT-SECRET", id_token="ID-SECRET")
     text = repr(tokens) + str(tokens)
     assert "SECRET" not in text and "https://a" in text
 
@@ -72,14 +83,17 @@ def test_code_16_is_user_lives_elsewhere_with_geolocation():
     assert error.geolocation == "https://us.api.concursolutions.com"
 
 
-@pytest.mark.parametrize("body,status", [
-    (None, 400),  # the code-5 fixture
-    (b'{"error":"invalid_grant","error_description":"bad refresh","code":108}', 400),
-    (b'{"error":"invalid_grant","code":19}', 400),
-    (b'{"error":"invalid_client","code":64}', 400),
-    (b'{"code":"5"}', 400),
-    (b"Forbidden", 403),  # company has not authorised the app
-])
+@pytest.mark.parametrize(
+    "body,status",
+    [
+        (None, 400),  # the code-5 fixture
+        (b'{"error":"invalid_grant","error_description":"bad refresh","code":108}', 400),
+        (b'{"error":"invalid_grant","code":19}', 400),
+        (b'{"error":"invalid_client","code":64}', 400),
+        (b'{"code":"5"}', 400),
+        (b"Forbidden", 403),  # company has not authorised the app
+    ],
+)
 def test_permanent_token_errors_need_reconnect(body, status):
     if body is None:
         body = reference("oauth", "token.error.invalid_grant_code5.json").read_bytes()

@@ -23,7 +23,9 @@ def test_runs_standalone(tmp_path):
     key = tmp_path / "concur.pem"
     process = subprocess.Popen(
         [sys.executable, "-m", "sim.concur.cli", "--port", "0", "--reports", "3", "--invoices", "1", "--key-out", str(key)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         line = process.stdout.readline()
@@ -31,9 +33,18 @@ def test_runs_standalone(tmp_path):
             pytest.fail(process.stderr.read())
         info = json.loads(line)
         assert load_public_keys([key.read_bytes()])
-        answer = httpx.post(info["primary"] + "/oauth2/v0/token", data={
-            "client_id": "sim-client", "client_secret": "sim-secret", "grant_type": "password",
-            "username": info["company_uuid"], "password": "sim-request-token", "credtype": "authtoken"}, timeout=5)
+        answer = httpx.post(
+            info["primary"] + "/oauth2/v0/token",
+            data={
+                "client_id": "sim-client",
+                "client_secret": "sim-secret",
+                "grant_type": "password",
+                "username": info["company_uuid"],
+                "password": "sim-request-token",
+                "credtype": "authtoken",
+            },
+            timeout=5,
+        )
         assert answer.status_code == 200 and answer.json()["geolocation"] == info["primary"]
     finally:
         process.terminate()

@@ -11,8 +11,11 @@ from worker.concur.webhooks import BadEvent, load_public_keys, object_of, parse_
 from concur_helpers import reference
 
 ESS_EVENTS = [
-    "expense_report.reportCreated.json", "expense_report.reportUpdated.json", "expense_report.reportDeleted.json",
-    "expense_report.statusChanged.accounting_review.json", "expense_report.statusChanged.pending_cost_object.json",
+    "expense_report.reportCreated.json",
+    "expense_report.reportUpdated.json",
+    "expense_report.reportDeleted.json",
+    "expense_report.statusChanged.accounting_review.json",
+    "expense_report.statusChanged.pending_cost_object.json",
     "expense_report.statusChanged.resubmitted_to_manager.json",
 ]
 
@@ -44,8 +47,7 @@ def test_status_changed_facts_give_statuses_and_the_owner_href_not_the_actor():
     assert event.facts["userId"] not in event.href  # userId is the approver; href names the owner
 
 
-@pytest.mark.parametrize("name", ["financialintegration.expense.readyForIntegration.json",
-                                  "financialintegration.invoice.readyForIntegration.json"])
+@pytest.mark.parametrize("name", ["financialintegration.expense.readyForIntegration.json", "financialintegration.invoice.readyForIntegration.json"])
 def test_fis_events_parse_but_are_not_ours(name):
     event = parse_event(reference("ess", name).read_bytes())
     assert event.topic == "public.concur.financialintegration"
@@ -55,24 +57,44 @@ def test_fis_events_parse_but_are_not_ours(name):
 
 
 def test_older_envelope_with_subtopic_as_company():
-    raw = json.dumps({"id": "e1", "topic": "concur.expense.report", "subtopic": "COMPANY-UUID", "eventType": "statusChanged",
-                      "timeStamp": "2021-03-18T23:11:51.034Z", "facts": {"reportId": "ABC"}}).encode()
+    raw = json.dumps(
+        {
+            "id": "e1",
+            "topic": "concur.expense.report",
+            "subtopic": "COMPANY-UUID",
+            "eventType": "statusChanged",
+            "timeStamp": "2021-03-18T23:11:51.034Z",
+            "facts": {"reportId": "ABC"},
+        }
+    ).encode()
     event = parse_event(raw)
     assert event.company_id == "COMPANY-UUID"
     assert object_of(event) == (DocKind.EXPENSE_REPORT, "ABC")
 
 
 def test_invoice_topic_maps_to_the_payment_request_and_unknown_topics_to_none():
-    raw = json.dumps({"id": "e2", "topic": "public.concur.invoice.paymentrequest", "eventType": "statusChanged",
-                      "facts": {"companyId": "c", "paymentRequestId": "gW12$ab"}}).encode()
+    raw = json.dumps(
+        {"id": "e2", "topic": "public.concur.invoice.paymentrequest", "eventType": "statusChanged", "facts": {"companyId": "c", "paymentRequestId": "gW12$ab"}}
+    ).encode()
     assert object_of(parse_event(raw)) == (DocKind.INVOICE, "gW12$ab")
     other = json.dumps({"id": "e3", "topic": "public.concur.travel.itinerary", "eventType": "x", "facts": {}}).encode()
     assert object_of(parse_event(other)) is None
 
 
-@pytest.mark.parametrize("raw", [b"", b"not json", b"[1,2]", b'{"topic":"t","eventType":"x"}', b'{"id":"a","eventType":"x"}',
-                                 b'{"id":"a","topic":"t"}', b'{"id":"a","topic":"t","eventType":"x","facts":[1]}',
-                                 b'{"id":"' + b"x" * 300 + b'","topic":"t","eventType":"x"}', b"\xff\xfe"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b"not json",
+        b"[1,2]",
+        b'{"topic":"t","eventType":"x"}',
+        b'{"id":"a","eventType":"x"}',
+        b'{"id":"a","topic":"t"}',
+        b'{"id":"a","topic":"t","eventType":"x","facts":[1]}',
+        b'{"id":"' + b"x" * 300 + b'","topic":"t","eventType":"x"}',
+        b"\xff\xfe",
+    ],
+)
 def test_malformed_events_raise_bad_event(raw):
     with pytest.raises(BadEvent):
         parse_event(raw)
@@ -94,15 +116,13 @@ def test_signature_round_trip_and_tampering(keypair):
 def test_signature_accepts_any_configured_key_for_rotation(keypair):
     key, pem = keypair
     body = b'{"id":"x"}'
-    concur_keys = [reference("ess", f"concur-signature.public_key.{n}.pem").read_bytes()
-                   for n in ("after_2025-10-22", "before_2025-10-22", "legacy_2022")]
+    concur_keys = [reference("ess", f"concur-signature.public_key.{n}.pem").read_bytes() for n in ("after_2025-10-22", "before_2025-10-22", "legacy_2022")]
     assert not verify_signature(concur_keys, body, sign(key, body))  # someone else's signature
     assert verify_signature([*concur_keys, pem], body, sign(key, body))  # current + previous keys
 
 
 def test_published_keys_and_certificate_load():
-    pems = [reference("ess", f"concur-signature.public_key.{n}.pem").read_bytes()
-            for n in ("after_2025-10-22", "before_2025-10-22", "legacy_2022")]
+    pems = [reference("ess", f"concur-signature.public_key.{n}.pem").read_bytes() for n in ("after_2025-10-22", "before_2025-10-22", "legacy_2022")]
     cert = reference("ess", "mtls", "2026.webhook.api.concursolutions.com.pem").read_bytes()
     keys = load_public_keys([*pems, cert])
     assert all(k.key_size == 2048 for k in keys)

@@ -33,7 +33,8 @@ owner_id = "{A73CF5ED-0325-46C2-9A26-DB13B6268201}"
 def write_config(directory: Path, sim, params) -> Path:
     sim.write_public_key(directory / "concur.pem")
     (directory / "operator.token").write_text("admin admin-token-0123456789abcdef\n", encoding="utf-8")
-    text = f"""[worker]
+    text = (
+        f"""[worker]
 listen = "127.0.0.1:0"
 data_dir = "var"
 log_level = "warning"
@@ -53,7 +54,9 @@ company_uuid = "{params.uuid}"
 request_token = "{params.request_token}"
 webhook_public_key = "concur.pem"
 sweep_interval_s = 0.3
-""" + QBWC
+"""
+        + QBWC
+    )
     path = directory / "mlc.toml"
     path.write_text(text, encoding="utf-8")
     return path
@@ -63,7 +66,8 @@ def fetched_counts(conn):
     rows = conn.execute(
         """SELECT d.kind, d.concur_id, d.amount,
                   (SELECT COUNT(*) FROM audit a WHERE a.document_id = d.id AND a.action = 'fetched') AS fetches
-           FROM documents d WHERE d.company = 'acme'""").fetchall()
+           FROM documents d WHERE d.company = 'acme'"""
+    ).fetchall()
     return {(r["kind"], r["concur_id"]): (r["amount"], r["fetches"]) for r in rows}
 
 
@@ -139,8 +143,9 @@ async def test_every_approved_document_fetched_exactly_once_through_faults_and_a
             assert amount == f"{doc.total:.2f}"
         api_calls = [r for r in sim.requests if r.company == "acme" and not r.path.startswith("/oauth2/")]
         assert {r.dc for r in api_calls} == {SECONDARY}  # code 16 routing held throughout
-        report_reads = Counter(r.path.rsplit("/", 1)[1] for r in api_calls
-                               if r.status == 200 and r.path.startswith("/expensereports/") and r.path.count("/") == 8)
+        report_reads = Counter(
+            r.path.rsplit("/", 1)[1] for r in api_calls if r.status == 200 and r.path.startswith("/expensereports/") and r.path.count("/") == 8
+        )
         invoice_reads = Counter(r.path.rsplit("/", 1)[1] for r in api_calls if r.path.startswith("/api/v3.0/invoice/paymentrequest/"))
         assert report_reads == {r: 1 for r in approved["expense_report"]}
         assert invoice_reads == {i: 1 for i in approved["invoice"]}

@@ -36,7 +36,11 @@ async def test_overview_cards_and_opening_a_company(make_app):
         await pilot.press("down")
         assert app.focused is globex
         await pilot.press("enter")
-        await wait_until(pilot, lambda: isinstance(app.screen, QueueScreen) and app.screen.company == "globex" and set(rows(app)) == {"RPT-3001", "RPT-3002"}, what="globex queue")
+        await wait_until(
+            pilot,
+            lambda: isinstance(app.screen, QueueScreen) and app.screen.company == "globex" and set(rows(app)) == {"RPT-3001", "RPT-3002"},
+            what="globex queue",
+        )
 
 
 def plain_cells(table, column: int) -> list[str]:
@@ -105,4 +109,6 @@ async def test_help_and_command_palette(make_app):
         await pilot.press(*"Queue: Held")
         await pilot.pause(0.3)
         await pilot.press("enter")
-        await wait_until(pilot, lambda: isinstance(app.screen, QueueScreen) and app.screen.view == "held" and set(rows(app)) >= {"RPT-3004"}, what="held via palette")
+        await wait_until(
+            pilot, lambda: isinstance(app.screen, QueueScreen) and app.screen.view == "held" and set(rows(app)) >= {"RPT-3004"}, what="held via palette"
+        )

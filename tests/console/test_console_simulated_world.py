@@ -49,8 +49,7 @@ def world(tmp_path: Path) -> Iterator[World]:
 
     async def main() -> None:
         async with trio.open_nursery() as nursery:
-            h = await harness.start(nursery, load_config(ROOT / "mlc.toml"), tmp_path / "run", reports=3, invoices=2,
-                                    worker_port=0, concur_port=0)
+            h = await harness.start(nursery, load_config(ROOT / "mlc.toml"), tmp_path / "run", reports=3, invoices=2, worker_port=0, concur_port=0)
             expected = harness.approve_everything(h)
             await harness.deliver(h)
             counts = await harness.drain(h, expected=expected, timeout_s=60)

@@ -20,12 +20,22 @@ def parse(lines: list[str]) -> tuple[list[SseEvent], SseParser]:
 
 
 def test_sse_parser_reads_events_ids_comments_and_multiline_data():
-    events, parser = parse([
-        "retry: 2000", "",
-        ": heartbeat", "",
-        "event: summary", 'data: {"a":', "data: 1}", "",
-        "id: 42", "event: change", "data:{}", "",
-    ])
+    events, parser = parse(
+        [
+            "retry: 2000",
+            "",
+            ": heartbeat",
+            "",
+            "event: summary",
+            'data: {"a":',
+            "data: 1}",
+            "",
+            "id: 42",
+            "event: change",
+            "data:{}",
+            "",
+        ]
+    )
     assert events == [SseEvent("summary", '{"a":\n1}', None), SseEvent("change", "{}", "42")]
     assert parser.last_event_id == "42"
 
@@ -53,16 +63,27 @@ def test_sparkline_and_times():
 
 def test_card_text_makes_trouble_stand_out():
     c = CompanySummary(
-        id="x", name="X", counts={"queued": 3, "posted": 2}, total=5, pending=3, oldest_pending_at="2026-01-06T11:00:00.000000Z",
-        pending_offline=3, pending_offline_since="2026-01-06T10:00:00.000000Z", quickbooks_unreachable_since="2026-01-06T10:00:00.000000Z",
-        concur="needs_reconnect", concur_reason="refresh token revoked", webhooks_received=4, webhooks_rejected=1,
-        duplicates_skipped=2, postings_per_minute=[0] * 29 + [3],
+        id="x",
+        name="X",
+        counts={"queued": 3, "posted": 2},
+        total=5,
+        pending=3,
+        oldest_pending_at="2026-01-06T11:00:00.000000Z",
+        pending_offline=3,
+        pending_offline_since="2026-01-06T10:00:00.000000Z",
+        quickbooks_unreachable_since="2026-01-06T10:00:00.000000Z",
+        concur="needs_reconnect",
+        concur_reason="refresh token revoked",
+        webhooks_received=4,
+        webhooks_rejected=1,
+        duplicates_skipped=2,
+        postings_per_minute=[0] * 29 + [3],
     )
     text = card_text(c, dt.datetime(2026, 1, 6, 12, 0, tzinfo=dt.UTC))
     plain = text.plain
     assert "queued 3 posted 2" in plain and "oldest 1h 00m" in plain and "3 pending offline since 01-06 10:00" in plain
     assert "NEEDS RECONNECT" in plain and "refresh token revoked" in plain and plain.rstrip().endswith("3 in 30m")
-    styles = {str(span.style) for span in text.spans if "NEEDS RECONNECT" in plain[span.start:span.end]}
+    styles = {str(span.style) for span in text.spans if "NEEDS RECONNECT" in plain[span.start : span.end]}
     assert any("red" in s for s in styles)
 
 
@@ -76,7 +97,9 @@ def test_view_matching_mirrors_the_api_views():
 
 def test_qbxml_viewer_text():
     assert "no qbXML yet" in postings_text([])
-    text = postings_text([Posting(id=1, seq=0, op="BillAdd", state="done", status_code=0, status_message="Status OK", request_xml="<BillAddRq/>", response_xml="<BillAddRs/>")])
+    text = postings_text(
+        [Posting(id=1, seq=0, op="BillAdd", state="done", status_code=0, status_message="Status OK", request_xml="<BillAddRq/>", response_xml="<BillAddRs/>")]
+    )
     assert "BillAdd · done" in text and "status 0 Status OK" in text and "<BillAddRq/>" in text and "<BillAddRs/>" in text
 
 

@@ -56,10 +56,31 @@ def write_config(tmp_path: Path, worker_port: int, concur_port: int) -> Path:
 
 def start_concur(tmp_path: Path, port: int) -> subprocess.Popen:
     process = subprocess.Popen(
-        [*MLC, "sim", "concur", "--port", str(port), "--reports", "3", "--invoices", "1", "--company-uuid", CLIENT["uuid"],
-         "--client-id", CLIENT["client_id"], "--client-secret", CLIENT["client_secret"], "--request-token", CLIENT["request_token"],
-         "--key-out", str(tmp_path / "concur.pem")],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            *MLC,
+            "sim",
+            "concur",
+            "--port",
+            str(port),
+            "--reports",
+            "3",
+            "--invoices",
+            "1",
+            "--company-uuid",
+            CLIENT["uuid"],
+            "--client-id",
+            CLIENT["client_id"],
+            "--client-secret",
+            CLIENT["client_secret"],
+            "--request-token",
+            CLIENT["request_token"],
+            "--key-out",
+            str(tmp_path / "concur.pem"),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         creationflags=subprocess.CREATE_NEW_PROCESS_GROUP if os.name == "nt" else 0,
     )
     first = process.stdout.readline()  # the simulator prints its URLs once it listens
@@ -115,8 +136,13 @@ def test_web_connector_simulator_by_hand_against_a_running_worker(tmp_path: Path
     concur_port = free_port()
     config = write_config(tmp_path, worker_port, concur_port)
     concur = start_concur(tmp_path, concur_port)
-    worker = subprocess.Popen([*MLC, "--config", str(config), "worker"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              creationflags=subprocess.CREATE_NEW_PROCESS_GROUP if os.name == "nt" else 0)
+    worker = subprocess.Popen(
+        [*MLC, "--config", str(config), "worker"],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        creationflags=subprocess.CREATE_NEW_PROCESS_GROUP if os.name == "nt" else 0,
+    )
     company_file = tmp_path / "demo.qbsim"
     try:
         deadline = time.monotonic() + 20
@@ -128,15 +154,48 @@ def test_web_connector_simulator_by_hand_against_a_running_worker(tmp_path: Path
                 pass
             assert time.monotonic() < deadline, "worker did not start"
             time.sleep(0.1)
-        created = run("sim", "quickbooks", "new", str(company_file), "--file-id", "{FAF95B0C-891A-4578-9057-7CAF0389A2AA}",
-                      "--owner-id", "{A73CF5ED-0325-46C2-9A26-DB13B626820D}", config=config)
+        created = run(
+            "sim",
+            "quickbooks",
+            "new",
+            str(company_file),
+            "--file-id",
+            "{FAF95B0C-891A-4578-9057-7CAF0389A2AA}",
+            "--owner-id",
+            "{A73CF5ED-0325-46C2-9A26-DB13B626820D}",
+            config=config,
+        )
         assert created.returncode == 0, created.stderr
-        session = run("sim", "webconnector", "--url", f"http://127.0.0.1:{worker_port}/qbwc", "--company-file", str(company_file),
-                      "--username", "demo-sync", "--password", "demo-sync-password", "--once", config=config)
+        session = run(
+            "sim",
+            "webconnector",
+            "--url",
+            f"http://127.0.0.1:{worker_port}/qbwc",
+            "--company-file",
+            str(company_file),
+            "--username",
+            "demo-sync",
+            "--password",
+            "demo-sync-password",
+            "--once",
+            config=config,
+        )
         assert session.returncode == 0, session.stdout + session.stderr
         assert "closeConnection" in session.stdout or "ended_by=closeConnection" in session.stdout, session.stdout
-        wrong = run("sim", "webconnector", "--url", f"http://127.0.0.1:{worker_port}/qbwc", "--company-file", str(company_file),
-                    "--username", "demo-sync", "--password", "not-the-password", "--once", config=config)
+        wrong = run(
+            "sim",
+            "webconnector",
+            "--url",
+            f"http://127.0.0.1:{worker_port}/qbwc",
+            "--company-file",
+            str(company_file),
+            "--username",
+            "demo-sync",
+            "--password",
+            "not-the-password",
+            "--once",
+            config=config,
+        )
         assert "nvu" in wrong.stdout
         shown = run("sim", "quickbooks", "show", str(company_file), config=config)
         assert shown.returncode == 0 and shown.stdout.startswith("Company: Demo Consulting LLC")

@@ -42,8 +42,18 @@ async def running(
     starts (so the worker starts with it, no reload involved)."""
     config = load_config(REPO / "mlc.toml", environ={})
     async with trio.open_nursery() as nursery:
-        h = await harness.start(nursery, config, run_dir, seed=seed, reports=reports, invoices=invoices,
-                                worker_port=0, concur_port=0, start_worker=False, concur_profile=concur_profile)
+        h = await harness.start(
+            nursery,
+            config,
+            run_dir,
+            seed=seed,
+            reports=reports,
+            invoices=invoices,
+            worker_port=0,
+            concur_port=0,
+            start_worker=False,
+            concur_profile=concur_profile,
+        )
         if change is not None:
             harness.edit_run_config(h, change)
         if before_worker is not None:
@@ -61,6 +71,7 @@ async def running(
 async def mlc(h: harness.Harness, *args: str) -> tuple[int, str]:
     """The real ``mlc`` command line against the run config (click's CliRunner in a thread, as if
     typed in another terminal): (exit code, output)."""
+
     def invoke() -> tuple[int, str]:
         result = CliRunner().invoke(main, ["--config", str(h.config.path), *args], catch_exceptions=False)
         return result.exit_code, result.output
@@ -137,8 +148,7 @@ async def audit_count(h: harness.Harness, action: str, document_id: int | None =
     return rows[0]["n"]
 
 
-async def wait_for(h: harness.Harness, query: str, *args: Any, check: Callable[[list[dict]], bool], seconds: float = 10.0,
-                   what: str = "") -> list[dict]:
+async def wait_for(h: harness.Harness, query: str, *args: Any, check: Callable[[list[dict]], bool], seconds: float = 10.0, what: str = "") -> list[dict]:
     """Poll the store until ``check(rows)`` holds; fail with the last rows after ``seconds``."""
     rows: list[dict] = []
     with trio.move_on_after(seconds):
@@ -151,16 +161,22 @@ async def wait_for(h: harness.Harness, query: str, *args: Any, check: Callable[[
 
 
 async def wait_state(h: harness.Harness, concur_id: str, states: tuple[str, ...], seconds: float = 10.0) -> dict:
-    rows = await wait_for(h, "SELECT * FROM documents WHERE concur_id = ?", concur_id,
-                          check=lambda rows: bool(rows) and rows[0]["state"] in states, seconds=seconds,
-                          what=f"{concur_id} in {states}")
+    rows = await wait_for(
+        h,
+        "SELECT * FROM documents WHERE concur_id = ?",
+        concur_id,
+        check=lambda rows: bool(rows) and rows[0]["state"] in states,
+        seconds=seconds,
+        what=f"{concur_id} in {states}",
+    )
     return rows[0]
 
 
 async def wait_fetched_all(h: harness.Harness, count: int, seconds: float = 10.0) -> list[dict]:
     """Until ``count`` documents left ``received`` (fetched, planned or beyond)."""
-    return await wait_for(h, "SELECT * FROM documents WHERE state != 'received'",
-                          check=lambda rows: len(rows) >= count, seconds=seconds, what=f"{count} documents fetched")
+    return await wait_for(
+        h, "SELECT * FROM documents WHERE state != 'received'", check=lambda rows: len(rows) >= count, seconds=seconds, what=f"{count} documents fetched"
+    )
 
 
 # --- QuickBooks and the plans --------------------------------------------------------------------

@@ -23,12 +23,25 @@ from e2e_posting_helpers import COMPANY, REPO, approved_reports, by_account, doc
 # The firm's chart, numbered like its Concur account codes (sim/concur/data.py ACCOUNT_CODES,
 # COST_CENTRE_ACCOUNT_CODES, INVOICE_ACCOUNT_CODES): existing accounts renumbered, a few added.
 RENUMBERED = {
-    "Travel:Airfare": "6110", "Travel:Hotel": "6120", "Travel:Meals": "6130", "Travel:Ground Transportation": "6140",
-    "Office Supplies": "6210", "Meals and Entertainment": "6430", "Professional Fees": "6300", "Software": "6310",
-    "Telephone Expense": "6320", "Accounts Payable": "2000", "Company Card": "2050",
+    "Travel:Airfare": "6110",
+    "Travel:Hotel": "6120",
+    "Travel:Meals": "6130",
+    "Travel:Ground Transportation": "6140",
+    "Office Supplies": "6210",
+    "Meals and Entertainment": "6430",
+    "Professional Fees": "6300",
+    "Software": "6310",
+    "Telephone Expense": "6320",
+    "Accounts Payable": "2000",
+    "Company Card": "2050",
 }
-ADDED = {"Travel:Car Rental": "6150", "Travel:Lodging Tax": "6121", "Research Travel": "6500", "Research Travel:Airfare": "6510",
-         "Research Travel:Hotel": "6520"}
+ADDED = {
+    "Travel:Car Rental": "6150",
+    "Travel:Lodging Tax": "6121",
+    "Research Travel": "6500",
+    "Research Travel:Airfare": "6510",
+    "Research Travel:Hotel": "6520",
+}
 # The seeded chart's own numbers, for a firm whose Concur codes differ from QuickBooks' numbers.
 TRANSLATION = harness.DEMO_ACCOUNT_CODES
 
@@ -105,8 +118,13 @@ async def post_everything(h: harness.Harness) -> int:
 
 @pytest.mark.trio
 async def test_concur_account_codes_post_into_the_accounts_with_those_numbers(tmp_path):
-    async with running(tmp_path, reports=4, invoices=2, before_worker=numbers_on(renumber=True),
-                       change=by_concur_code(lambda company: company["posting"].update(ap_account="2000"))) as h:
+    async with running(
+        tmp_path,
+        reports=4,
+        invoices=2,
+        before_worker=numbers_on(renumber=True),
+        change=by_concur_code(lambda company: company["posting"].update(ap_account="2000")),
+    ) as h:
         expected = await post_everything(h)
         docs = await documents(h)
         assert [d["state"] for d in docs] == ["posted"] * expected, [(d["concur_id"], d["reason"]) for d in docs]
@@ -141,8 +159,13 @@ def test_check_config_before_the_first_web_connector_run_says_accounts_are_unkno
 
 @pytest.mark.trio
 async def test_concur_account_codes_translated_through_account_codes(tmp_path):
-    async with running(tmp_path, reports=4, invoices=2, before_worker=numbers_on(renumber=False),
-                       change=by_concur_code(lambda company: company["mapping"].update(account_codes=TRANSLATION))) as h:
+    async with running(
+        tmp_path,
+        reports=4,
+        invoices=2,
+        before_worker=numbers_on(renumber=False),
+        change=by_concur_code(lambda company: company["mapping"].update(account_codes=TRANSLATION)),
+    ) as h:
         expected = await post_everything(h)
         assert [d["state"] for d in await documents(h)] == ["posted"] * expected
         translated: Counter = Counter()
@@ -204,8 +227,13 @@ async def test_an_unknown_code_or_number_is_held_with_its_name(tmp_path):
     translation = {k: v for k, v in TRANSLATION.items() if k != "6130"}  # MEALS' code left out: taken as a number, unknown
     translation["6120"] = "62999"  # LODNG's code translated to a number no account has
 
-    async with running(tmp_path, reports=6, invoices=0, before_worker=numbers_on(renumber=False),
-                       change=by_concur_code(lambda company: company["mapping"].update(account_codes=translation))) as h:
+    async with running(
+        tmp_path,
+        reports=6,
+        invoices=0,
+        before_worker=numbers_on(renumber=False),
+        change=by_concur_code(lambda company: company["mapping"].update(account_codes=translation)),
+    ) as h:
         expected = await post_everything(h)
         assert expected > 0
         held = 0
@@ -219,9 +247,15 @@ async def test_an_unknown_code_or_number_is_held_with_its_name(tmp_path):
             held += 1
             assert doc["state"] == "held"
             for expense_id in meals:
-                assert f'Concur account code "6130" of expense {expense_id}: not in [companies.mapping.account_codes] and account "6130" does not exist in QuickBooks' in doc["reason"]
+                assert (
+                    f'Concur account code "6130" of expense {expense_id}: not in [companies.mapping.account_codes] and account "6130" does not exist in QuickBooks'
+                    in doc["reason"]
+                )
             for expense_id in hotel:
-                assert f'Concur account code "6120" of expense {expense_id} (-> "62999" in mapping.account_codes): account "62999" does not exist in QuickBooks' in doc["reason"]
+                assert (
+                    f'Concur account code "6120" of expense {expense_id} (-> "62999" in mapping.account_codes): account "62999" does not exist in QuickBooks'
+                    in doc["reason"]
+                )
         assert held > 0
 
 
@@ -230,8 +264,9 @@ async def test_demo_switch_posts_everything_by_concur_account_codes_with_equal_t
     from shared.config import load_config
 
     async with trio.open_nursery() as nursery:
-        h = await harness.start(nursery, load_config(REPO / "mlc.toml", environ={}), tmp_path, reports=5, invoices=2,
-                                worker_port=0, concur_port=0, accounts_by_code=True)
+        h = await harness.start(
+            nursery, load_config(REPO / "mlc.toml", environ={}), tmp_path, reports=5, invoices=2, worker_port=0, concur_port=0, accounts_by_code=True
+        )
         try:
             expected = await post_everything(h)
             summary = harness.summary(h, 0)

@@ -43,8 +43,11 @@ def fast_concur(monkeypatch):
 
 
 async def _fetch_counts(h) -> dict[str, int]:
-    rows = await sql(h, """SELECT d.concur_id, (SELECT COUNT(*) FROM audit a WHERE a.document_id = d.id AND a.action = 'fetched') AS n
-                           FROM documents d""")
+    rows = await sql(
+        h,
+        """SELECT d.concur_id, (SELECT COUNT(*) FROM audit a WHERE a.document_id = d.id AND a.action = 'fetched') AS n
+                           FROM documents d""",
+    )
     return {r["concur_id"]: r["n"] for r in rows}
 
 
@@ -109,8 +112,12 @@ async def test_revoked_refresh_token_needs_reconnect_then_catches_up(tmp_path, f
         assert secrets and not any(secret in json.dumps(health) for secret in secrets)
         events = await sql(h, "SELECT COUNT(*) AS n FROM events")
         assert events[0]["n"] == expected
-        waiting = await wait_for(h, "SELECT * FROM documents", check=lambda rows: len(rows) == expected and all("reconnect" in r["reason"] for r in rows if r["kind"] == "expense_report"),
-                                 what="documents waiting for the reconnect")
+        waiting = await wait_for(
+            h,
+            "SELECT * FROM documents",
+            check=lambda rows: len(rows) == expected and all("reconnect" in r["reason"] for r in rows if r["kind"] == "expense_report"),
+            what="documents waiting for the reconnect",
+        )
         assert all(r["state"] == "received" for r in waiting)
         assert qb_transactions(h) == []
 
@@ -119,8 +126,13 @@ async def test_revoked_refresh_token_needs_reconnect_then_catches_up(tmp_path, f
         async with httpx.AsyncClient() as http:
             assert (await http.get(h.worker.url + "/healthz")).json()["companies"][0]["concur"] == "connected"
         # Fetched at once (not after the fetch backoff): the reconnect makes waiting fetches due.
-        await wait_for(h, "SELECT COUNT(*) AS n FROM documents WHERE state = 'received'", check=lambda r: r[0]["n"] == 0,
-                       seconds=3.5, what="documents fetched after reconnecting")
+        await wait_for(
+            h,
+            "SELECT COUNT(*) AS n FROM documents WHERE state = 'received'",
+            check=lambda r: r[0]["n"] == 0,
+            seconds=3.5,
+            what="documents fetched after reconnecting",
+        )
         await _assert_each_posted_once(h, expected)
 
 
@@ -147,8 +159,12 @@ async def test_worker_down_while_events_are_sent_the_sweep_at_start_finds_them(t
 
         await restart_worker(h)
         # The sweep at start finds every approved document, the lost ones included ...
-        await wait_for(h, "SELECT concur_id FROM documents", check=lambda rows: {r["concur_id"] for r in rows} >= set(lost),
-                       what="the sweep found the documents whose events were lost")
+        await wait_for(
+            h,
+            "SELECT concur_id FROM documents",
+            check=lambda rows: {r["concur_id"] for r in rows} >= set(lost),
+            what="the sweep found the documents whose events were lost",
+        )
         # ... and the pending events, delivered late, overlap with it: still one posting each.
         await harness.deliver(h, duplicates=1)
         await _assert_each_posted_once(h, expected)
@@ -159,8 +175,13 @@ async def test_worker_down_while_events_are_sent_the_sweep_at_start_finds_them(t
 async def test_webhook_intake_refusals_and_events_stored_before_the_answer(tmp_path, fast_concur):
     async with running(tmp_path, reports=3, invoices=0) as h:
         url = h.webhook_url
-        event = {"id": "11111111-2222-4333-8444-555555555555", "topic": "public.concur.travel.trip", "eventType": "tripCreated",
-                 "timeStamp": "2026-11-28T00:00:00Z", "facts": {"companyId": h.config.companies[0].concur.company_uuid}}
+        event = {
+            "id": "11111111-2222-4333-8444-555555555555",
+            "topic": "public.concur.travel.trip",
+            "eventType": "tripCreated",
+            "timeStamp": "2026-11-28T00:00:00Z",
+            "facts": {"companyId": h.config.companies[0].concur.company_uuid},
+        }
         raw = json.dumps(event).encode()
         async with httpx.AsyncClient() as http:
             missing = await http.post(url, content=raw, headers={"Content-Type": "application/json"})

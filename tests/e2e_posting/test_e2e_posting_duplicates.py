@@ -80,8 +80,13 @@ async def test_reapproval_and_sweep_overlap_never_post_twice(tmp_path):
         h.concur.approve(target.id)
         await harness.deliver(h, duplicates=0)
         # Fetched again and found unchanged: a duplicate (not an event re-delivery, which the intake counts).
-        await wait_for(h, "SELECT COUNT(*) AS n FROM audit WHERE action = 'duplicate_skipped' AND document_id = ? AND detail LIKE '%unchanged%'", doc["id"],
-                       check=lambda rows: rows[0]["n"] == 1, what="re-approval counted as duplicate")
+        await wait_for(
+            h,
+            "SELECT COUNT(*) AS n FROM audit WHERE action = 'duplicate_skipped' AND document_id = ? AND detail LIKE '%unchanged%'",
+            doc["id"],
+            check=lambda rows: rows[0]["n"] == 1,
+            what="re-approval counted as duplicate",
+        )
         assert await audit_count(h, "duplicate_skipped", doc["id"]) == skipped_before + 1
         mine = [i for i in await all_duplicates(h) if i["document_id"] == doc["id"]]
         assert [i["source"] for i in mine if i["source"] != "webhook"] == ["reapproval"], mine
@@ -124,8 +129,7 @@ async def test_changed_or_deleted_after_posting_is_flagged_and_quickbooks_keeps_
         h.concur.modify(changed.id, Decimal("12.34"))
         h.concur.delete(deleted.id)
         await harness.deliver(h, duplicates=1)
-        rows = await wait_for(h, "SELECT concur_id, flag FROM documents WHERE flag != ''",
-                              check=lambda rows: len(rows) == 2, what="both documents flagged")
+        rows = await wait_for(h, "SELECT concur_id, flag FROM documents WHERE flag != ''", check=lambda rows: len(rows) == 2, what="both documents flagged")
         assert {r["concur_id"]: r["flag"] for r in rows} == {changed.id: "changed_after_posting", deleted.id: "deleted_in_concur"}
         changed_doc = await document(h, changed.id)
         assert changed_doc["state"] == "posted" and changed_doc["amount"] == posted_amount
@@ -151,9 +155,13 @@ async def test_changed_before_posting_is_replanned_with_the_new_amount(tmp_path)
 
         h.concur.modify(target.id, Decimal("5.01"))
         await harness.deliver(h)
-        await wait_for(h, "SELECT amount, state FROM documents WHERE concur_id = ?", target.id,
-                       check=lambda rows: rows[0]["state"] == "queued" and Decimal(rows[0]["amount"]) == old_amount + Decimal("5.01"),
-                       what="re-planned with the new amount")
+        await wait_for(
+            h,
+            "SELECT amount, state FROM documents WHERE concur_id = ?",
+            target.id,
+            check=lambda rows: rows[0]["state"] == "queued" and Decimal(rows[0]["amount"]) == old_amount + Decimal("5.01"),
+            what="re-planned with the new amount",
+        )
         assert await harness.drain(h, expected=expected, timeout_s=30) == {"posted": expected}
         [(_kind, je)] = await qb_txns_for(h, target.id)
         debits = sum(Decimal(line["Amount"]) for line in je["Lines"] if line["_tag"] == "JournalDebitLine")

@@ -28,8 +28,13 @@ def ref_numbers(h: harness.Harness, concur_id: str, plan: str) -> list[str]:
 
 
 async def confirmed(h: harness.Harness, count: int, seconds: float = 20.0) -> list[dict]:
-    return await wait_for(h, "SELECT * FROM fis_confirmations WHERE state = 'done' ORDER BY id", check=lambda rows: len(rows) >= count,
-                          seconds=seconds, what=f"{count} FIS confirmations accepted")
+    return await wait_for(
+        h,
+        "SELECT * FROM fis_confirmations WHERE state = 'done' ORDER BY id",
+        check=lambda rows: len(rows) >= count,
+        seconds=seconds,
+        what=f"{count} FIS confirmations accepted",
+    )
 
 
 @pytest.mark.trio
@@ -72,8 +77,9 @@ async def post_action(h: harness.Harness, document_id: int, action: str, reason:
 
     token = read_tokens(h.config.operator.token_file)[0].token
     async with httpx.AsyncClient(timeout=10) as client:
-        reply = await client.post(f"{h.worker.url}/api/v1/documents/{document_id}/{action}", json={"reason": reason},
-                                  headers={"Authorization": f"Bearer {token}"})
+        reply = await client.post(
+            f"{h.worker.url}/api/v1/documents/{document_id}/{action}", json={"reason": reason}, headers={"Authorization": f"Bearer {token}"}
+        )
     return reply.status_code, reply.json()
 
 
@@ -138,8 +144,13 @@ async def test_sent_back_by_an_operator_confirmed_as_error_with_their_words_and_
         doc = (await sql(h, "SELECT * FROM documents WHERE id = ?", target["id"]))[0]
         assert doc["state"] == "posted"
         assert len(await qb_txns_for(h, target["concur_id"])) == len(json.loads(doc["plan"])["transactions"])
-        await wait_for(h, "SELECT * FROM fis_confirmations WHERE document_id = ? AND state = 'done'", target["id"], check=lambda r: len(r) == 2,
-                       what="the new version confirmed")
+        await wait_for(
+            h,
+            "SELECT * FROM fis_confirmations WHERE document_id = ? AND state = 'done'",
+            target["id"],
+            check=lambda r: len(r) == 2,
+            what="the new version confirmed",
+        )
         first, second = h.concur.fis_confirmations(target["concur_id"])
         assert (first["overallPostingStatusCode"], second["overallPostingStatusCode"]) == ("error", "success")
         assert await sql(h, "SELECT * FROM duplicates WHERE source != 'webhook'") == []  # the returning version is no duplicate
@@ -175,8 +186,11 @@ async def test_confirmations_wait_out_a_concur_outage_and_a_worker_restart(tmp_p
 
     from e2e_posting_helpers import restart_worker
 
-    monkeypatch.setitem(concur_sync.CLIENT_OPTIONS, "policy", RetryPolicy(max_attempts=2, backoff_base=0.01, backoff_max=0.05,
-                                                                          retry_after_max=0.5, unavailable_wait=0.05, timeout=5.0))
+    monkeypatch.setitem(
+        concur_sync.CLIENT_OPTIONS,
+        "policy",
+        RetryPolicy(max_attempts=2, backoff_base=0.01, backoff_max=0.05, retry_after_max=0.5, unavailable_wait=0.05, timeout=5.0),
+    )
     monkeypatch.setattr(fis_store, "CONFIRM_BACKOFF_S", (0.2,))
     async with running(tmp_path, reports=2, invoices=1, before_worker=fis_on) as h:
         expected = harness.approve_everything(h)
@@ -184,8 +198,12 @@ async def test_confirmations_wait_out_a_concur_outage_and_a_worker_restart(tmp_p
         await wait_for(h, "SELECT * FROM fis_documents WHERE state = 'acknowledged'", check=lambda r: len(r) == expected, what="acknowledged")
         outage = h.concur.add_fault(Fault(status=503, count=10_000, path_prefix="/financialintegration/fi/v4/companies/transactiontypes/"))
         await harness.drain(h, expected=expected, timeout_s=60)
-        rows = await wait_for(h, "SELECT * FROM fis_confirmations", check=lambda r: len(r) == expected and all(x["attempts"] >= 2 for x in r),
-                              what="confirmations retried during the outage")
+        rows = await wait_for(
+            h,
+            "SELECT * FROM fis_confirmations",
+            check=lambda r: len(r) == expected and all(x["attempts"] >= 2 for x in r),
+            what="confirmations retried during the outage",
+        )
         assert all(r["state"] == "pending" and "gave up" in r["last_error"] for r in rows), rows
         await harness.stop_worker(h)
         outage.count = 0

@@ -66,13 +66,16 @@ async def test_unmapped_code_held_then_released_by_the_config_watcher_and_bad_ed
         # A bad edit (not TOML) and a bad value are rejected; the running config stays.
         good = raw_config(h)
         write_raw_config(h, "this is [not toml\n")
-        await wait_for(h, "SELECT COUNT(*) AS n FROM audit WHERE action = 'config_rejected'", check=lambda r: r[0]["n"] == 1,
-                       what="bad TOML rejected")
+        await wait_for(h, "SELECT COUNT(*) AS n FROM audit WHERE action = 'config_rejected'", check=lambda r: r[0]["n"] == 1, what="bad TOML rejected")
         posting = {**good["companies"][0]["posting"], "expense_report_as": "cheque", "post_on_statuses": ["A_APPR"]}
         bad = {**good, "companies": [{**good["companies"][0], "posting": posting}]}
         write_raw_config(h, dumps(bad))
-        rows = await wait_for(h, "SELECT detail FROM audit WHERE action = 'config_rejected' ORDER BY id", check=lambda r: len(r) == 2,
-                              what="bad value and misspelled key rejected")
+        rows = await wait_for(
+            h,
+            "SELECT detail FROM audit WHERE action = 'config_rejected' ORDER BY id",
+            check=lambda r: len(r) == 2,
+            what="bad value and misspelled key rejected",
+        )
         assert "post_on_statuses: unknown key" in rows[1]["detail"] and "expense_report_as" in rows[1]["detail"], rows[1]
         assert h.worker.ctx.config.companies[0].posting.expense_report_as == "journal_entry"
         assert all(d["state"] == "held" for d in await documents(h) if d["concur_id"] in uses)
@@ -80,8 +83,12 @@ async def test_unmapped_code_held_then_released_by_the_config_watcher_and_bad_ed
         # The mapping comes back: the watcher re-plans the held documents by itself.
         good["companies"][0]["mapping"]["expense_types"].update(removed)
         write_raw_config(h, dumps(good))
-        await wait_for(h, "SELECT COUNT(*) AS n FROM documents WHERE state = 'held'", check=lambda r: r[0]["n"] == 0,
-                       what="held documents re-planned after the config edit")
+        await wait_for(
+            h,
+            "SELECT COUNT(*) AS n FROM documents WHERE state = 'held'",
+            check=lambda r: r[0]["n"] == 0,
+            what="held documents re-planned after the config edit",
+        )
         assert await harness.drain(h, expected=expected, timeout_s=30) == {"posted": expected}
         assert await audit_count(h, "config_reloaded") == 1
         assert by_account(qb_totals(h)) == concur_account_totals(h)
@@ -99,16 +106,21 @@ async def test_closing_date_holds_then_first_open_day_posts_the_day_after(tmp_pa
         # Planned before the worker knew the closing date; the next session's preferences tell it,
         # QuickBooks refuses the dates (3180), and the planner holds the documents with the reason.
         await harness.drain(h, expected=expected, timeout_s=20)
-        rows = await wait_for(h, "SELECT * FROM documents", check=lambda rows: len(rows) == expected and all(r["state"] == "held" for r in rows),
-                              what="every document held for the closing date")
+        rows = await wait_for(
+            h,
+            "SELECT * FROM documents",
+            check=lambda rows: len(rows) == expected and all(r["state"] == "held" for r in rows),
+            what="every document held for the closing date",
+        )
         for doc in rows:
             assert "closing date" in doc["reason"] and closing.isoformat() in doc["reason"], doc["reason"]
         await harness.web_connector_run(h)
         assert qb_transactions(h) == []
 
         harness.edit_run_config(h, lambda raw: raw["companies"][0]["posting"].update(closed_period="first_open_day"))
-        await wait_for(h, "SELECT COUNT(*) AS n FROM documents WHERE state = 'held'", check=lambda r: r[0]["n"] == 0,
-                       what="re-planned after closed_period changed")
+        await wait_for(
+            h, "SELECT COUNT(*) AS n FROM documents WHERE state = 'held'", check=lambda r: r[0]["n"] == 0, what="re-planned after closed_period changed"
+        )
         assert await harness.drain(h, expected=expected, timeout_s=30) == {"posted": expected}
         day_after = (closing + dt.timedelta(days=1)).isoformat()
         assert {t["TxnDate"] for _, t in qb_transactions(h)} == {day_after}

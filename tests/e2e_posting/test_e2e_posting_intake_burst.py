@@ -30,15 +30,23 @@ async def test_a_burst_is_stored_once_each_in_fewer_commits(tmp_path, monkeypatc
         ids = [str(uuid.uuid4()) for _ in range(60)]
         bodies = []
         for event_id in ids + ids[:10]:  # ten of them twice, in the same burst
-            body = json.dumps({"id": event_id, "topic": "public.concur.expense.report", "eventType": "statusChanged",
-                               "timeStamp": "2026-11-28T04:00:00Z",
-                               "facts": {"companyId": company_uuid, "reportId": "R" + event_id[:8], "currentApprovalStatus": "A_PEND",
-                                         "href": None}}).encode()
+            body = json.dumps(
+                {
+                    "id": event_id,
+                    "topic": "public.concur.expense.report",
+                    "eventType": "statusChanged",
+                    "timeStamp": "2026-11-28T04:00:00Z",
+                    "facts": {"companyId": company_uuid, "reportId": "R" + event_id[:8], "currentApprovalStatus": "A_PEND", "href": None},
+                }
+            ).encode()
             bodies.append(body)
         answers: list[int] = []
         async with httpx.AsyncClient(base_url=h.worker.url, timeout=30) as client:
+
             async def send(body: bytes) -> None:
-                reply = await client.post("/webhooks/concur", content=body, headers={"Concur-Signature": h.concur.sign(body), "Content-Type": "application/json"})
+                reply = await client.post(
+                    "/webhooks/concur", content=body, headers={"Concur-Signature": h.concur.sign(body), "Content-Type": "application/json"}
+                )
                 answers.append(reply.status_code)
 
             async with trio.open_nursery() as nursery:

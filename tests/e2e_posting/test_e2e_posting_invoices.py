@@ -46,6 +46,7 @@ def _posting(change_posting: dict | None = None):
         company = raw["companies"][0]
         company.setdefault("mapping", {})["terms"] = dict(TERMS)
         company.setdefault("posting", {}).update(change_posting or {})
+
     return change
 
 

@@ -33,8 +33,14 @@ async def test_operator_actions_plan_reconcile_and_audit_verify_through_the_cli(
         expected = harness.approve_everything(h)
         await harness.deliver(h)
         # Queued (or fetched, waiting for another report's new vendor): nothing sent yet.
-        await wait_for(h, "SELECT state FROM documents", check=lambda rows: len(rows) == expected and all(r["state"] in ("fetched", "queued") for r in rows)
-                       and sum(r["state"] == "queued" for r in rows) >= expected - 1, what="all planned")
+        await wait_for(
+            h,
+            "SELECT state FROM documents",
+            check=lambda rows: (
+                len(rows) == expected and all(r["state"] in ("fetched", "queued") for r in rows) and sum(r["state"] == "queued" for r in rows) >= expected - 1
+            ),
+            what="all planned",
+        )
         held, skipped = (r.id for r in list(h.concur.companies[COMPANY].data.reports.values())[:2])
 
         # mlc plan: lines and the exact qbXML, nothing posted.

@@ -83,8 +83,12 @@ async def test_refused_card_entry_fixed_then_only_the_missing_entry_is_posted(tm
         # The fix, then the re-plan.
         if fix == "mapping_edit":
             harness.edit_run_config(h, lambda raw: raw["companies"][0]["posting"].update(company_card_account=CLEARING))
-            await wait_for(h, "SELECT COUNT(*) AS n FROM documents WHERE state = 'held'", check=lambda r: r[0]["n"] == 0,
-                           what="held documents re-planned after the mapping edit")
+            await wait_for(
+                h,
+                "SELECT COUNT(*) AS n FROM documents WHERE state = 'held'",
+                check=lambda r: r[0]["n"] == 0,
+                what="held documents re-planned after the mapping edit",
+            )
         else:
             h.company_file.find_list("Account", CARD)["IsActive"] = True
             for concur_id in held:
@@ -128,9 +132,14 @@ async def test_replan_that_no_longer_holds_a_posted_bill_is_held_not_booked_twic
 
         h.company_file.find_list("Account", CARD)["IsActive"] = True
         harness.edit_run_config(h, lambda raw: raw["companies"][0]["posting"].update(expense_report_as="journal_entry"))
-        rows = await wait_for(h, "SELECT concur_id, state, reason FROM documents WHERE state = 'held'",
-                              check=lambda rows: bool(rows) and all("already has" in r["reason"] for r in rows if r["concur_id"] in both)
-                              and {r["concur_id"] for r in rows} >= set(both), what="re-planned and held for the bill already in QuickBooks")
+        rows = await wait_for(
+            h,
+            "SELECT concur_id, state, reason FROM documents WHERE state = 'held'",
+            check=lambda rows: (
+                bool(rows) and all("already has" in r["reason"] for r in rows if r["concur_id"] in both) and {r["concur_id"] for r in rows} >= set(both)
+            ),
+            what="re-planned and held for the bill already in QuickBooks",
+        )
         for row in rows:
             if row["concur_id"] in both:
                 assert "BillAdd" in row["reason"], row["reason"]

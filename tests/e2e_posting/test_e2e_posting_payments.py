@@ -27,6 +27,7 @@ def concur_pays(mode: str = "journal_entry"):
     def change(raw: dict) -> None:
         posting = raw["companies"][0].setdefault("posting", {})
         posting.update(concur_pays=True, concur_payment_account=CLEARING, expense_report_as=mode)
+
     return change
 
 

@@ -92,16 +92,23 @@ def settlement_lines(h, report, name: str, *, employee: bool = True) -> Counter:
 def je_lines(h, je: dict) -> Counter:
     ref = h.company_file.ref_name
     return Counter(
-        ("debit" if line["_tag"] == "JournalDebitLine" else "credit", ref(line.get("AccountRef")), ref(line.get("ClassRef")) or None,
-         ref(line.get("EntityRef")) or None, Decimal(line["Amount"]))
+        (
+            "debit" if line["_tag"] == "JournalDebitLine" else "credit",
+            ref(line.get("AccountRef")),
+            ref(line.get("ClassRef")) or None,
+            ref(line.get("EntityRef")) or None,
+            Decimal(line["Amount"]),
+        )
         for line in je["Lines"]
     )
 
 
 def bill_lines(h, bill: dict) -> Counter:
     ref = h.company_file.ref_name
-    return Counter(("debit", ref(line.get("AccountRef")), ref(line.get("ClassRef")) or None, ref(line.get("CustomerRef")) or None,
-                    Decimal(line["Amount"])) for line in bill.get("ExpenseLineRet", []))
+    return Counter(
+        ("debit", ref(line.get("AccountRef")), ref(line.get("ClassRef")) or None, ref(line.get("CustomerRef")) or None, Decimal(line["Amount"]))
+        for line in bill.get("ExpenseLineRet", [])
+    )
 
 
 def find(reports, what: str, test) -> object:
@@ -131,16 +138,27 @@ async def test_each_shape_is_booked_by_concurs_figures_line_by_line(tmp_path):
         reports = approved_reports(h)
 
         cases = {
-            "out-of-pocket only": find(reports, "an out-of-pocket-only report with a personal and a partly approved expense",
-                                       lambda r: {e.payment_code for e in r.expenses} <= {"CASH", "IBIP"} and any(e.personal for e in r.expenses)
-                                       and any(e.claimed is not None and e.claimed > e.amount for e in r.expenses)),
-            "CBCP with a personal charge": find(reports, "a personal charge on a CBCP card",
-                                                lambda r: any(e.personal and e.payment_code == "CBCP" for e in r.expenses)),
+            "out-of-pocket only": find(
+                reports,
+                "an out-of-pocket-only report with a personal and a partly approved expense",
+                lambda r: (
+                    {e.payment_code for e in r.expenses} <= {"CASH", "IBIP"}
+                    and any(e.personal for e in r.expenses)
+                    and any(e.claimed is not None and e.claimed > e.amount for e in r.expenses)
+                ),
+            ),
+            "CBCP with a personal charge": find(
+                reports, "a personal charge on a CBCP card", lambda r: any(e.personal and e.payment_code == "CBCP" for e in r.expenses)
+            ),
             "IBCP": find(reports, "an IBCP expense", lambda r: any(e.payment_code == "IBCP" for e in r.expenses)),
-            "itemized hotel with a personal part": find(reports, "an itemized hotel with a personal itemization",
-                                                        lambda r: any(any(i.personal for i in e.itemizations) for e in r.expenses)),
-            "partly approved card charge": find(reports, "a partly approved CBCP charge",
-                                                lambda r: any(e.payment_code == "CBCP" and e.claimed is not None and e.claimed > e.amount for e in r.expenses)),
+            "itemized hotel with a personal part": find(
+                reports, "an itemized hotel with a personal itemization", lambda r: any(any(i.personal for i in e.itemizations) for e in r.expenses)
+            ),
+            "partly approved card charge": find(
+                reports,
+                "a partly approved CBCP charge",
+                lambda r: any(e.payment_code == "CBCP" and e.claimed is not None and e.claimed > e.amount for e in r.expenses),
+            ),
         }
         for case, report in cases.items():
             [(kind, je)] = await qb_txns_for(h, report.id)
@@ -166,9 +184,12 @@ async def test_each_shape_is_booked_by_concurs_figures_line_by_line(tmp_path):
                     if customer:
                         want[(customer, amount, "Billable" if expense.billable else "NotBillable")] += n
                         billable_seen += expense.billable
-            got = Counter((h.company_file.ref_name(line["EntityRef"]), Decimal(line["Amount"]), line.get("BillableStatus"))
-                          for _kind, txn in await qb_txns_for(h, report.id) for line in txn.get("Lines", [])
-                          if line["_tag"] == "JournalDebitLine" and line.get("EntityRef") and h.company_file.ref_name(line["AccountRef"]) != RECEIVABLE)
+            got = Counter(
+                (h.company_file.ref_name(line["EntityRef"]), Decimal(line["Amount"]), line.get("BillableStatus"))
+                for _kind, txn in await qb_txns_for(h, report.id)
+                for line in txn.get("Lines", [])
+                if line["_tag"] == "JournalDebitLine" and line.get("EntityRef") and h.company_file.ref_name(line["AccountRef"]) != RECEIVABLE
+            )
             assert got == want, (report.id, sorted((got - want).items()), sorted((want - got).items()))
         assert billable_seen, "the data should contain a billable expense on a customer:job"
 
@@ -228,8 +249,12 @@ async def test_a_report_partly_covered_by_a_cash_advance_is_held_naming_the_gap(
         assert 0 < figures["cashAdvanceApplied"] < sum((e.business for e in advanced.expenses if e.payment_code in ("CASH", "IBIP")), Decimal(0))
         doc = await document(h, advanced.id)
         assert doc["state"] == "held"
-        for text in (f"amountDueEmployee {figures['amountDueEmployee']:.2f}", f"gap of {figures['cashAdvanceApplied']:.2f}",
-                     "cash advance applied not stated", "cash-advance figure"):
+        for text in (
+            f"amountDueEmployee {figures['amountDueEmployee']:.2f}",
+            f"gap of {figures['cashAdvanceApplied']:.2f}",
+            "cash advance applied not stated",
+            "cash-advance figure",
+        ):
             assert text in doc["reason"], (text, doc["reason"])
         assert await qb_txns_for(h, advanced.id) == []
         assert by_account(qb_totals(h)) == concur_account_totals(h, skip={advanced.id})
@@ -259,11 +284,17 @@ async def test_an_employee_is_never_booked_to_an_unrelated_vendor_with_the_same_
         for key in ("contractor", "colleague"):
             owner = data.employees[seen[f"{key}_owner"]]
             ours = h.company_file.find_list("Vendor", suffixed_name(owner.display_name, 1))
-            assert ours is not None and ours["AccountNumber"] == owner.employee_number, (key, [(v["Name"], v.get("AccountNumber")) for v in h.company_file.state.lists["Vendor"]])
+            assert ours is not None and ours["AccountNumber"] == owner.employee_number, (
+                key,
+                [(v["Name"], v.get("AccountNumber")) for v in h.company_file.state.lists["Vendor"]],
+            )
             for report in (r for r in approved_reports(h) if r.owner == owner.uuid):
                 for _kind, txn in await qb_txns_for(h, report.id):
-                    entities = {h.company_file.ref_name(line.get("EntityRef")) for line in txn.get("Lines", []) if line.get("EntityRef")
-                                and h.company_file.ref_name(line["AccountRef"]) == AP}
+                    entities = {
+                        h.company_file.ref_name(line.get("EntityRef"))
+                        for line in txn.get("Lines", [])
+                        if line.get("EntityRef") and h.company_file.ref_name(line["AccountRef"]) == AP
+                    }
                     assert entities <= {ours["Name"]}, (key, entities)
         for _kind, txn in qb_transactions(h):  # the contractor has nothing of the employee's
             refs = [txn.get("VendorRef")] + [line.get("EntityRef") for line in txn.get("Lines", [])]
@@ -279,6 +310,7 @@ async def test_bill_mode_with_a_refused_card_entry_that_is_fixed_and_released(tm
     """§1 on these shapes: the bill (amountDueEmployee) goes in, the company-paid journal entry is
     refused (the card account made inactive after the lists were read); once the account is
     active again a release posts only the missing entry, with the lines Concur's figures say."""
+
     def as_bill(raw: dict) -> None:
         raw["companies"][0]["posting"]["expense_report_as"] = "bill"
 

@@ -55,8 +55,12 @@ async def test_replanning_held_documents_ignores_reason_and_audit(tmp_path):
         good = raw_config(h)
         good["companies"][0]["mapping"]["expense_types"].update(removed)
         write_raw_config(h, dumps(good))
-        await wait_for(h, "SELECT COUNT(*) AS n FROM documents WHERE state = 'held'", check=lambda r: r[0]["n"] == 0,
-                       what="held documents re-planned although their reason and latest audit entry say otherwise")
+        await wait_for(
+            h,
+            "SELECT COUNT(*) AS n FROM documents WHERE state = 'held'",
+            check=lambda r: r[0]["n"] == 0,
+            what="held documents re-planned although their reason and latest audit entry say otherwise",
+        )
         assert await harness.drain(h, expected=expected, timeout_s=30) == {"posted": expected}
 
 
@@ -86,7 +90,10 @@ async def test_vendor_waits_are_a_column(tmp_path):
             documents.set_state(conn, document_id, DocState.FETCHED, "", Actor.CONCUR, "fetched")
             documents.set_wait(conn, document_id, wait, reason)
             # Another document's vendor write, still in the outbox (rolled back below).
-            vendor = conn.execute("INSERT INTO postings (company, op, ref_number, request_xml, state, created_at) VALUES (?, 'VendorAdd', 'New Vendor', '', 'queued', '')", (COMPANY,)).lastrowid
+            vendor = conn.execute(
+                "INSERT INTO postings (company, op, ref_number, request_xml, state, created_at) VALUES (?, 'VendorAdd', 'New Vendor', '', 'queued', '')",
+                (COMPANY,),
+            ).lastrowid
             busy = _planner_busy(conn, COMPANY)
             conn.execute("DELETE FROM documents WHERE id = ?", (document_id,))
             conn.execute("DELETE FROM postings WHERE id = ?", (vendor,))

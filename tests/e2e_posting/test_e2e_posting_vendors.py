@@ -21,8 +21,9 @@ async def test_name_taken_by_a_customer_and_an_inactive_vendor(tmp_path):
     names: dict[str, str] = {}
 
     def prepare(h) -> None:
-        reports = [r for r in h.concur.companies[COMPANY].data.reports.values()
-                   if any(e.payment_code == "CASH" for e in r.expenses) and len(_owner_name(h, r)) <= 41]
+        reports = [
+            r for r in h.concur.companies[COMPANY].data.reports.values() if any(e.payment_code == "CASH" for e in r.expenses) and len(_owner_name(h, r)) <= 41
+        ]
         owners = list(dict.fromkeys(_owner_name(h, r) for r in reports))
         assert len(owners) >= 2, "the seed should give two short-named employees with out-of-pocket expenses"
         names["customer"], names["inactive"] = owners[:2]

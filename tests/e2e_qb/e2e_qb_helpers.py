@@ -48,8 +48,7 @@ def xsd() -> etree.XMLSchema:
 
 def assert_valid_qbxml(text: str, where: str = "") -> None:
     schema = xsd()
-    document = etree.fromstring(text.encode("utf-8") if isinstance(text, str) else text,
-                                etree.XMLParser(resolve_entities=False, no_network=True))
+    document = etree.fromstring(text.encode("utf-8") if isinstance(text, str) else text, etree.XMLParser(resolve_entities=False, no_network=True))
     if not schema.validate(document):
         raise AssertionError(f"invalid qbXML {where}: {schema.error_log}\n{text[:2000]}")
 
@@ -89,8 +88,9 @@ class Recorder:
 
 
 @asynccontextmanager
-async def running(tmp_path: Path, *, reports: int = 4, invoices: int = 2, seed: int = 7,
-                  before_worker=None, config_path: Path = DEMO_CONFIG, **kwargs: Any) -> AsyncIterator[harness.Harness]:
+async def running(
+    tmp_path: Path, *, reports: int = 4, invoices: int = 2, seed: int = 7, before_worker=None, config_path: Path = DEMO_CONFIG, **kwargs: Any
+) -> AsyncIterator[harness.Harness]:
     """A harness (Concur sim + worker + company file) for one test; XSD-checks what QuickBooks got.
 
     ``before_worker(h)`` runs after seeding and before the worker starts (edit the company file
@@ -98,8 +98,18 @@ async def running(tmp_path: Path, *, reports: int = 4, invoices: int = 2, seed: 
     need_reference()
     config = load_config(config_path)
     async with trio.open_nursery() as nursery:
-        h = await harness.start(nursery, config, tmp_path / "run", reports=reports, invoices=invoices, seed=seed,
-                                worker_port=0, concur_port=0, start_worker=before_worker is None, **kwargs)
+        h = await harness.start(
+            nursery,
+            config,
+            tmp_path / "run",
+            reports=reports,
+            invoices=invoices,
+            seed=seed,
+            worker_port=0,
+            concur_port=0,
+            start_worker=before_worker is None,
+            **kwargs,
+        )
         recorder = Recorder()
         recorder.install(h.company_file)
         h.recorder = recorder  # type: ignore[attr-defined]
@@ -180,8 +190,10 @@ async def wait_for(predicate, timeout_s: float = 8.0, pause_s: float = 0.05):
 
 async def wait_fetched(h: harness.Harness, k: int) -> None:
     """All ``k`` approved documents arrived in the store (webhook processing is asynchronous)."""
+
     async def enough():
         return sum((await doc_states(h)).values()) >= k
+
     await wait_for(enough)
 
 
@@ -190,9 +202,12 @@ async def wait_fetched(h: harness.Harness, k: int) -> None:
 
 def envelope(method: str, **values: str) -> bytes:
     from xml.sax.saxutils import escape
+
     body = "".join(f"<{k}>{escape(str(v))}</{k}>" for k, v in values.items())
-    return (f'<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="{SOAP_NS}"><soap:Body>'
-            f'<{method} xmlns="{INTUIT_NS}">{body}</{method}></soap:Body></soap:Envelope>').encode()
+    return (
+        f'<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="{SOAP_NS}"><soap:Body>'
+        f'<{method} xmlns="{INTUIT_NS}">{body}</{method}></soap:Body></soap:Envelope>'
+    ).encode()
 
 
 async def soap_post(url: str, body: bytes, method: str = "x", headers: dict[str, str] | None = None) -> httpx.Response:
@@ -234,8 +249,9 @@ async def restart_worker(h: harness.Harness) -> None:
     await harness.start_worker_in(h.nursery, h, 0)  # type: ignore[attr-defined]
 
 
-async def manual_session(h: harness.Harness, *, username: str | None = None, password: str | None = None,
-                         company_file=None, owner_id: str | None = None, max_rounds: int = 50) -> dict[str, Any]:
+async def manual_session(
+    h: harness.Harness, *, username: str | None = None, password: str | None = None, company_file=None, owner_id: str | None = None, max_rounds: int = 50
+) -> dict[str, Any]:
     """A Web Connector session written out call by call, recording every answer (percentages,
     getLastError texts) the simulator does not keep."""
     url = h.qbwc_url
@@ -255,9 +271,16 @@ async def manual_session(h: harness.Harness, *, username: str | None = None, pas
         first = True
         for _ in range(max_rounds):
             hcp = cf.hcp_response(owner_id or company.qbwc.owner_id) if first else ""
-            request = await soap_string(url, "sendRequestXML", ticket=ticket, strHCPResponse=hcp,
-                                        strCompanyFileName=cf.state.file_path, qbXMLCountry="US",
-                                        qbXMLMajorVers="13", qbXMLMinorVers="0")
+            request = await soap_string(
+                url,
+                "sendRequestXML",
+                ticket=ticket,
+                strHCPResponse=hcp,
+                strCompanyFileName=cf.state.file_path,
+                qbXMLCountry="US",
+                qbXMLMajorVers="13",
+                qbXMLMinorVers="0",
+            )
             first = False
             if not request.strip():
                 last = await soap_string(url, "getLastError", ticket=ticket)
@@ -268,8 +291,7 @@ async def manual_session(h: harness.Harness, *, username: str | None = None, pas
                 break
             result = cf.process(request)
             trace["sets"] += 1
-            percent = await soap_int(url, "receiveResponseXML", ticket=ticket, response=result.response,
-                                     hresult=result.hresult, message=result.message)
+            percent = await soap_int(url, "receiveResponseXML", ticket=ticket, response=result.response, hresult=result.hresult, message=result.message)
             trace["percent"].append(percent)
             if percent < 0:
                 trace["last_errors"].append(await soap_string(url, "getLastError", ticket=ticket))
@@ -286,8 +308,10 @@ async def manual_session(h: harness.Harness, *, username: str | None = None, pas
 async def planned(h: harness.Harness, k: int, company: str | None = None) -> None:
     """Wait until the planner has dealt with all ``k`` documents: each is past ``fetched``, or
     waits on purpose (for a vendor another document of the same employee is creating)."""
+
     async def done():
         rows = await query(h, "SELECT state, reason FROM documents WHERE company = COALESCE(?, company)", company)
         settled = [r for r in rows if r["state"] != "fetched" or "waiting for" in (r["reason"] or "")]
         return len(rows) >= k and len(settled) == len(rows)
+
     await wait_for(done)

@@ -70,7 +70,9 @@ def test_alerts_config_is_validated(tmp_path) -> None:
     text = "\n".join(problems.value.problems)
     for key in ("alerts.smtp_host: required", "alerts.email_from: required", "alerts.url_env: environment variable", "alerts.smtp_port"):
         assert key in text
-    config = load_config(alerts_toml(tmp_path, 'url_env = "HOOK"\nsmtp_password_env = "PW"\n'), environ={"HOOK": "https://hooks.example.com/T0/B0/s3cr3t", "PW": "smtp-pass"})
+    config = load_config(
+        alerts_toml(tmp_path, 'url_env = "HOOK"\nsmtp_password_env = "PW"\n'), environ={"HOOK": "https://hooks.example.com/T0/B0/s3cr3t", "PW": "smtp-pass"}
+    )
     assert config.alerts.webhook_url.reveal().endswith("s3cr3t") and "s3cr3t" not in repr(config.alerts)
     assert "https://hooks.example.com/T0/B0/s3cr3t" in config.secrets() and "smtp-pass" in config.secrets()
     assert config.alerts.quickbooks_silent_hours == 24 and not config.alerts.email
@@ -82,7 +84,8 @@ def test_alerts_config_is_validated(tmp_path) -> None:
 def receivers_config(tmp_path: Path, hook_url: str, smtp_port: int, ca: Path | None, silent_hours: int = 1):
     body = (f'webhook_url = "{hook_url}"\n' if hook_url else "") + (
         f'email_to = ["ops@example.com"]\nsmtp_host = "127.0.0.1"\nsmtp_port = {smtp_port}\nemail_from = "ml-connector@example.com"\n'
-        f"quickbooks_silent_hours = {silent_hours}\n" + (f'smtp_ca_file = "{ca}"\n' if ca else ""))
+        f"quickbooks_silent_hours = {silent_hours}\n" + (f'smtp_ca_file = "{ca}"\n' if ca else "")
+    )
     return load_config(alerts_toml(tmp_path, body)).alerts
 
 
@@ -120,6 +123,7 @@ async def test_each_alert_kind_delivered_once_not_repeated_and_cleared(tmp_path)
             await store.run(lambda c: c.execute("UPDATE concur_tokens SET refresh_expires_at = ?", (iso(t0 + dt.timedelta(days=3)),)))
 
             async with httpx.AsyncClient() as http:
+
                 async def round_at(now, daily):
                     queued = await job.check(ctx, now, daily, cfg)
                     sent = await job.deliver_due(ctx, now, http, cfg)
@@ -131,7 +135,9 @@ async def test_each_alert_kind_delivered_once_not_repeated_and_cleared(tmp_path)
                 hooks, mails = delivered_kinds(hook, box)
                 assert result == (3, 6), (mails, await doc_states(h))
                 assert hooks == mails and len(hooks) == 3
-                assert sorted(s.split(": ", 1)[1] for s in mails) == sorted(core.TITLES[k] for k in (Kind.DOCUMENTS, Kind.QUICKBOOKS_SILENT, Kind.CONCUR_TOKEN_EXPIRING))
+                assert sorted(s.split(": ", 1)[1] for s in mails) == sorted(
+                    core.TITLES[k] for k in (Kind.DOCUMENTS, Kind.QUICKBOOKS_SILENT, Kind.CONCUR_TOKEN_EXPIRING)
+                )
                 assert box.tls_sessions == 3  # every mail went over STARTTLS
                 # The same conditions a round later (and after a worker restart: the state is data): silence.
                 assert await round_at(now + dt.timedelta(minutes=5), daily=True) == (0, 0)
@@ -139,17 +145,31 @@ async def test_each_alert_kind_delivered_once_not_repeated_and_cleared(tmp_path)
                 # QuickBooks comes back and posts; the books are then edited behind our back, the
                 # audit trail too, and Concur revokes the refresh token.
                 await harness.drain(h, expected=k - 2, timeout_s=30)
-                await store.run(lambda c: c.execute(
-                    "UPDATE postings SET request_xml = replace(request_xml, '<Amount>', '<Amount>1') WHERE id = (SELECT MIN(id) FROM postings WHERE state = 'done' AND op = 'JournalEntryAdd')"))
+                await store.run(
+                    lambda c: c.execute(
+                        "UPDATE postings SET request_xml = replace(request_xml, '<Amount>', '<Amount>1') WHERE id = (SELECT MIN(id) FROM postings WHERE state = 'done' AND op = 'JournalEntryAdd')"
+                    )
+                )
                 await store.run(_tamper_audit)
-                await store.run(lambda c: c.execute("UPDATE concur_tokens SET needs_reconnect = 1, reason = 'refresh token revoked', refresh_expires_at = ?",
-                                                   (iso(t0 + dt.timedelta(days=180)),)))
+                await store.run(
+                    lambda c: c.execute(
+                        "UPDATE concur_tokens SET needs_reconnect = 1, reason = 'refresh token revoked', refresh_expires_at = ?",
+                        (iso(t0 + dt.timedelta(days=180)),),
+                    )
+                )
                 now += dt.timedelta(hours=1)
                 queued, sent = await round_at(now, daily=True)
                 hooks, mails = delivered_kinds(hook, box)
                 new = sorted(s.split(": ", 1)[1] for s in mails[3:])
-                assert new == sorted(["cleared: " + core.TITLES[Kind.QUICKBOOKS_SILENT], "cleared: " + core.TITLES[Kind.CONCUR_TOKEN_EXPIRING],
-                                      core.TITLES[Kind.CONCUR_RECONNECT], core.TITLES[Kind.RECONCILE_DIFFERENCE], core.TITLES[Kind.AUDIT_CHAIN]])
+                assert new == sorted(
+                    [
+                        "cleared: " + core.TITLES[Kind.QUICKBOOKS_SILENT],
+                        "cleared: " + core.TITLES[Kind.CONCUR_TOKEN_EXPIRING],
+                        core.TITLES[Kind.CONCUR_RECONNECT],
+                        core.TITLES[Kind.RECONCILE_DIFFERENCE],
+                        core.TITLES[Kind.AUDIT_CHAIN],
+                    ]
+                )
                 assert (queued, sent) == (5, 10) and hooks == mails
 
                 # The held documents are released and post: the held condition clears; Concur reconnected.
@@ -160,7 +180,9 @@ async def test_each_alert_kind_delivered_once_not_repeated_and_cleared(tmp_path)
                 now += dt.timedelta(hours=1)
                 await round_at(now, daily=False)  # the daily checks (reconcile, audit) stay open
                 hooks, mails = delivered_kinds(hook, box)
-                assert sorted(s.split(": ", 1)[1] for s in mails[8:]) == sorted(["cleared: " + core.TITLES[Kind.DOCUMENTS], "cleared: " + core.TITLES[Kind.CONCUR_RECONNECT]])
+                assert sorted(s.split(": ", 1)[1] for s in mails[8:]) == sorted(
+                    ["cleared: " + core.TITLES[Kind.DOCUMENTS], "cleared: " + core.TITLES[Kind.CONCUR_RECONNECT]]
+                )
                 assert await round_at(now + dt.timedelta(minutes=5), daily=False) == (0, 0)
 
             # Each kind opened exactly once per channel; no secret or token in any alert.
@@ -192,6 +214,7 @@ async def test_a_hung_mail_server_does_not_block_posting_and_the_alert_is_retrie
                 async def sending():
                     rows = await query(h, "SELECT attempts FROM alert_deliveries")
                     return rows
+
                 with trio.fail_after(10):
                     while not await sending():
                         await trio.sleep(0.05)
@@ -203,7 +226,9 @@ async def test_a_hung_mail_server_does_not_block_posting_and_the_alert_is_retrie
                 with trio.fail_after(15):
                     while not (rows := await query(h, "SELECT attempts, state, last_error FROM alert_deliveries WHERE attempts > 0")):
                         await trio.sleep(0.05)
-                assert rows[0]["state"] == "pending" and ("TimeoutError" in rows[0]["last_error"] or "timed out" in rows[0]["last_error"]), rows[0]["last_error"]
+                assert rows[0]["state"] == "pending" and ("TimeoutError" in rows[0]["last_error"] or "timed out" in rows[0]["last_error"]), rows[0][
+                    "last_error"
+                ]
                 nursery.cancel_scope.cancel()
         # The relay is back (same port): the retry, due after its backoff, goes through once.
         with smtp_server(tmp_path, port=port) as box:
@@ -227,8 +252,10 @@ def test_mlc_alerts_test_sends_one_of_each_kind_on_every_channel(tmp_path) -> No
     from mlc.cli import main
 
     with smtp_server(tmp_path) as box, webhook_receiver() as hook:
-        body = (f'url_env = "MLC_TEST_HOOK"\nemail_to = ["ops@example.com"]\nsmtp_host = "127.0.0.1"\nsmtp_port = {box.port}\n'
-                f'email_from = "ml-connector@example.com"\nsmtp_ca_file = "{box.ca_path}"\n')
+        body = (
+            f'url_env = "MLC_TEST_HOOK"\nemail_to = ["ops@example.com"]\nsmtp_host = "127.0.0.1"\nsmtp_port = {box.port}\n'
+            f'email_from = "ml-connector@example.com"\nsmtp_ca_file = "{box.ca_path}"\n'
+        )
         path = alerts_toml(tmp_path, body)
         result = CliRunner().invoke(main, ["--config", str(path), "alerts", "test"], env={"MLC_TEST_HOOK": hook.url})
         assert result.exit_code == 0, result.output

@@ -34,8 +34,6 @@ from e2e_qb_helpers import (
 LIST_QUERIES = ["AccountQueryRq", "ClassQueryRq", "CustomerQueryRq", "VendorQueryRq"]
 
 
-
-
 @pytest.mark.trio
 async def test_full_call_flow_progress_noop_and_close(tmp_path):
     async with running(tmp_path) as h:
@@ -89,8 +87,9 @@ async def test_first_send_without_hcp_is_refused(tmp_path):
         url = h.qbwc_url
         ticket, status = (await soap_strings(url, "authenticate", strUserName="demo-sync", strPassword=h.password))[:2]
         assert status == ""
-        sent = await soap_string(url, "sendRequestXML", ticket=ticket, strHCPResponse="", strCompanyFileName="x.QBW",
-                                 qbXMLCountry="US", qbXMLMajorVers="13", qbXMLMinorVers="0")
+        sent = await soap_string(
+            url, "sendRequestXML", ticket=ticket, strHCPResponse="", strCompanyFileName="x.QBW", qbXMLCountry="US", qbXMLMajorVers="13", qbXMLMinorVers="0"
+        )
         assert sent == ""
         assert "strHCPResponse" in await soap_string(url, "getLastError", ticket=ticket)
         assert (await soap_string(url, "closeConnection", ticket=ticket)).startswith("Finished with a problem")
@@ -113,7 +112,9 @@ async def test_authenticate_nvu_same_for_unknown_user_and_busy(tmp_path):
         assert len(bad[0]) == len(unknown[0]) == 32  # a ticket-shaped value even when refused
         # An unknown user costs an argon2 verification too (no user enumeration by timing).
         assert t_unknown > 0.3 * t_bad, (t_unknown, t_bad)
-        report = await harness.web_connector_run(h, )  # bad tries of another user name do not matter
+        report = await harness.web_connector_run(
+            h,
+        )  # bad tries of another user name do not matter
         assert report.auth_status == ""
 
         # A session of this company is open on another machine (authenticated moments ago): "busy".
@@ -138,9 +139,15 @@ def _client_from(address: str) -> httpx.AsyncClient:
 async def _auth_from(client: httpx.AsyncClient, url: str, user: str, password: str, field: int = 1, forwarded_for: str | None = None) -> str:
     from lxml import etree
 
-    reply = await client.post(url, content=envelope("authenticate", strUserName=user, strPassword=password),
-                              headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"{INTUIT_NS}authenticate"',
-                                       **({"X-Forwarded-For": forwarded_for} if forwarded_for else {})})
+    reply = await client.post(
+        url,
+        content=envelope("authenticate", strUserName=user, strPassword=password),
+        headers={
+            "Content-Type": "text/xml; charset=utf-8",
+            "SOAPAction": f'"{INTUIT_NS}authenticate"',
+            **({"X-Forwarded-For": forwarded_for} if forwarded_for else {}),
+        },
+    )
     root = etree.fromstring(reply.content)
     return [s.text or "" for s in root.iter(f"{{{INTUIT_NS}}}string")][field]
 
@@ -174,9 +181,14 @@ async def test_failed_logins_slow_their_client_down_but_never_lock_the_right_pas
 async def test_forwarded_for_is_trusted_only_from_configured_proxies(tmp_path):
     """Behind a reverse proxy named in worker.trusted_proxies, the client is the address the proxy
     appended; from any other peer (loopback included) the header is ignored."""
+
     def trust_loopback(h):
         text = h.config.path.read_text(encoding="utf-8")
-        text = text.replace("trusted_proxies = []", 'trusted_proxies = ["127.0.0.1"]') if "trusted_proxies = []" in text else text.replace("[worker]\n", '[worker]\ntrusted_proxies = ["127.0.0.1"]\n', 1)
+        text = (
+            text.replace("trusted_proxies = []", 'trusted_proxies = ["127.0.0.1"]')
+            if "trusted_proxies = []" in text
+            else text.replace("[worker]\n", '[worker]\ntrusted_proxies = ["127.0.0.1"]\n', 1)
+        )
         h.config.path.write_text(text, encoding="utf-8")
         h.config = load_config(h.config.path)
 
@@ -189,6 +201,7 @@ async def test_forwarded_for_is_trusted_only_from_configured_proxies(tmp_path):
             assert svc.backoff.delay("203.0.113.66") > 0 and svc.backoff.delay("192.0.2.10") == 0
             assert await _auth_from(proxy, url, "demo-sync", h.password, forwarded_for="192.0.2.10") in ("", "none")
     from worker.qbwc.routes import client_address
+
     assert client_address("127.0.0.1", "198.51.100.7") == "127.0.0.1"  # nobody trusted: header ignored
     assert client_address("198.51.100.1", "127.0.0.1", ("127.0.0.1",)) == "198.51.100.1"
     assert client_address("::1", "2001:db8::5", ("::1",)) == "2001:db8::5"
@@ -273,6 +286,7 @@ async def test_a_password_changed_in_the_config_applies_without_a_restart(tmp_pa
 
         async def reloaded():
             return h.worker.ctx.config_generation > generation
+
         await wait_for(reloaded, timeout_s=10)
         assert (await soap_strings(url, "authenticate", strUserName="demo-sync", strPassword="a-brand-new-password"))[1] in ("", "none")
         assert (await soap_strings(url, "authenticate", strUserName="demo-sync", strPassword=h.password))[1] == "nvu"
@@ -284,7 +298,7 @@ async def test_password_from_the_environment(tmp_path, monkeypatch):
     config = tmp_path / "env.toml"
     text = DEMO_CONFIG.read_text(encoding="utf-8")
     start = text.index("password_hash = ")
-    config.write_text(text[:start] + 'password_env = "MLC_TEST_QBWC_PASSWORD"\n' + text[text.index("\n", start) + 1:], encoding="utf-8")
+    config.write_text(text[:start] + 'password_env = "MLC_TEST_QBWC_PASSWORD"\n' + text[text.index("\n", start) + 1 :], encoding="utf-8")
     async with running(tmp_path, config_path=config, password="from-the-environment") as h:
         report = await harness.web_connector_run(h)
         assert report.auth_status == ""

@@ -39,8 +39,6 @@ from e2e_qb_helpers import (
 OTHER_FILE_ID = "{11111111-2222-3333-4444-555555555555}"
 
 
-
-
 @pytest.mark.trio
 async def test_wrong_company_file_gets_nothing(tmp_path):
     async with running(tmp_path) as h:
@@ -73,11 +71,14 @@ def two_company_config(tmp_path: Path) -> Path:
     text = DEMO_CONFIG.read_text(encoding="utf-8")
     start = text.index("\n[[companies]]")
     second = text[start:]
-    for old, new in (('id = "demo"', 'id = "beta"'), ('name = "Demo Consulting LLC"', 'name = "Beta Partners LLC"'),
-                     ('client_id = "demo-client"', 'client_id = "beta-client"'),
-                     ('company_uuid = "5bdf71c5-1f82-4b4a-ad67-140ac6aaf75f"', 'company_uuid = "0c0f2f43-6a55-4e4e-9b1e-3cbe1f3c2d7a"'),
-                     ('username = "demo-sync"', 'username = "beta-sync"'),
-                     ('file_id = "{FAF95B0C-891A-4578-9057-7CAF0389A2AA}"', 'file_id = "{0B7D1C2E-3F40-4A5B-8C6D-7E8F9A0B1C2D}"')):
+    for old, new in (
+        ('id = "demo"', 'id = "beta"'),
+        ('name = "Demo Consulting LLC"', 'name = "Beta Partners LLC"'),
+        ('client_id = "demo-client"', 'client_id = "beta-client"'),
+        ('company_uuid = "5bdf71c5-1f82-4b4a-ad67-140ac6aaf75f"', 'company_uuid = "0c0f2f43-6a55-4e4e-9b1e-3cbe1f3c2d7a"'),
+        ('username = "demo-sync"', 'username = "beta-sync"'),
+        ('file_id = "{FAF95B0C-891A-4578-9057-7CAF0389A2AA}"', 'file_id = "{0B7D1C2E-3F40-4A5B-8C6D-7E8F9A0B1C2D}"'),
+    ):
         assert old in second, old
         second = second.replace(old, new, 1)
     path = tmp_path / "two.toml"
@@ -122,8 +123,12 @@ async def test_a_ticket_never_acts_on_another_company(tmp_path):
 
         # Unknown ticket: "" / -1, and getLastError explains.
         url = h.qbwc_url
-        assert await soap_string(url, "sendRequestXML", ticket="0" * 32, strHCPResponse="", strCompanyFileName="",
-                                 qbXMLCountry="US", qbXMLMajorVers="13", qbXMLMinorVers="0") == ""
+        assert (
+            await soap_string(
+                url, "sendRequestXML", ticket="0" * 32, strHCPResponse="", strCompanyFileName="", qbXMLCountry="US", qbXMLMajorVers="13", qbXMLMinorVers="0"
+            )
+            == ""
+        )
         assert "unknown" in await soap_string(url, "getLastError", ticket="0" * 32)
         assert await soap_int(url, "receiveResponseXML", ticket="0" * 32, response="<QBXML/>", hresult="", message="") == -1
 
@@ -132,8 +137,19 @@ async def test_a_ticket_never_acts_on_another_company(tmp_path):
         svc = qbwc_service(h)
         svc.clock = lambda: time.time() + 31 * 60
         try:
-            assert await soap_string(url, "sendRequestXML", ticket=ticket, strHCPResponse=beta_file.hcp_response(beta.qbwc.owner_id),
-                                     strCompanyFileName=beta_file.state.file_path, qbXMLCountry="US", qbXMLMajorVers="13", qbXMLMinorVers="0") == ""
+            assert (
+                await soap_string(
+                    url,
+                    "sendRequestXML",
+                    ticket=ticket,
+                    strHCPResponse=beta_file.hcp_response(beta.qbwc.owner_id),
+                    strCompanyFileName=beta_file.state.file_path,
+                    qbXMLCountry="US",
+                    qbXMLMajorVers="13",
+                    qbXMLMinorVers="0",
+                )
+                == ""
+            )
             assert "expired" in await soap_string(url, "getLastError", ticket=ticket)
         finally:
             svc.clock = time.time
@@ -218,15 +234,40 @@ async def test_wsdl_names_every_operation(tmp_path):
         wsdl = "http://schemas.xmlsoap.org/wsdl/"
         assert root.tag == f"{{{wsdl}}}definitions" and root.get("targetNamespace") == INTUIT_NS
         operations = {op.get("name") for op in root.iter(f"{{{wsdl}}}operation")}
-        assert operations >= {"serverVersion", "getServerVersion", "clientVersion", "authenticate", "sendRequestXML",
-                              "receiveResponseXML", "connectionError", "getLastError", "closeConnection",
-                              "getInteractiveURL", "interactiveDone", "interactiveRejected"}
+        assert operations >= {
+            "serverVersion",
+            "getServerVersion",
+            "clientVersion",
+            "authenticate",
+            "sendRequestXML",
+            "receiveResponseXML",
+            "connectionError",
+            "getLastError",
+            "closeConnection",
+            "getInteractiveURL",
+            "interactiveDone",
+            "interactiveRejected",
+        }
         address = next(root.iter("{http://schemas.xmlsoap.org/wsdl/soap/}address")).get("location")
         assert address == h.config.worker.public_url + "/qbwc"
 
 
-QWC_ELEMENTS = ("AppName", "AppID", "AppURL", "AppDescription", "AppSupport", "UserName", "OwnerID", "FileID",
-                "QBType", "Scheduler", "IsReadOnly", "UnattendedModePref", "PersonalDataPref", "AuthFlags")
+QWC_ELEMENTS = (
+    "AppName",
+    "AppID",
+    "AppURL",
+    "AppDescription",
+    "AppSupport",
+    "UserName",
+    "OwnerID",
+    "FileID",
+    "QBType",
+    "Scheduler",
+    "IsReadOnly",
+    "UnattendedModePref",
+    "PersonalDataPref",
+    "AuthFlags",
+)
 
 
 def test_qwc_has_every_element_and_refuses_an_ip_http_url(tmp_path):
@@ -248,7 +289,9 @@ def test_qwc_has_every_element_and_refuses_an_ip_http_url(tmp_path):
     assert root.find("Scheduler/RunEveryNMinutes").text.strip() == "5"
 
     ip_config = tmp_path / "ip.toml"
-    ip_config.write_text(DEMO_CONFIG.read_text(encoding="utf-8").replace('public_url = "http://localhost:8750"', 'public_url = "http://127.0.0.1:8750"'), encoding="utf-8")
+    ip_config.write_text(
+        DEMO_CONFIG.read_text(encoding="utf-8").replace('public_url = "http://localhost:8750"', 'public_url = "http://127.0.0.1:8750"'), encoding="utf-8"
+    )
     (tmp_path / "var").mkdir()
     result = CliRunner().invoke(main, ["--config", str(ip_config), "qwc", "demo"])
     assert result.exit_code != 0
@@ -256,10 +299,15 @@ def test_qwc_has_every_element_and_refuses_an_ip_http_url(tmp_path):
     assert "<QBWCXML" not in result.output
 
 
-QBXML_XXE = ('<?xml version="1.0"?><!DOCTYPE QBXML [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><?qbxml version="13.0"?>'
-             '<QBXML><QBXMLMsgsRs><VendorAddRs requestID="1" statusCode="0" statusSeverity="Info" statusMessage="&xxe;"/>'
-             '</QBXMLMsgsRs></QBXML>')
-QBXML_LAUGHS = LAUGHS.decode().split("]>")[0] + ']><QBXML><QBXMLMsgsRs><VendorAddRs requestID="1" statusCode="0" statusSeverity="Info" statusMessage="&lol9;"/></QBXMLMsgsRs></QBXML>'
+QBXML_XXE = (
+    '<?xml version="1.0"?><!DOCTYPE QBXML [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><?qbxml version="13.0"?>'
+    '<QBXML><QBXMLMsgsRs><VendorAddRs requestID="1" statusCode="0" statusSeverity="Info" statusMessage="&xxe;"/>'
+    "</QBXMLMsgsRs></QBXML>"
+)
+QBXML_LAUGHS = (
+    LAUGHS.decode().split("]>")[0]
+    + ']><QBXML><QBXMLMsgsRs><VendorAddRs requestID="1" statusCode="0" statusSeverity="Info" statusMessage="&lol9;"/></QBXMLMsgsRs></QBXML>'
+)
 
 
 @pytest.mark.trio
@@ -276,8 +324,19 @@ async def test_hostile_qbxml_inside_valid_calls_is_not_believed(tmp_path):
         # An HCP answer with an external entity: refused, nothing sent.
         ticket = (await soap_strings(url, "authenticate", strUserName="demo-sync", strPassword=h.password))[0]
         evil_hcp = cf.hcp_response(owner).replace("<QBXML>", '<!DOCTYPE QBXML [<!ENTITY x SYSTEM "file:///etc/passwd">]><QBXML>', 1)
-        assert await soap_string(url, "sendRequestXML", ticket=ticket, strHCPResponse=evil_hcp, strCompanyFileName=cf.state.file_path,
-                                 qbXMLCountry="US", qbXMLMajorVers="13", qbXMLMinorVers="0") == ""
+        assert (
+            await soap_string(
+                url,
+                "sendRequestXML",
+                ticket=ticket,
+                strHCPResponse=evil_hcp,
+                strCompanyFileName=cf.state.file_path,
+                qbXMLCountry="US",
+                qbXMLMajorVers="13",
+                qbXMLMinorVers="0",
+            )
+            == ""
+        )
         last = await soap_string(url, "getLastError", ticket=ticket)
         assert last and "root:" not in last
         await soap_string(url, "closeConnection", ticket=ticket)
@@ -285,8 +344,16 @@ async def test_hostile_qbxml_inside_valid_calls_is_not_believed(tmp_path):
         # QuickBooks' "answer" to a real set is hostile: -1, and the writes it claims are uncertain.
         for hostile in (QBXML_XXE, QBXML_LAUGHS, "<QBXML><QBXMLMsgsRs>", "\x00garbage"):
             ticket = (await soap_strings(url, "authenticate", strUserName="demo-sync", strPassword=h.password))[0]
-            request = await soap_string(url, "sendRequestXML", ticket=ticket, strHCPResponse=cf.hcp_response(owner),
-                                        strCompanyFileName=cf.state.file_path, qbXMLCountry="US", qbXMLMajorVers="13", qbXMLMinorVers="0")
+            request = await soap_string(
+                url,
+                "sendRequestXML",
+                ticket=ticket,
+                strHCPResponse=cf.hcp_response(owner),
+                strCompanyFileName=cf.state.file_path,
+                qbXMLCountry="US",
+                qbXMLMajorVers="13",
+                qbXMLMinorVers="0",
+            )
             assert request
             assert await soap_int(url, "receiveResponseXML", ticket=ticket, response=hostile.replace("\x00", ""), hresult="", message="") == -1
             last = await soap_string(url, "getLastError", ticket=ticket)

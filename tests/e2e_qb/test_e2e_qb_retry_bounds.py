@@ -58,8 +58,11 @@ async def test_3170_lock_text_is_retried_and_validation_text_is_held(tmp_path, m
         k = await planned_after_lists(h)
         h.company_file.refuse("JournalEntryAdd", 3170, meaning)
         await harness.web_connector_run(h)
-        rows = await query(h, "SELECT p.state AS posting, p.not_before, d.state, d.reason, d.hold_kind FROM postings p "
-                              "JOIN documents d ON d.id = p.document_id WHERE p.status_code = 3170")
+        rows = await query(
+            h,
+            "SELECT p.state AS posting, p.not_before, d.state, d.reason, d.hold_kind FROM postings p "
+            "JOIN documents d ON d.id = p.document_id WHERE p.status_code = 3170",
+        )
         assert len(rows) == 1, [tuple(r) for r in rows]
         row = rows[0]
         if meaning == "lock":

@@ -26,6 +26,7 @@ def sets_with(h, tag: str) -> list[int]:
 
 def status_codes(h) -> list[str]:
     import re
+
     return [code for r in h.recorder.results for code in re.findall(r'statusCode="(\d+)"', r.response or "")]
 
 
@@ -178,15 +179,17 @@ async def test_record_in_use_is_retried_later(tmp_path, monkeypatch):
         def locked_once(cf, req, rs, work):
             calls.append(1)
             if len(calls) == 1:
-                raise StatusError(3175, "There was an error when saving a JournalEntry.  QuickBooks error message: "
-                                        "This record is being used by another user.")
+                raise StatusError(3175, "There was an error when saving a JournalEntry.  QuickBooks error message: This record is being used by another user.")
             return original(cf, req, rs, work)
 
         monkeypatch.setitem(engine._HANDLERS, "JournalEntryAddRq", locked_once)
         report = await harness.web_connector_run(h)
         assert report.ended_by == "closeConnection", report.summary()
-        waiting = await query(h, "SELECT p.not_before, p.state AS posting, d.state, d.reason FROM postings p "
-                                 "JOIN documents d ON d.id = p.document_id WHERE p.op = 'JournalEntryAdd' AND p.status_code = 3175")
+        waiting = await query(
+            h,
+            "SELECT p.not_before, p.state AS posting, d.state, d.reason FROM postings p "
+            "JOIN documents d ON d.id = p.document_id WHERE p.op = 'JournalEntryAdd' AND p.status_code = 3175",
+        )
         assert len(waiting) == 1 and waiting[0]["not_before"], [tuple(r) for r in waiting]
         assert waiting[0]["posting"] == "queued" and waiting[0]["state"] == "queued" and "3175" in waiting[0]["reason"]
         assert (await doc_states(h)).get("posted", 0) == k - 1
@@ -213,8 +216,8 @@ async def test_unparseable_request_is_isolated_and_quarantined(tmp_path):
         # A bad outbox row (elements out of order) among good ones.
         row = (await query(h, "SELECT id, document_id, request_xml FROM postings WHERE op = 'JournalEntryAdd' AND state = 'queued' ORDER BY id LIMIT 1"))[0]
         xml = row["request_xml"]
-        date = xml[xml.index("<TxnDate>"):xml.index("</TxnDate>") + len("</TxnDate>")]
-        ref = xml[xml.index("<RefNumber>"):xml.index("</RefNumber>") + len("</RefNumber>")]
+        date = xml[xml.index("<TxnDate>") : xml.index("</TxnDate>") + len("</TxnDate>")]
+        ref = xml[xml.index("<RefNumber>") : xml.index("</RefNumber>") + len("</RefNumber>")]
         bad = xml.replace(date, "\x00").replace(ref, date).replace("\x00", ref)
         assert bad != xml
         await execute(h, "UPDATE postings SET request_xml = ?, request_bytes = ? WHERE id = ?", bad, len(bad), row["id"])
@@ -251,6 +254,7 @@ async def list_counts(h) -> dict[str, int]:
 
 def iterator_requests(h, tag: str) -> list[str]:
     import re
+
     return re.findall(rf'<{tag} requestID="[^"]*" iterator="(\w+)"', "".join(h.recorder.sets))
 
 

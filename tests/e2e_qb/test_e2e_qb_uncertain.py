@@ -182,13 +182,29 @@ async def test_send_request_while_an_answer_is_outstanding_settles_first(tmp_pat
         ticket, status = (await soap_strings(url, "authenticate", strUserName=company.qbwc.username, strPassword=h.password))[:2]
         assert status == ""
         cf.begin_session()
-        request = await soap_string(url, "sendRequestXML", ticket=ticket, strHCPResponse=cf.hcp_response(company.qbwc.owner_id),
-                                    strCompanyFileName=cf.state.file_path, qbXMLCountry="US", qbXMLMajorVers="13", qbXMLMinorVers="0")
+        request = await soap_string(
+            url,
+            "sendRequestXML",
+            ticket=ticket,
+            strHCPResponse=cf.hcp_response(company.qbwc.owner_id),
+            strCompanyFileName=cf.state.file_path,
+            qbXMLCountry="US",
+            qbXMLMajorVers="13",
+            qbXMLMinorVers="0",
+        )
         assert "AddRq" in request
         cf.process(request)  # QuickBooks applied it; its answer never reached the worker
         applied = {v["Name"] for v in cf.state.lists["Vendor"]}
-        again = await soap_string(url, "sendRequestXML", ticket=ticket, strHCPResponse="", strCompanyFileName=cf.state.file_path,
-                                  qbXMLCountry="US", qbXMLMajorVers="13", qbXMLMinorVers="0")
+        again = await soap_string(
+            url,
+            "sendRequestXML",
+            ticket=ticket,
+            strHCPResponse="",
+            strCompanyFileName=cf.state.file_path,
+            qbXMLCountry="US",
+            qbXMLMajorVers="13",
+            qbXMLMinorVers="0",
+        )
         assert 'requestID="u:' in again, again[:500]
         assert "AddRq" not in again, "nothing is resent before the uncertain writes are settled"
         assert (await doc_states(h)).get("unknown", 0) >= 1
@@ -297,8 +313,16 @@ async def test_worker_restarted_in_the_middle_of_a_session(tmp_path):
         cf, company = h.company_file, h.config.companies[0]
         ticket = (await soap_strings(h.qbwc_url, "authenticate", strUserName=company.qbwc.username, strPassword=h.password))[0]
         cf.begin_session()
-        request = await soap_string(h.qbwc_url, "sendRequestXML", ticket=ticket, strHCPResponse=cf.hcp_response(company.qbwc.owner_id),
-                                    strCompanyFileName=cf.state.file_path, qbXMLCountry="US", qbXMLMajorVers="13", qbXMLMinorVers="0")
+        request = await soap_string(
+            h.qbwc_url,
+            "sendRequestXML",
+            ticket=ticket,
+            strHCPResponse=cf.hcp_response(company.qbwc.owner_id),
+            strCompanyFileName=cf.state.file_path,
+            qbXMLCountry="US",
+            qbXMLMajorVers="13",
+            qbXMLMinorVers="0",
+        )
         result = cf.process(request)  # applied in QuickBooks...
         await restart_worker(h)  # ...while the worker restarts
         assert await soap_int(h.qbwc_url, "receiveResponseXML", ticket=ticket, response=result.response, hresult="", message="") == -1

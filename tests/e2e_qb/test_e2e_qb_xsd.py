@@ -14,8 +14,18 @@ from sim.webconnector.knobs import FaultKnobs
 
 from e2e_qb_helpers import approve_and_deliver, assert_store_requests_valid, assert_valid_qbxml, doc_states, planned, running, wait_fetched
 
-EVERY_REQUEST = {"AccountQueryRq", "ClassQueryRq", "CustomerQueryRq", "VendorQueryRq", "VendorAddRq", "VendorModRq",
-                 "BillAddRq", "JournalEntryAddRq", "BillQueryRq", "JournalEntryQueryRq"}
+EVERY_REQUEST = {
+    "AccountQueryRq",
+    "ClassQueryRq",
+    "CustomerQueryRq",
+    "VendorQueryRq",
+    "VendorAddRq",
+    "VendorModRq",
+    "BillAddRq",
+    "JournalEntryAddRq",
+    "BillQueryRq",
+    "JournalEntryQueryRq",
+}
 
 
 @pytest.mark.trio

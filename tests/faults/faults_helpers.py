@@ -45,8 +45,9 @@ class WorkerProcess:
         assert self.process is None or self.process.poll() is not None
         log = self.log_path.open("ab")
         try:
-            self.process = subprocess.Popen([sys.executable, "-m", "mlc.cli", "--config", str(self.config_path), "worker"],
-                                            cwd=str(REPO), stdout=log, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "mlc.cli", "--config", str(self.config_path), "worker"], cwd=str(REPO), stdout=log, stderr=subprocess.STDOUT
+            )
         finally:
             log.close()
         self.starts += 1

@@ -41,7 +41,6 @@ pytestmark = [
 ]
 
 
-
 @pytest.fixture
 def small_batches(monkeypatch):
     """The worker's QBWC service hands QuickBooks at most 3 requests a set: many answers to lose."""
@@ -51,6 +50,7 @@ def small_batches(monkeypatch):
         app = original(ctx)
         app.extensions["qbwc"] = QbwcService(ctx, batch=BatchLimits(max_requests=3))
         return app
+
     monkeypatch.setattr(worker_main, "create_app", create_app)
 
 
@@ -70,8 +70,9 @@ async def run_chaos(tmp_path, *, reports: int, invoices: int, seed: int, offline
     config = load_config(DEMO_CONFIG)
     stats: dict = {}
     async with trio.open_nursery() as nursery:
-        h = await harness.start(nursery, config, tmp_path / "run", reports=reports, invoices=invoices, seed=seed, worker_port=0, concur_port=0,
-                                concur_profile="mixed")  # with the report shapes of issue 12
+        h = await harness.start(
+            nursery, config, tmp_path / "run", reports=reports, invoices=invoices, seed=seed, worker_port=0, concur_port=0, concur_profile="mixed"
+        )  # with the report shapes of issue 12
         data = h.concur.companies[h.company].data
         report_ids, invoice_ids = list(data.reports), list(data.invoices)
         half_r, half_i = len(report_ids) // 2, len(invoice_ids) // 2
@@ -122,8 +123,7 @@ async def run_chaos(tmp_path, *, reports: int, invoices: int, seed: int, offline
             run += 1
             if states(h) == {"posted": expected} and not pending_postings(h):
                 break
-        stats.update(lost_responses=lost, sessions_after_offline=run,
-                     answers=sum(s.qbxml_requests for s in h.sessions) - lost)
+        stats.update(lost_responses=lost, sessions_after_offline=run, answers=sum(s.qbxml_requests for s in h.sessions) - lost)
         row = read_db(h, "SELECT unreachable_since, last_result FROM qb_company WHERE company = ?", h.company)[0]
         assert row["unreachable_since"] is None and row["last_result"] == "ok"
         assert_exactly_once(h, expected)

@@ -19,8 +19,7 @@ async def test_confirmations_survive_a_sigkill_and_go_out_exactly_once(tmp_path)
     port = free_port()
     config = load_config(DEMO_CONFIG)
     async with trio.open_nursery() as nursery:
-        h = await harness.start(nursery, config, tmp_path / "run", reports=3, invoices=1, seed=5, worker_port=port, concur_port=0,
-                                start_worker=False)
+        h = await harness.start(nursery, config, tmp_path / "run", reports=3, invoices=1, seed=5, worker_port=port, concur_port=0, start_worker=False)
         h.concur.companies[h.company].params.fis = True
         harness.edit_run_config(h, lambda raw: raw["companies"][0]["concur"].update(source="fis"))
         url = f"http://127.0.0.1:{port}"
@@ -35,14 +34,21 @@ async def test_confirmations_survive_a_sigkill_and_go_out_exactly_once(tmp_path)
             while not all_posted(h, expected):
                 await run_session(url + "/qbwc", company.qbwc.username, h.password, h.company_file, None, h.clock, owner_id=company.qbwc.owner_id)
                 await trio.sleep(0.05)
-            await until(lambda: read_db(h, "SELECT COUNT(*) FROM fis_confirmations WHERE state = 'pending' AND code = 199")[0][0] == expected,
-                        20, "every confirmation queued and refused once")
+            await until(
+                lambda: read_db(h, "SELECT COUNT(*) FROM fis_confirmations WHERE state = 'pending' AND code = 199")[0][0] == expected,
+                20,
+                "every confirmation queued and refused once",
+            )
             worker.kill()
             h.concur.fis.confirmation_codes.clear()
             worker.start()
             await worker.wait_healthy()
-            await until(lambda: read_db(h, "SELECT COUNT(*) FROM fis_confirmations WHERE state = 'done'")[0][0] == expected, 30,
-                        f"confirmations sent after the restart ({states(h)})", pause_s=0.2)
+            await until(
+                lambda: read_db(h, "SELECT COUNT(*) FROM fis_confirmations WHERE state = 'done'")[0][0] == expected,
+                30,
+                f"confirmations sent after the restart ({states(h)})",
+                pause_s=0.2,
+            )
             assert_exactly_once(h, expected)
             for doc in read_db(h, "SELECT concur_id FROM documents"):
                 [confirmation] = h.concur.fis_confirmations(doc["concur_id"])

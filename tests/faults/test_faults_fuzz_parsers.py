@@ -23,17 +23,42 @@ from worker.qbxml.parse import QbxmlParseError, parse_message_set, parse_respons
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
-json_leaves = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=30),
-                        st.sampled_from(["", " ", "public.concur.expense.report", "concur.expense.report",
-                                         "public.concur.invoice.paymentrequest", "statusChanged", "A_APPR", "\u0000", "x" * 300]))
-json_values = st.recursive(json_leaves, lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=12), inner, max_size=4)),
-                           max_leaves=20)
+json_leaves = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=False),
+    st.text(max_size=30),
+    st.sampled_from(
+        [
+            "",
+            " ",
+            "public.concur.expense.report",
+            "concur.expense.report",
+            "public.concur.invoice.paymentrequest",
+            "statusChanged",
+            "A_APPR",
+            "\u0000",
+            "x" * 300,
+        ]
+    ),
+)
+json_values = st.recursive(
+    json_leaves, lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=12), inner, max_size=4)), max_leaves=20
+)
 FACT_KEYS = ["companyId", "reportId", "href", "currentApprovalStatus", "paymentRequestId", "requestId", "id", "lastModifiedDate", "userId"]
-envelopes = st.fixed_dictionaries({}, optional={
-    "id": json_values, "topic": json_values, "eventType": json_values, "timeStamp": json_values, "subtopic": json_values,
-    "correlationId": json_values,
-    "facts": st.one_of(json_values, st.dictionaries(st.sampled_from(FACT_KEYS), json_values, max_size=6)),
-})
+envelopes = st.fixed_dictionaries(
+    {},
+    optional={
+        "id": json_values,
+        "topic": json_values,
+        "eventType": json_values,
+        "timeStamp": json_values,
+        "subtopic": json_values,
+        "correlationId": json_values,
+        "facts": st.one_of(json_values, st.dictionaries(st.sampled_from(FACT_KEYS), json_values, max_size=6)),
+    },
+)
 
 
 def _check_event(raw: bytes) -> None:
@@ -66,18 +91,25 @@ def test_broken_bodies_raise_bad_event(tail: bytes, head: bytes) -> None:
     _check_event(head + tail)
 
 
-@pytest.mark.parametrize("raw", [
-    b'{"id": 1e999999, "topic": "t", "eventType": "e"}',  # a number Decimal can hold but float cannot
-    b'{"id": ' + b"9" * 5000 + b', "topic": "t", "eventType": "e"}',  # beyond Python's int digit limit
-    b'{"id": "x", "topic": "t", "eventType": "e", "facts": {"reportId": 12345678901234567890}}',
-    '{"id": "é", "topic": "t", "eventType": "e"}'.encode("utf-16"),
-], ids=["huge-exponent", "5000-digits", "numeric-report-id", "utf-16"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"id": 1e999999, "topic": "t", "eventType": "e"}',  # a number Decimal can hold but float cannot
+        b'{"id": ' + b"9" * 5000 + b', "topic": "t", "eventType": "e"}',  # beyond Python's int digit limit
+        b'{"id": "x", "topic": "t", "eventType": "e", "facts": {"reportId": 12345678901234567890}}',
+        '{"id": "é", "topic": "t", "eventType": "e"}'.encode("utf-16"),
+    ],
+    ids=["huge-exponent", "5000-digits", "numeric-report-id", "utf-16"],
+)
 def test_awkward_numbers_and_encodings(raw: bytes) -> None:
     _check_event(raw)
 
 
-@pytest.mark.parametrize("raw", [b"[" * 100_000, b'{"id":"x","topic":"t","eventType":"e","facts":{"a":' + b"[" * 50_000 + b"]" * 50_000 + b"}}"],
-                         ids=["nested-array", "nested-facts"])
+@pytest.mark.parametrize(
+    "raw",
+    [b"[" * 100_000, b'{"id":"x","topic":"t","eventType":"e","facts":{"a":' + b"[" * 50_000 + b"]" * 50_000 + b"}}"],
+    ids=["nested-array", "nested-facts"],
+)
 def test_deeply_nested_json_raises_bad_event(raw: bytes) -> None:
     with pytest.raises(BadEvent):
         parse_event(raw)
@@ -126,10 +158,13 @@ def test_qbxml_answers_parse_or_raise_qbxml_parse_error(text: str) -> None:
 SECRET_FILE_TEXT = "ml-connector-fuzz-canary"
 
 
-@pytest.mark.parametrize("template", [
-    '<?xml version="1.0"?><!DOCTYPE QBXML [<!ENTITY x SYSTEM "file://{path}">]><QBXML><QBXMLMsgsRs><BillAddRs requestID="1" statusCode="0" statusSeverity="Info" statusMessage="&x;"/></QBXMLMsgsRs></QBXML>',
-    '<?xml version="1.0"?><!DOCTYPE QBXML [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;"><!ENTITY d "&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;"><!ENTITY e "&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;"><!ENTITY f "&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;">]><QBXML><QBXMLMsgsRs><BillAddRs requestID="1" statusCode="0" statusSeverity="Info" statusMessage="&f;"/></QBXMLMsgsRs></QBXML>',
-])
+@pytest.mark.parametrize(
+    "template",
+    [
+        '<?xml version="1.0"?><!DOCTYPE QBXML [<!ENTITY x SYSTEM "file://{path}">]><QBXML><QBXMLMsgsRs><BillAddRs requestID="1" statusCode="0" statusSeverity="Info" statusMessage="&x;"/></QBXMLMsgsRs></QBXML>',
+        '<?xml version="1.0"?><!DOCTYPE QBXML [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;"><!ENTITY d "&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;"><!ENTITY e "&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;"><!ENTITY f "&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;">]><QBXML><QBXMLMsgsRs><BillAddRs requestID="1" statusCode="0" statusSeverity="Info" statusMessage="&f;"/></QBXMLMsgsRs></QBXML>',
+    ],
+)
 def test_entities_in_qbxml_answers_are_refused(tmp_path, template: str) -> None:
     canary = tmp_path / "canary.txt"
     canary.write_text(SECRET_FILE_TEXT, encoding="utf-8")
@@ -141,10 +176,12 @@ def test_entities_in_qbxml_answers_are_refused(tmp_path, template: str) -> None:
 def test_soap_xxe_never_reads_a_local_file(tmp_path) -> None:
     canary = tmp_path / "canary.txt"
     canary.write_text(SECRET_FILE_TEXT, encoding="utf-8")
-    body = (f'<?xml version="1.0"?><!DOCTYPE e [<!ENTITY x SYSTEM "file://{canary.as_posix()}">]>'
-            '<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>'
-            '<authenticate xmlns="http://developer.intuit.com/"><strUserName>&x;</strUserName><strPassword>p</strPassword></authenticate>'
-            '</soap:Body></soap:Envelope>').encode()
+    body = (
+        f'<?xml version="1.0"?><!DOCTYPE e [<!ENTITY x SYSTEM "file://{canary.as_posix()}">]>'
+        '<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>'
+        '<authenticate xmlns="http://developer.intuit.com/"><strUserName>&x;</strUserName><strPassword>p</strPassword></authenticate>'
+        "</soap:Body></soap:Envelope>"
+    ).encode()
     try:
         _, params = parse_request(body)
     except SoapError:

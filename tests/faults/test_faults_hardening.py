@@ -50,8 +50,7 @@ async def real_worker(tmp_path, descriptors: int | None = None):
     optionally with its soft and hard descriptor limits set to ``descriptors`` (POSIX)."""
     port = free_port()
     async with trio.open_nursery() as nursery:
-        h = await harness.start(nursery, load_config(DEMO_CONFIG), tmp_path / "run", reports=1, invoices=0, worker_port=port, concur_port=0,
-                                start_worker=False)
+        h = await harness.start(nursery, load_config(DEMO_CONFIG), tmp_path / "run", reports=1, invoices=0, worker_port=port, concur_port=0, start_worker=False)
         url = f"http://127.0.0.1:{port}"
         worker = WorkerProcess(h.config.path, url, tmp_path / "worker.log")
         real_popen = subprocess.Popen
@@ -90,6 +89,7 @@ async def authenticate(http: httpx.AsyncClient, user: str, password: str, header
 
 # --- 1. hostile logins -------------------------------------------------------------------------
 
+
 @pytest.mark.trio
 async def test_a_thousand_hostile_logins_with_huge_names_leave_memory_and_logs_alone(tmp_path):
     async with real_worker(tmp_path) as (h, worker, url):
@@ -116,6 +116,7 @@ async def test_a_thousand_hostile_logins_with_huge_names_leave_memory_and_logs_a
 
 # --- 2. backoff, not lockout; headers; proxies; bounded argon2 ---------------------------------
 
+
 @pytest.mark.trio
 async def test_wrong_passwords_never_lock_the_right_one_out(tmp_path):
     async with real_worker(tmp_path) as (h, _worker, url):
@@ -140,8 +141,11 @@ async def test_qbwc_posts_need_text_xml_and_soapaction(tmp_path):
         user = h.config.companies[0].qbwc.username
         async with httpx.AsyncClient(base_url=url, timeout=30) as http:
             body = auth_body(user, h.password)
-            for headers in ({"Content-Type": "text/plain"}, {"Content-Type": "text/xml; charset=utf-8"},
-                            {"Content-Type": "application/x-www-form-urlencoded", "SOAPAction": '"http://developer.intuit.com/authenticate"'}):
+            for headers in (
+                {"Content-Type": "text/plain"},
+                {"Content-Type": "text/xml; charset=utf-8"},
+                {"Content-Type": "application/x-www-form-urlencoded", "SOAPAction": '"http://developer.intuit.com/authenticate"'},
+            ):
                 reply = await http.post("/qbwc", content=body, headers=headers)
                 assert reply.status_code == 400, (headers, reply.status_code)
                 assert b"Fault" in reply.content
@@ -179,6 +183,7 @@ async def test_forty_concurrent_logins_keep_healthz_fast(tmp_path):
 
 # --- 3. slow clients ---------------------------------------------------------------------------
 
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="descriptor counts from /proc")
 @pytest.mark.trio
 async def test_half_sent_headers_do_not_starve_healthz(tmp_path):
@@ -215,8 +220,10 @@ async def test_half_sent_headers_do_not_starve_healthz(tmp_path):
             with trio.fail_after(KEEP_ALIVE_SECONDS + 10):
                 while (open_fds(worker.pid) or 0) > baseline + 10:
                     await trio.sleep(0.5)
-            print(f"300 half-sent headers under a 256-descriptor limit: worker descriptors peak {max(f or 0 for f in fds)}, "
-                  f"back to {open_fds(worker.pid)} (baseline {baseline}) {time.monotonic() - released:.0f}s later")
+            print(
+                f"300 half-sent headers under a 256-descriptor limit: worker descriptors peak {max(f or 0 for f in fds)}, "
+                f"back to {open_fds(worker.pid)} (baseline {baseline}) {time.monotonic() - released:.0f}s later"
+            )
             assert worker.alive()
         finally:
             for s in sockets:
@@ -224,6 +231,7 @@ async def test_half_sent_headers_do_not_starve_healthz(tmp_path):
 
 
 # --- 4. private files --------------------------------------------------------------------------
+
 
 @pytest.mark.skipif(not POSIX, reason="POSIX modes (Windows: the user's profile ACL applies)")
 @pytest.mark.trio
@@ -247,6 +255,7 @@ async def test_data_dir_and_its_files_are_private(tmp_path):
 
 # --- 7. Host header ----------------------------------------------------------------------------
 
+
 @pytest.mark.trio
 async def test_unknown_host_header_is_refused(tmp_path):
     async with real_worker(tmp_path) as (_h, _worker, url), httpx.AsyncClient(base_url=url, timeout=30) as http:
@@ -259,6 +268,7 @@ async def test_unknown_host_header_is_refused(tmp_path):
 
 
 # --- issue 14 section 4: stopping --------------------------------------------------------------
+
 
 @pytest.mark.skipif(not POSIX, reason="SIGTERM")
 @pytest.mark.trio
@@ -283,6 +293,7 @@ async def test_sigterm_stops_within_two_seconds_with_idle_kept_alive_connections
 
 
 # --- 7. smaller: token file, big numbers, nesting, stream bounds --------------------------------
+
 
 @pytest.mark.trio
 async def test_token_removed_from_the_file_stops_working_without_a_restart(tmp_path):
@@ -309,19 +320,30 @@ async def test_huge_numbers_and_deep_nesting_are_400_not_500(tmp_path):
         nested = base64.urlsafe_b64encode(b"[" * 8_000).decode().rstrip("=")
         big_cursor = base64.urlsafe_b64encode(f'["2026-01-01T00:00:00Z",{big}]'.encode()).decode().rstrip("=")
         async with httpx.AsyncClient(base_url=url, timeout=30) as http:
-            for path in (f"/api/v1/documents/{big}", f"/api/v1/audit?document={'9' * 40}", f"/api/v1/audit?cursor={nested}",
-                         f"/api/v1/documents?cursor={big_cursor}", f"/api/v1/audit?cursor={big_cursor}",
-                         "/api/v1/stream?heartbeat=1e-9", "/api/v1/stream?summary_every=1e-9", f"/api/v1/stream?last_event_id={big}"):
+            for path in (
+                f"/api/v1/documents/{big}",
+                f"/api/v1/audit?document={'9' * 40}",
+                f"/api/v1/audit?cursor={nested}",
+                f"/api/v1/documents?cursor={big_cursor}",
+                f"/api/v1/audit?cursor={big_cursor}",
+                "/api/v1/stream?heartbeat=1e-9",
+                "/api/v1/stream?summary_every=1e-9",
+                f"/api/v1/stream?last_event_id={big}",
+            ):
                 reply = await http.get(path, headers=auth)
                 assert reply.status_code == 400, (path[:80], reply.status_code, reply.text[:200])
-            for path, body in ((f"/api/v1/documents/{big}/hold", b"{}"), ("/api/v1/documents/1/hold", b"[" * 100_000),
-                               ("/api/v1/documents/1/hold", b'{"reason":' * 50_000)):
+            for path, body in (
+                (f"/api/v1/documents/{big}/hold", b"{}"),
+                ("/api/v1/documents/1/hold", b"[" * 100_000),
+                ("/api/v1/documents/1/hold", b'{"reason":' * 50_000),
+            ):
                 reply = await http.post(path, content=body, headers=auth)
                 assert reply.status_code == 400, (path, reply.status_code, reply.text[:200])
             assert (await http.get("/healthz")).status_code == 200
 
 
 # --- 5. nothing grows without bound ------------------------------------------------------------
+
 
 @pytest.mark.trio
 async def test_ten_thousand_refused_or_foreign_webhooks_leave_a_few_rows(tmp_path):
@@ -338,8 +360,14 @@ async def test_ten_thousand_refused_or_foreign_webhooks_leave_a_few_rows(tmp_pat
         async def send(http: httpx.AsyncClient, lane: int) -> None:
             for i in range(lane, total, 8):
                 if i % 2:
-                    body = json.dumps({"id": f"foreign-{i}", "topic": "public.concur.expense.report", "eventType": "StatusChange",
-                                       "facts": {"companyId": "99999999-9999-9999-9999-999999999999", "reportId": f"R{i}"}}).encode()
+                    body = json.dumps(
+                        {
+                            "id": f"foreign-{i}",
+                            "topic": "public.concur.expense.report",
+                            "eventType": "StatusChange",
+                            "facts": {"companyId": "99999999-9999-9999-9999-999999999999", "reportId": f"R{i}"},
+                        }
+                    ).encode()
                     headers = {"Concur-Signature": h.concur.sign(body)}
                 else:
                     body, headers = b'{"id": "x%d"}' % i, {"Concur-Signature": "AAAA"}
@@ -351,8 +379,10 @@ async def test_ten_thousand_refused_or_foreign_webhooks_leave_a_few_rows(tmp_pat
                 nursery.start_soon(send, http, lane)
         rows = read_db(h, "SELECT reason, count FROM webhook_rejections")
         events = read_db(h, "SELECT COUNT(*) FROM events")[0][0] - before
-        print(f"{total} refused/foreign webhooks in {time.monotonic() - started:.0f}s: webhook_rejections rows {len(rows)}, "
-              f"new events rows {events}; answers {answers}")
+        print(
+            f"{total} refused/foreign webhooks in {time.monotonic() - started:.0f}s: webhook_rejections rows {len(rows)}, "
+            f"new events rows {events}; answers {answers}"
+        )
         assert answers == {401: total // 2, 200: total // 2}, answers
         assert {r["reason"]: r["count"] for r in rows} == {"signature": total // 2, "unknown_company": total // 2}
         assert events == 0
@@ -370,10 +400,14 @@ async def test_document_detail_pages_its_audit_trail(tmp_path):
         conn = sqlite3.connect(db_path(h), timeout=10)
         try:
             with conn:
-                doc = conn.execute("INSERT INTO documents (company, kind, concur_id, state, created_at, updated_at) VALUES"
-                                   " ('demo', 'expense_report', 'R-AUDIT', 'received', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')").lastrowid
-                conn.executemany("INSERT INTO audit (company, document_id, at, actor, action, detail, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?)",
-                                 [("demo", doc, "2026-01-01T00:00:00Z", "concur", "duplicate_skipped", "{}", "", f"h{i}") for i in range(500)])
+                doc = conn.execute(
+                    "INSERT INTO documents (company, kind, concur_id, state, created_at, updated_at) VALUES"
+                    " ('demo', 'expense_report', 'R-AUDIT', 'received', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')"
+                ).lastrowid
+                conn.executemany(
+                    "INSERT INTO audit (company, document_id, at, actor, action, detail, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?)",
+                    [("demo", doc, "2026-01-01T00:00:00Z", "concur", "duplicate_skipped", "{}", "", f"h{i}") for i in range(500)],
+                )
         finally:
             conn.close()
         async with httpx.AsyncClient(base_url=url, timeout=30) as http:

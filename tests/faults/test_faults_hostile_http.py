@@ -30,11 +30,13 @@ CANARY = "ml-connector-hostile-canary"
 RSS_MARGIN_MB = 40
 SOAP_OK = {200, 500}  # an answer or a SOAP fault (QBWC reads both)
 
-LAUGHS = ('<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
-          + "".join(f'<!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">' for i in range(1, 10))
-          + ']><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>'
-          '<authenticate xmlns="http://developer.intuit.com/"><strUserName>&lol9;</strUserName><strPassword>x</strPassword>'
-          '</authenticate></soap:Body></soap:Envelope>').encode()
+LAUGHS = (
+    '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+    + "".join(f'<!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">' for i in range(1, 10))
+    + ']><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>'
+    '<authenticate xmlns="http://developer.intuit.com/"><strUserName>&lol9;</strUserName><strPassword>x</strPassword>'
+    "</authenticate></soap:Body></soap:Envelope>"
+).encode()
 
 # httpx leaves a request-body generator unfinished when the worker dies mid-request (the point of
 # these tests); its ResourceWarning at garbage collection is not a failure.
@@ -44,12 +46,13 @@ pytestmark = [
 ]
 
 
-
 def xxe(path: str) -> bytes:
-    return (f'<?xml version="1.0"?><!DOCTYPE e [<!ENTITY x SYSTEM "file://{path}">]>'
-            '<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>'
-            '<authenticate xmlns="http://developer.intuit.com/"><strUserName>&x;</strUserName><strPassword>p</strPassword>'
-            '</authenticate></soap:Body></soap:Envelope>').encode()
+    return (
+        f'<?xml version="1.0"?><!DOCTYPE e [<!ENTITY x SYSTEM "file://{path}">]>'
+        '<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>'
+        '<authenticate xmlns="http://developer.intuit.com/"><strUserName>&x;</strUserName><strPassword>p</strPassword>'
+        "</authenticate></soap:Body></soap:Envelope>"
+    ).encode()
 
 
 def mutate(rng: random.Random, data: bytes) -> bytes:
@@ -59,7 +62,7 @@ def mutate(rng: random.Random, data: bytes) -> bytes:
         if choice < 0.4 and data:
             data[rng.randrange(len(data))] = rng.randrange(256)
         elif choice < 0.6:
-            del data[rng.randrange(len(data) + 1):]
+            del data[rng.randrange(len(data) + 1) :]
         elif choice < 0.8:
             at = rng.randrange(len(data) + 1)
             data[at:at] = rng.choice([b"<", b"&", b"]]>", b"<!--", b"\x00", b"&#0;", b"<x>" * 50, "é".encode("latin-1")])
@@ -81,23 +84,27 @@ async def test_hostile_requests_are_refused_and_the_worker_keeps_serving(tmp_pat
     canary.write_text(CANARY, encoding="utf-8")
     port = free_port()
     async with trio.open_nursery() as nursery:
-        h = await harness.start(nursery, load_config(DEMO_CONFIG), tmp_path / "run", reports=3, invoices=2, worker_port=port, concur_port=0,
-                                start_worker=False)
+        h = await harness.start(nursery, load_config(DEMO_CONFIG), tmp_path / "run", reports=3, invoices=2, worker_port=port, concur_port=0, start_worker=False)
         url = f"http://127.0.0.1:{port}"
         worker = WorkerProcess(h.config.path, url, tmp_path / "worker.log")
         worker.start()
         try:
             await worker.wait_healthy()
             token = read_tokens(h.config.operator.token_file)[0].token
-            valid = [wc_soap.build_request("authenticate", strUserName="demo-sync", strPassword="wrong"),
-                     wc_soap.build_request("sendRequestXML", ticket="t", strHCPResponse="<x/>", strCompanyFileName="c", qbXMLCountry="US",
-                                           qbXMLMajorVers=13, qbXMLMinorVers=0),
-                     wc_soap.build_request("receiveResponseXML", ticket="t", response="<QBXML/>", hresult="", message="")]
-            event = json.dumps({"id": "e", "topic": "concur.expense.report", "eventType": "statusChanged",
-                                "facts": {"companyId": "x", "reportId": "R"}}).encode()
+            valid = [
+                wc_soap.build_request("authenticate", strUserName="demo-sync", strPassword="wrong"),
+                wc_soap.build_request(
+                    "sendRequestXML", ticket="t", strHCPResponse="<x/>", strCompanyFileName="c", qbXMLCountry="US", qbXMLMajorVers=13, qbXMLMinorVers=0
+                ),
+                wc_soap.build_request("receiveResponseXML", ticket="t", response="<QBXML/>", hresult="", message=""),
+            ]
+            event = json.dumps(
+                {"id": "e", "topic": "concur.expense.report", "eventType": "statusChanged", "facts": {"companyId": "x", "reportId": "R"}}
+            ).encode()
             failures: list[str] = []
 
             async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+
                 async def expect(what: str, allowed: set[int], method: str = "POST", path: str = "/qbwc", **kw) -> httpx.Response | None:
                     if path == "/qbwc" and method == "POST":
                         kw.setdefault("headers", wc_soap.headers("authenticate"))  # as the Web Connector sends them
@@ -120,12 +127,18 @@ async def test_hostile_requests_are_refused_and_the_worker_keeps_serving(tmp_pat
                         await expect("mutated envelope", SOAP_OK, content=mutate(rng, rng.choice(valid)))
                         await expect("unsigned webhook", {401}, path="/webhooks/concur", content=mutate(rng, event))
                         garbage = rng.choice([mutate(rng, event), rng.randbytes(rng.randint(0, 500)), b"[]", b"{}", b'"x"', b"null"])
-                        await expect("signed garbage webhook", {200, 400}, path="/webhooks/concur", content=garbage,
-                                     headers={"Concur-Signature": h.concur.sign(garbage)})
-                        params = {rng.choice(["limit", "cursor", "q", "state", "company", "kind"]): rng.choice(
-                            ["-1", "0", "100000", "abc", "%00", "' OR 1=1 --", "x" * 300, "eyJ4Ijo", "held", "\u202e"]) for _ in range(2)}
-                        await expect("api params", {200, 400}, method="GET", path="/api/v1/documents", params=params,
-                                     headers={"Authorization": f"Bearer {token}"})
+                        await expect(
+                            "signed garbage webhook", {200, 400}, path="/webhooks/concur", content=garbage, headers={"Concur-Signature": h.concur.sign(garbage)}
+                        )
+                        params = {
+                            rng.choice(["limit", "cursor", "q", "state", "company", "kind"]): rng.choice(
+                                ["-1", "0", "100000", "abc", "%00", "' OR 1=1 --", "x" * 300, "eyJ4Ijo", "held", "\u202e"]
+                            )
+                            for _ in range(2)
+                        }
+                        await expect(
+                            "api params", {200, 400}, method="GET", path="/api/v1/documents", params=params, headers={"Authorization": f"Bearer {token}"}
+                        )
                         await expect("api without token", {401}, method="GET", path="/api/v1/documents")
 
                 await burst(5)  # warm-up: caches, first allocations
@@ -164,8 +177,7 @@ async def test_hostile_requests_are_refused_and_the_worker_keeps_serving(tmp_pat
 async def test_signed_deeply_nested_webhook_is_a_400(tmp_path):
     port = free_port()
     async with trio.open_nursery() as nursery:
-        h = await harness.start(nursery, load_config(DEMO_CONFIG), tmp_path / "run", reports=0, invoices=0, worker_port=port, concur_port=0,
-                                start_worker=False)
+        h = await harness.start(nursery, load_config(DEMO_CONFIG), tmp_path / "run", reports=0, invoices=0, worker_port=port, concur_port=0, start_worker=False)
         url = f"http://127.0.0.1:{port}"
         worker = WorkerProcess(h.config.path, url, tmp_path / "worker.log")
         worker.start()

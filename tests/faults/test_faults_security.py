@@ -41,14 +41,13 @@ pytestmark = [
 ]
 
 
-
 def secret_config(tmp_path):
     text = DEMO_CONFIG.read_text(encoding="utf-8")
     text = text.replace('log_level = "info"', 'log_level = "debug"')
     text = text.replace('client_secret = "demo-client-secret-not-for-production"', 'client_secret_env = "MLC_FAULTS_CLIENT_SECRET"')
     text = text.replace('request_token = "demo-request-token"', 'request_token_env = "MLC_FAULTS_REQUEST_TOKEN"')
     start = text.index("password_hash = ")
-    text = text[:start] + 'password_env = "MLC_FAULTS_QBWC_PASSWORD"' + text[text.index("\n", start):]
+    text = text[:start] + 'password_env = "MLC_FAULTS_QBWC_PASSWORD"' + text[text.index("\n", start) :]
     path = tmp_path / "base.toml"
     path.write_text(text, encoding="utf-8")
     return path
@@ -66,8 +65,17 @@ async def test_tokens_passwords_and_no_secret_anywhere(tmp_path, monkeypatch):
     port = free_port()
     answers: list[str] = []
     async with trio.open_nursery() as nursery:
-        h = await harness.start(nursery, load_config(secret_config(tmp_path), environ=dict(os.environ)), tmp_path / "run", reports=4, invoices=2,
-                                worker_port=port, concur_port=0, start_worker=False, password=QBWC_PASSWORD)
+        h = await harness.start(
+            nursery,
+            load_config(secret_config(tmp_path), environ=dict(os.environ)),
+            tmp_path / "run",
+            reports=4,
+            invoices=2,
+            worker_port=port,
+            concur_port=0,
+            start_worker=False,
+            password=QBWC_PASSWORD,
+        )
         token_file = h.config.operator.token_file
         token_file.write_text(f"admin {admin}\nviewer {viewer} read-only\n", encoding="utf-8")
         url = f"http://127.0.0.1:{port}"
@@ -84,6 +92,7 @@ async def test_tokens_passwords_and_no_secret_anywhere(tmp_path, monkeypatch):
             doc_id = read_db(h, "SELECT id FROM documents ORDER BY id LIMIT 1")[0][0]
 
             async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+
                 def keep(response: httpx.Response) -> httpx.Response:
                     answers.append(f"{response.status_code} {dict(response.headers)} {response.text}")
                     return response
@@ -113,11 +122,18 @@ async def test_tokens_passwords_and_no_secret_anywhere(tmp_path, monkeypatch):
                 assert wc_soap.parse_string_array("authenticate", blocked.content)[1] in ("", "none"), "the right password is never locked out"
 
                 # Error pages and public pages.
-                for method, path, kw in [("GET", "/nope", {}), ("DELETE", "/qbwc", {}), ("GET", "/qbwc?wsdl", {}), ("GET", "/support", {}),
-                                         ("GET", "/healthz", {}), ("GET", "/metrics", {}), ("POST", "/qbwc", {"content": b"<x"}),
-                                         ("POST", "/webhooks/concur", {"content": b"{}", "headers": {"Concur-Signature": "AAAA"}}),
-                                         ("POST", f"/api/v1/documents/{doc_id}/explode", {"headers": {"Authorization": f"Bearer {admin}"}}),
-                                         ("GET", "/api/v1/documents?cursor=%FF%FE", {"headers": {"Authorization": f"Bearer {admin}"}})]:
+                for method, path, kw in [
+                    ("GET", "/nope", {}),
+                    ("DELETE", "/qbwc", {}),
+                    ("GET", "/qbwc?wsdl", {}),
+                    ("GET", "/support", {}),
+                    ("GET", "/healthz", {}),
+                    ("GET", "/metrics", {}),
+                    ("POST", "/qbwc", {"content": b"<x"}),
+                    ("POST", "/webhooks/concur", {"content": b"{}", "headers": {"Concur-Signature": "AAAA"}}),
+                    ("POST", f"/api/v1/documents/{doc_id}/explode", {"headers": {"Authorization": f"Bearer {admin}"}}),
+                    ("GET", "/api/v1/documents?cursor=%FF%FE", {"headers": {"Authorization": f"Bearer {admin}"}}),
+                ]:
                     keep(await http.request(method, path, **kw))
                 # Concur refuses the worker from now on: token errors get logged (without the tokens).
                 h.concur.revoke_refresh_tokens(h.company)
@@ -136,8 +152,13 @@ async def test_tokens_passwords_and_no_secret_anywhere(tmp_path, monkeypatch):
         finally:
             worker.stop()
             nursery.cancel_scope.cancel()
-    secrets = {"Concur client secret": CLIENT_SECRET, "Concur request token": REQUEST_TOKEN, "Web Connector password": QBWC_PASSWORD,
-               "admin token": admin, "read-only token": viewer}
+    secrets = {
+        "Concur client secret": CLIENT_SECRET,
+        "Concur request token": REQUEST_TOKEN,
+        "Web Connector password": QBWC_PASSWORD,
+        "admin token": admin,
+        "read-only token": viewer,
+    }
     if access:
         secrets["Concur access token (last)"] = access
     if refresh:
@@ -157,8 +178,7 @@ async def test_tokens_passwords_and_no_secret_anywhere(tmp_path, monkeypatch):
 async def test_refused_posts_on_one_connection_are_all_answered(tmp_path):
     port = free_port()
     async with trio.open_nursery() as nursery:
-        h = await harness.start(nursery, load_config(DEMO_CONFIG), tmp_path / "run", reports=0, invoices=0, worker_port=port, concur_port=0,
-                                start_worker=False)
+        h = await harness.start(nursery, load_config(DEMO_CONFIG), tmp_path / "run", reports=0, invoices=0, worker_port=port, concur_port=0, start_worker=False)
         worker = WorkerProcess(h.config.path, f"http://127.0.0.1:{port}", tmp_path / "worker.out")
         worker.start()
         try:

@@ -37,15 +37,26 @@ pytestmark = [
 ]
 
 
-
 async def kill_and_restart_while_draining(tmp_path, *, reports: int, invoices: int, kills: int, seed: int, deadline_s: float) -> dict:
     rng = random.Random(seed)
     port = free_port()
     config = load_config(DEMO_CONFIG)
     stats = {"kills": 0, "kills_after_quickbooks_applied": 0, "sessions": 0, "failed_sessions": 0, "pending_at_kill": 0}
     async with trio.open_nursery() as nursery:
-        h = await harness.start(nursery, config, tmp_path / "run", reports=reports, invoices=invoices, seed=seed, worker_port=port,
-                                concur_port=0, latency=LATENCY, clock_scale=1.0, start_worker=False, concur_profile="mixed")
+        h = await harness.start(
+            nursery,
+            config,
+            tmp_path / "run",
+            reports=reports,
+            invoices=invoices,
+            seed=seed,
+            worker_port=port,
+            concur_port=0,
+            latency=LATENCY,
+            clock_scale=1.0,
+            start_worker=False,
+            concur_profile="mixed",
+        )
         url = f"http://127.0.0.1:{port}"
         worker = WorkerProcess(h.config.path, url, tmp_path / "worker.log")
         applied = trio.Event()
@@ -56,6 +67,7 @@ async def kill_and_restart_while_draining(tmp_path, *, reports: int, invoices: i
             if result.writes:
                 applied.set()
             return result
+
         h.company_file.process = watched_process
 
         try:
@@ -68,8 +80,15 @@ async def kill_and_restart_while_draining(tmp_path, *, reports: int, invoices: i
             async def web_connector() -> None:
                 # QBWC's scheduled runs; a session against a dead or dying worker just fails.
                 while not stop.is_set():
-                    report: SessionReport = await run_session(url + "/qbwc", company.qbwc.username, h.password, h.company_file,
-                                                              FaultKnobs(network_latency_s=0.002), h.clock, owner_id=company.qbwc.owner_id)
+                    report: SessionReport = await run_session(
+                        url + "/qbwc",
+                        company.qbwc.username,
+                        h.password,
+                        h.company_file,
+                        FaultKnobs(network_latency_s=0.002),
+                        h.clock,
+                        owner_id=company.qbwc.owner_id,
+                    )
                     stats["sessions"] += 1
                     if report.ended_by == "failure":
                         stats["failed_sessions"] += 1
@@ -101,8 +120,9 @@ async def kill_and_restart_while_draining(tmp_path, *, reports: int, invoices: i
                 await worker.wait_healthy()
                 if h.concur.events:
                     nursery.start_soon(deliver)
-            await until(lambda: all_posted(h, expected) and not h.concur.events, deadline_s,
-                        f"every document posted after the kills (states {states(h)})", pause_s=0.2)
+            await until(
+                lambda: all_posted(h, expected) and not h.concur.events, deadline_s, f"every document posted after the kills (states {states(h)})", pause_s=0.2
+            )
             stop.set()
             assert_exactly_once(h, expected)
             stats["documents"] = expected

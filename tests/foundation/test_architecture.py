@@ -37,11 +37,7 @@ def python_files(package: str) -> list[Path]:
 def test_package_respects_its_boundary(package: str) -> None:
     files = python_files(package)
     assert files, f"no Python files found in {package}/"
-    offenders = {
-        str(path.relative_to(ROOT)): sorted(imported_roots(path) & FORBIDDEN[package])
-        for path in files
-        if imported_roots(path) & FORBIDDEN[package]
-    }
+    offenders = {str(path.relative_to(ROOT)): sorted(imported_roots(path) & FORBIDDEN[package]) for path in files if imported_roots(path) & FORBIDDEN[package]}
     assert offenders == {}, f"{package} imports what it must not: {offenders}"
 
 
@@ -94,9 +90,7 @@ def _within(name: str, prefixes: tuple[str, ...]) -> bool:
 
 
 def _forbidden_imports(layer: str, path: Path) -> list[str]:
-    return sorted(
-        name for name in imported_modules(path) if _within(name, INNER_FORBIDDEN[layer]) and not _within(name, INNER_ALLOWED.get(layer, ()))
-    )
+    return sorted(name for name in imported_modules(path) if _within(name, INNER_FORBIDDEN[layer]) and not _within(name, INNER_ALLOWED.get(layer, ())))
 
 
 @pytest.mark.parametrize("layer", sorted(INNER_FORBIDDEN))

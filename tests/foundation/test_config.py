@@ -121,12 +121,16 @@ def test_concur_pays_needs_its_clearing_account(tmp_path: Path) -> None:
 
 
 def test_invoice_and_currency_keys(tmp_path: Path) -> None:
-    text = shipped(tmp_path).replace('closed_period = "hold"', 'closed_period = "hold"\ninvoice_tax_account = "Sales Tax Paid"\nap_accounts = { eur = "Accounts Payable - EUR" }')
+    text = shipped(tmp_path).replace(
+        'closed_period = "hold"', 'closed_period = "hold"\ninvoice_tax_account = "Sales Tax Paid"\nap_accounts = { eur = "Accounts Payable - EUR" }'
+    )
     company = load_config(write(tmp_path, text), environ={}).company("demo")
     assert company.posting.invoice_tax_account == "Sales Tax Paid" and company.posting.invoice_shipping_account == ""
     assert company.posting.ap_accounts == {"EUR": "Accounts Payable - EUR"}
     assert company.mapping.terms["Net 30"] == "Net 30"
-    bad = shipped(tmp_path).replace('closed_period = "hold"', 'closed_period = "hold"\ninvoice_shipping_account = " "\nap_accounts = { Euro = "AP EUR", USD = 3 }')
+    bad = shipped(tmp_path).replace(
+        'closed_period = "hold"', 'closed_period = "hold"\ninvoice_shipping_account = " "\nap_accounts = { Euro = "AP EUR", USD = 3 }'
+    )
     with pytest.raises(ConfigError) as caught:
         load_config(write(tmp_path, bad), environ={})
     problems = caught.value.problems

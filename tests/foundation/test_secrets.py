@@ -24,7 +24,7 @@ def secret_config(tmp_path: Path) -> Path:
     text = text.replace('client_secret = "demo-client-secret-not-for-production"', 'client_secret = "client-secret-Xy81Lq0PzVn3"')
     text = text.replace('request_token = "demo-request-token"', 'request_token_env = "MLC_TEST_REQUEST_TOKEN"')
     start = text.index("password_hash = ")
-    text = text[:start] + 'password_env = "MLC_TEST_QBWC_PASSWORD"' + text[text.index("\n", start):]
+    text = text[:start] + 'password_env = "MLC_TEST_QBWC_PASSWORD"' + text[text.index("\n", start) :]
     path = tmp_path / "base.toml"
     path.write_text(text, encoding="utf-8")
     return path

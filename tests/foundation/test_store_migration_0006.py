@@ -33,8 +33,10 @@ def _version_5_store(path: Path) -> None:
         ]
         ids = {}
         for concur_id, state, reason in rows:
-            cur = conn.execute("INSERT INTO documents (company, kind, concur_id, state, reason, created_at, updated_at) VALUES ('a', 'expense_report', ?, ?, ?, ?, ?)",
-                               (concur_id, state, reason, NOW, NOW))
+            cur = conn.execute(
+                "INSERT INTO documents (company, kind, concur_id, state, reason, created_at, updated_at) VALUES ('a', 'expense_report', ?, ?, ?, ?, ?)",
+                (concur_id, state, reason, NOW, NOW),
+            )
             ids[concur_id] = cur.lastrowid
         for concur_id, action in (("R-MAP", "plan_hold"), ("R-QB", "held"), ("R-HOLD", "hold")):
             audit.append(conn, "a", ids[concur_id], "worker", action, {})
@@ -50,6 +52,7 @@ def test_previous_version_state_moves_into_columns(tmp_path: Path) -> None:
     _version_5_store(path)
     store = Store(path)
     try:
+
         def read(conn):
             docs = {r["concur_id"]: (r["wait"], r["hold_kind"], r["recheck"]) for r in conn.execute("SELECT * FROM documents")}
             checkpoints = [r["name"] for r in conn.execute("SELECT name FROM checkpoints")]

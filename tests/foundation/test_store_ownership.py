@@ -40,7 +40,9 @@ OWNERS = {
     "fis_confirmations": "worker/store/fis.py",
 }
 
-WRITE = re.compile(r"\b(?:INSERT(?:\s+OR\s+\w+)?\s+INTO|REPLACE\s+INTO|DELETE\s+FROM|UPDATE)\s+(\w+)(?=\s*(?:\(|SET\b|WHERE\b|VALUES\b|SELECT\b|\"|'|$))", re.IGNORECASE)
+WRITE = re.compile(
+    r"\b(?:INSERT(?:\s+OR\s+\w+)?\s+INTO|REPLACE\s+INTO|DELETE\s+FROM|UPDATE)\s+(\w+)(?=\s*(?:\(|SET\b|WHERE\b|VALUES\b|SELECT\b|\"|'|$))", re.IGNORECASE
+)
 REASON_MATCH = re.compile(r"\breason\s+(?:NOT\s+)?(?:LIKE|GLOB)\b|\breason\s*(?:>=|<)\s*'|\[\"reason\"\]\.startswith", re.IGNORECASE)
 AUDIT_READ = re.compile(r"\bFROM\s+audit\b", re.IGNORECASE)
 # Who may read the audit trail back: its own module (the chain), and the readers that show or

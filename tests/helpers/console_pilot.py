@@ -38,7 +38,11 @@ async def open_queue(app, pilot, view_key: str | None = None) -> QueueScreen:
     screen = app.screen
     if view_key:
         screen.set_filter(view=view_key)
-        await wait_until(pilot, lambda: screen.view == view_key and all(s for s in rows(app).values()) and screen.table.row_count > 0 and _matches(app, view_key), what=f"view {view_key}")
+        await wait_until(
+            pilot,
+            lambda: screen.view == view_key and all(s for s in rows(app).values()) and screen.table.row_count > 0 and _matches(app, view_key),
+            what=f"view {view_key}",
+        )
     return screen
 
 

@@ -55,7 +55,12 @@ def start_worker(directory: Path, port: int = 0, bulk: int = 0, timeout: float =
     with open(directory / "worker-stderr.log", "w", encoding="utf-8") as errors:  # the child keeps its own copy
         process = subprocess.Popen(
             [sys.executable, "-m", "tests.helpers.serve_seeded", str(directory), str(port), str(bulk)] + (["hostile"] if hostile else []),
-            cwd=REPO, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors, text=True,
+            cwd=REPO,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            text=True,
         )
     found: list[str] = []
 

@@ -73,37 +73,81 @@ def _plan(doc: Doc) -> dict:
     amount = doc.amount or "0.00"
     if doc.kind == "invoice":
         return {
-            "outcome": "plan", "total": amount,
+            "outcome": "plan",
+            "total": amount,
             "vendor": {"action": "use", "list_id": "80000001-1", "name": doc.who},
-            "transactions": [{
-                "type": "BillAdd", "ref_number": doc.concur_id, "txn_date": "2026-01-04",
-                "vendor": {"full_name": doc.who, "list_id": None},
-                "lines": [{"account": {"full_name": "Office Supplies", "list_id": None}, "amount": amount, "memo": "Paper and toner",
-                           "klass": {"full_name": "Admin", "list_id": None}, "customer": None}],
-            }],
+            "transactions": [
+                {
+                    "type": "BillAdd",
+                    "ref_number": doc.concur_id,
+                    "txn_date": "2026-01-04",
+                    "vendor": {"full_name": doc.who, "list_id": None},
+                    "lines": [
+                        {
+                            "account": {"full_name": "Office Supplies", "list_id": None},
+                            "amount": amount,
+                            "memo": "Paper and toner",
+                            "klass": {"full_name": "Admin", "list_id": None},
+                            "customer": None,
+                        }
+                    ],
+                }
+            ],
             "decisions": ["vendor: matched existing QuickBooks vendor by name", "OFFSP -> Office Supplies (mapping.expense_types)"],
         }
     return {
-        "outcome": "plan", "total": amount, "vendor": None,
-        "transactions": [{
-            "type": "JournalEntryAdd", "ref_number": doc.concur_id, "txn_date": "2026-01-04",
-            "lines": [
-                {"side": "debit", "account": {"full_name": "Travel:Airfare", "list_id": None}, "amount": amount, "memo": "Flight to Denver",
-                 "klass": {"full_name": "Consulting", "list_id": None}, "entity": None},
-                {"side": "credit", "account": {"full_name": "Accounts Payable", "list_id": None}, "amount": amount, "memo": doc.who,
-                 "klass": None, "entity": {"full_name": doc.who, "list_id": None}},
-            ],
-        }],
+        "outcome": "plan",
+        "total": amount,
+        "vendor": None,
+        "transactions": [
+            {
+                "type": "JournalEntryAdd",
+                "ref_number": doc.concur_id,
+                "txn_date": "2026-01-04",
+                "lines": [
+                    {
+                        "side": "debit",
+                        "account": {"full_name": "Travel:Airfare", "list_id": None},
+                        "amount": amount,
+                        "memo": "Flight to Denver",
+                        "klass": {"full_name": "Consulting", "list_id": None},
+                        "entity": None,
+                    },
+                    {
+                        "side": "credit",
+                        "account": {"full_name": "Accounts Payable", "list_id": None},
+                        "amount": amount,
+                        "memo": doc.who,
+                        "klass": None,
+                        "entity": {"full_name": doc.who, "list_id": None},
+                    },
+                ],
+            }
+        ],
         "decisions": ["AIRFR -> Travel:Airfare (mapping.expense_types)", "custom1 CC-100 -> class Consulting (mapping.classes)"],
     }
 
 
 def _content(doc: Doc) -> dict:
     if doc.kind == "invoice":
-        return {"request_id": doc.concur_id, "invoice_number": doc.concur_id, "vendor_name": doc.who, "currency": "USD",
-                "approval_status": "A_APPR", "total": doc.amount, "invoice_date": "2026-01-04"}
-    return {"report_id": doc.concur_id, "name": f"Trip {doc.concur_id}", "owner": {"employee_id": "e-1", "name": doc.who},
-            "currency": "USD", "approval_status": "A_APPR", "total": doc.amount, "report_date": "2026-01-04"}
+        return {
+            "request_id": doc.concur_id,
+            "invoice_number": doc.concur_id,
+            "vendor_name": doc.who,
+            "currency": "USD",
+            "approval_status": "A_APPR",
+            "total": doc.amount,
+            "invoice_date": "2026-01-04",
+        }
+    return {
+        "report_id": doc.concur_id,
+        "name": f"Trip {doc.concur_id}",
+        "owner": {"employee_id": "e-1", "name": doc.who},
+        "currency": "USD",
+        "approval_status": "A_APPR",
+        "total": doc.amount,
+        "report_date": "2026-01-04",
+    }
 
 
 REQUEST_XML = """<JournalEntryAddRq requestID="{pid}">
@@ -136,11 +180,22 @@ def seed(conn: sqlite3.Connection) -> dict[str, int]:
                 "INSERT INTO documents (company, kind, concur_id, state, reason, amount, currency, employee, vendor, approval_status,"
                 " content, plan, quickbooks_txn_id, created_at, updated_at, hold_kind) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
-                    doc.company, doc.kind, doc.concur_id, doc.state, doc.reason, doc.amount, "USD" if doc.amount else None,
-                    doc.who if doc.kind == "expense_report" else "", doc.who if doc.kind == "invoice" else "", "A_APPR",
+                    doc.company,
+                    doc.kind,
+                    doc.concur_id,
+                    doc.state,
+                    doc.reason,
+                    doc.amount,
+                    "USD" if doc.amount else None,
+                    doc.who if doc.kind == "expense_report" else "",
+                    doc.who if doc.kind == "invoice" else "",
+                    "A_APPR",
                     json.dumps(_content(doc)) if has_content else None,
                     json.dumps(_plan(doc)) if doc.state not in ("received", "fetched") else None,
-                    doc.txn_id, at(n), at(n + 30), "duplicate" if doc.reason.startswith("duplicate") else "none",
+                    doc.txn_id,
+                    at(n),
+                    at(n + 30),
+                    "duplicate" if doc.reason.startswith("duplicate") else "none",
                 ),
             )
             doc_id = int(cur.lastrowid or 0)
@@ -154,14 +209,21 @@ def seed(conn: sqlite3.Connection) -> dict[str, int]:
                     "INSERT INTO postings (company, document_id, seq, op, ref_number, request_xml, state, attempts, sent_at, answered_at,"
                     " status_code, status_message, response_xml, txn_id, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (
-                        doc.company, doc_id, 0, "JournalEntryAdd", doc.concur_id,
+                        doc.company,
+                        doc_id,
+                        0,
+                        "JournalEntryAdd",
+                        doc.concur_id,
                         REQUEST_XML.format(pid=doc_id, ref=doc.concur_id, amount=doc.amount),
-                        pstate, 1 if pstate != "queued" else 0,
-                        at(n + 20) if pstate != "queued" else None, at(n + 21) if answered else None,
+                        pstate,
+                        1 if pstate != "queued" else 0,
+                        at(n + 20) if pstate != "queued" else None,
+                        at(n + 21) if answered else None,
                         (0 if doc.state == "posted" else 3140) if answered else None,
                         ("Status OK" if doc.state == "posted" else doc.reason) if answered else None,
                         RESPONSE_XML.format(pid=doc_id, txn=doc.txn_id or "", ref=doc.concur_id) if answered else None,
-                        doc.txn_id, at(n + 10),
+                        doc.txn_id,
+                        at(n + 10),
                     ),
                 )
             if doc.state != "received":
@@ -175,7 +237,10 @@ def seed(conn: sqlite3.Connection) -> dict[str, int]:
         "INSERT INTO qb_company (company, last_contact_at, last_result, last_error, unreachable_since) VALUES ('globex', ?, 'error', ?, ?)",
         (at(5), "company file not open", at(6)),
     )
-    conn.execute("INSERT INTO concur_tokens (company, geolocation, needs_reconnect, reason, updated_at) VALUES ('acme', 'https://us.api.concursolutions.com', 0, '', ?)", (at(0),))
+    conn.execute(
+        "INSERT INTO concur_tokens (company, geolocation, needs_reconnect, reason, updated_at) VALUES ('acme', 'https://us.api.concursolutions.com', 0, '', ?)",
+        (at(0),),
+    )
     conn.execute(
         "INSERT INTO concur_tokens (company, geolocation, needs_reconnect, reason, updated_at) VALUES ('globex', 'https://us.api.concursolutions.com', 1, 'refresh token expired', ?)",
         (at(0),),
@@ -193,8 +258,20 @@ def seed_bulk(conn: sqlite3.Connection, count: int, company: str = "acme", prefi
     """``count`` plain documents fast (executemany); many share an updated_at so paging must use the id too."""
     states = ("posted", "queued", "held", "failed", "skipped", "received")
     rows = (
-        (company, "expense_report", f"{prefix}-{i:06d}", states[i % len(states)], "duplicate" if i % 60 == 4 else "",
-         f"{i % 1000}.{i % 100:02d}", "USD", f"Employee {i % 500}", "", at(i // 7), at(i // 7), "duplicate" if i % 60 == 4 else "none")
+        (
+            company,
+            "expense_report",
+            f"{prefix}-{i:06d}",
+            states[i % len(states)],
+            "duplicate" if i % 60 == 4 else "",
+            f"{i % 1000}.{i % 100:02d}",
+            "USD",
+            f"Employee {i % 500}",
+            "",
+            at(i // 7),
+            at(i // 7),
+            "duplicate" if i % 60 == 4 else "none",
+        )
         for i in range(count)
     )
     conn.executemany(
@@ -222,8 +299,22 @@ def seed_hostile(conn: sqlite3.Connection) -> int:
         cur = conn.execute(
             "INSERT INTO documents (company, kind, concur_id, state, reason, amount, currency, employee, vendor, approval_status,"
             " content, plan, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            ("acme", doc.kind, doc.concur_id, doc.state, doc.reason, doc.amount, "USD", doc.who, "", "A_APPR " + HOSTILE,
-             json.dumps(_content(doc)), json.dumps(plan), at(100), at(200)),
+            (
+                "acme",
+                doc.kind,
+                doc.concur_id,
+                doc.state,
+                doc.reason,
+                doc.amount,
+                "USD",
+                doc.who,
+                "",
+                "A_APPR " + HOSTILE,
+                json.dumps(_content(doc)),
+                json.dumps(plan),
+                at(100),
+                at(200),
+            ),
         )
         doc_id = int(cur.lastrowid or 0)
         audit.append(conn, "acme", doc_id, "operator " + HOSTILE, "held", {"reason": "operator reason " + HOSTILE, "description": HOSTILE})

@@ -49,6 +49,7 @@ async def main(directory: Path, port: int = 0, bulk: int = 0, hostile: bool = Fa
         running = await nursery.start(run_worker)
         print(f"URL {running.url}", flush=True)
 
+
 if __name__ == "__main__":
     args = sys.argv[1:]
     trio.run(main, Path(args[0]), int(args[1]) if len(args) > 1 else 0, int(args[2]) if len(args) > 2 else 0, args[3:4] == ["hostile"])

@@ -77,7 +77,14 @@ def alloc(percentage: str, amount: str | None = None, **fields: str) -> Allocati
     return Allocation(percentage=D(percentage), amount=D(amount) if amount is not None else None, fields=dict(fields))
 
 
-def expense(amount: str, expense_type: str = "AIRFR", payment_type: str = "CASH", allocations: tuple[Allocation, ...] = (), expense_id: str | None = None, date: dt.date = dt.date(2026, 3, 2)) -> Expense:
+def expense(
+    amount: str,
+    expense_type: str = "AIRFR",
+    payment_type: str = "CASH",
+    allocations: tuple[Allocation, ...] = (),
+    expense_id: str | None = None,
+    date: dt.date = dt.date(2026, 3, 2),
+) -> Expense:
     return Expense(
         expense_id=expense_id or f"E-{expense_type}-{amount}",
         expense_type=expense_type,

@@ -12,10 +12,12 @@ from worker.store.db import Store
 def _facts(tmp_path: Path, **row: object):
     store = Store(tmp_path / "mlc.sqlite3")
     try:
+
         def run(conn):
             columns = {"company": "demo", "file_id": "{F}", "product": "QuickBooks Pro 2024", **row}
             conn.execute(f"INSERT INTO qb_company ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", tuple(columns.values()))
             return quickbooks_facts(conn, "demo")
+
         return store.run_sync(run)
     finally:
         store.close()

@@ -14,9 +14,13 @@ from worker.qbxml.model import BillAdd, ExpenseLine, Ref, Response
 from worker.store import documents
 from worker.store.db import Store
 
-BILL = BillAdd(vendor=Ref(list_id="80000001-1"), txn_date=dt.date(2026, 3, 5), ref_number="INV-42",
-               lines=(ExpenseLine(account=Ref(full_name="Office Supplies"), amount=Decimal("10.00")),),
-               external_guid="{11111111-2222-3333-4444-555555555555}")
+BILL = BillAdd(
+    vendor=Ref(list_id="80000001-1"),
+    txn_date=dt.date(2026, 3, 5),
+    ref_number="INV-42",
+    lines=(ExpenseLine(account=Ref(full_name="Office Supplies"), amount=Decimal("10.00")),),
+    external_guid="{11111111-2222-3333-4444-555555555555}",
+)
 
 
 def _queued(conn) -> tuple[int, int]:
@@ -58,8 +62,12 @@ def test_our_own_bills_are_not_hand_keyed(tmp_path: Path) -> None:
     def run(conn):
         document_id, check_id = _queued(conn)
         take_batch(conn, "demo", "t1", outbox.BatchLimits())
-        _answer(conn, check_id, {"TxnID": "1-1", "TxnDate": "2026-03-01", "Memo": "Concur invoice PR0 Supplies"},
-                {"TxnID": "1-2", "TxnDate": "2026-03-02", "ExternalGUID": BILL.external_guid.lower()})
+        _answer(
+            conn,
+            check_id,
+            {"TxnID": "1-1", "TxnDate": "2026-03-01", "Memo": "Concur invoice PR0 Supplies"},
+            {"TxnID": "1-2", "TxnDate": "2026-03-02", "ExternalGUID": BILL.external_guid.lower()},
+        )
         return conn.execute("SELECT state FROM postings WHERE id = ?", (check_id,)).fetchone()[0], documents.get(conn, document_id)["state"]
 
     assert _run(tmp_path, run) == ("done", "queued")

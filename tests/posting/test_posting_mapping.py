@@ -169,37 +169,45 @@ def test_translated_code_and_invoice_lines_use_the_same_resolver():
 
 def test_unknown_code_holds_naming_the_code_and_the_expense():
     mapping = MappingConfig(account_source="concur_account_code")
-    doc = report(expense("10.00", "MEALS", expense_id="E-77", allocations=(Allocation(Decimal("100"), account_code="6999"),)),
-                 expense("5.00", "MEALS", expense_id="E-78", allocations=(Allocation(Decimal("100")),)))
+    doc = report(
+        expense("10.00", "MEALS", expense_id="E-77", allocations=(Allocation(Decimal("100"), account_code="6999"),)),
+        expense("5.00", "MEALS", expense_id="E-78", allocations=(Allocation(Decimal("100")),)),
+    )
     result = plan_document(doc, company(mapping=mapping), facts(), numbered(), directory(), {})
     assert isinstance(result, Hold)
-    assert 'Concur account code "6999" of expense E-77: not in [companies.mapping.account_codes] and account "6999" does not exist in QuickBooks' in result.reason
+    assert (
+        'Concur account code "6999" of expense E-77: not in [companies.mapping.account_codes] and account "6999" does not exist in QuickBooks' in result.reason
+    )
     assert "no Concur account code on expense E-78" in result.reason
 
 
 def test_a_zero_share_needs_no_account_code():
     mapping = MappingConfig(account_source="concur_account_code")
-    doc = report(expense("10.00", "MEALS", allocations=(Allocation(Decimal("100"), account_code="6130"),)),
-                 expense("0.00", "MEALS", expense_id="E-personal"))
+    doc = report(expense("10.00", "MEALS", allocations=(Allocation(Decimal("100"), account_code="6130"),)), expense("0.00", "MEALS", expense_id="E-personal"))
     result = plan_document(doc, company(mapping=mapping), facts(), numbered(), directory(), {})
     assert debit_accounts(result) == [("Meals", Decimal("10.00"))]
 
 
 def test_number_needs_the_preference_one_active_account_and_full_names_win():
-    view = ListsView.of({**{a: True for a in ACCOUNTS}, "6110": True, "Old Travel": False, "Dup A": True, "Dup B": True},
-                        numbers={**NUMBERS, "Old Travel": "6999", "Dup A": "7000", "Dup B": "7000"}, numbers_in_use=True)
+    view = ListsView.of(
+        {**{a: True for a in ACCOUNTS}, "6110": True, "Old Travel": False, "Dup A": True, "Dup B": True},
+        numbers={**NUMBERS, "Old Travel": "6999", "Dup A": "7000", "Dup B": "7000"},
+        numbers_in_use=True,
+    )
     assert view.account("6110").full_name == "6110" and view.account("6110").number is None  # an account named "6110"
     assert view.account("6120").full_name == "Travel:Lodging"
     assert "inactive" in (view.account("6999").problem or "")
     assert "2 active accounts" in (view.account("7000").problem or "")
     off = dataclasses.replace(view, numbers_in_use=False)
-    assert 'does not use account numbers' in (off.account("6120").problem or "")
+    assert "does not use account numbers" in (off.account("6120").problem or "")
     assert ListsView().account("6120").full_name == "6120"  # lists not synced: sent as given
 
 
 def test_cost_center_rules_choose_different_accounts_and_the_plan_names_the_rule():
     doc = report(expense("100.00", "AIRFR", allocations=(alloc("50", custom1="CC-100"), alloc("50", custom1="CC-200"))))
-    result = plan_document(doc, company(mapping=RULES), facts(), numbered(accounts=[*ACCOUNTS, "Sales Travel"], classes=["Consulting", "Sales"]), directory(), {})
+    result = plan_document(
+        doc, company(mapping=RULES), facts(), numbered(accounts=[*ACCOUNTS, "Sales Travel"], classes=["Consulting", "Sales"]), directory(), {}
+    )
     assert debit_accounts(result) == [("Travel:Airfare", Decimal("50.00")), ("Travel:Lodging", Decimal("50.00"))]
     assert any('rule "AIRFR/CC-100"' in d for d in result.decisions)
     assert any('rule "AIRFR/*"' in d for d in result.decisions)
@@ -209,25 +217,46 @@ def test_cost_center_rules_choose_different_accounts_and_the_plan_names_the_rule
 
 
 def _raw(mapping: dict) -> dict:
-    return {"companies": [{
-        "id": "demo", "concur": {"client_id": "c", "client_secret": "s", "company_uuid": "u", "verify_webhook_signature": False},
-        "qbwc": {"username": "u", "file_id": "{6B29FC40-CA47-1067-B31D-00DD010662DA}", "owner_id": "{6B29FC40-CA47-1067-B31D-00DD010662DB}"},
-        "mapping": mapping,
-    }]}
+    return {
+        "companies": [
+            {
+                "id": "demo",
+                "concur": {"client_id": "c", "client_secret": "s", "company_uuid": "u", "verify_webhook_signature": False},
+                "qbwc": {"username": "u", "file_id": "{6B29FC40-CA47-1067-B31D-00DD010662DA}", "owner_id": "{6B29FC40-CA47-1067-B31D-00DD010662DB}"},
+                "mapping": mapping,
+            }
+        ]
+    }
 
 
 def test_config_reads_the_new_mapping_keys():
-    config = parse_config(_raw({"account_source": "concur_account_code", "account_codes": {"6100-TRV": "6110"},
-                                "accounts": {"AIRFR/CC-100": "6110", "*/*": "Ask My Accountant"}, "dimensions": {"cost_center": "custom1"}}), Path("mlc.toml"), {})
+    config = parse_config(
+        _raw(
+            {
+                "account_source": "concur_account_code",
+                "account_codes": {"6100-TRV": "6110"},
+                "accounts": {"AIRFR/CC-100": "6110", "*/*": "Ask My Accountant"},
+                "dimensions": {"cost_center": "custom1"},
+            }
+        ),
+        Path("mlc.toml"),
+        {},
+    )
     m = config.companies[0].mapping
     assert (m.account_source, m.account_codes, m.dimensions["cost_center"]) == ("concur_account_code", {"6100-TRV": "6110"}, "custom1")
 
 
-@pytest.mark.parametrize(("mapping", "expected"), [
-    ({"account_source": "gl"}, "mlc.toml: companies[0].mapping.account_source: expected one of 'expense_type', 'concur_account_code'"),
-    ({"accounts": {"AIRFR": "6110"}}, 'mlc.toml: companies[0].mapping.accounts.AIRFR: expected "EXPENSE_TYPE/COST_CENTER" (either may be "*")'),
-    ({"accounts": {"AIRFR/CC-1": "6110"}}, "mlc.toml: companies[0].mapping.accounts.AIRFR/CC-1: a rule naming a cost center needs [companies.mapping.dimensions] cost_center (the Concur allocation field that holds it)"),
-])
+@pytest.mark.parametrize(
+    ("mapping", "expected"),
+    [
+        ({"account_source": "gl"}, "mlc.toml: companies[0].mapping.account_source: expected one of 'expense_type', 'concur_account_code'"),
+        ({"accounts": {"AIRFR": "6110"}}, 'mlc.toml: companies[0].mapping.accounts.AIRFR: expected "EXPENSE_TYPE/COST_CENTER" (either may be "*")'),
+        (
+            {"accounts": {"AIRFR/CC-1": "6110"}},
+            "mlc.toml: companies[0].mapping.accounts.AIRFR/CC-1: a rule naming a cost center needs [companies.mapping.dimensions] cost_center (the Concur allocation field that holds it)",
+        ),
+    ],
+)
 def test_config_refuses_bad_mapping_keys_in_one_line(mapping, expected):
     with pytest.raises(ConfigError) as err:
         parse_config(_raw(mapping), Path("mlc.toml"), {})

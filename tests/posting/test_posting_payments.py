@@ -129,7 +129,10 @@ def test_the_clearing_account_must_be_an_active_bank_account_when_the_list_is_kn
     bank = {"concur clearing": (True, "Bank")}
     assert isinstance(plan_payment(doc, company(**PAYS), BILL, D("0"), 0, TODAY, bank), PaymentPlan)
     assert isinstance(plan_payment(doc, company(**PAYS), BILL, D("0"), 0, TODAY, None), PaymentPlan)  # not synced yet: QuickBooks answers
-    for accounts, words in (({}, "does not exist"), ({"concur clearing": (False, "Bank")}, "inactive"),
-                            ({"concur clearing": (True, "OtherCurrentAsset")}, "OtherCurrentAsset account")):
+    for accounts, words in (
+        ({}, "does not exist"),
+        ({"concur clearing": (False, "Bank")}, "inactive"),
+        ({"concur clearing": (True, "OtherCurrentAsset")}, "OtherCurrentAsset account"),
+    ):
         result = plan_payment(doc, company(**PAYS), BILL, D("0"), 0, TODAY, accounts)
         assert isinstance(result, NoPayment) and result.hold and words in result.reason

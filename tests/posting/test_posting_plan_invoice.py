@@ -30,7 +30,10 @@ def test_invoice_is_a_bill_to_its_vendor():
     assert bill.txn_date == dt.date(2026, 3, 5) and bill.due_date == dt.date(2026, 4, 4)
     assert bill.terms == Ref(full_name="Net 30")
     assert bill.memo == "Concur invoice PR$1234$ABCD"
-    assert [(line.account.full_name, line.amount, line.memo) for line in bill.lines] == [("Office Supplies", D("60.00"), "line 1"), ("Meals", D("40.00"), "line 2")]
+    assert [(line.account.full_name, line.amount, line.memo) for line in bill.lines] == [
+        ("Office Supplies", D("60.00"), "line 1"),
+        ("Meals", D("40.00"), "line 2"),
+    ]
     assert result.total == D("100.00")
     assert bill.external_guid.startswith("{")
 
@@ -41,7 +44,10 @@ def test_no_terms_no_terms_ref():
 
 
 def test_line_allocations_split_by_percentage_to_the_cent():
-    line = invoice_line("100.00", allocations=(alloc("33.33333333", None, custom1="CC-100"), alloc("33.33333333", None, custom1="CC-200"), alloc("33.33333334", None, custom2="PRJ-7")))
+    line = invoice_line(
+        "100.00",
+        allocations=(alloc("33.33333333", None, custom1="CC-100"), alloc("33.33333333", None, custom1="CC-200"), alloc("33.33333334", None, custom2="PRJ-7")),
+    )
     (bill,) = plan(invoice(line)).transactions
     assert [line.amount for line in bill.lines] == [D("33.33"), D("33.33"), D("33.34")]
     assert [line.klass for line in bill.lines] == [Ref(full_name="Consulting"), Ref(full_name="Sales"), None]
@@ -122,7 +128,9 @@ def test_unmapped_line_type_holds():
 
 def test_foreign_currency_invoice():
     assert isinstance(plan(invoice(invoice_line("10.00"), currency="CAD")), Hold)
-    assert isinstance(plan(invoice(invoice_line("10.00"), currency="CAD"), comp=company(ap_accounts={"CAD": "Accounts Payable"}), qb=facts(multicurrency=True)), Plan)
+    assert isinstance(
+        plan(invoice(invoice_line("10.00"), currency="CAD"), comp=company(ap_accounts={"CAD": "Accounts Payable"}), qb=facts(multicurrency=True)), Plan
+    )
 
 
 def test_invoice_closing_date_both_options():

@@ -41,7 +41,9 @@ def test_tax_and_shipping_are_spread_over_the_lines_by_default():
 
 
 def test_spread_keeps_each_lines_class_customer_and_billable_status():
-    line = InvoiceLine("1", "consulting", "OFFICE", D("100.00"), (alloc("50", custom1="CC-100", custom2="PRJ-7"), alloc("50", custom1="CC-200")), is_billable=True)
+    line = InvoiceLine(
+        "1", "consulting", "OFFICE", D("100.00"), (alloc("50", custom1="CC-100", custom2="PRJ-7"), alloc("50", custom1="CC-200")), is_billable=True
+    )
     doc = invoice(line, total="101.01", tax_amount=D("1.01"))
     (bill,) = plan(doc).transactions
     assert [line.amount for line in bill.lines] == [D("50.51"), D("50.50")]
@@ -62,8 +64,10 @@ def test_tax_and_shipping_on_their_own_accounts():
     result = plan(taxed(), comp=comp, lv=lists(accounts=[*ACCOUNTS, "Sales Tax Paid", "Freight"]))
     (bill,) = result.transactions
     assert [(line.account.full_name, line.amount, line.customer, line.klass) for line in bill.lines] == [
-        ("Office Supplies", D("60.00"), None, None), ("Meals", D("40.00"), None, None),
-        ("Sales Tax Paid", D("8.25"), None, None), ("Freight", D("10.00"), None, None),
+        ("Office Supplies", D("60.00"), None, None),
+        ("Meals", D("40.00"), None, None),
+        ("Sales Tax Paid", D("8.25"), None, None),
+        ("Freight", D("10.00"), None, None),
     ]
     assert sum(line.amount for line in bill.lines) == D("118.25")
 
@@ -204,8 +208,17 @@ def test_eur_invoice_in_a_single_currency_file_holds():
 
 def test_digest_approval_status_decides_and_a_disagreement_is_reported():
     assert invoice_approval_status({"ApprovalStatus": "A_PEND"}, {"ApprovalStatusCode": "A_APPR"})[0] == "A_APPR"
-    assert "digest says approval status A_APPR, the detail A_PEND" in invoice_approval_status({"ID": "x", "ApprovalStatus": "A_PEND"}, {"ApprovalStatusCode": "A_APPR"})[1]
+    assert (
+        "digest says approval status A_APPR, the detail A_PEND"
+        in invoice_approval_status({"ID": "x", "ApprovalStatus": "A_PEND"}, {"ApprovalStatusCode": "A_APPR"})[1]
+    )
     assert invoice_approval_status({"ApprovalStatus": "A_APPR"}, {}) == ("A_APPR", "")
-    request = {"ID": "PR1", "ApprovalStatus": "Approved", "InvoiceDate": "2026-03-05T00:00:00", "TotalApprovedAmount": "10.00",
-               "VendorRemitAddress": {"Name": "Acme"}, "LineItems": {"LineItem": {"LineItemId": "1", "ApprovedLineItemAmount": "10.00"}}}
+    request = {
+        "ID": "PR1",
+        "ApprovalStatus": "Approved",
+        "InvoiceDate": "2026-03-05T00:00:00",
+        "TotalApprovedAmount": "10.00",
+        "VendorRemitAddress": {"Name": "Acme"},
+        "LineItems": {"LineItem": {"LineItemId": "1", "ApprovedLineItemAmount": "10.00"}},
+    }
     assert normalise_invoice(request, {"ApprovalStatusCode": "A_APPR"}).approval_status == "A_APPR"

@@ -188,7 +188,10 @@ def test_bill_mode_company_paid_part_is_a_journal_entry():
     bill, je = result.transactions
     assert isinstance(bill, BillAdd) and isinstance(je, JournalEntryAdd)
     assert [line.amount for line in bill.lines] == [D("80.00")]
-    assert [(line.side, line.account.full_name, line.amount) for line in je.lines] == [("debit", "Travel:Lodging", D("300.00")), ("credit", "Company Card", D("300.00"))]
+    assert [(line.side, line.account.full_name, line.amount) for line in je.lines] == [
+        ("debit", "Travel:Lodging", D("300.00")),
+        ("credit", "Company Card", D("300.00")),
+    ]
     assert bill.external_guid != je.external_guid
     assert result.total == D("380.00")
 
@@ -274,7 +277,9 @@ def test_foreign_currency_journal_entry_holds_even_with_multicurrency():
 
 
 def test_foreign_currency_bill_is_allowed_with_multicurrency():
-    result = plan(report(expense("10.00"), currency="EUR"), comp=company(expense_report_as="bill", ap_accounts={"EUR": "Accounts Payable"}), qb=facts(multicurrency=True))
+    result = plan(
+        report(expense("10.00"), currency="EUR"), comp=company(expense_report_as="bill", ap_accounts={"EUR": "Accounts Payable"}), qb=facts(multicurrency=True)
+    )
     assert isinstance(result, Plan)
     assert any("EUR" in d and "vendor" in d for d in result.decisions)
     held = plan(report(expense("10.00"), currency="EUR"), comp=company(expense_report_as="bill"), qb=facts(multicurrency=True))

@@ -27,8 +27,13 @@ def plan(doc, comp=None, **posting):
 
 
 def figures(due_employee="0", card="0", company_paid="0", due_company="0", **kw):
-    return {"amount_due_employee": D(due_employee), "amount_due_company_card": D(card), "amount_company_paid": D(company_paid),
-            "amount_due_company": D(due_company), **kw}
+    return {
+        "amount_due_employee": D(due_employee),
+        "amount_due_company_card": D(card),
+        "amount_company_paid": D(company_paid),
+        "amount_due_company": D(due_company),
+        **kw,
+    }
 
 
 def entry(doc, **posting) -> JournalEntryAdd:
@@ -45,8 +50,9 @@ def sides(je: JournalEntryAdd) -> list[tuple[str, str, Decimal, Ref | None]]:
 
 def personal(amount: str, payment_type: str = "CBCP", expense_id: str = "E-PERSONAL") -> Expense:
     """A personal expense as Concur reports it: nothing approved or claimed, the charge posted."""
-    return dataclasses.replace(expense("0.00", "MEALS", payment_type, expense_id=expense_id), is_personal=True,
-                               approved_amount=D("0"), claimed_amount=D("0"), posted_amount=D(amount))
+    return dataclasses.replace(
+        expense("0.00", "MEALS", payment_type, expense_id=expense_id), is_personal=True, approved_amount=D("0"), claimed_amount=D("0"), posted_amount=D(amount)
+    )
 
 
 def item(item_id: str, amount: str, expense_type: str = "LODGING", is_personal: bool = False, **kw) -> Itemization:
@@ -109,7 +115,10 @@ def test_partly_approved_card_charge_the_cut_is_owed_back_by_the_employee():
 
 def test_partly_approved_cash_expense_posts_the_approved_amount_only():
     cut = dataclasses.replace(expense("60.00", "MEALS"), claimed_amount=D("80.00"))
-    assert sides(entry(report(cut, **figures(due_employee="60.00")))) == [("debit", "Meals", D("60.00"), None), ("credit", "Accounts Payable", D("60.00"), JANE)]
+    assert sides(entry(report(cut, **figures(due_employee="60.00")))) == [
+        ("debit", "Meals", D("60.00"), None),
+        ("credit", "Accounts Payable", D("60.00"), JANE),
+    ]
 
 
 def test_personal_cash_expense_is_left_out():
@@ -150,8 +159,17 @@ def test_gap_no_figure_states_is_held_naming_every_figure():
     doc = report(expense("500.00", "AIRFR"), personal("10.00"), total="500.00", **figures(due_employee="200.00", personal_amount=D("10")))
     result = plan(doc)
     assert isinstance(result, Hold)
-    for text in ("500.00", "amountDueEmployee 200.00", "amountDueCompanyCard 0.00", "amountCompanyPaid 0.00", "amountDueCompany 0.00",
-                 "cash advance applied not stated", "gap of 300.00", "personalAmount 10.00", "cash-advance figure"):
+    for text in (
+        "500.00",
+        "amountDueEmployee 200.00",
+        "amountDueCompanyCard 0.00",
+        "amountCompanyPaid 0.00",
+        "amountDueCompany 0.00",
+        "cash advance applied not stated",
+        "gap of 300.00",
+        "personalAmount 10.00",
+        "cash-advance figure",
+    ):
         assert text in result.reason, text
 
 
@@ -167,8 +185,10 @@ def test_company_paid_overlapping_the_card_figure_is_held_not_guessed():
 
 def hotel(parent: str = "345.00") -> Expense:
     room = item("I-ROOM", "300.00", "LODGING", allocations=(alloc("50", "150.00", custom1="CC-100"), alloc("50", "150.00", custom1="CC-200")))
-    return dataclasses.replace(expense(parent, "LODGING", "CBCP", expense_id="E-HOTEL"),
-                               itemizations=(room, item("I-TAX", "45.00", "OFFICE"), item("I-BAR", "25.00", "MEALS", is_personal=True)))
+    return dataclasses.replace(
+        expense(parent, "LODGING", "CBCP", expense_id="E-HOTEL"),
+        itemizations=(room, item("I-TAX", "45.00", "OFFICE"), item("I-BAR", "25.00", "MEALS", is_personal=True)),
+    )
 
 
 def test_itemized_hotel_with_a_personal_part_posts_each_business_itemization():
@@ -201,8 +221,14 @@ def test_itemizations_that_do_not_add_up_to_the_parent_are_held():
 
 
 def test_bill_mode_bill_is_amount_due_employee_less_the_advance_and_the_card_part_is_a_journal_entry():
-    doc = report(expense("100.00", "MEALS"), expense("200.00", "AIRFR", "CBCP"), personal("20.00"), total="300.00",
-                 **figures(due_employee="60.00", card="220.00", due_company="20.00"), cash_advance_applied=D("40.00"))
+    doc = report(
+        expense("100.00", "MEALS"),
+        expense("200.00", "AIRFR", "CBCP"),
+        personal("20.00"),
+        total="300.00",
+        **figures(due_employee="60.00", card="220.00", due_company="20.00"),
+        cash_advance_applied=D("40.00"),
+    )
     result = plan(doc, expense_report_as="bill")
     assert isinstance(result, Plan)
     bill, je = result.transactions
@@ -256,7 +282,11 @@ def test_billable_status_comes_from_concur_on_lines_with_a_customer_job():
     doc = report(billable, not_billable, unsaid, no_customer, **figures(due_employee="102.00", card="10.00"))
     je = entry(doc)
     assert [(line.entity.full_name if line.entity else None, line.billable_status) for line in je.lines[:4]] == [
-        ("Client A:Project X", "Billable"), ("Client B", "NotBillable"), ("Client B", None), (None, None)]
+        ("Client A:Project X", "Billable"),
+        ("Client B", "NotBillable"),
+        ("Client B", None),
+        (None, None),
+    ]
     bill = plan(doc, expense_report_as="bill").transactions[0]
     assert isinstance(bill, BillAdd)
     assert [line.billable_status for line in bill.lines] == ["Billable", None, None]

@@ -64,7 +64,10 @@ CASES = {
         VendorDirectory.of([QbVendor("80000001-1700000000", "Jane Doe", is_active=False, edit_sequence="1700000001", account_number="E042")]),
     ),
     "invoice, long number, suffixed vendor": (
-        invoice(invoice_line("99.99", allocations=(alloc("50", None, custom1="CC-200"), alloc("50", None, custom2="PRJ-8"))), invoice_number="INV/2026/ACME & SONS/000042"),
+        invoice(
+            invoice_line("99.99", allocations=(alloc("50", None, custom1="CC-200"), alloc("50", None, custom2="PRJ-8"))),
+            invoice_number="INV/2026/ACME & SONS/000042",
+        ),
         company(),
         VendorDirectory.of([], ["Acme Supplies"]),
     ),
@@ -87,7 +90,12 @@ def test_first_open_day_and_no_class_tracking_validate(xsd):
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(
     items=st.lists(
-        st.tuples(st.decimals(min_value=D("0.01"), max_value=D("99999"), places=2), st.sampled_from(["AIRFR", "MEALS"]), st.sampled_from(["CASH", "CBCP"]), st.integers(0, 3)),
+        st.tuples(
+            st.decimals(min_value=D("0.01"), max_value=D("99999"), places=2),
+            st.sampled_from(["AIRFR", "MEALS"]),
+            st.sampled_from(["CASH", "CBCP"]),
+            st.integers(0, 3),
+        ),
         min_size=1,
         max_size=5,
     ),
@@ -95,7 +103,9 @@ def test_first_open_day_and_no_class_tracking_validate(xsd):
     name=st.text(min_size=1, max_size=60).filter(lambda s: s.strip()),
 )
 def test_random_reports_validate(xsd, items, as_bill, name):
-    expenses = [expense(str(a), t, p, tuple(alloc(str(k + 1), None, custom1="CC-100") for k in range(n)), expense_id=f"E{i}") for i, (a, t, p, n) in enumerate(items)]
+    expenses = [
+        expense(str(a), t, p, tuple(alloc(str(k + 1), None, custom1="CC-100") for k in range(n)), expense_id=f"E{i}") for i, (a, t, p, n) in enumerate(items)
+    ]
     doc = report(*expenses, owner=report().owner.__class__("E-1", name))
     result = plan_document(doc, company(expense_report_as="bill" if as_bill else "journal_entry"), facts(), lists(), VendorDirectory.of([]), {})
     if not isinstance(result, Plan):

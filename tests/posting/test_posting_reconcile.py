@@ -16,7 +16,11 @@ def planned(doc, comp=None):
 
 def test_posting_exactly_the_plans_balances():
     docs = [
-        planned(report(expense("100.00", allocations=(alloc("1", None, custom1="CC-100"), alloc("2", None, custom1="CC-200"))), expense("7.00", payment_type="CBCP"))),
+        planned(
+            report(
+                expense("100.00", allocations=(alloc("1", None, custom1="CC-100"), alloc("2", None, custom1="CC-200"))), expense("7.00", payment_type="CBCP")
+            )
+        ),
         planned(invoice(invoice_line("50.00"))),
     ]
     posted = [line for doc, result in docs for line in plan_lines(result, doc.currency)]

@@ -22,14 +22,16 @@ def setup(conn, *, fis_version: bool = True) -> int:
 
 
 def add_posting(conn, document_id: int, op: str, state: str) -> None:
-    conn.execute("INSERT INTO postings (company, document_id, op, request_xml, state, created_at) VALUES ('demo', ?, ?, '<x/>', ?, 'now')",
-                 (document_id, op, state))
+    conn.execute(
+        "INSERT INTO postings (company, document_id, op, request_xml, state, created_at) VALUES ('demo', ?, ?, '<x/>', ?, 'now')", (document_id, op, state)
+    )
 
 
 @pytest.mark.parametrize("state", ["done", "sent", "unknown"])
 def test_refused_while_part_of_the_document_is_or_may_be_in_quickbooks(tmp_path, state):
     store = Store.in_dir(tmp_path)
     try:
+
         def run(conn):
             document_id = setup(conn)
             add_posting(conn, document_id, "BillAdd", state)
@@ -37,6 +39,7 @@ def test_refused_while_part_of_the_document_is_or_may_be_in_quickbooks(tmp_path,
             with pytest.raises(InvalidTransition, match="does not reverse partial postings"):
                 apply_action(conn, document_id, "reject", "wrong cost centre", "op")
             assert conn.execute("SELECT COUNT(*) FROM fis_confirmations").fetchone()[0] == 0
+
         store.run_sync(run)
     finally:
         store.close()
@@ -45,6 +48,7 @@ def test_refused_while_part_of_the_document_is_or_may_be_in_quickbooks(tmp_path,
 def test_sent_back_once_with_the_reason_and_only_for_fis_documents(tmp_path):
     store = Store.in_dir(tmp_path)
     try:
+
         def run(conn):
             document_id = setup(conn)
             add_posting(conn, document_id, "VendorAdd", "done")  # a vendor in QuickBooks is no part of the document
@@ -58,6 +62,7 @@ def test_sent_back_once_with_the_reason_and_only_for_fis_documents(tmp_path):
             documents.set_state(conn, plain, DocState.HELD, "held", Actor.WORKER, "held")
             with pytest.raises(InvalidTransition, match="Financial Integration Service"):
                 apply_action(conn, plain, "reject", "no", "op")
+
         store.run_sync(run)
     finally:
         store.close()

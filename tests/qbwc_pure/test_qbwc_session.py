@@ -89,17 +89,20 @@ _PATH = r"C:\Company Files\Acme.QBW"
 _RECORDED = CompanyFile("{AAAAAAAA-0000-0000-0000-000000000001}", "Acme", _PATH)
 
 
-@pytest.mark.parametrize("recorded, seen, verdict", [
-    (None, CompanyFile(None, "Acme", _PATH), FileVerdict.FIRST),
-    (_RECORDED, CompanyFile("{aaaaaaaa-0000-0000-0000-000000000001}", "Acme", _PATH.upper()), FileVerdict.SAME),
-    (_RECORDED, CompanyFile(None, "Acme", _PATH), FileVerdict.NO_FILE_ID),
-    (_RECORDED, CompanyFile("{BBBBBBBB-0000-0000-0000-000000000002}", "Acme", _PATH), FileVerdict.OTHER_FILE),
-    (_RECORDED, CompanyFile(_RECORDED.file_id, "Acme", r"D:\Backup\Acme.QBW"), FileVerdict.COPY),
-    (_RECORDED, CompanyFile(_RECORDED.file_id, "Acme (copy)", _PATH), FileVerdict.COPY),
-    (CompanyFile(None, "Acme", _PATH), CompanyFile(None, "Acme", _PATH), FileVerdict.SAME),
-    (CompanyFile(None, "Acme", _PATH), CompanyFile(_RECORDED.file_id, "Acme", _PATH), FileVerdict.GAINED_FILE_ID),
-    (CompanyFile(None, "Acme", _PATH), CompanyFile(None, "Other", r"C:\Other.QBW"), FileVerdict.COPY),
-])
+@pytest.mark.parametrize(
+    "recorded, seen, verdict",
+    [
+        (None, CompanyFile(None, "Acme", _PATH), FileVerdict.FIRST),
+        (_RECORDED, CompanyFile("{aaaaaaaa-0000-0000-0000-000000000001}", "Acme", _PATH.upper()), FileVerdict.SAME),
+        (_RECORDED, CompanyFile(None, "Acme", _PATH), FileVerdict.NO_FILE_ID),
+        (_RECORDED, CompanyFile("{BBBBBBBB-0000-0000-0000-000000000002}", "Acme", _PATH), FileVerdict.OTHER_FILE),
+        (_RECORDED, CompanyFile(_RECORDED.file_id, "Acme", r"D:\Backup\Acme.QBW"), FileVerdict.COPY),
+        (_RECORDED, CompanyFile(_RECORDED.file_id, "Acme (copy)", _PATH), FileVerdict.COPY),
+        (CompanyFile(None, "Acme", _PATH), CompanyFile(None, "Acme", _PATH), FileVerdict.SAME),
+        (CompanyFile(None, "Acme", _PATH), CompanyFile(_RECORDED.file_id, "Acme", _PATH), FileVerdict.GAINED_FILE_ID),
+        (CompanyFile(None, "Acme", _PATH), CompanyFile(None, "Other", r"C:\Other.QBW"), FileVerdict.COPY),
+    ],
+)
 def test_company_file_verdicts(recorded, seen, verdict):
     assert judge_company_file(recorded, seen) is verdict
     assert verdict.refused == (verdict in (FileVerdict.NO_FILE_ID, FileVerdict.OTHER_FILE, FileVerdict.COPY))

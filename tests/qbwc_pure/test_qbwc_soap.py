@@ -22,8 +22,7 @@ from worker.qbwc.soap import (
 )
 
 ENVELOPE = (
-    '<?xml version="1.0" encoding="utf-8"?>'
-    '<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>{body}</soap:Body></soap:Envelope>'
+    '<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>{body}</soap:Body></soap:Envelope>'
 )
 
 
@@ -70,14 +69,9 @@ def test_every_request_sample_parses(qbwc_ref: Path) -> None:
 
 
 def test_extra_children_missing_params_and_foreign_namespaces() -> None:
-    body = (
-        f'<authenticate xmlns="{INTUIT_NS}"><strUserName>me</strUserName><bonus>x</bonus>'
-        '<strPassword xmlns="urn:other">ignored</strPassword></authenticate>'
-    )
+    body = f'<authenticate xmlns="{INTUIT_NS}"><strUserName>me</strUserName><bonus>x</bonus><strPassword xmlns="urn:other">ignored</strPassword></authenticate>'
     assert parse_request(envelope(body)) == ("authenticate", {"strUserName": "me", "strPassword": ""})
-    header = envelope(f'<getLastError xmlns="{INTUIT_NS}"><ticket/></getLastError>').replace(
-        b"<soap:Body>", b"<soap:Header><x/></soap:Header><soap:Body>"
-    )
+    header = envelope(f'<getLastError xmlns="{INTUIT_NS}"><ticket/></getLastError>').replace(b"<soap:Body>", b"<soap:Header><x/></soap:Header><soap:Body>")
     assert parse_request(header) == ("getLastError", {"ticket": ""})
     # str bodies are accepted too, and getServerVersion is the Guide's alias
     assert parse_request(envelope(f'<getServerVersion xmlns="{INTUIT_NS}"><ticket>t</ticket></getServerVersion>').decode()) == (
@@ -98,9 +92,7 @@ HOSTILE = {
     "xxe": b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
     + envelope(f'<authenticate xmlns="{INTUIT_NS}"><strUserName>&e;</strUserName></authenticate>').split(b"?>", 1)[1],
     "billion-laughs": b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
-    + b"".join(
-        f'<!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">'.encode() for i in range(1, 10)
-    )
+    + b"".join(f'<!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">'.encode() for i in range(1, 10))
     + b"]>"
     + envelope(f'<authenticate xmlns="{INTUIT_NS}"><strUserName>&lol9;</strUserName></authenticate>').split(b"?>", 1)[1],
     "external-dtd": b'<?xml version="1.0"?><!DOCTYPE soap:Envelope SYSTEM "http://example.invalid/x.dtd">'
@@ -327,9 +319,7 @@ def test_mutated_envelopes_only_return_or_raise_soap_error(edits: list[tuple[int
 def test_any_text_can_be_answered(text: str, strings: list[str]) -> None:
     body = response_envelope("getLastError", text)
     result = etree.fromstring(body).find(f".//{{{INTUIT_NS}}}getLastErrorResult")
-    expected = "".join(
-        c for c in text if c in "\t\n\r" or (ord(c) >= 0x20 and not 0xD800 <= ord(c) <= 0xDFFF and c not in "\ufffe\uffff")
-    )
+    expected = "".join(c for c in text if c in "\t\n\r" or (ord(c) >= 0x20 and not 0xD800 <= ord(c) <= 0xDFFF and c not in "\ufffe\uffff"))
     assert (result.text or "") == expected
     array = etree.fromstring(response_envelope("authenticate", strings)).find(f".//{{{INTUIT_NS}}}authenticateResult")
     assert len(array) == len(strings)

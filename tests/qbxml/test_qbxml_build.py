@@ -101,9 +101,7 @@ SAMPLE_CASES = [
         "VendorQueryRq.iterator-start.xml",
         Tagged(
             "vq-3",
-            VendorQuery(
-                active_status="All", from_modified=dt.datetime(2024, 1, 1), iterator=Iterator("Start", max_returned=100)
-            ),
+            VendorQuery(active_status="All", from_modified=dt.datetime(2024, 1, 1), iterator=Iterator("Start", max_returned=100)),
         ),
     ),
     ("EntityQueryRq.name-collision-check.xml", Tagged("eq-1", EntityQuery(("Acme Travel LLC",)))),
@@ -239,8 +237,7 @@ def test_build_request_and_wrap_agree() -> None:
 
 def test_large_bill_validates(xsd: etree.XMLSchema) -> None:
     lines = tuple(
-        ExpenseLine(Ref(f"Travel:Cat {i}"), Decimal(i) / 7, "m" * 5000, Ref(f"Client {i}:Job"), Ref(list_id=f"8000{i:04d}-1700000000"))
-        for i in range(400)
+        ExpenseLine(Ref(f"Travel:Cat {i}"), Decimal(i) / 7, "m" * 5000, Ref(f"Client {i}:Job"), Ref(list_id=f"8000{i:04d}-1700000000")) for i in range(400)
     )
     bill = BillAdd(Ref("Acme"), dt.date(2024, 1, 1), "R" * 20, lines, memo="é" * 9000)
     document = assert_valid(xsd, build_message_set([Tagged("1", bill)]))
@@ -347,22 +344,52 @@ active = st.sampled_from(["ActiveOnly", "InactiveOnly", "All"])
 
 billable = st.none() | st.sampled_from(["Billable", "NotBillable", "HasBeenBilled"])
 addresses = st.none() | st.builds(
-    Address, addr1=texts, addr2=texts, addr3=texts, addr4=texts, addr5=texts, city=texts, state=texts,
-    postal_code=texts, country=texts, note=texts,
+    Address,
+    addr1=texts,
+    addr2=texts,
+    addr3=texts,
+    addr4=texts,
+    addr5=texts,
+    city=texts,
+    state=texts,
+    postal_code=texts,
+    country=texts,
+    note=texts,
 )
 rates = st.none() | st.decimals(min_value=Decimal("0.000001"), max_value=Decimal("100000"), allow_nan=False, allow_infinity=False, places=6)
 currency_refs = st.one_of(st.builds(Ref, full_name=within(limits.CURRENCY_NAME)), st.builds(Ref, list_id=list_ids))
 expense_lines = st.one_of(
-    st.builds(ExpenseLine, account=full_name_refs, amount=amounts, memo=texts, customer=st.none(), klass=st.none() | full_name_refs,
-              billable_status=st.none() | st.just("NotBillable")),
-    st.builds(ExpenseLine, account=full_name_refs, amount=amounts, memo=texts, customer=refs, klass=st.none() | full_name_refs,
-              billable_status=billable),
+    st.builds(
+        ExpenseLine,
+        account=full_name_refs,
+        amount=amounts,
+        memo=texts,
+        customer=st.none(),
+        klass=st.none() | full_name_refs,
+        billable_status=st.none() | st.just("NotBillable"),
+    ),
+    st.builds(ExpenseLine, account=full_name_refs, amount=amounts, memo=texts, customer=refs, klass=st.none() | full_name_refs, billable_status=billable),
 )
 journal_lines = st.one_of(
-    st.builds(JournalLine, side=st.sampled_from(["debit", "credit"]), account=full_name_refs, amount=amounts, memo=texts,
-              entity=st.none(), klass=st.none() | full_name_refs),
-    st.builds(JournalLine, side=st.sampled_from(["debit", "credit"]), account=full_name_refs, amount=amounts, memo=texts,
-              entity=refs, klass=st.none() | full_name_refs, billable_status=billable),
+    st.builds(
+        JournalLine,
+        side=st.sampled_from(["debit", "credit"]),
+        account=full_name_refs,
+        amount=amounts,
+        memo=texts,
+        entity=st.none(),
+        klass=st.none() | full_name_refs,
+    ),
+    st.builds(
+        JournalLine,
+        side=st.sampled_from(["debit", "credit"]),
+        account=full_name_refs,
+        amount=amounts,
+        memo=texts,
+        entity=refs,
+        klass=st.none() | full_name_refs,
+        billable_status=billable,
+    ),
 )
 bill_refs = st.from_regex(r"[A-Za-z0-9-]{1,20}", fullmatch=True)
 je_refs = st.from_regex(r"[A-Za-z0-9]{1,11}", fullmatch=True)
@@ -403,8 +430,12 @@ journals = st.builds(
     currency=st.none() | currency_refs,
 )
 currency_journals = st.builds(
-    JournalEntryAdd, txn_date=dates, ref_number=je_refs, lines=st.lists(journal_lines, min_size=1, max_size=6).map(balanced),
-    currency=currency_refs, exchange_rate=rates,
+    JournalEntryAdd,
+    txn_date=dates,
+    ref_number=je_refs,
+    lines=st.lists(journal_lines, min_size=1, max_size=6).map(balanced),
+    currency=currency_refs,
+    exchange_rate=rates,
 )
 payments = st.builds(
     BillPaymentCheckAdd,
@@ -412,8 +443,17 @@ payments = st.builds(
     bank_account=full_name_refs,
     txn_date=dates,
     applied=st.lists(list_ids, min_size=1, max_size=8, unique=True).flatmap(
-        lambda ids: st.tuples(*[st.builds(AppliedToTxn, txn_id=st.just(i), payment_amount=st.decimals(
-            min_value=Decimal("0.01"), max_value=Decimal("9999999"), places=2, allow_nan=False, allow_infinity=False)) for i in ids])),
+        lambda ids: st.tuples(
+            *[
+                st.builds(
+                    AppliedToTxn,
+                    txn_id=st.just(i),
+                    payment_amount=st.decimals(min_value=Decimal("0.01"), max_value=Decimal("9999999"), places=2, allow_nan=False, allow_infinity=False),
+                )
+                for i in ids
+            ]
+        )
+    ),
     ref_number=st.one_of(st.just(""), je_refs),
     ap_account=st.none() | full_name_refs,
     memo=texts,
@@ -496,17 +536,34 @@ list_queries = st.one_of(
         from_modified=st.none() | datetimes,
         include=includes,
     ),
-    st.builds(ListQuery, list_type=st.sampled_from(["Employee", "OtherName", "Terms", "Currency"]), full_names=st.lists(within(31), min_size=1, max_size=4).map(tuple)),
+    st.builds(
+        ListQuery, list_type=st.sampled_from(["Employee", "OtherName", "Terms", "Currency"]), full_names=st.lists(within(31), min_size=1, max_size=4).map(tuple)
+    ),
 )
 txn_queries = st.one_of(
     st.builds(TxnQuery, txn_type=st.just("Bill"), ref_numbers=st.lists(bill_refs, min_size=1, max_size=20).map(tuple), include=includes),
     st.builds(TxnQuery, txn_type=st.just("JournalEntry"), ref_numbers=st.lists(je_refs, min_size=1, max_size=20).map(tuple)),
-    st.builds(TxnQuery, txn_type=st.sampled_from(["Bill", "JournalEntry", "BillPaymentCheck"]), txn_ids=st.lists(list_ids, min_size=1, max_size=20).map(tuple),
-              include_line_items=st.booleans()),
-    st.builds(TxnQuery, txn_type=st.just("Bill"), txn_ids=st.lists(list_ids, min_size=1, max_size=5).map(tuple), include_linked_txns=st.booleans(),
-              include=st.just(("TxnID", "RefNumber", "AmountDue", "OpenAmount", "IsPaid", "LinkedTxn"))),
-    st.builds(TxnQuery, txn_type=st.just("Bill"), entity=refs, exact_ref_number=bill_refs,
-              paid_status=st.none() | st.sampled_from(["All", "PaidOnly", "NotPaidOnly"]), include_linked_txns=st.booleans()),
+    st.builds(
+        TxnQuery,
+        txn_type=st.sampled_from(["Bill", "JournalEntry", "BillPaymentCheck"]),
+        txn_ids=st.lists(list_ids, min_size=1, max_size=20).map(tuple),
+        include_line_items=st.booleans(),
+    ),
+    st.builds(
+        TxnQuery,
+        txn_type=st.just("Bill"),
+        txn_ids=st.lists(list_ids, min_size=1, max_size=5).map(tuple),
+        include_linked_txns=st.booleans(),
+        include=st.just(("TxnID", "RefNumber", "AmountDue", "OpenAmount", "IsPaid", "LinkedTxn")),
+    ),
+    st.builds(
+        TxnQuery,
+        txn_type=st.just("Bill"),
+        entity=refs,
+        exact_ref_number=bill_refs,
+        paid_status=st.none() | st.sampled_from(["All", "PaidOnly", "NotPaidOnly"]),
+        include_linked_txns=st.booleans(),
+    ),
     st.builds(TxnQuery, txn_type=st.just("BillPaymentCheck"), ref_numbers=st.lists(je_refs, min_size=1, max_size=5).map(tuple)),
 )
 others = st.one_of(
@@ -566,7 +623,12 @@ def test_request_ids_are_never_altered(request_id: str) -> None:
 
 def test_journal_balance_uses_rounded_amounts() -> None:
     def entry(*lines: tuple[str, str]) -> Tagged:
-        return Tagged("1", JournalEntryAdd(dt.date(2024, 1, 1), "J1", tuple(JournalLine(side, Ref("A" if side == "debit" else "B"), Decimal(amount)) for side, amount in lines)))
+        return Tagged(
+            "1",
+            JournalEntryAdd(
+                dt.date(2024, 1, 1), "J1", tuple(JournalLine(side, Ref("A" if side == "debit" else "B"), Decimal(amount)) for side, amount in lines)
+            ),
+        )
 
     # Unbalanced as given (0.666 against 0.66), balanced as sent: it builds, with the rounded amounts.
     sent = etree.fromstring(build_request(entry(("debit", "0.333"), ("debit", "0.333"), ("credit", "0.66"))))

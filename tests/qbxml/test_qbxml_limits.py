@@ -15,7 +15,7 @@ from worker.qbxml import limits
     [
         ("Müller GmbH", "Müller GmbH"),  # Latin-1 letters are kept: existing vendors must match
         ("Łukasz Żółć", "Lukasz Zólc"),
-        ("Café – “Bar” ‘x’…", 'Café - "Bar" \'x\'...'),
+        ("Café – “Bar” ‘x’…", "Café - \"Bar\" 'x'..."),
         ("Dvořák & Søn", "Dvorák & Søn"),
         ("Œuvre €5", "OEuvre EUR5"),
         ("ﬁle №5", "file No5"),

@@ -149,7 +149,7 @@ def test_hcp_other_owner_has_no_file_id(samples: Path) -> None:
 
 def test_hcp_newer_fields() -> None:
     text = (
-        "<QBXML><QBXMLMsgsRs><PreferencesQueryRs requestID=\"2\" statusCode=\"0\"><PreferencesRet>"
+        '<QBXML><QBXMLMsgsRs><PreferencesQueryRs requestID="2" statusCode="0"><PreferencesRet>'
         "<AccountingPreferences><IsUsingAccountNumbers>true</IsUsingAccountNumbers><IsUsingClassTracking>true"
         "</IsUsingClassTracking><ClosingDate>2023-12-31</ClosingDate></AccountingPreferences>"
         "<MultiCurrencyPreferences><IsMultiCurrencyOn>true</IsMultiCurrencyOn><HomeCurrencyRef><ListID>1</ListID>"

@@ -59,16 +59,31 @@ def children(element: etree._Element) -> list[str]:
 
 def test_bill_payment_check_add_in_xsd_order(xsd: etree.XMLSchema) -> None:
     payment = BillPaymentCheckAdd(
-        payee=Ref("Jane Doe"), bank_account=Ref("Concur Clearing"), txn_date=DAY, ref_number="CP12345678",
+        payee=Ref("Jane Doe"),
+        bank_account=Ref("Concur Clearing"),
+        txn_date=DAY,
+        ref_number="CP12345678",
         applied=(AppliedToTxn("1A3-1197758190", Decimal("120.5")), AppliedToTxn("1A4-1197758190", Decimal("3.00"))),
-        ap_account=Ref("Accounts Payable"), memo="Concur Expense Pay", exchange_rate=Decimal("1.0842"),
+        ap_account=Ref("Accounts Payable"),
+        memo="Concur Expense Pay",
+        exchange_rate=Decimal("1.0842"),
         external_guid="9b2e4c1a-0d3f-4a5b-8c7d-112233445566",
     )
     (rq,) = valid(xsd, payment)
     assert rq.tag == request_kind(payment) == "BillPaymentCheckAddRq"
     add = rq[0]
-    assert children(add) == ["PayeeEntityRef", "APAccountRef", "TxnDate", "BankAccountRef", "RefNumber", "Memo",
-                             "ExchangeRate", "ExternalGUID", "AppliedToTxnAdd", "AppliedToTxnAdd"]
+    assert children(add) == [
+        "PayeeEntityRef",
+        "APAccountRef",
+        "TxnDate",
+        "BankAccountRef",
+        "RefNumber",
+        "Memo",
+        "ExchangeRate",
+        "ExternalGUID",
+        "AppliedToTxnAdd",
+        "AppliedToTxnAdd",
+    ]
     assert [a.findtext("PaymentAmount") for a in add.iter("AppliedToTxnAdd")] == ["120.50", "3.00"]
     assert add.findtext("ExchangeRate") == "1.0842"
 
@@ -78,21 +93,30 @@ def test_bill_payment_without_check_number_is_to_be_printed(xsd: etree.XMLSchema
     assert rq[0].findtext("IsToBePrinted") == "false"
 
 
-@pytest.mark.parametrize("payment", [
-    BillPaymentCheckAdd(Ref("V"), Ref("Checking"), DAY, ()),
-    BillPaymentCheckAdd(Ref("V"), Ref("Checking"), DAY, (AppliedToTxn("1-1", Decimal("0")),)),
-    BillPaymentCheckAdd(Ref("V"), Ref("Checking"), DAY, (AppliedToTxn("1-1", Decimal("1")), AppliedToTxn("1-1", Decimal("2")))),
-    BillPaymentCheckAdd(Ref("V"), Ref("Checking"), DAY, (AppliedToTxn("1-1", Decimal("1")),), ref_number="123456789012"),
-    BillPaymentCheckAdd(Ref("V"), Ref("Checking"), DAY, (AppliedToTxn("1-1", Decimal("1")),), exchange_rate=Decimal("0")),
-])
+@pytest.mark.parametrize(
+    "payment",
+    [
+        BillPaymentCheckAdd(Ref("V"), Ref("Checking"), DAY, ()),
+        BillPaymentCheckAdd(Ref("V"), Ref("Checking"), DAY, (AppliedToTxn("1-1", Decimal("0")),)),
+        BillPaymentCheckAdd(Ref("V"), Ref("Checking"), DAY, (AppliedToTxn("1-1", Decimal("1")), AppliedToTxn("1-1", Decimal("2")))),
+        BillPaymentCheckAdd(Ref("V"), Ref("Checking"), DAY, (AppliedToTxn("1-1", Decimal("1")),), ref_number="123456789012"),
+        BillPaymentCheckAdd(Ref("V"), Ref("Checking"), DAY, (AppliedToTxn("1-1", Decimal("1")),), exchange_rate=Decimal("0")),
+    ],
+)
 def test_bill_payments_that_cannot_be_right_are_refused(payment: BillPaymentCheckAdd) -> None:
     with pytest.raises(BuildError):
         build_request(Tagged("1", payment))
 
 
 def test_bill_query_by_vendor_and_invoice_number_for_hand_keyed_duplicates(xsd: etree.XMLSchema) -> None:
-    query = TxnQuery("Bill", entity=Ref("Acme Travel LLC"), exact_ref_number="INV-77", paid_status="All",
-                     include_linked_txns=True, include=("TxnID", "RefNumber", "TxnDate", "ExternalGUID", "OpenAmount", "LinkedTxn"))
+    query = TxnQuery(
+        "Bill",
+        entity=Ref("Acme Travel LLC"),
+        exact_ref_number="INV-77",
+        paid_status="All",
+        include_linked_txns=True,
+        include=("TxnID", "RefNumber", "TxnDate", "ExternalGUID", "OpenAmount", "LinkedTxn"),
+    )
     (rq,) = valid(xsd, query)
     assert children(rq) == ["EntityFilter", "RefNumberRangeFilter", "PaidStatus", "IncludeLinkedTxns"] + ["IncludeRetElement"] * 6
     assert rq.findtext("RefNumberRangeFilter/FromRefNumber") == rq.findtext("RefNumberRangeFilter/ToRefNumber") == "INV-77"
@@ -103,15 +127,18 @@ def test_bill_query_open_amounts_by_txn_id(xsd: etree.XMLSchema) -> None:
     assert children(rq)[:2] == ["TxnID", "IncludeLinkedTxns"]
 
 
-@pytest.mark.parametrize("query", [
-    TxnQuery("Bill"),
-    TxnQuery("Bill", ref_numbers=("A",), txn_ids=("1-1",)),
-    TxnQuery("Bill", entity=Ref("V")),
-    TxnQuery("JournalEntry", txn_ids=("1-1",), include_linked_txns=True),
-    TxnQuery("BillPaymentCheck", txn_ids=("1-1",), paid_status="PaidOnly"),
-    TxnQuery("Bill", ref_numbers=("A",), paid_status="PaidOnly"),
-    TxnQuery("Bill", entity=Ref("V"), exact_ref_number="X" * 21),
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        TxnQuery("Bill"),
+        TxnQuery("Bill", ref_numbers=("A",), txn_ids=("1-1",)),
+        TxnQuery("Bill", entity=Ref("V")),
+        TxnQuery("JournalEntry", txn_ids=("1-1",), include_linked_txns=True),
+        TxnQuery("BillPaymentCheck", txn_ids=("1-1",), paid_status="PaidOnly"),
+        TxnQuery("Bill", ref_numbers=("A",), paid_status="PaidOnly"),
+        TxnQuery("Bill", entity=Ref("V"), exact_ref_number="X" * 21),
+    ],
+)
 def test_txn_queries_that_would_list_everything_or_cannot_validate_are_refused(query: TxnQuery) -> None:
     with pytest.raises(BuildError):
         build_request(Tagged("1", query))
@@ -132,9 +159,13 @@ def test_new_list_queries(xsd: etree.XMLSchema, list_type: str) -> None:
 
 def test_vendor_add_with_code_remit_address_terms_and_currency(xsd: etree.XMLSchema) -> None:
     vendor = VendorAdd(
-        "Lufthansa", company_name="Deutsche Lufthansa AG", account_number="V-20931",
+        "Lufthansa",
+        company_name="Deutsche Lufthansa AG",
+        account_number="V-20931",
         vendor_address=Address(addr1="Deutsche Lufthansa AG", addr2="Venloer Str. 151", city="Köln", postal_code="50672", country="Germany"),
-        terms=Ref("Net 30"), currency=Ref("Euro"), external_guid="9b2e4c1a-0d3f-4a5b-8c7d-112233445566",
+        terms=Ref("Net 30"),
+        currency=Ref("Euro"),
+        external_guid="9b2e4c1a-0d3f-4a5b-8c7d-112233445566",
     )
     (rq,) = valid(xsd, vendor)
     assert children(rq[0]) == ["Name", "IsActive", "CompanyName", "VendorAddress", "AccountNumber", "TermsRef", "ExternalGUID", "CurrencyRef"]
@@ -150,10 +181,16 @@ def test_vendor_code_is_never_cut() -> None:
 
 def test_bill_with_remit_address_rate_and_billable_lines(xsd: etree.XMLSchema) -> None:
     bill = BillAdd(
-        Ref("Lufthansa"), DAY, "CNC-ABC", vendor_address=Address(addr1="PO Box 9"), exchange_rate=Decimal("1.084200"),
+        Ref("Lufthansa"),
+        DAY,
+        "CNC-ABC",
+        vendor_address=Address(addr1="PO Box 9"),
+        exchange_rate=Decimal("1.084200"),
         terms=Ref("Net 30"),
-        lines=(ExpenseLine(Ref("Travel:Airfare"), Decimal("10"), customer=Ref("Client A:Project X"), billable_status="Billable"),
-               ExpenseLine(Ref("Travel:Hotel"), Decimal("5"), billable_status="NotBillable")),
+        lines=(
+            ExpenseLine(Ref("Travel:Airfare"), Decimal("10"), customer=Ref("Client A:Project X"), billable_status="Billable"),
+            ExpenseLine(Ref("Travel:Hotel"), Decimal("5"), billable_status="NotBillable"),
+        ),
     )
     (rq,) = valid(xsd, bill)
     add = rq[0]
@@ -169,10 +206,17 @@ def test_billable_without_customer_is_a_planner_bug() -> None:
 
 
 def test_foreign_currency_journal_entry(xsd: etree.XMLSchema) -> None:
-    je = JournalEntryAdd(DAY, "C123", currency=Ref("Euro"), exchange_rate=Decimal("1.08"), external_guid="9b2e4c1a-0d3f-4a5b-8c7d-112233445566", lines=(
-        JournalLine("debit", Ref("Travel"), Decimal("10"), entity=Ref("Client A"), billable_status="NotBillable"),
-        JournalLine("credit", Ref("Accounts Payable - EUR"), Decimal("10"), entity=Ref("Lufthansa")),
-    ))
+    je = JournalEntryAdd(
+        DAY,
+        "C123",
+        currency=Ref("Euro"),
+        exchange_rate=Decimal("1.08"),
+        external_guid="9b2e4c1a-0d3f-4a5b-8c7d-112233445566",
+        lines=(
+            JournalLine("debit", Ref("Travel"), Decimal("10"), entity=Ref("Client A"), billable_status="NotBillable"),
+            JournalLine("credit", Ref("Accounts Payable - EUR"), Decimal("10"), entity=Ref("Lufthansa")),
+        ),
+    )
     (rq,) = valid(xsd, je)
     assert children(rq[0])[:5] == ["TxnDate", "RefNumber", "CurrencyRef", "ExchangeRate", "ExternalGUID"]
     with pytest.raises(BuildError):  # a rate without its currency means nothing
@@ -212,8 +256,13 @@ def test_open_balance_and_hand_payment_read_back() -> None:
     check = pay_bill_by_hand(cf, bill["TxnID"], "200.00", bank="Checking EUR", check_number="1042")
     by_vendor, payments = _answers(
         cf,
-        TxnQuery("Bill", entity=Ref("Lufthansa"), exact_ref_number="INV-77", include_linked_txns=True,
-                 include=("TxnID", "RefNumber", "TxnDate", "VendorRef", "AmountDue", "CurrencyRef", "IsPaid", "ExternalGUID", "LinkedTxn", "OpenAmount")),
+        TxnQuery(
+            "Bill",
+            entity=Ref("Lufthansa"),
+            exact_ref_number="INV-77",
+            include_linked_txns=True,
+            include=("TxnID", "RefNumber", "TxnDate", "VendorRef", "AmountDue", "CurrencyRef", "IsPaid", "ExternalGUID", "LinkedTxn", "OpenAmount"),
+        ),
         TxnQuery("BillPaymentCheck", txn_ids=(check["TxnID"],), include=()),
     )
     (found,) = [bill_balance(r) for r in by_vendor.records]
@@ -228,8 +277,7 @@ def test_open_balance_and_hand_payment_read_back() -> None:
 @pytest.mark.parametrize("multicurrency", [True, False])
 @pytest.mark.parametrize("account_numbers", [True, False])
 def test_company_settings_from_preferences_and_company(multicurrency: bool, account_numbers: bool) -> None:
-    cf = seed_company(FILE_ID, OWNER_ID, multicurrency=multicurrency, account_numbers=account_numbers, country="CA",
-                      home_currency="Canadian Dollar")
+    cf = seed_company(FILE_ID, OWNER_ID, multicurrency=multicurrency, account_numbers=account_numbers, country="CA", home_currency="Canadian Dollar")
     settings = company_settings(_answers(cf, HostQuery(), CompanyQuery(), PreferencesQuery()))
     assert settings.is_using_account_numbers is account_numbers
     assert settings.is_multi_currency_on is multicurrency

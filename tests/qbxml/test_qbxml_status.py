@@ -25,7 +25,11 @@ from worker.qbxml.status import HresultOutcome, Outcome, classify, connection_er
         # 3170/3176 (and 3175): one code, two meanings, told apart by the text (lock vs validation).
         (3170, "There was an error when saving a Bill.  QuickBooks error message: The account type does not allow this transaction.", Outcome.REFUSED),
         (3176, "There was an error adding, modifying or deleting JournalEntry because it is already in use.", Outcome.TRANSIENT),
-        (3176, "There was an error when saving a JournalEntry.  QuickBooks error message: A line amount is outside the range QuickBooks accepts.", Outcome.REFUSED),
+        (
+            3176,
+            "There was an error when saving a JournalEntry.  QuickBooks error message: A line amount is outside the range QuickBooks accepts.",
+            Outcome.REFUSED,
+        ),
         (3175, "There was an error when saving a Bill.  QuickBooks error message: The transaction is not valid for this account.", Outcome.REFUSED),
         (3200, 'The provided edit sequence "1416315972" is out-of-date.', Outcome.STALE_EDIT_SEQUENCE),
         (3391, "The iteratorID {x} is not valid", Outcome.STALE_ITERATOR),

@@ -139,9 +139,11 @@ def envelope(method: str, result: Any) -> str:
         inner = "".join(f"<string>{escape(s)}</string>" for s in result)
     else:
         inner = escape(str(result))
-    return (f'<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="{SOAP_NS}"><soap:Body>'
-            f'<{method}Response xmlns="{INTUIT_NS}"><{method}Result>{inner}</{method}Result></{method}Response>'
-            "</soap:Body></soap:Envelope>")
+    return (
+        f'<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="{SOAP_NS}"><soap:Body>'
+        f'<{method}Response xmlns="{INTUIT_NS}"><{method}Result>{inner}</{method}Result></{method}Response>'
+        "</soap:Body></soap:Envelope>"
+    )
 
 
 def make_app(service: MiniQBWC) -> QuartTrio:
@@ -179,8 +181,7 @@ async def server() -> AsyncIterator[tuple[str, MiniQBWC]]:
     service = MiniQBWC()
     stop = trio.Event()
     async with trio.open_nursery() as nursery:
-        binds = await nursery.start(lambda task_status: hypercorn.trio.serve(
-            make_app(service), _config(), shutdown_trigger=stop.wait, task_status=task_status))
+        binds = await nursery.start(lambda task_status: hypercorn.trio.serve(make_app(service), _config(), shutdown_trigger=stop.wait, task_status=task_status))
         yield binds[0] + "/qbwc", service
         stop.set()
 
@@ -196,8 +197,9 @@ def threaded_server() -> Iterator[tuple[str, MiniQBWC]]:
         stop = trio.Event()
         state["token"], state["stop"] = trio.lowlevel.current_trio_token(), stop
         async with trio.open_nursery() as nursery:
-            binds = await nursery.start(lambda task_status: hypercorn.trio.serve(
-                make_app(service), _config(), shutdown_trigger=stop.wait, task_status=task_status))
+            binds = await nursery.start(
+                lambda task_status: hypercorn.trio.serve(make_app(service), _config(), shutdown_trigger=stop.wait, task_status=task_status)
+            )
             state["url"] = binds[0] + "/qbwc"
             ready.set()
 

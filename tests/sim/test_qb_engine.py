@@ -35,23 +35,34 @@ def vendor_add(name: str, rid: str = "1") -> str:
     return f'<VendorAddRq requestID="{rid}"><VendorAdd><Name>{name}</Name></VendorAdd></VendorAddRq>'
 
 
-def bill_add(vendor: str = "Acme Travel LLC", ref: str = "CNC-1", amount: str = "100.00", account: str = "Travel:Airfare",
-             klass: str | None = "Consulting", date: str = "2026-03-01", customer: str | None = None) -> str:
+def bill_add(
+    vendor: str = "Acme Travel LLC",
+    ref: str = "CNC-1",
+    amount: str = "100.00",
+    account: str = "Travel:Airfare",
+    klass: str | None = "Consulting",
+    date: str = "2026-03-01",
+    customer: str | None = None,
+) -> str:
     line = f"<AccountRef><FullName>{account}</FullName></AccountRef><Amount>{amount}</Amount><Memo>m</Memo>"
     if customer:
         line += f"<CustomerRef><FullName>{customer}</FullName></CustomerRef>"
     if klass:
         line += f"<ClassRef><FullName>{klass}</FullName></ClassRef>"
-    return (f'<BillAddRq requestID="b"><BillAdd><VendorRef><FullName>{vendor}</FullName></VendorRef>'
-            f"<TxnDate>{date}</TxnDate><RefNumber>{ref}</RefNumber><Memo>Concur report {ref}</Memo>"
-            "<ExternalGUID>{9b2e4c1a-0d3f-4a5b-8c7d-112233445566}</ExternalGUID>"
-            f"<ExpenseLineAdd>{line}</ExpenseLineAdd></BillAdd></BillAddRq>")
+    return (
+        f'<BillAddRq requestID="b"><BillAdd><VendorRef><FullName>{vendor}</FullName></VendorRef>'
+        f"<TxnDate>{date}</TxnDate><RefNumber>{ref}</RefNumber><Memo>Concur report {ref}</Memo>"
+        "<ExternalGUID>{9b2e4c1a-0d3f-4a5b-8c7d-112233445566}</ExternalGUID>"
+        f"<ExpenseLineAdd>{line}</ExpenseLineAdd></BillAdd></BillAddRq>"
+    )
 
 
 def je_add(lines: str, ref: str = "JE1", date: str = "2026-03-01") -> str:
-    return (f'<JournalEntryAddRq requestID="j"><JournalEntryAdd><TxnDate>{date}</TxnDate><RefNumber>{ref}</RefNumber>'
-            "<ExternalGUID>{0a1b2c3d-4e5f-6071-8293-a4b5c6d7e8f9}</ExternalGUID>"
-            f"{lines}</JournalEntryAdd></JournalEntryAddRq>")
+    return (
+        f'<JournalEntryAddRq requestID="j"><JournalEntryAdd><TxnDate>{date}</TxnDate><RefNumber>{ref}</RefNumber>'
+        "<ExternalGUID>{0a1b2c3d-4e5f-6071-8293-a4b5c6d7e8f9}</ExternalGUID>"
+        f"{lines}</JournalEntryAdd></JournalEntryAddRq>"
+    )
 
 
 def je_line(side: str, account: str, amount: str, entity: str | None = None) -> str:
@@ -85,8 +96,10 @@ def test_vendor_mod_stale_edit_sequence_gives_3200(company: CompanyFile, now) ->
     ret = one(company, vendor_add("Mod Me")).find("VendorRet")
     list_id, seq = ret.findtext("ListID"), ret.findtext("EditSequence")
     company.simulate_user_edit("Mod Me")  # someone edits it in QuickBooks
-    mod = (f'<VendorModRq requestID="m"><VendorMod><ListID>{list_id}</ListID><EditSequence>{seq}</EditSequence>'
-           "<IsActive>false</IsActive></VendorMod></VendorModRq>")
+    mod = (
+        f'<VendorModRq requestID="m"><VendorMod><ListID>{list_id}</ListID><EditSequence>{seq}</EditSequence>'
+        "<IsActive>false</IsActive></VendorMod></VendorModRq>"
+    )
     rs = one(company, mod)
     assert status(rs) == 3200 and rs.get("statusMessage") == f'The provided edit sequence "{seq}" is out-of-date.'
     fresh = one(company, f"<VendorQueryRq><ListID>{list_id}</ListID></VendorQueryRq>").find("VendorRet").findtext("EditSequence")
@@ -106,22 +119,28 @@ def test_bill_add_stores_and_returns_keys_and_lines(company: CompanyFile) -> Non
     line = ret.find("ExpenseLineRet")
     assert line.findtext("CustomerRef/FullName") == "Client A:Project X"
     assert line.findtext("AccountRef/FullName") == "Travel:Airfare"
-    q = one(company, '<BillQueryRq requestID="q"><RefNumber>cnc-1</RefNumber><IncludeRetElement>TxnID</IncludeRetElement>'
-                     "<IncludeRetElement>ExternalGUID</IncludeRetElement><IncludeRetElement>Memo</IncludeRetElement></BillQueryRq>")
+    q = one(
+        company,
+        '<BillQueryRq requestID="q"><RefNumber>cnc-1</RefNumber><IncludeRetElement>TxnID</IncludeRetElement>'
+        "<IncludeRetElement>ExternalGUID</IncludeRetElement><IncludeRetElement>Memo</IncludeRetElement></BillQueryRq>",
+    )
     got = q.find("BillRet")
     assert [c.tag for c in got] == ["TxnID", "Memo", "ExternalGUID"]
     assert got.findtext("TxnID") == ret.findtext("TxnID") and got.findtext("Memo") == "Concur report CNC-1"
 
 
-@pytest.mark.parametrize("kwargs, obj", [
-    ({"vendor": "Nobody Inc"}, 'Vendor "Nobody Inc"'),
-    ({"vendor": "Old Caterer Inc"}, 'Vendor "Old Caterer Inc"'),
-    ({"account": "Travel:Rocket"}, 'Account "Travel:Rocket"'),
-    ({"account": "Old Marketing"}, 'Account "Old Marketing"'),
-    ({"klass": "Retired Projects"}, 'Class "Retired Projects"'),
-    ({"klass": "Nope"}, 'Class "Nope"'),
-    ({"customer": "Client A:Project Z"}, 'Customer "Client A:Project Z"'),
-])
+@pytest.mark.parametrize(
+    "kwargs, obj",
+    [
+        ({"vendor": "Nobody Inc"}, 'Vendor "Nobody Inc"'),
+        ({"vendor": "Old Caterer Inc"}, 'Vendor "Old Caterer Inc"'),
+        ({"account": "Travel:Rocket"}, 'Account "Travel:Rocket"'),
+        ({"account": "Old Marketing"}, 'Account "Old Marketing"'),
+        ({"klass": "Retired Projects"}, 'Class "Retired Projects"'),
+        ({"klass": "Nope"}, 'Class "Nope"'),
+        ({"customer": "Client A:Project Z"}, 'Customer "Client A:Project Z"'),
+    ],
+)
 def test_missing_or_inactive_reference_gives_3140(company: CompanyFile, kwargs: dict, obj: str) -> None:
     rs = one(company, bill_add(**kwargs))
     assert status(rs) == 3140
@@ -188,9 +207,12 @@ def test_query_filters(company: CompanyFile, now) -> None:
 def test_bill_query_filters(company: CompanyFile) -> None:
     one(company, bill_add(ref="CNC-A", date="2026-03-01"))
     one(company, bill_add(ref="XYZ-B", date="2026-03-05", vendor="Office Depot"))
-    by_filter = one(company, "<BillQueryRq><TxnDateRangeFilter><FromTxnDate>2026-03-01</FromTxnDate><ToTxnDate>2026-03-31</ToTxnDate>"
-                             "</TxnDateRangeFilter><EntityFilter><FullName>Acme Travel LLC</FullName></EntityFilter>"
-                             "<RefNumberFilter><MatchCriterion>StartsWith</MatchCriterion><RefNumber>CNC-</RefNumber></RefNumberFilter></BillQueryRq>")
+    by_filter = one(
+        company,
+        "<BillQueryRq><TxnDateRangeFilter><FromTxnDate>2026-03-01</FromTxnDate><ToTxnDate>2026-03-31</ToTxnDate>"
+        "</TxnDateRangeFilter><EntityFilter><FullName>Acme Travel LLC</FullName></EntityFilter>"
+        "<RefNumberFilter><MatchCriterion>StartsWith</MatchCriterion><RefNumber>CNC-</RefNumber></RefNumberFilter></BillQueryRq>",
+    )
     assert [r.findtext("RefNumber") for r in by_filter] == ["CNC-A"]
     assert by_filter.find("BillRet/ExpenseLineRet") is None  # IncludeLineItems defaults to false
     txn_id = by_filter.find("BillRet/TxnID").text
@@ -219,12 +241,14 @@ def test_iterator_pages_and_3391_across_sessions(company: CompanyFile) -> None:
 
 def test_message_set_parse_errors_fail_whole_set(company: CompanyFile) -> None:
     before = len(company.state.lists["Vendor"])
-    wrong_order = ('<VendorAddRq><VendorAdd><IsActive>true</IsActive><Name>X1</Name></VendorAdd></VendorAddRq>')
-    for text in (qbxml(vendor_add("Good One") + wrong_order),
-                 qbxml(bill_add(amount="412.3")),
-                 qbxml(vendor_add("N" * 42)),
-                 qbxml(vendor_add("Good One")).replace('<?qbxml version="13.0"?>', ""),
-                 "<QBXML><not-closed>"):
+    wrong_order = "<VendorAddRq><VendorAdd><IsActive>true</IsActive><Name>X1</Name></VendorAdd></VendorAddRq>"
+    for text in (
+        qbxml(vendor_add("Good One") + wrong_order),
+        qbxml(bill_add(amount="412.3")),
+        qbxml(vendor_add("N" * 42)),
+        qbxml(vendor_add("Good One")).replace('<?qbxml version="13.0"?>', ""),
+        "<QBXML><not-closed>",
+    ):
         result = company.process(text)
         assert result.hresult == "0x80040400" and result.response == ""
         assert result.message == "QuickBooks found an error when parsing the provided XML text stream."
@@ -257,8 +281,7 @@ def test_hcp_response_carries_file_id_under_owner(company: CompanyFile) -> None:
 
 def test_busy_seconds_follow_latency_model(company: CompanyFile) -> None:
     company.latency = LatencyModel(per_message_set=1, per_query=10, per_record_returned=0, per_write=100, per_line=1000)
-    result = company.process(qbxml(bill_add() + "<VendorQueryRq><FullName>Acme Travel LLC</FullName></VendorQueryRq>",
-                                   on_error="continueOnError"))
+    result = company.process(qbxml(bill_add() + "<VendorQueryRq><FullName>Acme Travel LLC</FullName></VendorQueryRq>", on_error="continueOnError"))
     assert result.busy_seconds == 1 + 10 + 100 + 1000
     assert result.writes == 1 and result.requests == 2
 
@@ -279,7 +302,7 @@ def test_class_tracking_off_and_currency_without_multicurrency_give_3250(company
     rs = one(company, bill_add())
     assert status(rs) == 3250 and rs.get("statusMessage") == "This feature is not enabled or not available in this version of QuickBooks."
     assert status(one(company, bill_add(klass=None))) == 0
-    cur = '<VendorAddRq><VendorAdd><Name>Euro GmbH</Name><CurrencyRef><FullName>Euro</FullName></CurrencyRef></VendorAdd></VendorAddRq>'
+    cur = "<VendorAddRq><VendorAdd><Name>Euro GmbH</Name><CurrencyRef><FullName>Euro</FullName></CurrencyRef></VendorAdd></VendorAddRq>"
     assert status(one(company, cur)) == 3250
 
 
@@ -335,8 +358,9 @@ def test_bill_iterator_pages_through_transactions(company: CompanyFile) -> None:
     refs = [r.findtext("RefNumber") for r in start]
     it = start.get("iteratorID")
     while True:
-        page = one(company, f'<BillQueryRq iterator="Continue" iteratorID="{it}"><MaxReturned>2</MaxReturned>'
-                            "<IncludeLineItems>true</IncludeLineItems></BillQueryRq>")
+        page = one(
+            company, f'<BillQueryRq iterator="Continue" iteratorID="{it}"><MaxReturned>2</MaxReturned><IncludeLineItems>true</IncludeLineItems></BillQueryRq>'
+        )
         refs += [r.findtext("RefNumber") for r in page]
         assert all(r.find("ExpenseLineRet") is not None for r in page)
         if page.get("iteratorRemainingCount") == "0":
@@ -351,10 +375,14 @@ def test_engine_without_the_xsd_answers_the_same(now) -> None:
 
     with_xsd = seed_company(FILE_ID, OWNER_ID, now=now, latency=ZERO_LATENCY)
     without = seed_company(FILE_ID, OWNER_ID, now=now, latency=ZERO_LATENCY, validator=Validator(use_xsd=False))
-    sets = [qbxml(vendor_add("Same Co")), qbxml(bill_add("Same Co")), qbxml(bill_add(amount="1.5")),
-            qbxml(vendor_add("Jane Doe") + vendor_add("Other"), on_error="continueOnError"),
-            qbxml('<VendorAddRq><VendorAdd><IsActive>true</IsActive><Name>X</Name></VendorAdd></VendorAddRq>'),
-            qbxml("<BillQueryRq><RefNumber>CNC-1</RefNumber><IncludeLineItems>true</IncludeLineItems></BillQueryRq>")]
+    sets = [
+        qbxml(vendor_add("Same Co")),
+        qbxml(bill_add("Same Co")),
+        qbxml(bill_add(amount="1.5")),
+        qbxml(vendor_add("Jane Doe") + vendor_add("Other"), on_error="continueOnError"),
+        qbxml("<VendorAddRq><VendorAdd><IsActive>true</IsActive><Name>X</Name></VendorAdd></VendorAddRq>"),
+        qbxml("<BillQueryRq><RefNumber>CNC-1</RefNumber><IncludeLineItems>true</IncludeLineItems></BillQueryRq>"),
+    ]
     for text in sets:
         assert with_xsd.process(text) == without.process(text)
     assert with_xsd.state == without.state
@@ -372,8 +400,7 @@ def test_txn_ids_never_collide_with_list_ids(company: CompanyFile) -> None:
         one(company, vendor_add(f"Collide {i}"))
         one(company, bill_add(f"Collide {i}", ref=f"C{i}"))
     list_ids |= {r["ListID"] for recs in company.state.lists.values() for r in recs}
-    txn_ids = {b["TxnID"] for b in company.state.txns["Bill"]} | {
-        line["TxnLineID"] for b in company.state.txns["Bill"] for line in b["ExpenseLineRet"]}
+    txn_ids = {b["TxnID"] for b in company.state.txns["Bill"]} | {line["TxnLineID"] for b in company.state.txns["Bill"] for line in b["ExpenseLineRet"]}
     assert not list_ids & txn_ids and len(txn_ids) == 120
 
 

@@ -48,18 +48,30 @@ def ref(tag: str, name: str) -> str:
     return f"<{tag}><FullName>{name}</FullName></{tag}>"
 
 
-def bill(vendor: str, ref_number: str = "CNC-1", amount: str = "100.00", account: str = "Travel:Airfare",
-         before_lines: str = "", head: str = "", line_extra: str = "", date: str = "2026-03-01") -> str:
+def bill(
+    vendor: str,
+    ref_number: str = "CNC-1",
+    amount: str = "100.00",
+    account: str = "Travel:Airfare",
+    before_lines: str = "",
+    head: str = "",
+    line_extra: str = "",
+    date: str = "2026-03-01",
+) -> str:
     """``head``: elements between VendorRef and TxnDate (VendorAddress, APAccountRef);
     ``before_lines``: between Memo and the lines (ExchangeRate, ExternalGUID)."""
-    return (f'<BillAddRq><BillAdd>{ref("VendorRef", vendor)}{head}<TxnDate>{date}</TxnDate><RefNumber>{ref_number}</RefNumber>'
-            f'{before_lines}<ExpenseLineAdd>{ref("AccountRef", account)}<Amount>{amount}</Amount>{line_extra}</ExpenseLineAdd>'
-            "</BillAdd></BillAddRq>")
+    return (
+        f"<BillAddRq><BillAdd>{ref('VendorRef', vendor)}{head}<TxnDate>{date}</TxnDate><RefNumber>{ref_number}</RefNumber>"
+        f"{before_lines}<ExpenseLineAdd>{ref('AccountRef', account)}<Amount>{amount}</Amount>{line_extra}</ExpenseLineAdd>"
+        "</BillAdd></BillAddRq>"
+    )
 
 
 def payment(payee: str, applied: str, bank: str = "Checking", number: str = "1001", extra: str = "") -> str:
-    return (f"<BillPaymentCheckAddRq><BillPaymentCheckAdd>{ref('PayeeEntityRef', payee)}<TxnDate>2026-03-05</TxnDate>"
-            f"{ref('BankAccountRef', bank)}<RefNumber>{number}</RefNumber>{extra}{applied}</BillPaymentCheckAdd></BillPaymentCheckAddRq>")
+    return (
+        f"<BillPaymentCheckAddRq><BillPaymentCheckAdd>{ref('PayeeEntityRef', payee)}<TxnDate>2026-03-05</TxnDate>"
+        f"{ref('BankAccountRef', bank)}<RefNumber>{number}</RefNumber>{extra}{applied}</BillPaymentCheckAdd></BillPaymentCheckAddRq>"
+    )
 
 
 def applied(txn_id: str, amount: str | None = None) -> str:
@@ -87,16 +99,21 @@ def test_billable_status_stored_and_defaulted(company: CompanyFile) -> None:
     """BillableStatus sent is kept; absent with a customer:job on an expense account QuickBooks marks
     the line Billable (its default); a line with no customer is NotBillable."""
     customer = ref("CustomerRef", "Client A:Project X")
-    rs = run(company,
-             bill("Acme Travel LLC", "B1", line_extra=customer + "<BillableStatus>NotBillable</BillableStatus>"),
-             bill("Acme Travel LLC", "B2", line_extra=customer),
-             bill("Acme Travel LLC", "B3", line_extra=customer + "<BillableStatus>HasBeenBilled</BillableStatus>"),
-             bill("Acme Travel LLC", "B4"))
+    rs = run(
+        company,
+        bill("Acme Travel LLC", "B1", line_extra=customer + "<BillableStatus>NotBillable</BillableStatus>"),
+        bill("Acme Travel LLC", "B2", line_extra=customer),
+        bill("Acme Travel LLC", "B3", line_extra=customer + "<BillableStatus>HasBeenBilled</BillableStatus>"),
+        bill("Acme Travel LLC", "B4"),
+    )
     assert [r.findtext("BillRet/ExpenseLineRet/BillableStatus") for r in rs] == ["NotBillable", "Billable", "HasBeenBilled", "NotBillable"]
-    je = one(company, '<JournalEntryAddRq><JournalEntryAdd><TxnDate>2026-03-01</TxnDate><RefNumber>J1</RefNumber>'
-                      f'<JournalDebitLine>{ref("AccountRef", "Travel:Meals")}<Amount>5.00</Amount>{ref("EntityRef", "Client B")}</JournalDebitLine>'
-                      f'<JournalCreditLine>{ref("AccountRef", "Company Card")}<Amount>5.00</Amount></JournalCreditLine>'
-                      "</JournalEntryAdd></JournalEntryAddRq>")
+    je = one(
+        company,
+        "<JournalEntryAddRq><JournalEntryAdd><TxnDate>2026-03-01</TxnDate><RefNumber>J1</RefNumber>"
+        f"<JournalDebitLine>{ref('AccountRef', 'Travel:Meals')}<Amount>5.00</Amount>{ref('EntityRef', 'Client B')}</JournalDebitLine>"
+        f"<JournalCreditLine>{ref('AccountRef', 'Company Card')}<Amount>5.00</Amount></JournalCreditLine>"
+        "</JournalEntryAdd></JournalEntryAddRq>",
+    )
     assert code(je) == 0
     assert [line.findtext("BillableStatus") for line in je.find("JournalEntryRet") if line.tag.startswith("Journal")] == ["Billable", None]
 
@@ -126,11 +143,14 @@ def test_terms_list_and_terms_ref_on_bills(company: CompanyFile) -> None:
     active entry (3140 otherwise) and sets the due date when none is sent."""
     terms = one(company, "<TermsQueryRq><ActiveStatus>All</ActiveStatus></TermsQueryRq>")
     assert {t.tag for t in terms} == {"StandardTermsRet", "DateDrivenTermsRet"}
-    ok, unknown, inactive = run(company,
-                                bill("Acme Travel LLC", "T1", head="", before_lines="", date="2026-03-01").replace(
-                                    "<RefNumber>T1</RefNumber>", "<RefNumber>T1</RefNumber>" + ref("TermsRef", "Net 30")),
-                                bill("Acme Travel LLC", "T2").replace("<RefNumber>T2</RefNumber>", "<RefNumber>T2</RefNumber>" + ref("TermsRef", "Net 45")),
-                                bill("Acme Travel LLC", "T3").replace("<RefNumber>T3</RefNumber>", "<RefNumber>T3</RefNumber>" + ref("TermsRef", "Net 90")))
+    ok, unknown, inactive = run(
+        company,
+        bill("Acme Travel LLC", "T1", head="", before_lines="", date="2026-03-01").replace(
+            "<RefNumber>T1</RefNumber>", "<RefNumber>T1</RefNumber>" + ref("TermsRef", "Net 30")
+        ),
+        bill("Acme Travel LLC", "T2").replace("<RefNumber>T2</RefNumber>", "<RefNumber>T2</RefNumber>" + ref("TermsRef", "Net 45")),
+        bill("Acme Travel LLC", "T3").replace("<RefNumber>T3</RefNumber>", "<RefNumber>T3</RefNumber>" + ref("TermsRef", "Net 90")),
+    )
     assert code(ok) == 0 and ok.findtext("BillRet/DueDate") == "2026-03-31" and ok.findtext("BillRet/TermsRef/FullName") == "Net 30"
     assert code(unknown) == 3140 and 'QuickBooks Terms "Net 45"' in unknown.get("statusMessage")
     assert code(inactive) == 3140
@@ -140,9 +160,12 @@ def test_terms_list_and_terms_ref_on_bills(company: CompanyFile) -> None:
 
 
 def test_vendor_code_and_remit_address_stored_and_queryable(company: CompanyFile) -> None:
-    add = one(company, "<VendorAddRq><VendorAdd><Name>Globex GmbH</Name><VendorAddress><Addr1>Globex GmbH</Addr1>"
-                       "<Addr2>Postfach 12</Addr2><City>Berlin</City><PostalCode>10115</PostalCode><Country>Germany</Country>"
-                       "</VendorAddress><AccountNumber>V-20931</AccountNumber></VendorAdd></VendorAddRq>")
+    add = one(
+        company,
+        "<VendorAddRq><VendorAdd><Name>Globex GmbH</Name><VendorAddress><Addr1>Globex GmbH</Addr1>"
+        "<Addr2>Postfach 12</Addr2><City>Berlin</City><PostalCode>10115</PostalCode><Country>Germany</Country>"
+        "</VendorAddress><AccountNumber>V-20931</AccountNumber></VendorAdd></VendorAddRq>",
+    )
     assert code(add) == 0
     found = one(company, "<VendorQueryRq><FullName>Globex GmbH</FullName></VendorQueryRq>").find("VendorRet")
     assert found.findtext("AccountNumber") == "V-20931"
@@ -155,13 +178,16 @@ def test_vendor_code_and_remit_address_stored_and_queryable(company: CompanyFile
 
 def test_single_currency_file_refuses_currency(company: CompanyFile) -> None:
     """Digest 4.1: 3250 "feature not enabled" for multicurrency in a single-currency file."""
-    rs = run(company,
-             "<CurrencyQueryRq/>",
-             f"<VendorAddRq><VendorAdd><Name>Euro Vendor</Name>{ref('CurrencyRef', 'Euro')}</VendorAdd></VendorAddRq>",
-             bill("Acme Travel LLC", before_lines="<ExchangeRate>1.1</ExchangeRate>"),
-             '<JournalEntryAddRq><JournalEntryAdd><TxnDate>2026-03-01</TxnDate>' + ref("CurrencyRef", "Euro") +
-             f'<JournalDebitLine>{ref("AccountRef", "Travel")}<Amount>1.00</Amount></JournalDebitLine>'
-             f'<JournalCreditLine>{ref("AccountRef", "Checking")}<Amount>1.00</Amount></JournalCreditLine></JournalEntryAdd></JournalEntryAddRq>')
+    rs = run(
+        company,
+        "<CurrencyQueryRq/>",
+        f"<VendorAddRq><VendorAdd><Name>Euro Vendor</Name>{ref('CurrencyRef', 'Euro')}</VendorAdd></VendorAddRq>",
+        bill("Acme Travel LLC", before_lines="<ExchangeRate>1.1</ExchangeRate>"),
+        "<JournalEntryAddRq><JournalEntryAdd><TxnDate>2026-03-01</TxnDate>"
+        + ref("CurrencyRef", "Euro")
+        + f"<JournalDebitLine>{ref('AccountRef', 'Travel')}<Amount>1.00</Amount></JournalDebitLine>"
+        f"<JournalCreditLine>{ref('AccountRef', 'Checking')}<Amount>1.00</Amount></JournalCreditLine></JournalEntryAdd></JournalEntryAddRq>",
+    )
     assert [code(r) for r in rs] == [3250, 3250, 3250, 3250]
     prefs = one(company, "<PreferencesQueryRq/>")
     assert prefs.findtext("PreferencesRet/MultiCurrencyPreferences/IsMultiCurrencyOn") == "false"
@@ -176,8 +202,11 @@ def test_preferences_company_and_currency_list(multi: CompanyFile) -> None:
 
 
 def test_vendor_currency_is_kept_and_defaults_to_home(multi: CompanyFile) -> None:
-    euro, plain = run(multi, f"<VendorAddRq><VendorAdd><Name>Air France</Name>{ref('CurrencyRef', 'Euro')}</VendorAdd></VendorAddRq>",
-                      "<VendorAddRq><VendorAdd><Name>Local Cabs</Name></VendorAdd></VendorAddRq>")
+    euro, plain = run(
+        multi,
+        f"<VendorAddRq><VendorAdd><Name>Air France</Name>{ref('CurrencyRef', 'Euro')}</VendorAdd></VendorAddRq>",
+        "<VendorAddRq><VendorAdd><Name>Local Cabs</Name></VendorAdd></VendorAddRq>",
+    )
     assert euro.findtext("VendorRet/CurrencyRef/FullName") == "Euro"
     assert plain.findtext("VendorRet/CurrencyRef/FullName") == "US Dollar"
     assert code(one(multi, f"<VendorAddRq><VendorAdd><Name>X</Name>{ref('CurrencyRef', 'Klingon Darsek')}</VendorAdd></VendorAddRq>")) == 3140
@@ -196,8 +225,11 @@ def test_bill_is_in_its_vendors_currency_on_that_currencys_ap(multi: CompanyFile
 
 
 def test_bill_whose_ap_account_currency_disagrees_is_refused(multi: CompanyFile) -> None:
-    usd_ap_for_eur, eur_ap_for_usd = run(multi, bill("Lufthansa", "X1", head=ref("APAccountRef", "Accounts Payable")),
-                                         bill("Acme Travel LLC", "X2", head=ref("APAccountRef", "Accounts Payable - EUR")))
+    usd_ap_for_eur, eur_ap_for_usd = run(
+        multi,
+        bill("Lufthansa", "X1", head=ref("APAccountRef", "Accounts Payable")),
+        bill("Acme Travel LLC", "X2", head=ref("APAccountRef", "Accounts Payable - EUR")),
+    )
     assert code(usd_ap_for_eur) == code(eur_ap_for_usd) == 3140
     assert "currency" in usd_ap_for_eur.get("statusMessage")
     assert multi.state.txns["Bill"] == []
@@ -227,8 +259,11 @@ def test_journal_entry_currencies(multi: CompanyFile) -> None:
 def test_vendor_currency_cannot_change_once_it_has_transactions(multi: CompanyFile) -> None:
     assert code(one(multi, bill("Acme Travel LLC", "U9"))) == 0
     vendor = multi.find_list("Vendor", "Acme Travel LLC")
-    rs = one(multi, f"<VendorModRq><VendorMod><ListID>{vendor['ListID']}</ListID><EditSequence>{vendor['EditSequence']}</EditSequence>"
-                    f"{ref('CurrencyRef', 'Euro')}</VendorMod></VendorModRq>")
+    rs = one(
+        multi,
+        f"<VendorModRq><VendorMod><ListID>{vendor['ListID']}</ListID><EditSequence>{vendor['EditSequence']}</EditSequence>"
+        f"{ref('CurrencyRef', 'Euro')}</VendorMod></VendorModRq>",
+    )
     assert code(rs) == 3180
 
 
@@ -250,8 +285,9 @@ def test_bill_payment_partial_then_full(company: CompanyFile) -> None:
     assert [link.findtext("RefNumber") for link in paid.findall("LinkedTxn")] == ["1001", "1002"]
     vendor = one(company, "<VendorQueryRq><FullName>Acme Travel LLC</FullName></VendorQueryRq>")
     assert vendor.findtext("VendorRet/Balance") == "0.00"
-    paid_only, open_only = run(company, "<BillQueryRq><PaidStatus>PaidOnly</PaidStatus></BillQueryRq>",
-                               "<BillQueryRq><PaidStatus>NotPaidOnly</PaidStatus></BillQueryRq>")
+    paid_only, open_only = run(
+        company, "<BillQueryRq><PaidStatus>PaidOnly</PaidStatus></BillQueryRq>", "<BillQueryRq><PaidStatus>NotPaidOnly</PaidStatus></BillQueryRq>"
+    )
     assert [b.findtext("RefNumber") for b in paid_only] == ["P1"] and len(open_only) == 0
     checks = one(company, "<BillPaymentCheckQueryRq><RefNumber>1002</RefNumber></BillPaymentCheckQueryRq>")
     assert checks.findtext("BillPaymentCheckRet/Amount") == "200.00"
@@ -278,8 +314,11 @@ def test_hand_keyed_bill_found_by_vendor_and_invoice_number(company: CompanyFile
     """A bill typed in Enter Bills has no ExternalGUID; EntityFilter + RefNumberRangeFilter finds it."""
     typed = key_bill_by_hand(company, "Office Depot", "INV-5531", "2026-02-20", (("Office Supplies", "84.20"),))
     one(company, bill("Acme Travel LLC", "INV-5531"))  # same number, another vendor
-    rs = one(company, "<BillQueryRq><EntityFilter><FullName>Office Depot</FullName></EntityFilter><RefNumberRangeFilter>"
-                      "<FromRefNumber>INV-5531</FromRefNumber><ToRefNumber>INV-5531</ToRefNumber></RefNumberRangeFilter></BillQueryRq>")
+    rs = one(
+        company,
+        "<BillQueryRq><EntityFilter><FullName>Office Depot</FullName></EntityFilter><RefNumberRangeFilter>"
+        "<FromRefNumber>INV-5531</FromRefNumber><ToRefNumber>INV-5531</ToRefNumber></RefNumberRangeFilter></BillQueryRq>",
+    )
     (found,) = rs.findall("BillRet")
     assert found.findtext("TxnID") == typed["TxnID"] and found.find("ExternalGUID") is None
 

@@ -34,7 +34,11 @@ def busy_company(company: CompanyFile, qbxml_ref: Path) -> CompanyFile:
 def responses(company: CompanyFile) -> list[str]:
     bodies = [
         "<VendorQueryRq><ActiveStatus>All</ActiveStatus></VendorQueryRq>",
-        "<AccountQueryRq/>", "<ClassQueryRq/>", "<CustomerQueryRq/>", "<EmployeeQueryRq/>", "<OtherNameQueryRq/>",
+        "<AccountQueryRq/>",
+        "<ClassQueryRq/>",
+        "<CustomerQueryRq/>",
+        "<EmployeeQueryRq/>",
+        "<OtherNameQueryRq/>",
         "<EntityQueryRq><ActiveStatus>All</ActiveStatus></EntityQueryRq>",
         "<BillQueryRq><IncludeLineItems>true</IncludeLineItems></BillQueryRq>",
         "<JournalEntryQueryRq><IncludeLineItems>true</IncludeLineItems></JournalEntryQueryRq>",
@@ -71,12 +75,14 @@ def _order_agrees(ours: etree._Element, real: etree._Element, where: str) -> Non
             _order_agrees(a, b, f"{where}/{tag}")
 
 
-@pytest.mark.parametrize("real_file, request_body, ret", [
-    ("VendorQueryRs.bill-ash-qbwc.xml", "<VendorQueryRq><FullName>Acme Travel LLC</FullName></VendorQueryRq>", "VendorRet"),
-    ("AccountQueryRs.creditcards.bill-ash-qbwc.xml", "<AccountQueryRq><FullName>Company Card</FullName></AccountQueryRq>", "AccountRet"),
-])
-def test_ret_element_order_matches_real_quickbooks(company: CompanyFile, real: Path, real_file: str, request_body: str,
-                                                   ret: str) -> None:
+@pytest.mark.parametrize(
+    "real_file, request_body, ret",
+    [
+        ("VendorQueryRs.bill-ash-qbwc.xml", "<VendorQueryRq><FullName>Acme Travel LLC</FullName></VendorQueryRq>", "VendorRet"),
+        ("AccountQueryRs.creditcards.bill-ash-qbwc.xml", "<AccountQueryRq><FullName>Company Card</FullName></AccountQueryRq>", "AccountRet"),
+    ],
+)
+def test_ret_element_order_matches_real_quickbooks(company: CompanyFile, real: Path, real_file: str, request_body: str, ret: str) -> None:
     theirs = etree.parse(str(real / real_file)).getroot()
     ours = etree.fromstring(company.execute(message_set(request_body)).encode())
     real_rs, our_rs = theirs.find("QBXMLMsgsRs")[0], ours.find("QBXMLMsgsRs")[0]
@@ -99,14 +105,13 @@ def test_hcp_shape_matches_real_quickbooks(company: CompanyFile, real: Path) -> 
 def test_error_responses_are_attribute_only_like_real_batches(company: CompanyFile, real: Path) -> None:
     theirs = etree.parse(str(real / "hotglue-customer-batch-mixed.response.xml")).getroot()
     real_3100 = next(rs for rs in theirs.find("QBXMLMsgsRs") if rs.get("statusCode") == "3100")
-    text = company.execute(message_set(
-        '<VendorAddRq requestID="ext-mix-2"><VendorAdd><Name>Jane Doe</Name></VendorAdd></VendorAddRq>'))
+    text = company.execute(message_set('<VendorAddRq requestID="ext-mix-2"><VendorAdd><Name>Jane Doe</Name></VendorAdd></VendorAddRq>'))
     ours = etree.fromstring(text.encode()).find("QBXMLMsgsRs")[0]
     assert list(ours.attrib) == list(real_3100.attrib)
     assert len(ours) == len(real_3100) == 0
     assert ours.get("statusMessage") == real_3100.get("statusMessage").replace("HG-BATCH-MIX-1785964184-1", "Jane Doe")
     assert text.startswith('<?xml version="1.0" ?>\n<QBXML>\n<QBXMLMsgsRs>\n')
-    assert '&quot;Jane Doe&quot;' in text  # quotes escaped in attributes as QuickBooks does
+    assert "&quot;Jane Doe&quot;" in text  # quotes escaped in attributes as QuickBooks does
 
 
 def test_real_response_samples_parse_as_the_worker_will_see_ours(real: Path) -> None:

@@ -20,8 +20,7 @@ BAD_AMOUNTS = ("412.3", "12.345", "1,000.00", "12.", "abc")
 
 def samples(qbxml_ref: Path) -> list[Path]:
     """The worker's request shapes (constructed) and Intuit's SDK samples."""
-    return sorted((qbxml_ref / "samples" / "constructed").glob("*.xml")) + sorted(
-        (qbxml_ref / "samples" / "intuit-sdk-samples").glob("*.xml"))
+    return sorted((qbxml_ref / "samples" / "constructed").glob("*.xml")) + sorted((qbxml_ref / "samples" / "intuit-sdk-samples").glob("*.xml"))
 
 
 def covered_by_fallback(text: str) -> bool:
@@ -39,6 +38,7 @@ def mutations(text: str) -> Iterator[tuple[str, str]]:
     base = etree.fromstring(text.encode())
     paths = [base.getroottree().getpath(el) for el in base.iter() if isinstance(el.tag, str)]
     for path in paths:
+
         def clone(path: str = path) -> tuple[etree._Element, etree._Element]:
             root = copy.deepcopy(base)
             return root, root.getroottree().xpath(path)[0]
@@ -144,8 +144,10 @@ def test_missing_processing_instruction_and_bad_xml_are_parse_errors() -> None:
 def test_fallback_is_used_when_xsd_absent(tmp_path: Path) -> None:
     v = Validator(xsd_path=str(tmp_path / "missing.xsd"))
     assert v.schema() is None
-    bad = ('<?xml version="1.0"?><?qbxml version="13.0"?><QBXML><QBXMLMsgsRq onError="stopOnError"><BillAddRq><BillAdd>'
-           "<RefNumber>1</RefNumber><VendorRef><FullName>A</FullName></VendorRef></BillAdd></BillAddRq></QBXMLMsgsRq></QBXML>")
+    bad = (
+        '<?xml version="1.0"?><?qbxml version="13.0"?><QBXML><QBXMLMsgsRq onError="stopOnError"><BillAddRq><BillAdd>'
+        "<RefNumber>1</RefNumber><VendorRef><FullName>A</FullName></VendorRef></BillAdd></BillAddRq></QBXMLMsgsRq></QBXML>"
+    )
     assert not accepted(v, bad)
 
 
@@ -174,19 +176,41 @@ def test_fallback_agrees_with_xsd_on_payment_currency_and_terms_shapes(xsd: etre
 
     day = dt.date(2026, 3, 1)
     shapes = [
-        BillPaymentCheckAdd(Ref("Jane Doe"), Ref("Checking"), day, (AppliedToTxn("1A3-1", Decimal("5")), AppliedToTxn("1A4-1", Decimal("6"))),
-                            ref_number="CP1", ap_account=Ref("Accounts Payable"), memo="m", exchange_rate=Decimal("1.1"),
-                            external_guid="9b2e4c1a-0d3f-4a5b-8c7d-112233445566"),
+        BillPaymentCheckAdd(
+            Ref("Jane Doe"),
+            Ref("Checking"),
+            day,
+            (AppliedToTxn("1A3-1", Decimal("5")), AppliedToTxn("1A4-1", Decimal("6"))),
+            ref_number="CP1",
+            ap_account=Ref("Accounts Payable"),
+            memo="m",
+            exchange_rate=Decimal("1.1"),
+            external_guid="9b2e4c1a-0d3f-4a5b-8c7d-112233445566",
+        ),
         TxnQuery("Bill", entity=Ref("Office Depot"), exact_ref_number="INV-1", paid_status="All", include_linked_txns=True),
         TxnQuery("BillPaymentCheck", txn_ids=("1A3-1",), include_line_items=True),
-        ListQuery("Terms", active_status="All"), ListQuery("Currency", full_names=("Euro",)),
+        ListQuery("Terms", active_status="All"),
+        ListQuery("Currency", full_names=("Euro",)),
         BillToPayQuery(Ref("Jane Doe"), ap_account=Ref("Accounts Payable"), include=("TxnID",)),
         VendorAdd("Lufthansa", vendor_address=Address(addr1="PO Box 1", city="Köln"), account_number="V-1", terms=Ref("Net 30"), currency=Ref("Euro")),
-        BillAdd(Ref("Lufthansa"), day, "R1", (ExpenseLine(Ref("Travel"), Decimal("1"), customer=Ref("Client A"), billable_status="Billable"),),
-                vendor_address=Address(addr1="x"), exchange_rate=Decimal("1.08")),
-        JournalEntryAdd(day, "J1", (JournalLine("debit", Ref("Travel"), Decimal("1"), entity=Ref("Client A"), billable_status="NotBillable"),
-                                    JournalLine("credit", Ref("Accounts Payable - EUR"), Decimal("1"), entity=Ref("Lufthansa"))),
-                        currency=Ref("Euro"), exchange_rate=Decimal("1.08")),
+        BillAdd(
+            Ref("Lufthansa"),
+            day,
+            "R1",
+            (ExpenseLine(Ref("Travel"), Decimal("1"), customer=Ref("Client A"), billable_status="Billable"),),
+            vendor_address=Address(addr1="x"),
+            exchange_rate=Decimal("1.08"),
+        ),
+        JournalEntryAdd(
+            day,
+            "J1",
+            (
+                JournalLine("debit", Ref("Travel"), Decimal("1"), entity=Ref("Client A"), billable_status="NotBillable"),
+                JournalLine("credit", Ref("Accounts Payable - EUR"), Decimal("1"), entity=Ref("Lufthansa")),
+            ),
+            currency=Ref("Euro"),
+            exchange_rate=Decimal("1.08"),
+        ),
     ]
     fallback = Validator(use_xsd=False)
     wrong: list[str] = []

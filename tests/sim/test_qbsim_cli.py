@@ -23,12 +23,15 @@ def test_new_then_show_lists_vendors_bills_and_totals(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert runner.invoke(quickbooks, ["new", str(path)]).exit_code != 0  # no silent overwrite
     cf = CompanyFile.load(path)
-    cf.execute(message_set(
-        '<BillAddRq><BillAdd><VendorRef><FullName>Acme Travel LLC</FullName></VendorRef><TxnDate>2026-03-01</TxnDate>'
-        "<RefNumber>CNC-42</RefNumber><ExpenseLineAdd><AccountRef><FullName>Travel:Hotel</FullName></AccountRef>"
-        "<Amount>250.00</Amount><ClassRef><FullName>Sales</FullName></ClassRef></ExpenseLineAdd>"
-        "<ExpenseLineAdd><AccountRef><FullName>Travel:Meals</FullName></AccountRef><Amount>40.50</Amount>"
-        "</ExpenseLineAdd></BillAdd></BillAddRq>"))
+    cf.execute(
+        message_set(
+            "<BillAddRq><BillAdd><VendorRef><FullName>Acme Travel LLC</FullName></VendorRef><TxnDate>2026-03-01</TxnDate>"
+            "<RefNumber>CNC-42</RefNumber><ExpenseLineAdd><AccountRef><FullName>Travel:Hotel</FullName></AccountRef>"
+            "<Amount>250.00</Amount><ClassRef><FullName>Sales</FullName></ClassRef></ExpenseLineAdd>"
+            "<ExpenseLineAdd><AccountRef><FullName>Travel:Meals</FullName></AccountRef><Amount>40.50</Amount>"
+            "</ExpenseLineAdd></BillAdd></BillAddRq>"
+        )
+    )
     cf.save(path)
     shown = runner.invoke(quickbooks, ["show", str(path)])
     assert shown.exit_code == 0, shown.output
@@ -52,8 +55,7 @@ def test_webconnector_command_runs_a_session_against_a_live_service(tmp_path: Pa
     path = tmp_path / "demo.qbsim"
     assert CliRunner().invoke(quickbooks, ["new", str(path), "--file-id", FILE_ID, "--owner-id", OWNER]).exit_code == 0
     service.work = [message_set("<VendorAddRq><VendorAdd><Name>From CLI</Name></VendorAdd></VendorAddRq>")]
-    result = CliRunner().invoke(webconnector, ["--url", url, "--company-file", str(path), "--password", "secret",
-                                               "--once", "--latency-scale", "0"])
+    result = CliRunner().invoke(webconnector, ["--url", url, "--company-file", str(path), "--password", "secret", "--once", "--latency-scale", "0"])
     assert result.exit_code == 0, result.output
     assert "ended_by=closeConnection" in result.output and "writes=1" in result.output
     assert CompanyFile.load(path).find_list("Vendor", "From CLI") is not None  # saved after the session
@@ -64,7 +66,8 @@ def test_webconnector_command_exits_1_when_quickbooks_is_closed(tmp_path: Path, 
     url, service = threaded_server
     path = tmp_path / "demo.qbsim"
     assert CliRunner().invoke(quickbooks, ["new", str(path)]).exit_code == 0
-    result = CliRunner().invoke(webconnector, ["--url", url, "--company-file", str(path), "--password", "secret",
-                                               "--quickbooks-closed", "--latency-scale", "0"])
+    result = CliRunner().invoke(
+        webconnector, ["--url", url, "--company-file", str(path), "--password", "secret", "--quickbooks-closed", "--latency-scale", "0"]
+    )
     assert result.exit_code == 1
     assert "0x80040408" in result.output and service.calls[-1] == "connectionError"

@@ -35,12 +35,21 @@ async def test_happy_session_call_order_hcp_and_headers(server, company: Company
     url, svc = server
     svc.work = [vendor_add("Web Vendor 1"), vendor_add("Web Vendor 2")]
     report = await run_session(url, "demo-sync", "secret", company, clock=RecordingClock())
-    assert svc.calls == ["serverVersion", "clientVersion", "authenticate", "sendRequestXML", "receiveResponseXML",
-                         "sendRequestXML", "receiveResponseXML", "closeConnection"]
+    assert svc.calls == [
+        "serverVersion",
+        "clientVersion",
+        "authenticate",
+        "sendRequestXML",
+        "receiveResponseXML",
+        "sendRequestXML",
+        "receiveResponseXML",
+        "closeConnection",
+    ]
     assert report.soap_calls == svc.calls and report.ended_by == "closeConnection"
     assert [(a, c) for a, c in svc.headers][:2] == [
         ('"http://developer.intuit.com/serverVersion"', "text/xml; charset=utf-8"),
-        ('"http://developer.intuit.com/clientVersion"', "text/xml; charset=utf-8")]
+        ('"http://developer.intuit.com/clientVersion"', "text/xml; charset=utf-8"),
+    ]
     assert svc.hcp[0] and svc.hcp[1] == ""  # strHCPResponse only on the first call
     hcp = etree.fromstring(svc.hcp[0].encode())
     assert [e.findtext("DataExtValue") for e in hcp.iter("DataExtRet") if e.findtext("DataExtName") == "FileID"] == [FILE_ID]
@@ -67,9 +76,18 @@ async def test_empty_send_then_noop_pauses_five_seconds_and_retries(server, comp
     svc.work = [vendor_add("After NoOp")]
     clock = RecordingClock()
     report = await run_session(url, "demo-sync", "secret", company, clock=clock)
-    assert svc.calls == ["serverVersion", "clientVersion", "authenticate",
-                         "sendRequestXML", "getLastError", "sendRequestXML", "getLastError",
-                         "sendRequestXML", "receiveResponseXML", "closeConnection"]
+    assert svc.calls == [
+        "serverVersion",
+        "clientVersion",
+        "authenticate",
+        "sendRequestXML",
+        "getLastError",
+        "sendRequestXML",
+        "getLastError",
+        "sendRequestXML",
+        "receiveResponseXML",
+        "closeConnection",
+    ]
     assert clock.sleeps.count(5.0) == 2 and report.noops == 2
     assert svc.hcp[0] and svc.hcp[1:] == ["", ""]
 
@@ -83,8 +101,7 @@ async def test_empty_send_with_message_ends_session(server, company: CompanyFile
 
 
 @pytest.mark.trio
-@pytest.mark.parametrize("knob, hresult", [("quickbooks_closed", "0x80040408"), ("other_company_open", "0x8004040A"),
-                                           ("modal_dialog", "0x80040414")])
+@pytest.mark.parametrize("knob, hresult", [("quickbooks_closed", "0x80040408"), ("other_company_open", "0x8004040A"), ("modal_dialog", "0x80040414")])
 async def test_connection_error_instead_of_send(server, company: CompanyFile, knob: str, hresult: str) -> None:
     url, svc = server
     svc.work = [vendor_add("Never")]
@@ -138,9 +155,16 @@ async def test_run_every_with_user_edit_between_sessions(server, company: Compan
     url, svc = server
     before = company.find_list("Vendor", "Office Depot")["EditSequence"]
     clock = RecordingClock()
-    reports = await run_every(url, "demo-sync", "secret", company, interval_s=60, clock=clock,
-                              knobs=FaultKnobs(user_edits_vendors=("Office Depot",), network_latency_s=0.25),
-                              stop_when=lambda rs: len(rs) == 3)
+    reports = await run_every(
+        url,
+        "demo-sync",
+        "secret",
+        company,
+        interval_s=60,
+        clock=clock,
+        knobs=FaultKnobs(user_edits_vendors=("Office Depot",), network_latency_s=0.25),
+        stop_when=lambda rs: len(rs) == 3,
+    )
     assert len(reports) == 3 and svc.calls.count("authenticate") == 3
     assert clock.sleeps.count(60) == 2 and 0.25 in clock.sleeps
     assert int(company.find_list("Vendor", "Office Depot")["EditSequence"]) >= int(before) + 3

@@ -117,8 +117,9 @@ def decide(seen: Observations, open_now: Mapping[tuple[Kind, str], str], names: 
         still = (kind, company) in found if kind is not Kind.DOCUMENTS else company in seen.companies_with_held
         if kind in seen.checked and not still:
             cleared.append((kind, company))
-            alerts.append(Alert(kind, company, f"{_where(company, names)}: cleared: {TITLES[kind]}",
-                                f"Cleared: {TITLES[kind]}. It was: {summary}", cleared=True))
+            alerts.append(
+                Alert(kind, company, f"{_where(company, names)}: cleared: {TITLES[kind]}", f"Cleared: {TITLES[kind]}. It was: {summary}", cleared=True)
+            )
     watermarks = tuple((n.company, n.newest) for n in seen.news)
     return Decision(tuple(alerts), tuple(opened), tuple(cleared), watermarks)
 
@@ -134,6 +135,12 @@ def sample_alerts(company: str, names: Mapping[str, str] | None = None) -> list[
         Kind.RECONCILE_DIFFERENCE: "Posted totals differ from Concur's by 12.34 on 1 account/class.",
         Kind.AUDIT_CHAIN: "The audit trail's hash chain is broken at entry 42 (an entry was edited after it was written).",
     }
-    return [Alert(kind, company if kind is not Kind.AUDIT_CHAIN else INSTALLATION,
-                  f"TEST {_where(company if kind is not Kind.AUDIT_CHAIN else INSTALLATION, names)}: {TITLES[kind]}",
-                  f"This is a test of ml-connector alerts (mlc alerts test). {text}") for kind, text in samples.items()]
+    return [
+        Alert(
+            kind,
+            company if kind is not Kind.AUDIT_CHAIN else INSTALLATION,
+            f"TEST {_where(company if kind is not Kind.AUDIT_CHAIN else INSTALLATION, names)}: {TITLES[kind]}",
+            f"This is a test of ml-connector alerts (mlc alerts test). {text}",
+        )
+        for kind, text in samples.items()
+    ]

@@ -39,8 +39,9 @@ async def check(ctx: WorkerContext, now: dt.datetime, daily: bool, alerts: Alert
     return await ctx.store.run(step)
 
 
-async def deliver_due(ctx: WorkerContext, now: dt.datetime, http: httpx.AsyncClient, alerts: AlertsConfig | None = None,
-                      smtp_timeout_s: float = send.SMTP_TIMEOUT_S) -> int:
+async def deliver_due(
+    ctx: WorkerContext, now: dt.datetime, http: httpx.AsyncClient, alerts: AlertsConfig | None = None, smtp_timeout_s: float = send.SMTP_TIMEOUT_S
+) -> int:
     """Send what is due; each failure is logged and retried later with backoff. Returns sent."""
     alerts = alerts or ctx.config.alerts
     sent = 0
@@ -54,8 +55,15 @@ async def deliver_due(ctx: WorkerContext, now: dt.datetime, http: httpx.AsyncCli
                 raise send.DeliveryError(f"{row['channel']}: not configured any more")
         except send.DeliveryError as exc:
             gave_up = await ctx.store.run(alert_store.failed, row["id"], now, ctx.scrub(str(exc)))
-            log.log(logging.ERROR if gave_up else logging.WARNING, "alert %s (%s, %s) not delivered%s: %s", row["id"], row["kind"], row["channel"],
-                    f" after {alert_store.MAX_ATTEMPTS} attempts; giving up" if gave_up else "; will retry", ctx.scrub(str(exc)))
+            log.log(
+                logging.ERROR if gave_up else logging.WARNING,
+                "alert %s (%s, %s) not delivered%s: %s",
+                row["id"],
+                row["kind"],
+                row["channel"],
+                f" after {alert_store.MAX_ATTEMPTS} attempts; giving up" if gave_up else "; will retry",
+                ctx.scrub(str(exc)),
+            )
             continue
         await ctx.store.run(alert_store.delivered, row["id"], now)
         sent += 1
@@ -80,8 +88,9 @@ async def send_test(alerts_config, alerts: list[core.Alert], scrub: Callable[[st
     return problems
 
 
-async def run(ctx: WorkerContext, clock: Clock = utc_now, round_s: float = ROUND_S, alerts: AlertsConfig | None = None,
-              smtp_timeout_s: float = send.SMTP_TIMEOUT_S) -> None:
+async def run(
+    ctx: WorkerContext, clock: Clock = utc_now, round_s: float = ROUND_S, alerts: AlertsConfig | None = None, smtp_timeout_s: float = send.SMTP_TIMEOUT_S
+) -> None:
     """Forever: a round every ``round_s`` (the daily checks once a day), deliveries as they fall
     due. ``alerts`` (tests): fixed settings instead of the worker's (reloadable) config."""
     next_round = clock()

@@ -44,9 +44,14 @@ def observe(conn: sqlite3.Connection, companies: Iterable[CompanyConfig], silent
     if daily:
         problems = audit.verify(conn)
         if problems:
-            seen.findings.append(Finding(Kind.AUDIT_CHAIN, INSTALLATION,
-                                         f"The audit trail's hash chain is broken: {len(problems)} problem(s), first: {problems[0].message}. "
-                                         "Run `mlc audit verify` and restore the database from a backup if entries were changed."))
+            seen.findings.append(
+                Finding(
+                    Kind.AUDIT_CHAIN,
+                    INSTALLATION,
+                    f"The audit trail's hash chain is broken: {len(problems)} problem(s), first: {problems[0].message}. "
+                    "Run `mlc audit verify` and restore the database from a backup if entries were changed.",
+                )
+            )
     return seen
 
 
@@ -54,8 +59,10 @@ def _held(conn: sqlite3.Connection, company: str, seen: Observations) -> None:
     if conn.execute("SELECT 1 FROM documents WHERE company = ? AND state IN ('held', 'failed') LIMIT 1", (company,)).fetchone():
         seen.companies_with_held.add(company)
     mark = conn.execute("SELECT held_until FROM alert_watermarks WHERE company = ?", (company,)).fetchone()
-    rows = conn.execute("SELECT state, reason, updated_at FROM documents WHERE company = ? AND state IN ('held', 'failed') AND updated_at > ?",
-                        (company, mark[0] if mark else "")).fetchall()
+    rows = conn.execute(
+        "SELECT state, reason, updated_at FROM documents WHERE company = ? AND state IN ('held', 'failed') AND updated_at > ?",
+        (company, mark[0] if mark else ""),
+    ).fetchall()
     if not rows:
         return
     states = Counter(r["state"] for r in rows)
@@ -64,8 +71,9 @@ def _held(conn: sqlite3.Connection, company: str, seen: Observations) -> None:
 
 
 def _silent(conn: sqlite3.Connection, company: str, hours: float, now: dt.datetime, seen: Observations) -> None:
-    waiting, oldest = conn.execute("SELECT COUNT(*), MIN(updated_at) FROM documents WHERE company = ? AND state IN ('fetched', 'queued', 'sent', 'unknown')",
-                                   (company,)).fetchone()
+    waiting, oldest = conn.execute(
+        "SELECT COUNT(*), MIN(updated_at) FROM documents WHERE company = ? AND state IN ('fetched', 'queued', 'sent', 'unknown')", (company,)
+    ).fetchone()
     if not waiting:
         return
     row = conn.execute("SELECT last_reached_at, last_error FROM qb_company WHERE company = ?", (company,)).fetchone()
@@ -78,9 +86,14 @@ def _silent(conn: sqlite3.Connection, company: str, hours: float, now: dt.dateti
     silent_h = int((now - since).total_seconds() // 3600)
     last = f" Last reached {reached[:16].replace('T', ' ')} UTC." if reached else " Never reached yet."
     problem = f" Last problem: {row['last_error']}" if row and row["last_error"] else ""
-    seen.findings.append(Finding(Kind.QUICKBOOKS_SILENT, company,
-                                 f"QuickBooks has not been reached for {silent_h} hours while {waiting} document(s) wait to post.{last}{problem} "
-                                 "Check that the Web Connector runs (Auto-Run) and can open the company file."))
+    seen.findings.append(
+        Finding(
+            Kind.QUICKBOOKS_SILENT,
+            company,
+            f"QuickBooks has not been reached for {silent_h} hours while {waiting} document(s) wait to post.{last}{problem} "
+            "Check that the Web Connector runs (Auto-Run) and can open the company file.",
+        )
+    )
 
 
 def _concur(conn: sqlite3.Connection, company: str, now: dt.datetime, seen: Observations) -> None:
@@ -89,14 +102,24 @@ def _concur(conn: sqlite3.Connection, company: str, now: dt.datetime, seen: Obse
         return
     if row["needs_reconnect"]:
         why = f" ({row['reason'][:REASON_CHARS]})" if row["reason"] else ""
-        seen.findings.append(Finding(Kind.CONCUR_RECONNECT, company,
-                                     f"Concur needs reconnect{why}: nothing new is fetched. Get a new company request token and run `mlc concur connect {company}`."))
+        seen.findings.append(
+            Finding(
+                Kind.CONCUR_RECONNECT,
+                company,
+                f"Concur needs reconnect{why}: nothing new is fetched. Get a new company request token and run `mlc concur connect {company}`.",
+            )
+        )
     elif row["refresh_expires_at"]:
         left = parse_iso(row["refresh_expires_at"]) - now
         if left <= dt.timedelta(days=TOKEN_WARNING_DAYS):
-            seen.findings.append(Finding(Kind.CONCUR_TOKEN_EXPIRING, company,
-                                         f"The Concur refresh token expires on {row['refresh_expires_at'][:10]} (in {max(left.days, 0)} day(s)) and was not renewed. "
-                                         f"Check the worker's Concur connection, or run `mlc concur connect {company}` with a new request token."))
+            seen.findings.append(
+                Finding(
+                    Kind.CONCUR_TOKEN_EXPIRING,
+                    company,
+                    f"The Concur refresh token expires on {row['refresh_expires_at'][:10]} (in {max(left.days, 0)} day(s)) and was not renewed. "
+                    f"Check the worker's Concur connection, or run `mlc concur connect {company}` with a new request token.",
+                )
+            )
 
 
 def _reconcile(conn: sqlite3.Connection, company: CompanyConfig, now: dt.datetime, seen: Observations) -> None:
@@ -105,37 +128,51 @@ def _reconcile(conn: sqlite3.Connection, company: CompanyConfig, now: dt.datetim
     off = [row for row in result.rows if row.difference != 0]
     if off or result.unplanned or result.concur_total != result.planned_total:
         total = sum((abs(row.difference) for row in off), start=0)
-        seen.findings.append(Finding(Kind.RECONCILE_DIFFERENCE, company.id,
-                                     f"Posted totals differ from Concur's on {len(off)} account/class row(s) (total difference {total:.2f}) "
-                                     f"for documents dated since {start}. Run `mlc reconcile {company.id} --from {start}`."))
+        seen.findings.append(
+            Finding(
+                Kind.RECONCILE_DIFFERENCE,
+                company.id,
+                f"Posted totals differ from Concur's on {len(off)} account/class row(s) (total difference {total:.2f}) "
+                f"for documents dated since {start}. Run `mlc reconcile {company.id} --from {start}`.",
+            )
+        )
 
 
 # --- conditions and deliveries ----------------------------------------------------------------------
 
 
 def open_conditions(conn: sqlite3.Connection) -> dict[tuple[Kind, str], str]:
-    return {(Kind(r["kind"]), r["company"]): r["summary"] for r in conn.execute("SELECT kind, company, summary FROM alert_conditions")
-            if r["kind"] in Kind._value2member_map_}
+    return {
+        (Kind(r["kind"]), r["company"]): r["summary"]
+        for r in conn.execute("SELECT kind, company, summary FROM alert_conditions")
+        if r["kind"] in Kind._value2member_map_
+    }
 
 
 def record(conn: sqlite3.Connection, decision: Decision, channels: tuple[str, ...], now: dt.datetime, scrub: Callable[[str], str]) -> int:
     """Store what the core decided and queue its alerts on every channel; returns alerts queued."""
     for finding in decision.opened:
-        conn.execute("INSERT OR IGNORE INTO alert_conditions (kind, company, opened_at, summary) VALUES (?,?,?,?)",
-                     (finding.kind.value, finding.company, iso(now), scrub(finding.summary)))
+        conn.execute(
+            "INSERT OR IGNORE INTO alert_conditions (kind, company, opened_at, summary) VALUES (?,?,?,?)",
+            (finding.kind.value, finding.company, iso(now), scrub(finding.summary)),
+        )
     for kind, company in decision.cleared:
         conn.execute("DELETE FROM alert_conditions WHERE kind = ? AND company = ?", (kind.value, company))
     for company, until in decision.watermarks:
-        conn.execute("INSERT INTO alert_watermarks (company, held_until) VALUES (?,?) ON CONFLICT (company) DO UPDATE SET held_until = excluded.held_until",
-                     (company, until))
+        conn.execute(
+            "INSERT INTO alert_watermarks (company, held_until) VALUES (?,?) ON CONFLICT (company) DO UPDATE SET held_until = excluded.held_until",
+            (company, until),
+        )
     return queue(conn, decision.alerts, channels, now, scrub)
 
 
 def queue(conn: sqlite3.Connection, alerts: tuple[Alert, ...] | list[Alert], channels: tuple[str, ...], now: dt.datetime, scrub: Callable[[str], str]) -> int:
     for alert in alerts:
         for channel in channels:
-            conn.execute("INSERT INTO alert_deliveries (channel, kind, company, subject, text, created_at, next_attempt_at) VALUES (?,?,?,?,?,?,?)",
-                         (channel, alert.kind.value, alert.company, scrub(alert.subject), scrub(alert.text), iso(now), iso(now)))
+            conn.execute(
+                "INSERT INTO alert_deliveries (channel, kind, company, subject, text, created_at, next_attempt_at) VALUES (?,?,?,?,?,?,?)",
+                (channel, alert.kind.value, alert.company, scrub(alert.subject), scrub(alert.text), iso(now), iso(now)),
+            )
     return len(alerts)
 
 
@@ -143,8 +180,7 @@ def claim_due(conn: sqlite3.Connection, now: dt.datetime, limit: int = 50) -> li
     """The deliveries due now, leased for ``LEASE_S`` so that a second deliverer (or the next round
     while a slow send goes on) does not send them twice; a send that never reports back is tried
     again when the lease ends."""
-    rows = conn.execute("SELECT * FROM alert_deliveries WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY id LIMIT ?",
-                        (iso(now), limit)).fetchall()
+    rows = conn.execute("SELECT * FROM alert_deliveries WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY id LIMIT ?", (iso(now), limit)).fetchall()
     conn.executemany("UPDATE alert_deliveries SET next_attempt_at = ? WHERE id = ?", [(iso(now + dt.timedelta(seconds=LEASE_S)), r["id"]) for r in rows])
     return rows
 
@@ -162,6 +198,8 @@ def failed(conn: sqlite3.Connection, delivery_id: int, now: dt.datetime, error: 
     """One more failed attempt; True when the bound is reached and the delivery is abandoned."""
     attempts = conn.execute("SELECT attempts FROM alert_deliveries WHERE id = ?", (delivery_id,)).fetchone()[0] + 1
     give_up = attempts >= MAX_ATTEMPTS
-    conn.execute("UPDATE alert_deliveries SET attempts = ?, last_error = ?, state = ?, next_attempt_at = ? WHERE id = ?",
-                 (attempts, error[:500], "abandoned" if give_up else "pending", iso(now + dt.timedelta(seconds=retry_delay_s(attempts))), delivery_id))
+    conn.execute(
+        "UPDATE alert_deliveries SET attempts = ?, last_error = ?, state = ?, next_attempt_at = ? WHERE id = ?",
+        (attempts, error[:500], "abandoned" if give_up else "pending", iso(now + dt.timedelta(seconds=retry_delay_s(attempts))), delivery_id),
+    )
     return give_up

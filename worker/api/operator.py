@@ -69,9 +69,7 @@ async def summary():
 @require_token()
 async def documents():
     args = request.args
-    f = queries.DocumentFilter(
-        company=args.get("company", ""), state=args.get("state", ""), concur_id=args.get("concur_id", ""), q=args.get("q", "")
-    )
+    f = queries.DocumentFilter(company=args.get("company", ""), state=args.get("state", ""), concur_id=args.get("concur_id", ""), q=args.get("q", ""))
     f.validate()
     limit = queries.parse_limit(args.get("limit"))
     page = await context().store.run(queries.list_documents, f, limit, args.get("cursor") or None)
@@ -164,5 +162,3 @@ async def event_stream():
     )
     response.timeout = None  # a stream lives as long as its client
     return response
-
-

@@ -86,7 +86,11 @@ def decode_cursor(text: str, shape: tuple[type, ...]) -> list[Any]:
         values = json.loads(raw)
     except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):
         raise BadRequest("cursor: not a cursor this API gave out") from None
-    if not isinstance(values, list) or len(values) != len(shape) or not all(isinstance(v, t) and not isinstance(v, bool) for v, t in zip(values, shape, strict=True)):
+    if (
+        not isinstance(values, list)
+        or len(values) != len(shape)
+        or not all(isinstance(v, t) and not isinstance(v, bool) for v, t in zip(values, shape, strict=True))
+    ):
         raise BadRequest("cursor: not a cursor this API gave out")
     if any(isinstance(v, int) and not -MAX_ID <= v <= MAX_ID for v in values):
         raise BadRequest("cursor: not a cursor this API gave out")
@@ -195,14 +199,15 @@ def list_documents(conn: sqlite3.Connection, f: DocumentFilter, limit: int, curs
     if f.q.strip():
         # A search may read many rows to find a few: find the ids through the narrow search index
         # alone, then read just those rows.
-        ids = [r[0] for r in conn.execute(
-            f"SELECT id FROM documents INDEXED BY documents_search {where} ORDER BY updated_at DESC, id DESC LIMIT ?",
-            (*params, limit + 1),
-        )]
+        ids = [
+            r[0]
+            for r in conn.execute(
+                f"SELECT id FROM documents INDEXED BY documents_search {where} ORDER BY updated_at DESC, id DESC LIMIT ?",
+                (*params, limit + 1),
+            )
+        ]
         marks = ",".join("?" * len(ids))
-        rows = conn.execute(
-            f"SELECT {DOCUMENT_COLUMNS} FROM documents WHERE id IN ({marks}) ORDER BY updated_at DESC, id DESC", ids
-        ).fetchall() if ids else []
+        rows = conn.execute(f"SELECT {DOCUMENT_COLUMNS} FROM documents WHERE id IN ({marks}) ORDER BY updated_at DESC, id DESC", ids).fetchall() if ids else []
     else:
         rows = conn.execute(
             f"SELECT {DOCUMENT_COLUMNS} FROM documents {where} ORDER BY updated_at DESC, id DESC LIMIT ?",
@@ -241,9 +246,19 @@ def document_detail(conn: sqlite3.Connection, document_id: int) -> DocumentDetai
         return None
     postings = [
         Posting(
-            id=p["id"], seq=p["seq"], op=p["op"], state=p["state"], ref_number=p["ref_number"], attempts=p["attempts"],
-            sent_at=p["sent_at"], answered_at=p["answered_at"], status_code=p["status_code"],
-            status_message=p["status_message"], txn_id=p["txn_id"], request_xml=p["request_xml"], response_xml=p["response_xml"],
+            id=p["id"],
+            seq=p["seq"],
+            op=p["op"],
+            state=p["state"],
+            ref_number=p["ref_number"],
+            attempts=p["attempts"],
+            sent_at=p["sent_at"],
+            answered_at=p["answered_at"],
+            status_code=p["status_code"],
+            status_message=p["status_message"],
+            txn_id=p["txn_id"],
+            request_xml=p["request_xml"],
+            response_xml=p["response_xml"],
         )
         for p in conn.execute("SELECT * FROM postings WHERE document_id = ? ORDER BY seq, id", (document_id,))
     ]
@@ -251,8 +266,15 @@ def document_detail(conn: sqlite3.Connection, document_id: int) -> DocumentDetai
     # detail hundreds of kilobytes. Older ones page through /audit?document= with audit_next.
     latest = list_audit(conn, "", document_id, DETAIL_AUDIT_LIMIT, None)
     trail = list(reversed(latest.items))
-    return DocumentDetail(document_from_row(row), _json_or_none(row["content"]), _json_or_none(row["plan"]), postings, trail, latest.next_cursor,
-                          fis.for_document(conn, document_id))
+    return DocumentDetail(
+        document_from_row(row),
+        _json_or_none(row["content"]),
+        _json_or_none(row["plan"]),
+        postings,
+        trail,
+        latest.next_cursor,
+        fis.for_document(conn, document_id),
+    )
 
 
 # --- audit ----------------------------------------------------------------------------------
@@ -261,8 +283,13 @@ def document_detail(conn: sqlite3.Connection, document_id: int) -> DocumentDetai
 def audit_from_row(row: sqlite3.Row) -> AuditEntry:
     detail = _json_or_none(row["detail"])
     return AuditEntry(
-        id=row["id"], company=row["company"], document_id=row["document_id"], at=row["at"], actor=row["actor"],
-        action=row["action"], detail=detail if isinstance(detail, dict) else {"value": detail},
+        id=row["id"],
+        company=row["company"],
+        document_id=row["document_id"],
+        at=row["at"],
+        actor=row["actor"],
+        action=row["action"],
+        detail=detail if isinstance(detail, dict) else {"value": detail},
     )
 
 
@@ -301,8 +328,15 @@ def last_audit_id(conn: sqlite3.Connection) -> int:
 
 def duplicate_from_row(row: sqlite3.Row) -> Duplicate:
     return Duplicate(
-        id=row["id"], at=row["at"], company=row["company"], document_id=row["document_id"], concur_id=row["concur_id"],
-        source=row["source"], why=row["why"], count=row["count"], last_at=row["last_at"],
+        id=row["id"],
+        at=row["at"],
+        company=row["company"],
+        document_id=row["document_id"],
+        concur_id=row["concur_id"],
+        source=row["source"],
+        why=row["why"],
+        count=row["count"],
+        last_at=row["last_at"],
     )
 
 
@@ -357,16 +391,13 @@ def company_summary(conn: sqlite3.Connection, company: str, name: str, now: dt.d
     pending = sum(counts.get(str(s), 0) for s in PENDING_STATES)
     # One index seek per pending state (MIN over an IN list would scan every pending row).
     firsts = [
-        conn.execute("SELECT MIN(created_at) FROM documents WHERE company = ? AND state = ?", (company, str(state))).fetchone()[0]
-        for state in PENDING_STATES
+        conn.execute("SELECT MIN(created_at) FROM documents WHERE company = ? AND state = ?", (company, str(state))).fetchone()[0] for state in PENDING_STATES
     ]
     oldest = min((f for f in firsts if f), default=None)
     qb = conn.execute("SELECT last_contact_at, last_result, unreachable_since FROM qb_company WHERE company = ?", (company,)).fetchone()
     unreachable_since = qb["unreachable_since"] if qb else None
     queued = counts.get(str(DocState.QUEUED), 0)
-    concur, concur_reason = _concur_state(
-        conn.execute("SELECT needs_reconnect, reason FROM concur_tokens WHERE company = ?", (company,)).fetchone()
-    )
+    concur, concur_reason = _concur_state(conn.execute("SELECT needs_reconnect, reason FROM concur_tokens WHERE company = ?", (company,)).fetchone())
     duplicates = duplicate_records.skipped(conn, company)
     return CompanySummary(
         id=company,

@@ -162,8 +162,17 @@ class ConcurClient:
 
     # ---------------------------------------------------------------- transport with retries
 
-    async def _send(self, method: str, url: str, *, headers: dict[str, str], data: dict[str, str] | None = None,
-                    json_body: Any = None, params: Mapping[str, str] | None = None, what: str) -> httpx.Response:
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: dict[str, str],
+        data: dict[str, str] | None = None,
+        json_body: Any = None,
+        params: Mapping[str, str] | None = None,
+        what: str,
+    ) -> httpx.Response:
         """One logical request: retries transport errors, 429, 5xx. Returns any other response."""
         policy = self.policy
         attempt = 0
@@ -171,8 +180,13 @@ class ConcurClient:
             correlation = str(uuid.uuid4())
             try:
                 response = await self.http.request(
-                    method, url, headers={**headers, "concur-correlationid": correlation},
-                    data=data, json=json_body, params=params, timeout=policy.timeout,
+                    method,
+                    url,
+                    headers={**headers, "concur-correlationid": correlation},
+                    data=data,
+                    json=json_body,
+                    params=params,
+                    timeout=policy.timeout,
                 )
             except httpx.TransportError as exc:  # connect errors, resets, timeouts
                 reason = f"{type(exc).__name__}"
@@ -180,8 +194,14 @@ class ConcurClient:
             else:
                 if response.status_code not in (429, 500, 502, 503, 504):
                     if response.status_code >= 400:
-                        log.info("concur %s %s -> %s (correlation %s, response %s)", method, what,
-                                 response.status_code, correlation, response.headers.get("concur-correlationid", "-"))
+                        log.info(
+                            "concur %s %s -> %s (correlation %s, response %s)",
+                            method,
+                            what,
+                            response.status_code,
+                            correlation,
+                            response.headers.get("concur-correlationid", "-"),
+                        )
                     return response
                 reason = f"HTTP {response.status_code}"
                 if response.status_code == 429:
@@ -299,8 +319,9 @@ class ConcurClient:
 
     # ---------------------------------------------------------------- API calls
 
-    async def request(self, company: str, method: str, path_or_url: str, *, params: Mapping[str, str] | None = None,
-                      json_body: Any = None, app: bool = False) -> Any:
+    async def request(
+        self, company: str, method: str, path_or_url: str, *, params: Mapping[str, str] | None = None, json_body: Any = None, app: bool = False
+    ) -> Any:
         """Authorised call at the token's geolocation; returns decoded JSON (Decimal numbers) or None."""
         path = _path_of(path_or_url) if path_or_url.startswith(("http://", "https://")) else path_or_url
         tokens = await (self.app_token(company) if app else self.access(company))
@@ -308,7 +329,10 @@ class ConcurClient:
         while True:
             url = tokens.geolocation + path
             response = await self._send(
-                method, url, params=params, json_body=json_body,
+                method,
+                url,
+                params=params,
+                json_body=json_body,
                 headers={"Authorization": f"Bearer {tokens.access_token}", "Accept": "application/json"},
                 what=_safe_path(url),
             )
@@ -431,8 +455,9 @@ class ConcurClient:
         short = re.sub(r"[^a-z0-9.-]", "-", topic.lower().removeprefix("public.concur."))
         return f"mlc-{company_uuid.lower()[:13]}-{short}".strip("-")
 
-    async def subscribe(self, company: str, public_url: str, *, topic: str = EXPENSE_REPORT_TOPIC,
-                        subscription_id: str | None = None, filter: str = ".*") -> dict[str, Any]:
+    async def subscribe(
+        self, company: str, public_url: str, *, topic: str = EXPENSE_REPORT_TOPIC, subscription_id: str | None = None, filter: str = ".*"
+    ) -> dict[str, Any]:
         creds = self._creds(company)
         body = {
             "id": subscription_id or self.default_subscription_id(creds.company_uuid, topic),

@@ -51,16 +51,14 @@ async def resolve_list_items(client: ConcurClient, company: str, ids: set[str], 
             data = await client.get_list_item(company, item_id)
             if not data:
                 continue
-            item = ListItem(item_id=item_id, code=str(data.get("code") or data.get("shortCode") or data.get("value") or ""),
-                            value=str(data.get("value") or ""))
+            item = ListItem(item_id=item_id, code=str(data.get("code") or data.get("shortCode") or data.get("value") or ""), value=str(data.get("value") or ""))
             if cache:
                 await cache.put(company, item)
         codes[item_id] = item.code
     return codes
 
 
-async def fetch_expense_report(client: ConcurClient, company: str, href: str, *, cache: ListItemCache | None = None,
-                               modified_at: str = "") -> Document:
+async def fetch_expense_report(client: ConcurClient, company: str, href: str, *, cache: ListItemCache | None = None, modified_at: str = "") -> Document:
     """``href`` is the v4 report URL (from the event, or built by the sweep from the owner's UUID)."""
     user_id, context, report_id = normalise.parse_report_href(href)
     path = client.report_path(user_id, report_id, context)
@@ -114,8 +112,9 @@ async def fetch_invoice(client: ConcurClient, company: str, request_id: str, *, 
     return normalise.normalise_invoice(request, digest, modified_at)
 
 
-async def fetch_document(client: ConcurClient, company: str, kind: DocKind | str, ref: str, *,
-                         cache: ListItemCache | None = None, modified_at: str = "") -> Document:
+async def fetch_document(
+    client: ConcurClient, company: str, kind: DocKind | str, ref: str, *, cache: ListItemCache | None = None, modified_at: str = ""
+) -> Document:
     """``ref``: the v4 report href for expense reports (a bare report id cannot be read through v4:
     its URL needs the owner), the payment request id for invoices."""
     kind = DocKind(kind)

@@ -55,7 +55,9 @@ async def ready_documents(client: ConcurClient, company: str, doc_type: str, lim
         if not isinstance(data, dict):
             raise BadConcurData(f"FIS {doc_type} transactions: unexpected response")
         items.extend(item for item in data.get("content") or [] if isinstance(item, dict))
-        url = next((str(link.get("href")) for link in data.get("links") or [] if isinstance(link, dict) and link.get("rel") == "next" and link.get("href")), None)
+        url = next(
+            (str(link.get("href")) for link in data.get("links") or [] if isinstance(link, dict) and link.get("rel") == "next" and link.get("href")), None
+        )
         if not url or not data.get("content"):
             return items
     return items
@@ -67,8 +69,14 @@ def _results(data: Any, key: str) -> list[ItemResult]:
     for row in rows:
         if isinstance(row, dict) and row.get("docId"):
             code = row.get("code")
-            results.append(ItemResult(str(row["docId"]), int(code) if code is not None else OK, str(row.get(key) or ""),
-                                      str(row.get("errorMessage") or row.get("detailMessage") or "")))
+            results.append(
+                ItemResult(
+                    str(row["docId"]),
+                    int(code) if code is not None else OK,
+                    str(row.get(key) or ""),
+                    str(row.get("errorMessage") or row.get("detailMessage") or ""),
+                )
+            )
     return results
 
 
@@ -78,6 +86,7 @@ async def acknowledge(client: ConcurClient, company: str, doc_type: str, ids: li
 
 
 async def confirm(client: ConcurClient, company: str, doc_type: str, confirmations: list[dict[str, Any]]) -> list[ItemResult]:
-    data = await client.request(company, "POST", f"{transactions_path(doc_type)}/postingconfirmations",
-                                json_body={"systemId": SYSTEM_ID, "postingConfirmations": confirmations})
+    data = await client.request(
+        company, "POST", f"{transactions_path(doc_type)}/postingconfirmations", json_body={"systemId": SYSTEM_ID, "postingConfirmations": confirmations}
+    )
     return _results(data, "postingConfirmationResult")

@@ -65,8 +65,9 @@ def _allocation(raw: Mapping[str, Any], what: str) -> Allocation:
         fields["accountCode"] = account_code
     amounts = [_opt_decimal(j.get("amountGross"), f"{what} journal amountGross") for j in journals]
     amount = sum((a for a in amounts if a is not None), ZERO) if any(a is not None for a in amounts) else None
-    return Allocation(percentage=to_decimal(raw.get("allocationPercentage"), f"{what} allocationPercentage"), amount=amount,
-                      fields=fields, account_code=account_code)
+    return Allocation(
+        percentage=to_decimal(raw.get("allocationPercentage"), f"{what} allocationPercentage"), amount=amount, fields=fields, account_code=account_code
+    )
 
 
 def _expense(entry: Mapping[str, Any], report_id: str) -> Expense:
@@ -137,8 +138,11 @@ def normalise_expense_document(doc: Mapping[str, Any], modified_at: str = "") ->
         name=str(report.get("reportName") or "").strip(),
         # FIS names the employee by employee id (not the Concur user UUID): the vendor identity
         # of the employee is built from it as employee_code, like the v4 path's employeeNumber.
-        owner=Employee(employee_id=str(employee.get("employeeId") or ""), name=name or str(employee.get("employeeId") or ""),
-                       employee_code=str(employee.get("employeeId") or "")),
+        owner=Employee(
+            employee_id=str(employee.get("employeeId") or ""),
+            name=name or str(employee.get("employeeId") or ""),
+            employee_code=str(employee.get("employeeId") or ""),
+        ),
         currency=currency,
         approval_status="A_APPR",
         total=total,
@@ -199,10 +203,16 @@ def normalise_invoice_document(doc: Mapping[str, Any], modified_at: str = "") ->
         total_approved_amount=total,
         line_item_total_amount=money("lineItemTotalAmount"),
         remit_address=RemitAddress(
-            name=vendor_name, address1=str(remit.get("address1") or ""), address2=str(remit.get("address2") or ""),
-            city=str(remit.get("city") or ""), state=str(remit.get("state") or ""), postal_code=str(remit.get("postalCode") or ""),
+            name=vendor_name,
+            address1=str(remit.get("address1") or ""),
+            address2=str(remit.get("address2") or ""),
+            city=str(remit.get("city") or ""),
+            state=str(remit.get("state") or ""),
+            postal_code=str(remit.get("postalCode") or ""),
             country_code=str(remit.get("countryCode") or ""),
-        ) if remit else None,
+        )
+        if remit
+        else None,
     )
 
 
@@ -234,5 +244,7 @@ def region_problem(geolocation: str) -> str | None:
     dc = host[: -len(domain)].removeprefix("www-")
     if dc in FIS_HOSTS:
         return None
-    return (f"Concur's Financial Integration Service is offered in North America and EMEA only; this company's "
-            f"Concur data centre is {host}. Use source = \"expense_api\" for this company.")
+    return (
+        f"Concur's Financial Integration Service is offered in North America and EMEA only; this company's "
+        f'Concur data centre is {host}. Use source = "expense_api" for this company.'
+    )

@@ -60,8 +60,9 @@ def record_listed(conn: sqlite3.Connection, company: str, doc_type: str, items: 
         except BadConcurData as exc:
             # Left in Concur's ready queue (not acknowledged): a processor can fix and resend it.
             fis_store.record_received(conn, company, fis_id, doc_type, "", _dumps(item), problem=f"cannot read the FIS document: {exc}")
-    rows = conn.execute("SELECT fis_id FROM fis_documents WHERE company = ? AND doc_type = ? AND state = 'received' ORDER BY id",
-                        (company, doc_type)).fetchall()
+    rows = conn.execute(
+        "SELECT fis_id FROM fis_documents WHERE company = ? AND doc_type = ? AND state = 'received' ORDER BY id", (company, doc_type)
+    ).fetchall()
     return [row["fis_id"] for row in rows]
 
 

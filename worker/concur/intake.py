@@ -207,7 +207,9 @@ def _store_event(conn: sqlite3.Connection, company: str, event: Event, target, b
     if events.store_webhook(conn, company, event.id, event.topic, event.event_type, kind, object_id, event.href, body, needs_work):
         return True
     # The same event again: Concur delivers at least once. Count it where operators look.
-    document = conn.execute("SELECT id FROM documents WHERE company = ? AND kind = ? AND concur_id = ?", (company, kind, object_id)).fetchone() if target else None
+    document = (
+        conn.execute("SELECT id FROM documents WHERE company = ? AND kind = ? AND concur_id = ?", (company, kind, object_id)).fetchone() if target else None
+    )
     document_id = document[0] if document else None
     why = "event delivered again"
     audit.append(conn, company, document_id, Actor.CONCUR, "duplicate_skipped", {"event": event.id, "why": why})

@@ -19,9 +19,7 @@ from worker.concur.errors import BadConcurData
 
 ListLookup = Callable[[str], "str | None"]  # list item id -> item code (None: not a list item / unknown)
 
-_REPORT_PATH = re.compile(
-    r"/expensereports/v4/users/(?P<user>[^/]+)/context/(?P<context>[A-Za-z]+)/reports/(?P<report>[^/?#]+)"
-)
+_REPORT_PATH = re.compile(r"/expensereports/v4/users/(?P<user>[^/]+)/context/(?P<context>[A-Za-z]+)/reports/(?P<report>[^/?#]+)")
 # Allocation customData carries no listItemUrl: list item ids look like 32 hex digits or a UUID.
 _LIST_ITEM_ID = re.compile(r"^(?:[0-9A-Fa-f]{32}|[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12})$")
 _HUNDRED = Decimal(100)
@@ -97,9 +95,7 @@ def _code(value: Any) -> str:
     return str(value).strip() if value not in (None, "") else ""
 
 
-def normalise_allocations(
-    expense_amount: Decimal, allocations: list[dict[str, Any]], lookup: ListLookup
-) -> tuple[Allocation, ...]:
+def normalise_allocations(expense_amount: Decimal, allocations: list[dict[str, Any]], lookup: ListLookup) -> tuple[Allocation, ...]:
     """v4 allocations of one expense. ``allocationAmount`` is Concur's own figure and is kept as
     the truth; the percentage comes along. A hidden system allocation is kept only when it is the
     only one (an unallocated expense: it carries the default cost objects)."""
@@ -119,8 +115,15 @@ def normalise_allocations(
         account_code = _code(allocation.get("accountCode"))
         if account_code:
             fields.setdefault("accountCode", account_code)
-        result.append(Allocation(percentage=to_decimal(percentage, "allocation percentage"), amount=amount, fields=fields,
-                                 account_code=account_code, over_limit_account_code=_code(allocation.get("overLimitAccountCode"))))
+        result.append(
+            Allocation(
+                percentage=to_decimal(percentage, "allocation percentage"),
+                amount=amount,
+                fields=fields,
+                account_code=account_code,
+                over_limit_account_code=_code(allocation.get("overLimitAccountCode")),
+            )
+        )
     return tuple(result)
 
 
@@ -196,18 +199,28 @@ def normalise_itemization(itemization: Mapping[str, Any], allocations: list[dict
     type_code, type_name = _expense_type(itemization)
     date = itemization.get("transactionDate")
     return Itemization(
-        itemization_id=str(item_id), expense_type=type_code, expense_type_name=type_name, amount=amount,
+        itemization_id=str(item_id),
+        expense_type=type_code,
+        expense_type_name=type_name,
+        amount=amount,
         transaction_date=_date(date, f"{what} transactionDate") if date else None,
-        is_personal=bool(itemization.get("isPersonalExpense")), is_billable=_flag(itemization.get("isExpenseBillable")),
-        approved_amount=approved, claimed_amount=claimed, posted_amount=posted,
+        is_personal=bool(itemization.get("isPersonalExpense")),
+        is_billable=_flag(itemization.get("isExpenseBillable")),
+        approved_amount=approved,
+        claimed_amount=claimed,
+        posted_amount=posted,
         description=str(itemization.get("businessPurpose") or "").strip(),
         allocations=normalise_allocations(amount, allocations, lookup),
     )
 
 
-def normalise_expense(expense: Mapping[str, Any], allocations: list[dict[str, Any]], lookup: ListLookup,
-                      itemizations: list[dict[str, Any]] | None = None,
-                      itemization_allocations: Mapping[str, list[dict[str, Any]]] | None = None) -> Expense:
+def normalise_expense(
+    expense: Mapping[str, Any],
+    allocations: list[dict[str, Any]],
+    lookup: ListLookup,
+    itemizations: list[dict[str, Any]] | None = None,
+    itemization_allocations: Mapping[str, list[dict[str, Any]]] | None = None,
+) -> Expense:
     """One v4 expense (summary or detail) with its allocations and, if itemized, its itemizations
     (each with its own allocations, keyed by the itemization's expenseId)."""
     expense_id = expense.get("expenseId")
@@ -243,10 +256,7 @@ def normalise_expense(expense: Mapping[str, Any], allocations: list[dict[str, An
         exchange_rate=_opt_decimal(rate.get("value"), f"expense {expense_id} exchangeRate") if isinstance(rate, dict) else None,
         exchange_rate_operation=str(rate.get("operation") or "") if isinstance(rate, dict) else "",
         payment_type_name=str(payment_type.get("name") or ""),
-        itemizations=tuple(
-            normalise_itemization(item, list(item_allocations.get(str(item.get("expenseId")), [])), lookup)
-            for item in itemizations or []
-        ),
+        itemizations=tuple(normalise_itemization(item, list(item_allocations.get(str(item.get("expenseId")), [])), lookup) for item in itemizations or []),
     )
 
 
@@ -296,8 +306,13 @@ def normalise_report(
         payment_status=str(report.get("paymentStatusId") or ""),
         modified_at=modified_at or str(report.get("lastModifiedDate") or ""),
         expenses=tuple(
-            normalise_expense(e, list(allocations_by_expense.get(str(e.get("expenseId")), [])), lookup,
-                              list(itemizations.get(str(e.get("expenseId")), [])), allocations_by_expense)
+            normalise_expense(
+                e,
+                list(allocations_by_expense.get(str(e.get("expenseId")), [])),
+                lookup,
+                list(itemizations.get(str(e.get("expenseId")), [])),
+                allocations_by_expense,
+            )
             for e in parents
         ),
         amount_due_employee=amount_value(report.get("amountDueEmployee")),
@@ -373,8 +388,16 @@ def _remit_address(remit: Any) -> RemitAddress | None:
     def text(key: str) -> str:
         return str(remit.get(key) or "").strip()
 
-    return RemitAddress(name=text("Name"), address1=text("Address1"), address2=text("Address2"), address3=text("Address3"),
-                        city=text("City"), state=text("State"), postal_code=text("PostalCode"), country_code=text("CountryCode"))
+    return RemitAddress(
+        name=text("Name"),
+        address1=text("Address1"),
+        address2=text("Address2"),
+        address3=text("Address3"),
+        city=text("City"),
+        state=text("State"),
+        postal_code=text("PostalCode"),
+        country_code=text("CountryCode"),
+    )
 
 
 def _invoice_line(line: Mapping[str, Any], index: int, what: str) -> InvoiceLine:
@@ -384,8 +407,11 @@ def _invoice_line(line: Mapping[str, Any], index: int, what: str) -> InvoiceLine
         account_code = _code(allocation.get("AllocationAccountCode"))
         if account_code:
             fields["accountCode"] = account_code
-        allocations.append(Allocation(percentage=to_decimal(allocation.get("Percentage"), f"{what} allocation Percentage"),
-                                      amount=None, fields=fields, account_code=account_code))
+        allocations.append(
+            Allocation(
+                percentage=to_decimal(allocation.get("Percentage"), f"{what} allocation Percentage"), amount=None, fields=fields, account_code=account_code
+            )
+        )
     return InvoiceLine(
         line_id=str(line.get("LineItemId") or line.get("RequestLineItemNumber") or index),
         description=str(line.get("Description") or "").strip(),

@@ -86,9 +86,7 @@ def _int(value: Any, name: str) -> int:
         raise TokenError(200, None, "bad_response", f"{name} is not a number") from exc
 
 
-def parse_token_response(
-    data: Any, now: dt.datetime, called_base: str, previous: Tokens | None = None
-) -> Tokens:
+def parse_token_response(data: Any, now: dt.datetime, called_base: str, previous: Tokens | None = None) -> Tokens:
     """Token endpoint JSON -> Tokens.
 
     ``expires_in`` may be a number or a string; ``refresh_token``/``id_token`` are optional;

@@ -47,9 +47,16 @@ def _truthy(value: object) -> bool:
     return str(value).strip().lower() in ("true", "1", "yes")
 
 
-async def sweep(client: ConcurClient, company: str, since: dt.datetime | None, *, now: dt.datetime | None = None,
-                overlap: dt.timedelta = DEFAULT_OVERLAP, initial_lookback: dt.timedelta = DEFAULT_INITIAL_LOOKBACK,
-                resolve_statuses: frozenset[str] | None = None) -> SweepResult:
+async def sweep(
+    client: ConcurClient,
+    company: str,
+    since: dt.datetime | None,
+    *,
+    now: dt.datetime | None = None,
+    overlap: dt.timedelta = DEFAULT_OVERLAP,
+    initial_lookback: dt.timedelta = DEFAULT_INITIAL_LOOKBACK,
+    resolve_statuses: frozenset[str] | None = None,
+) -> SweepResult:
     """List reports and payment requests modified since ``since`` (minus ``overlap``).
 
     The checkpoint returned is the time the listing *started*, so anything modified while it ran is
@@ -73,19 +80,32 @@ async def sweep(client: ConcurClient, company: str, since: dt.datetime | None, *
                 owners[login] = str(user["id"]) if user and user.get("id") else None
             if owner := owners[login]:
                 href = client.report_path(owner, report_id)
-        found.append(Found(
-            kind=DocKind.EXPENSE_REPORT, object_id=report_id, modified_at=str(item.get("LastModifiedDate") or ""),
-            approval_status=status, payment_status=str(item.get("PaymentStatusCode") or ""), href=href,
-            total=str(item.get("Total") if item.get("Total") is not None else ""), currency=str(item.get("CurrencyCode") or ""),
-        ))
+        found.append(
+            Found(
+                kind=DocKind.EXPENSE_REPORT,
+                object_id=report_id,
+                modified_at=str(item.get("LastModifiedDate") or ""),
+                approval_status=status,
+                payment_status=str(item.get("PaymentStatusCode") or ""),
+                href=href,
+                total=str(item.get("Total") if item.get("Total") is not None else ""),
+                currency=str(item.get("CurrencyCode") or ""),
+            )
+        )
     for digest in await client.list_payment_request_digests_since(company, after):
         request_id = str(digest.get("PaymentRequestId") or digest.get("ID") or "")
         if not request_id:
             continue
-        found.append(Found(
-            kind=DocKind.INVOICE, object_id=request_id, modified_at=str(digest.get("LastModifiedDate") or ""),
-            approval_status=str(digest.get("ApprovalStatusCode") or ""), payment_status=str(digest.get("PaymentStatusCode") or ""),
-            deleted=_truthy(digest.get("IsDeleted")),
-            total=str(digest.get("Total") or ""), currency=str(digest.get("CurrencyCode") or ""),
-        ))
+        found.append(
+            Found(
+                kind=DocKind.INVOICE,
+                object_id=request_id,
+                modified_at=str(digest.get("LastModifiedDate") or ""),
+                approval_status=str(digest.get("ApprovalStatusCode") or ""),
+                payment_status=str(digest.get("PaymentStatusCode") or ""),
+                deleted=_truthy(digest.get("IsDeleted")),
+                total=str(digest.get("Total") or ""),
+                currency=str(digest.get("CurrencyCode") or ""),
+            )
+        )
     return SweepResult(found=found, checkpoint=started)

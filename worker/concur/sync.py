@@ -94,8 +94,16 @@ def _save_tokens(conn: sqlite3.Connection, company: str, tokens: Tokens) -> None
            ON CONFLICT (company) DO UPDATE SET access_token = excluded.access_token, access_expires_at = excluded.access_expires_at,
              refresh_token = COALESCE(excluded.refresh_token, concur_tokens.refresh_token), refresh_expires_at = excluded.refresh_expires_at,
              geolocation = excluded.geolocation, needs_reconnect = 0, reason = '', refreshed_at = excluded.refreshed_at, updated_at = excluded.updated_at""",
-        (company, tokens.access_token, iso(tokens.access_expires_at), tokens.refresh_token,
-         iso(tokens.refresh_expires_at) if tokens.refresh_expires_at else None, tokens.geolocation, now_iso(), now_iso()),
+        (
+            company,
+            tokens.access_token,
+            iso(tokens.access_expires_at),
+            tokens.refresh_token,
+            iso(tokens.refresh_expires_at) if tokens.refresh_expires_at else None,
+            tokens.geolocation,
+            now_iso(),
+            now_iso(),
+        ),
     )
     if before is None or before[0]:
         audit.append(conn, company, None, Actor.CONCUR, "concur_connected", {"geolocation": tokens.geolocation})
@@ -117,7 +125,9 @@ class SqliteListItemCache:
         self.ctx = ctx
 
     async def get(self, company: str, item_id: str) -> ListItem | None:
-        row = await self.ctx.store.run(lambda conn: conn.execute("SELECT code, value FROM concur_list_items WHERE company = ? AND item_id = ?", (company, item_id)).fetchone())
+        row = await self.ctx.store.run(
+            lambda conn: conn.execute("SELECT code, value FROM concur_list_items WHERE company = ? AND item_id = ?", (company, item_id)).fetchone()
+        )
         return ListItem(item_id, row["code"], row["value"]) if row else None
 
     async def put(self, company: str, item: ListItem) -> None:
@@ -170,7 +180,9 @@ def process_events(conn: sqlite3.Connection, limit: int = 200, fis_companies: fr
     for row in rows:
         if row["object_kind"] and row["object_id"] and row["company"] not in fis_companies:
             deleted = row["event_type"] == "reportDeleted"
-            note_document(conn, row["company"], DocKind(row["object_kind"]), row["object_id"], row["href"], f"event {row['event_type']} {row['event_id']}", deleted)
+            note_document(
+                conn, row["company"], DocKind(row["object_kind"]), row["object_id"], row["href"], f"event {row['event_type']} {row['event_id']}", deleted
+            )
         events.mark_processed(conn, row["id"])
     return len(rows)
 
@@ -186,8 +198,10 @@ def _payment_columns(doc: Document) -> dict[str, Any]:
     """What Concur says it paid, as ``documents`` columns (none while it has not paid)."""
     if doc.payment_status != CONCUR_PAID:
         return {}
-    return {"concur_paid_amount": f"{doc.paid_amount:.2f}" if doc.paid_amount is not None else None,
-            "concur_paid_date": doc.paid_date.isoformat() if doc.paid_date else None}
+    return {
+        "concur_paid_amount": f"{doc.paid_amount:.2f}" if doc.paid_amount is not None else None,
+        "concur_paid_date": doc.paid_date.isoformat() if doc.paid_date else None,
+    }
 
 
 def _unpaid_hash(doc: Document) -> str:
@@ -204,7 +218,9 @@ def _payment_news(conn: sqlite3.Connection, row: sqlite3.Row, doc: Document, dig
         return None
     if _unpaid_hash(doc) != _unpaid_hash(from_json(json.loads(row["content"]))):
         return None
-    documents.set_fields(conn, row["id"], content=json.dumps(to_json(doc)), content_hash=digest, concur_modified_at=doc.modified_at or row["concur_modified_at"])
+    documents.set_fields(
+        conn, row["id"], content=json.dumps(to_json(doc)), content_hash=digest, concur_modified_at=doc.modified_at or row["concur_modified_at"]
+    )
     # A payment held for a person stays held; otherwise Concur's payment is due in QuickBooks.
     state = PaymentState.HELD if row["payment"] == PaymentState.HELD else PaymentState.PAID_IN_CONCUR
     documents.set_payment(conn, row["id"], state, f"Concur paid {paid['concur_paid_amount'] or 'it'}", Actor.CONCUR, **paid)
@@ -230,8 +246,17 @@ def store_fetched(conn: sqlite3.Connection, document_id: int, doc: Document) -> 
     amount = f"{doc.total:.2f}"
     employee = doc.owner.name if isinstance(doc, ExpenseReport) else ""
     vendor_hint = "" if isinstance(doc, ExpenseReport) else doc.vendor_name
-    columns: dict[str, Any] = dict(content=json.dumps(to_json(doc)), content_hash=digest, amount=amount, currency=doc.currency, employee=employee,
-                   approval_status=doc.approval_status, concur_modified_at=doc.modified_at or row["concur_modified_at"], attempts=0, next_attempt_at=None)
+    columns: dict[str, Any] = dict(
+        content=json.dumps(to_json(doc)),
+        content_hash=digest,
+        amount=amount,
+        currency=doc.currency,
+        employee=employee,
+        approval_status=doc.approval_status,
+        concur_modified_at=doc.modified_at or row["concur_modified_at"],
+        attempts=0,
+        next_attempt_at=None,
+    )
     state = DocState(row["state"])
     if state is DocState.RECEIVED:
         if vendor_hint:
@@ -270,8 +295,13 @@ def fetch_failed(conn: sqlite3.Connection, document_id: int, reason: str) -> Non
     row = documents.get(conn, document_id)
     attempts = row["attempts"] + 1
     delay = FETCH_BACKOFF_S[min(attempts - 1, len(FETCH_BACKOFF_S) - 1)]
-    documents.set_fields(conn, document_id, attempts=attempts, next_attempt_at=iso(utc_now() + dt.timedelta(seconds=delay)),
-                         reason=f"fetch failed (try {attempts}): {reason}"[:500])
+    documents.set_fields(
+        conn,
+        document_id,
+        attempts=attempts,
+        next_attempt_at=iso(utc_now() + dt.timedelta(seconds=delay)),
+        reason=f"fetch failed (try {attempts}): {reason}"[:500],
+    )
 
 
 async def fetch_one(ctx: WorkerContext, client: ConcurClient, cache: SqliteListItemCache, row: sqlite3.Row) -> None:
@@ -323,10 +353,18 @@ def record_sweep(conn: sqlite3.Connection, company: CompanyConfig, found: list[F
     noted = 0
     postable = set(company.posting.post_on_status)
     for item in found:
-        known = conn.execute("SELECT state, concur_modified_at FROM documents WHERE company = ? AND kind = ? AND concur_id = ?", (company.id, str(item.kind), item.object_id)).fetchone()
+        known = conn.execute(
+            "SELECT state, concur_modified_at FROM documents WHERE company = ? AND kind = ? AND concur_id = ?", (company.id, str(item.kind), item.object_id)
+        ).fetchone()
         if known is None and not item.deleted and item.approval_status and item.approval_status not in postable:
             continue  # not approved yet: the sweep will see it again once it is
-        if known is not None and not item.deleted and known["concur_modified_at"] and item.modified_at and item.modified_at[:19] <= known["concur_modified_at"][:19]:
+        if (
+            known is not None
+            and not item.deleted
+            and known["concur_modified_at"]
+            and item.modified_at
+            and item.modified_at[:19] <= known["concur_modified_at"][:19]
+        ):
             continue  # nothing new since we fetched it
         outcome = note_document(conn, company.id, item.kind, item.object_id, item.href, "sweep", item.deleted)
         noted += outcome in ("new", "reopened", "recheck")
@@ -360,8 +398,14 @@ async def sweeper(ctx: WorkerContext, client: ConcurClient, company: CompanyConf
         await trio.sleep(company.concur.sweep_interval_s)
 
 
-async def token_keeper(ctx: WorkerContext, client: ConcurClient, company: CompanyConfig, every_s: float = 24 * 3600,
-                       *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+async def token_keeper(
+    ctx: WorkerContext,
+    client: ConcurClient,
+    company: CompanyConfig,
+    every_s: float = 24 * 3600,
+    *,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
     """Connect on first start when a request token is configured; refresh daily to keep it alive."""
     first = True
     while True:

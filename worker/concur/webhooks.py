@@ -76,9 +76,7 @@ def verify_signature(public_keys: list[bytes] | list[rsa.RSAPublicKey], raw_body
 
 def sign(private_key: rsa.RSAPrivateKey, raw_body: bytes) -> str:
     """The counterpart of ``verify_signature`` (for tests; the simulator has its own copy)."""
-    sig = private_key.sign(
-        raw_body, padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=padding.PSS.MAX_LENGTH), hashes.SHA256()
-    )
+    sig = private_key.sign(raw_body, padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=padding.PSS.MAX_LENGTH), hashes.SHA256())
     return base64.b64encode(sig).decode("ascii")
 
 

@@ -41,7 +41,15 @@ def apply_action(conn: sqlite3.Connection, document_id: int, action: str, reason
             raise InvalidTransition(state, "document is posted; replay it only with force, and only if QuickBooks does not have it")
         cancel_queued(conn, document_id)
         # Settlement asks QuickBooks first: found -> back to posted, absent -> re-planned and sent.
-        documents.set_state(conn, document_id, DocState.UNKNOWN, f"replay requested: checking QuickBooks first ({reason})" if reason else "replay requested: checking QuickBooks first", actor, "replay", {"force": True})
+        documents.set_state(
+            conn,
+            document_id,
+            DocState.UNKNOWN,
+            f"replay requested: checking QuickBooks first ({reason})" if reason else "replay requested: checking QuickBooks first",
+            actor,
+            "replay",
+            {"force": True},
+        )
         check_again(conn, document_id)
         return documents.get(conn, document_id)
     if action == "release" and state is DocState.POSTED and row["payment"] == PaymentState.HELD:
@@ -68,7 +76,6 @@ def apply_action(conn: sqlite3.Connection, document_id: int, action: str, reason
     return documents.get(conn, document_id)
 
 
-
 def _reject(conn: sqlite3.Connection, row: sqlite3.Row, reason: str, actor: str) -> sqlite3.Row:
     """FIS: send the document back to Concur's processor with an ``error`` confirmation carrying
     the operator's words. In FIS an error means nothing of the document is in the accounting
@@ -81,13 +88,25 @@ def _reject(conn: sqlite3.Connection, row: sqlite3.Row, reason: str, actor: str)
     if version is None:
         raise InvalidTransition(row["state"], "reject is for documents from Concur's Financial Integration Service that Concur has not been told about yet")
     placeholders = ", ".join("?" for _ in _IN_QUICKBOOKS)
-    written = conn.execute(f"SELECT COUNT(*) FROM postings WHERE document_id = ? AND state IN ({placeholders}) AND op NOT LIKE 'Vendor%'",
-                           (document_id, *_IN_QUICKBOOKS)).fetchone()[0]
+    written = conn.execute(
+        f"SELECT COUNT(*) FROM postings WHERE document_id = ? AND state IN ({placeholders}) AND op NOT LIKE 'Vendor%'", (document_id, *_IN_QUICKBOOKS)
+    ).fetchone()[0]
     if written:
-        raise InvalidTransition(row["state"], f"{written} transaction(s) of this document are or may be in QuickBooks; an error confirmation "
-                                "says nothing is. ml-connector does not reverse partial postings: remove them in QuickBooks first")
+        raise InvalidTransition(
+            row["state"],
+            f"{written} transaction(s) of this document are or may be in QuickBooks; an error confirmation "
+            "says nothing is. ml-connector does not reverse partial postings: remove them in QuickBooks first",
+        )
     cancel_queued(conn, document_id)
-    documents.set_state(conn, document_id, DocState.SKIPPED, f"sent back to Concur: {reason}", actor, "reject",
-                        {"operator_reason": reason, "fis_id": version["fis_id"]}, hold_kind=HoldKind.SENT_BACK)
+    documents.set_state(
+        conn,
+        document_id,
+        DocState.SKIPPED,
+        f"sent back to Concur: {reason}",
+        actor,
+        "reject",
+        {"operator_reason": reason, "fis_id": version["fis_id"]},
+        hold_kind=HoldKind.SENT_BACK,
+    )
     fis.enqueue(conn, version, "error", fis.error_item(version["fis_id"], reason), actor)
     return documents.get(conn, document_id)

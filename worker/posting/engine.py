@@ -59,7 +59,10 @@ def quickbooks_facts(conn: sqlite3.Connection, company: str) -> QuickBooksFacts:
 def lists_view(conn: sqlite3.Connection, company: str) -> ListsView:
     tables: dict[str, dict[str, bool]] = {"Account": {}, "Class": {}, "Customer": {}, "Terms": {}}
     numbers: dict[str, str] = {}
-    rows = conn.execute("SELECT list_type, full_name, is_active, account_number FROM qb_lists WHERE company = ? AND list_type IN ('Account', 'Class', 'Customer', 'Terms')", (company,))
+    rows = conn.execute(
+        "SELECT list_type, full_name, is_active, account_number FROM qb_lists WHERE company = ? AND list_type IN ('Account', 'Class', 'Customer', 'Terms')",
+        (company,),
+    )
     for row in rows:
         tables[row["list_type"]][row["full_name"]] = bool(row["is_active"])
         if row["list_type"] == "Account" and row["account_number"]:
@@ -79,7 +82,12 @@ def lists_view(conn: sqlite3.Connection, company: str) -> ListsView:
 
 def currency_names(conn: sqlite3.Connection, company: str) -> dict[str, str]:
     """QuickBooks' Currency list, active entries: ISO code -> its name there ("EUR" -> "Euro")."""
-    return {r[0].upper(): r[1] for r in conn.execute("SELECT currency, full_name FROM qb_lists WHERE company = ? AND list_type = 'Currency' AND is_active AND currency IS NOT NULL", (company,))}
+    return {
+        r[0].upper(): r[1]
+        for r in conn.execute(
+            "SELECT currency, full_name FROM qb_lists WHERE company = ? AND list_type = 'Currency' AND is_active AND currency IS NOT NULL", (company,)
+        )
+    }
 
 
 def vendor_directory(conn: sqlite3.Connection, company: str) -> VendorDirectory:
@@ -90,7 +98,9 @@ def vendor_directory(conn: sqlite3.Connection, company: str) -> VendorDirectory:
 
     vendors = [
         QbVendor(r["list_id"], r["full_name"], bool(r["is_active"]), r["edit_sequence"] or None, r["account_number"] or "", code_of(r["currency"]))
-        for r in conn.execute("SELECT list_id, full_name, is_active, edit_sequence, account_number, currency FROM qb_lists WHERE company = ? AND list_type = 'Vendor'", (company,))
+        for r in conn.execute(
+            "SELECT list_id, full_name, is_active, edit_sequence, account_number, currency FROM qb_lists WHERE company = ? AND list_type = 'Vendor'", (company,)
+        )
     ]
     # Customers (and jobs' top level), employees and other names (one name space with vendors),
     # plus names QuickBooks told us are taken (3100).
@@ -155,9 +165,21 @@ def plan_one(conn: sqlite3.Connection, document_id: int, company: CompanyConfig)
     carried = compare_plan(conn, document_id, writes_of(result, check) if isinstance(result, Plan) else [])
     if isinstance(result, Plan) and (extra := carried.strays):
         # Posting the new plan beside transactions it no longer holds would book part twice.
-        reason = (f"QuickBooks already has (or may have) {', '.join(extra)} of this document, which the current plan does not "
-                  "hold (posting mode or content changed); remove it in QuickBooks or change the plan back, then release")
-        documents.set_state(conn, document_id, DocState.HELD, reason, Actor.WORKER, "plan_hold", {"strays": list(extra)}, hold_kind=HoldKind.QUICKBOOKS, plan=json.dumps(picture))
+        reason = (
+            f"QuickBooks already has (or may have) {', '.join(extra)} of this document, which the current plan does not "
+            "hold (posting mode or content changed); remove it in QuickBooks or change the plan back, then release"
+        )
+        documents.set_state(
+            conn,
+            document_id,
+            DocState.HELD,
+            reason,
+            Actor.WORKER,
+            "plan_hold",
+            {"strays": list(extra)},
+            hold_kind=HoldKind.QUICKBOOKS,
+            plan=json.dumps(picture),
+        )
         return "held"
     if isinstance(result, Plan) and not carried.in_flight and not carried.transactions_missing:
         # QuickBooks has every transaction of the plan: never a second posting.
@@ -172,7 +194,7 @@ def plan_one(conn: sqlite3.Connection, document_id: int, company: CompanyConfig)
             # Two reports of the same new (or inactive) employee: writing the vendor twice would
             # fail (3100, or 3200 on the second VendorMod) and cost a retry; plan this one once
             # QuickBooks has answered the first document's vendor write.
-            reason = f"{WAIT_FOR_VENDOR} \"{result.vendor_action.name}\" to be written (document {other})"
+            reason = f'{WAIT_FOR_VENDOR} "{result.vendor_action.name}" to be written (document {other})'
             documents.set_wait(conn, document_id, Wait.VENDOR, reason)
             return "waiting"
     if isinstance(result, Plan):
@@ -191,14 +213,43 @@ def plan_one(conn: sqlite3.Connection, document_id: int, company: CompanyConfig)
     if isinstance(result, NotPostable) and carried.strays:
         # Part of the document is in QuickBooks: a skip would hide it, so it is held for a person.
         reason = f"part of this document is in QuickBooks, but it can no longer be planned: {result.reason}"
-        documents.set_state(conn, document_id, DocState.HELD, reason, Actor.WORKER, "plan_hold", {"decisions": result.decisions}, hold_kind=HoldKind.QUICKBOOKS, plan=json.dumps(picture))
+        documents.set_state(
+            conn,
+            document_id,
+            DocState.HELD,
+            reason,
+            Actor.WORKER,
+            "plan_hold",
+            {"decisions": result.decisions},
+            hold_kind=HoldKind.QUICKBOOKS,
+            plan=json.dumps(picture),
+        )
         return "held"
     if isinstance(result, NotPostable):
-        documents.set_state(conn, document_id, DocState.SKIPPED, f"not_postable: {result.reason}", Actor.WORKER, "not_postable", {"decisions": result.decisions},
-                            hold_kind=HoldKind.NOT_POSTABLE, plan=json.dumps(picture))
+        documents.set_state(
+            conn,
+            document_id,
+            DocState.SKIPPED,
+            f"not_postable: {result.reason}",
+            Actor.WORKER,
+            "not_postable",
+            {"decisions": result.decisions},
+            hold_kind=HoldKind.NOT_POSTABLE,
+            plan=json.dumps(picture),
+        )
         return "skipped"
     assert isinstance(result, Hold)
-    documents.set_state(conn, document_id, DocState.HELD, result.reason, Actor.WORKER, "plan_hold", {"decisions": result.decisions}, hold_kind=HoldKind.MAPPING, plan=json.dumps(picture))
+    documents.set_state(
+        conn,
+        document_id,
+        DocState.HELD,
+        result.reason,
+        Actor.WORKER,
+        "plan_hold",
+        {"decisions": result.decisions},
+        hold_kind=HoldKind.MAPPING,
+        plan=json.dumps(picture),
+    )
     return "held"
 
 
@@ -220,8 +271,15 @@ def replan_closed_period(conn: sqlite3.Connection, company: str) -> int:
     for row in rows:
         dates = [t.get("txn_date") for t in json.loads(row["plan"] or "{}").get("transactions", [])]
         if any(d and dt.date.fromisoformat(d) <= closing for d in dates):
-            documents.set_state(conn, row["id"], DocState.FETCHED, "", Actor.WORKER, "replan",
-                                {"why": f"QuickBooks refused the date (status {CLOSED_PERIOD_STATUS}); planning again against the closing date {closing.isoformat()}"})
+            documents.set_state(
+                conn,
+                row["id"],
+                DocState.FETCHED,
+                "",
+                Actor.WORKER,
+                "replan",
+                {"why": f"QuickBooks refused the date (status {CLOSED_PERIOD_STATUS}); planning again against the closing date {closing.isoformat()}"},
+            )
             moved += 1
     return moved
 
@@ -246,9 +304,13 @@ def plan_batch(conn: sqlite3.Connection, companies: dict[str, CompanyConfig], li
             continue
         replan_closed_period(conn, company.id)
         # Documents waiting for another one's vendor go last, so they never starve the rest.
-        ids = [r[0] for r in conn.execute(
-            "SELECT id FROM documents WHERE company = ? AND state = 'fetched' ORDER BY wait = ?, id LIMIT ?",
-            (company.id, str(Wait.VENDOR), limit - planned))]
+        ids = [
+            r[0]
+            for r in conn.execute(
+                "SELECT id FROM documents WHERE company = ? AND state = 'fetched' ORDER BY wait = ?, id LIMIT ?",
+                (company.id, str(Wait.VENDOR), limit - planned),
+            )
+        ]
         for document_id in ids:
             if plan_one(conn, document_id, company) != "waiting":
                 planned += 1  # (waiting ones do not count: the planner would spin on them)

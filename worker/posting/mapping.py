@@ -109,12 +109,16 @@ class Resolver:
             self._no_code.append(what)
             return None
         if allocation is not None and allocation.over_limit_account_code.strip():
-            self._note(f'{what}: over-limit account code "{allocation.over_limit_account_code.strip()}" not used: Concur states no over-limit amount, so the whole share goes to account code "{code}"')
+            self._note(
+                f'{what}: over-limit account code "{allocation.over_limit_account_code.strip()}" not used: Concur states no over-limit amount, so the whole share goes to account code "{code}"'
+            )
         name = _lookup(self.company.mapping.account_codes, code)
         if name is not None:
             self._note(f'Concur account code "{code}" -> account "{name}" (mapping.account_codes)')
             return name
-        self._note(f'Concur account code "{code}" -> account "{code}" (account_source = concur_account_code; not in mapping.account_codes, so taken as the QuickBooks account number or name)')
+        self._note(
+            f'Concur account code "{code}" -> account "{code}" (account_source = concur_account_code; not in mapping.account_codes, so taken as the QuickBooks account number or name)'
+        )
         return code
 
     def dimensions(self, fields: dict[str, str]) -> Dimensions:
@@ -144,7 +148,9 @@ class Resolver:
         """One reason naming every unmapped code of the document and the company, or None."""
         parts = []
         if self._no_code:
-            parts.append(f"no Concur account code on {', '.join(dict.fromkeys(self._no_code))} (account_source = concur_account_code: Concur's accounting configuration must give every allocation an account code)")
+            parts.append(
+                f"no Concur account code on {', '.join(dict.fromkeys(self._no_code))} (account_source = concur_account_code: Concur's accounting configuration must give every allocation an account code)"
+            )
         for kind in ("expense_type", "class", "customer_job"):
             codes = self._unmapped.get(kind)
             if not codes:

@@ -42,15 +42,21 @@ def accounts_of(conn: sqlite3.Connection, company: str) -> dict[str, tuple[bool,
     the first account sync."""
     if conn.execute("SELECT 1 FROM qb_list_sync WHERE company = ? AND list_type = 'Account' AND synced_at IS NOT NULL", (company,)).fetchone() is None:
         return None
-    return {r["full_name"].casefold(): (bool(r["is_active"]), str(json.loads(r["data"] or "{}").get("AccountType") or ""))
-            for r in conn.execute("SELECT full_name, is_active, data FROM qb_lists WHERE company = ? AND list_type = 'Account'", (company,))}
+    return {
+        r["full_name"].casefold(): (bool(r["is_active"]), str(json.loads(r["data"] or "{}").get("AccountType") or ""))
+        for r in conn.execute("SELECT full_name, is_active, data FROM qb_lists WHERE company = ? AND list_type = 'Account'", (company,))
+    }
 
 
 def pay_one(conn: sqlite3.Connection, row: sqlite3.Row, company: CompanyConfig, today: dt.date) -> str:
     doc = from_json(json.loads(row["content"]))
-    txn_ids = {r["ref_number"]: r["txn_id"] for r in conn.execute(
-        "SELECT ref_number, txn_id FROM postings WHERE document_id = ? AND op IN ('BillAdd', 'JournalEntryAdd') AND state = ? AND txn_id IS NOT NULL",
-        (row["id"], str(PostingState.DONE)))}
+    txn_ids = {
+        r["ref_number"]: r["txn_id"]
+        for r in conn.execute(
+            "SELECT ref_number, txn_id FROM postings WHERE document_id = ? AND op IN ('BillAdd', 'JournalEntryAdd') AND state = ? AND txn_id IS NOT NULL",
+            (row["id"], str(PostingState.DONE)),
+        )
+    }
     payable = payable_of(json.loads(row["plan"] or "{}"), txn_ids, company.posting.ap_account)
     if payable is None:
         if concur_paid(doc)[0] == 0:

@@ -103,8 +103,15 @@ def clearing_problem(name: str, accounts: Mapping[str, tuple[bool, str]] | None)
     return None
 
 
-def plan_payment(doc: Document, company: CompanyConfig, payable: Payable, recorded: Decimal, sequence: int, today: dt.date,
-                 accounts: Mapping[str, tuple[bool, str]] | None = None) -> PaymentPlan | NoPayment:
+def plan_payment(
+    doc: Document,
+    company: CompanyConfig,
+    payable: Payable,
+    recorded: Decimal,
+    sequence: int,
+    today: dt.date,
+    accounts: Mapping[str, tuple[bool, str]] | None = None,
+) -> PaymentPlan | NoPayment:
     """The next payment for ``doc``: ``recorded`` is what our earlier payments recorded, ``sequence``
     how many payment rows the document already has (the new one's identity), ``accounts`` the
     cached account list (see ``clearing_problem``)."""
@@ -129,7 +136,10 @@ def plan_payment(doc: Document, company: CompanyConfig, payable: Payable, record
     if amount == 0:
         return NoPayment(f"the {paid:.2f} Concur paid is recorded")
     date = paid_on or today
-    decisions.append(f"paid {amount:.2f} from {posting.concur_payment_account} on {date.isoformat()}" + ("" if paid_on else " (Concur states no paid date: the day the worker learned of it)"))
+    decisions.append(
+        f"paid {amount:.2f} from {posting.concur_payment_account} on {date.isoformat()}"
+        + ("" if paid_on else " (Concur states no paid date: the day the worker learned of it)")
+    )
     partial = paid < payable.owed
     if partial:
         decisions.append(f"partial: Concur paid {paid:.2f} of {payable.owed:.2f}; {payable.owed - paid:.2f} stays open")
@@ -155,7 +165,9 @@ def plan_payment(doc: Document, company: CompanyConfig, payable: Payable, record
     return PaymentPlan(write, check, amount, payable.owed - recorded, partial, decisions)
 
 
-def check_verdict(expected_open: Decimal, amount: Decimal, observed_open: Decimal | None, payments_seen: Sequence[tuple[str, str]], ours: Sequence[str]) -> Proceed | PaidElsewhere:
+def check_verdict(
+    expected_open: Decimal, amount: Decimal, observed_open: Decimal | None, payments_seen: Sequence[tuple[str, str]], ours: Sequence[str]
+) -> Proceed | PaidElsewhere:
     """QuickBooks' answer to the check: ``observed_open`` is what it shows still owed (None: the
     item is not among the open ones), ``payments_seen`` the (TxnID, RefNumber) of payments linked
     to it, ``ours`` our payments' RefNumbers."""
@@ -164,8 +176,12 @@ def check_verdict(expected_open: Decimal, amount: Decimal, observed_open: Decima
     if observed_open is None or observed_open <= 0:
         return PaidElsewhere("QuickBooks already shows it paid" + (f" (payment {paid_by})" if paid_by else "") + ": not paid again", paid_by)
     if observed_open < expected_open:
-        return PaidElsewhere(f"QuickBooks shows {observed_open:.2f} open where {expected_open:.2f} was expected: someone paid it"
-                             + (f" (payment {paid_by})" if paid_by else "") + "; not paid again", paid_by)
+        return PaidElsewhere(
+            f"QuickBooks shows {observed_open:.2f} open where {expected_open:.2f} was expected: someone paid it"
+            + (f" (payment {paid_by})" if paid_by else "")
+            + "; not paid again",
+            paid_by,
+        )
     if observed_open < amount:
         return PaidElsewhere(f"QuickBooks shows only {observed_open:.2f} open, less than the {amount:.2f} Concur paid", paid_by)
     return Proceed()

@@ -144,7 +144,11 @@ class ListsView:
             unknown = f'account "{value}" does not exist in QuickBooks'
             return AccountMatch(value, None, unknown + (" (no account has that full name or number)" if self.account_numbers is not None else ""))
         if self.numbers_in_use is False:
-            return AccountMatch(value, None, f'account "{value}" is the number of "{owners[0]}", but the company file does not use account numbers (QuickBooks preference "Use account numbers" is off): name the account by its full name, or turn the preference on')
+            return AccountMatch(
+                value,
+                None,
+                f'account "{value}" is the number of "{owners[0]}", but the company file does not use account numbers (QuickBooks preference "Use account numbers" is off): name the account by its full name, or turn the preference on',
+            )
         live = [name for name in owners if self.accounts.get(name.casefold())]
         if len(live) == 1:
             return AccountMatch(live[0], number)
@@ -311,9 +315,13 @@ class _Planner:
             self.problems.append(f"currency {currency} is not in QuickBooks' Currency list (add it in QuickBooks: Lists > Currency List)")
         ap = posting.ap_accounts.get(currency)
         if ap is None:
-            self.problems.append(f'no A/P account for {currency}: QuickBooks posts a {currency} bill to an A/P account in {currency}; name it in ap_accounts (ap_accounts = {{ {currency} = "Accounts Payable - {currency}" }})')
+            self.problems.append(
+                f'no A/P account for {currency}: QuickBooks posts a {currency} bill to an A/P account in {currency}; name it in ap_accounts (ap_accounts = {{ {currency} = "Accounts Payable - {currency}" }})'
+            )
             return posting.ap_account
-        self.note(f"currency {currency} (home {home}, multicurrency on): A/P {ap} (ap_accounts.{currency}); QuickBooks takes the bill's currency from the vendor, which must be in {currency}")
+        self.note(
+            f"currency {currency} (home {home}, multicurrency on): A/P {ap} (ap_accounts.{currency}); QuickBooks takes the bill's currency from the vendor, which must be in {currency}"
+        )
         return ap
 
     def vendor_in_currency(self, action: VendorAction | None, vendors: VendorDirectory) -> VendorAction | None:
@@ -333,7 +341,9 @@ class _Planner:
         list_id = action.list_id if isinstance(action, UseVendor) else action.mod.list_id
         known = vendors.by_list_id(list_id)
         if known is None or not known.currency:
-            self.note(f'vendor "{action.name}": its currency is not in the cached vendor list; QuickBooks refuses a bill whose A/P account is in another currency')
+            self.note(
+                f'vendor "{action.name}": its currency is not in the cached vendor list; QuickBooks refuses a bill whose A/P account is in another currency'
+            )
             return action
         if known.currency.upper() != currency:
             self.problems.append(
@@ -350,9 +360,13 @@ class _Planner:
         # QuickBooks closes the closing date itself too ("on or before").
         if self.company.posting.closed_period == "first_open_day":
             moved = closing + dt.timedelta(days=1)
-            self.note(f"dated {moved.isoformat()}, the first open day: the {why} {date.isoformat()} is on or before the QuickBooks closing date {closing.isoformat()} (closed_period = first_open_day)")
+            self.note(
+                f"dated {moved.isoformat()}, the first open day: the {why} {date.isoformat()} is on or before the QuickBooks closing date {closing.isoformat()} (closed_period = first_open_day)"
+            )
             return moved
-        self.problems.append(f"date {date.isoformat()} (the {why}) is on or before the QuickBooks closing date {closing.isoformat()} (set closed_period = \"first_open_day\" to post on {(closing + dt.timedelta(days=1)).isoformat()} instead)")
+        self.problems.append(
+            f'date {date.isoformat()} (the {why}) is on or before the QuickBooks closing date {closing.isoformat()} (set closed_period = "first_open_day" to post on {(closing + dt.timedelta(days=1)).isoformat()} instead)'
+        )
         return date
 
     def lines_for(self, item: Expense | Itemization | InvoiceLine, expense_type: str, memo: str, label: str, company_paid: bool = False) -> list[_Line]:
@@ -561,7 +575,11 @@ def _itemized_lines(p: _Planner, expense: Expense, label: str, company_paid: boo
             f"but the expense is {parent:.2f}"
         )
         return []
-    p.note(f"{label}: posted per itemization ({_count(business, 'business itemization')}" + (f"; {_count(personal, 'personal itemization')} of {personal_total:.2f} left out" if personal else "") + ")")
+    p.note(
+        f"{label}: posted per itemization ({_count(business, 'business itemization')}"
+        + (f"; {_count(personal, 'personal itemization')} of {personal_total:.2f} left out" if personal else "")
+        + ")"
+    )
     lines: list[_Line] = []
     for item in business:
         item_label = f"{label} itemization {item.itemization_id}"
@@ -683,11 +701,14 @@ def _plan_report(p: _Planner, doc: ExpenseReport, vendors: VendorDirectory, link
             paid_types = ", ".join(posting.company_paid_payment_types) or "none"
             p.problems.append(
                 f"bill mode: the bill to the employee must come to amountDueEmployee {s.due_employee:.2f}, but the expenses of payment types not in "
-                f"company_paid_payment_types ({paid_types}) come to {own_total:.2f}" + (f" less the cash advance {s.cash_advance:.2f}" if s.cash_advance else "")
+                f"company_paid_payment_types ({paid_types}) come to {own_total:.2f}"
+                + (f" less the cash advance {s.cash_advance:.2f}" if s.cash_advance else "")
                 + ": set company_paid_payment_types to the tenant's company-paid types, or post reports as journal entries"
             )
         elif s.due_employee < 0:
-            p.problems.append(f"amountDueEmployee is negative ({s.due_employee:.2f}): a QuickBooks bill cannot have a negative total (post it as a journal entry or a vendor credit by hand)")
+            p.problems.append(
+                f"amountDueEmployee is negative ({s.due_employee:.2f}): a QuickBooks bill cannot have a negative total (post it as a journal entry or a vendor credit by hand)"
+            )
         has_bill = s.due_employee > 0
     journal_lines = [line for line in lines if line.company_paid or not has_bill]  # document order
     needs_vendor = s is not None and (s.due_employee != 0 or s.due_company != 0 or s.cash_advance != 0)
@@ -742,12 +763,30 @@ def _plan_report(p: _Planner, doc: ExpenseReport, vendors: VendorDirectory, link
 
     name = doc.owner.name
     if s.due_company:
-        add(posting.employee_receivable_account, -s.due_company, f"owed by {name}", f"from {who}: amountDueCompany, what the employee owes back (personal or unapproved charges on a company-paid card)", _payee(vendor))
+        add(
+            posting.employee_receivable_account,
+            -s.due_company,
+            f"owed by {name}",
+            f"from {who}: amountDueCompany, what the employee owes back (personal or unapproved charges on a company-paid card)",
+            _payee(vendor),
+        )
     if not has_bill:
         if s.due_employee:
-            add(posting.ap_account, s.due_employee, f"owed to {name}", f"to {who}: " + ("amountDueEmployee" if s.stated else "the out-of-pocket expenses"), _payee(vendor))
+            add(
+                posting.ap_account,
+                s.due_employee,
+                f"owed to {name}",
+                f"to {who}: " + ("amountDueEmployee" if s.stated else "the out-of-pocket expenses"),
+                _payee(vendor),
+            )
         if s.cash_advance:
-            add(posting.cash_advance_account, s.cash_advance, f"cash advance applied ({name})", f"from {who}: the cash advance applied to the report", _payee(vendor))
+            add(
+                posting.cash_advance_account,
+                s.cash_advance,
+                f"cash advance applied ({name})",
+                f"from {who}: the cash advance applied to the report",
+                _payee(vendor),
+            )
     card_why = "amountDueCompanyCard" if s.stated else f"expenses paid by company card ({', '.join(posting.company_paid_payment_types)})"
     add(posting.company_card_account, s.due_company_card, "company card", f"for {card_why}")
     add(posting.company_paid_account or posting.company_card_account, s.company_paid, "company paid", "for amountCompanyPaid")
@@ -789,7 +828,9 @@ def _spread(p: _Planner, lines: list[_Line], amount: Decimal, what: str) -> list
     except SplitError:
         p.problems.append(f"the invoice's {what} {amount:.2f} cannot be spread: no line has a positive amount (name an account for it: invoice_{what}_account)")
         return lines
-    p.note(f"{what} {amount:.2f} spread over {_count(lines, 'line')} in proportion to their amounts (largest remainder to the cent; invoice_{what}_account not set)")
+    p.note(
+        f"{what} {amount:.2f} spread over {_count(lines, 'line')} in proportion to their amounts (largest remainder to the cent; invoice_{what}_account not set)"
+    )
     return [dataclasses.replace(line, amount=line.amount + share) for line, share in zip(lines, shares, strict=True)]
 
 
@@ -797,7 +838,10 @@ def _header_lines(p: _Planner, doc: Invoice, lines: list[_Line]) -> list[_Line]:
     """The invoice's header tax and shipping: spread over its lines, or each its own line on the
     account that ``invoice_tax_account`` / ``invoice_shipping_account`` names."""
     posting = p.company.posting
-    for what, amount, account in (("tax", _header_amount(doc.tax_amount), posting.invoice_tax_account), ("shipping", _header_amount(doc.shipping_amount), posting.invoice_shipping_account)):
+    for what, amount, account in (
+        ("tax", _header_amount(doc.tax_amount), posting.invoice_tax_account),
+        ("shipping", _header_amount(doc.shipping_amount), posting.invoice_shipping_account),
+    ):
         if amount == 0:
             continue
         if account:
@@ -822,7 +866,9 @@ def _terms(p: _Planner, doc: Invoice) -> Ref | None:
         p.note(f'terms "{concur}" are not in [companies.mapping.terms]: no TermsRef is sent (the due date says when the bill is due)')
         return None
     if len(mapped) > limits.TERMS_NAME:
-        p.problems.append(f'terms "{concur}" map to "{mapped}", longer than the {limits.TERMS_NAME} characters of a QuickBooks Terms name (correct [companies.mapping.terms])')
+        p.problems.append(
+            f'terms "{concur}" map to "{mapped}", longer than the {limits.TERMS_NAME} characters of a QuickBooks Terms name (correct [companies.mapping.terms])'
+        )
         return None
     if problem := p.lists.problem("terms", mapped):
         p.problems.append(f'{problem} (terms "{concur}" in [companies.mapping.terms])')
@@ -844,8 +890,11 @@ def _plan_invoice(p: _Planner, doc: Invoice, vendors: VendorDirectory, links: Ma
     tax, shipping = _header_amount(doc.tax_amount), _header_amount(doc.shipping_amount)
     if stated + tax + shipping != total:
         extras = "".join(f" + {what} {amount:.2f}" for what, amount in (("tax", tax), ("shipping", shipping)) if amount)
-        p.problems.append(f"the invoice lines add up to {stated:.2f}{extras} = {stated + tax + shipping:.2f} but the invoice total is {total:.2f}" if extras
-                          else f"the invoice lines add up to {stated:.2f} but the invoice total is {total:.2f}")
+        p.problems.append(
+            f"the invoice lines add up to {stated:.2f}{extras} = {stated + tax + shipping:.2f} but the invoice total is {total:.2f}"
+            if extras
+            else f"the invoice lines add up to {stated:.2f} but the invoice total is {total:.2f}"
+        )
     elif not p.problems:
         lines = _header_lines(p, doc, lines)
     if total < 0:

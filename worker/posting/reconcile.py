@@ -78,7 +78,11 @@ def transaction_lines(txn: BillAdd | JournalEntryAdd) -> list[PostedLine]:
     """Signed lines of one planned transaction (names as given; Refs by ListID have no name)."""
     if isinstance(txn, JournalEntryAdd):
         return [
-            PostedLine(line.account.full_name or line.account.list_id or "", line.klass.full_name if line.klass else None, line.amount if line.side == "debit" else -line.amount)
+            PostedLine(
+                line.account.full_name or line.account.list_id or "",
+                line.klass.full_name if line.klass else None,
+                line.amount if line.side == "debit" else -line.amount,
+            )
             for line in txn.lines
         ]
     lines = [PostedLine(line.account.full_name or line.account.list_id or "", line.klass.full_name if line.klass else None, line.amount) for line in txn.lines]
@@ -134,8 +138,5 @@ def reconcile(documents: Iterable[tuple[Document, PlanResult]], posted: Iterable
     for line in posted:
         add(booked, line)
 
-    rows = tuple(
-        Row(names[key][0], names[key][1], concur.get(key, ZERO), booked.get(key, ZERO), key[2])
-        for key in sorted(set(concur) | set(booked))
-    )
+    rows = tuple(Row(names[key][0], names[key][1], concur.get(key, ZERO), booked.get(key, ZERO), key[2]) for key in sorted(set(concur) | set(booked)))
     return Reconciliation(rows, tuple(unplanned), concur_total, planned_total)

@@ -36,11 +36,14 @@ def reconcile_company(conn: sqlite3.Connection, company: CompanyConfig, start: d
             paid += paid_lines(doc, company)  # (a payment on its way is no difference for the daily check)
     posted: list[PostedLine] = []
     for chunk in range(0, len(in_range), 500):
-        ids = in_range[chunk:chunk + 500]
+        ids = in_range[chunk : chunk + 500]
         marks = ",".join("?" * len(ids))
         # Each line in its document's currency: a EUR bill's amounts never net with USD ones.
-        for row in conn.execute(f"""SELECT p.request_xml, d.currency FROM postings p JOIN documents d ON d.id = p.document_id
-                                    WHERE p.document_id IN ({marks}) AND p.state = 'done' AND p.op IN ('BillAdd', 'JournalEntryAdd', 'BillPaymentCheckAdd')""", ids):
+        for row in conn.execute(
+            f"""SELECT p.request_xml, d.currency FROM postings p JOIN documents d ON d.id = p.document_id
+                                    WHERE p.document_id IN ({marks}) AND p.state = 'done' AND p.op IN ('BillAdd', 'JournalEntryAdd', 'BillPaymentCheckAdd')""",
+            ids,
+        ):
             posted += [dataclasses.replace(line, currency=(row[1] or "").upper()) for line in posted_lines(row[0])]
     return reconcile(pairs, posted, paid)
 

@@ -202,8 +202,16 @@ def remit_address(remit: RemitAddress | None) -> Address | None:
 
     lines = [fit(text, limits.ADDR_LINE) for text in (remit.name, remit.address1, remit.address2, remit.address3) if text.strip()]
     lines += [""] * (4 - len(lines))
-    address = Address(addr1=lines[0], addr2=lines[1], addr3=lines[2], addr4=lines[3], city=fit(remit.city, limits.CITY), state=fit(remit.state, limits.STATE),
-                      postal_code=fit(remit.postal_code, limits.POSTAL_CODE), country=fit(remit.country_code, limits.COUNTRY))
+    address = Address(
+        addr1=lines[0],
+        addr2=lines[1],
+        addr3=lines[2],
+        addr4=lines[3],
+        city=fit(remit.city, limits.CITY),
+        state=fit(remit.state, limits.STATE),
+        postal_code=fit(remit.postal_code, limits.POSTAL_CODE),
+        country=fit(remit.country_code, limits.COUNTRY),
+    )
     return address if any((address.addr1, address.city, address.postal_code)) else None
 
 
@@ -243,7 +251,9 @@ def _found(vendor: QbVendor, why: str, decisions: list[str]) -> VendorAction | V
         decisions.append(f'vendor "{vendor.name}" ({vendor.list_id}): {why}')
         return UseVendor(vendor.list_id, vendor.name)
     if not vendor.edit_sequence:
-        return VendorHold(f'vendor "{vendor.name}" ({vendor.list_id}) is inactive and its EditSequence is not cached; the vendor list must be synced before it can be reactivated')
+        return VendorHold(
+            f'vendor "{vendor.name}" ({vendor.list_id}) is inactive and its EditSequence is not cached; the vendor list must be synced before it can be reactivated'
+        )
     decisions.append(f'vendor "{vendor.name}" ({vendor.list_id}): {why}; it is inactive and will be reactivated (VendorMod)')
     return ReactivateVendor(VendorMod(list_id=vendor.list_id, edit_sequence=vendor.edit_sequence, is_active=True), vendor.name)
 
@@ -284,16 +294,24 @@ def decide_vendor(
 
     if candidate.match_by_code and candidate.account_number:
         code = candidate.account_number
-        by_code = _unique(directory.by_account_number(code), f"vendor code {code} (AccountNumber) of {candidate.description}",
-                          f"{candidate.description}: several QuickBooks vendors have the vendor code {code} as their account number ({_NAMES}); keep it on one", decisions)
+        by_code = _unique(
+            directory.by_account_number(code),
+            f"vendor code {code} (AccountNumber) of {candidate.description}",
+            f"{candidate.description}: several QuickBooks vendors have the vendor code {code} as their account number ({_NAMES}); keep it on one",
+            decisions,
+        )
         if by_code is not None:
             return by_code
 
     cut = cut_name(candidate.name)
     if candidate.by_identity:
         number = candidate.account_number
-        found = _unique(directory.by_account_number(number), f"its AccountNumber {number} is the Concur employee id of {candidate.description}",
-                        f"several QuickBooks vendors carry AccountNumber {number}, the Concur employee id of {candidate.description} ({_NAMES}); keep it on one", decisions)
+        found = _unique(
+            directory.by_account_number(number),
+            f"its AccountNumber {number} is the Concur employee id of {candidate.description}",
+            f"several QuickBooks vendors carry AccountNumber {number}, the Concur employee id of {candidate.description} ({_NAMES}); keep it on one",
+            decisions,
+        )
         if found is not None:
             return found
     else:
@@ -304,13 +322,19 @@ def decide_vendor(
 
     key = normalise_name(candidate.name) if not candidate.by_identity else ""
     if key:
-        found = _unique(directory.by_normalised(key), f"normalised name match for {candidate.description}",
-                        f"{candidate.description} matches several QuickBooks vendors ({_NAMES}); make the names distinct in QuickBooks", decisions)
+        found = _unique(
+            directory.by_normalised(key),
+            f"normalised name match for {candidate.description}",
+            f"{candidate.description} matches several QuickBooks vendors ({_NAMES}); make the names distinct in QuickBooks",
+            decisions,
+        )
         if found is not None:
             return found
 
     if not cut:
-        return VendorHold(f"{candidate.description} has no name usable in QuickBooks (nothing is left once characters QuickBooks cannot store and the ':' it reserves for sub-levels are removed); give the payee a name in Concur")
+        return VendorHold(
+            f"{candidate.description} has no name usable in QuickBooks (nothing is left once characters QuickBooks cannot store and the ':' it reserves for sub-levels are removed); give the payee a name in Concur"
+        )
 
     # The name we would create, stepping past names other kinds of entity hold. A vendor with
     # a suffixed name is one we created earlier for the same payee (its link may be lost).
@@ -328,7 +352,9 @@ def decide_vendor(
         name = suffixed_name(candidate.name, n)
 
     if policy == "match_only":
-        return VendorHold(f'no QuickBooks vendor matches {candidate.description} and vendor_policy is "match_only" for company {company} (create or rename the vendor in QuickBooks)')
+        return VendorHold(
+            f'no QuickBooks vendor matches {candidate.description} and vendor_policy is "match_only" for company {company} (create or rename the vendor in QuickBooks)'
+        )
 
     if name != cut and candidate.by_identity:
         decisions.append(
@@ -336,7 +362,9 @@ def decide_vendor(
             f"(no link, and its AccountNumber is not the Concur employee id {candidate.account_number}) or by a customer, employee or other name"
         )
     elif name != cut:
-        decisions.append(f'vendor "{name}" will be created for {candidate.description}: "{cut}" is already used by a customer, employee or other name in QuickBooks')
+        decisions.append(
+            f'vendor "{name}" will be created for {candidate.description}: "{cut}" is already used by a customer, employee or other name in QuickBooks'
+        )
     elif cut != candidate.name.strip():
         decisions.append(f'vendor "{name}" will be created for {candidate.description} (name made fit for QuickBooks: Latin-1, at most {NAME_MAX} characters)')
     else:

@@ -26,8 +26,14 @@ def record(conn: sqlite3.Connection, company: str, seen: CompanyFile, verdict: F
              refused_file_id = NULL, refused_name = NULL, refused_path = NULL, refused_verdict = NULL, refused_at = NULL""",
         (company, seen.file_id, seen.company_name, seen.path, now_iso()),
     )
-    audit.append(conn, company, None, Actor.QBWC, "company_file_recorded",
-                 {"file_id": seen.file_id, "company_name": seen.company_name, "path": seen.path, "why": verdict.value})
+    audit.append(
+        conn,
+        company,
+        None,
+        Actor.QBWC,
+        "company_file_recorded",
+        {"file_id": seen.file_id, "company_name": seen.company_name, "path": seen.path, "why": verdict.value},
+    )
 
 
 def note_refused(conn: sqlite3.Connection, company: str, seen: CompanyFile, verdict: FileVerdict) -> None:
@@ -42,8 +48,8 @@ def accept_refused(conn: sqlite3.Connection, company: str, actor: str) -> Compan
     """An operator says the last refused file is the right one now (a restored backup, a moved
     file). None: nothing was refused since the file was recorded."""
     row = conn.execute(
-        "SELECT refused_file_id, refused_name, refused_path, refused_verdict FROM qb_company_file WHERE company = ? AND refused_at IS NOT NULL",
-        (company,)).fetchone()
+        "SELECT refused_file_id, refused_name, refused_path, refused_verdict FROM qb_company_file WHERE company = ? AND refused_at IS NOT NULL", (company,)
+    ).fetchone()
     if row is None:
         return None
     accepted = CompanyFile(row["refused_file_id"], row["refused_name"], row["refused_path"])
@@ -53,6 +59,12 @@ def accept_refused(conn: sqlite3.Connection, company: str, actor: str) -> Compan
            WHERE company = ?""",
         (accepted.file_id, accepted.company_name, accepted.path, now_iso(), company),
     )
-    audit.append(conn, company, None, actor, "company_file_accepted",
-                 {"file_id": accepted.file_id, "company_name": accepted.company_name, "path": accepted.path, "was": row["refused_verdict"]})
+    audit.append(
+        conn,
+        company,
+        None,
+        actor,
+        "company_file_accepted",
+        {"file_id": accepted.file_id, "company_name": accepted.company_name, "path": accepted.path, "was": row["refused_verdict"]},
+    )
     return accepted

@@ -96,8 +96,16 @@ class LoginBackoff:
     address, and entries older than the window are swept on a timer (``sweep_every``), ``max_keys``
     caps them even within one window."""
 
-    def __init__(self, free: int = 3, base_s: float = 0.5, cap_s: float = 8.0, window: float = 300.0, clock=time.monotonic,
-                 max_keys: int = 10_000, sweep_every: float = 60.0) -> None:
+    def __init__(
+        self,
+        free: int = 3,
+        base_s: float = 0.5,
+        cap_s: float = 8.0,
+        window: float = 300.0,
+        clock=time.monotonic,
+        max_keys: int = 10_000,
+        sweep_every: float = 60.0,
+    ) -> None:
         self.free, self.base_s, self.cap_s, self.window = free, base_s, cap_s, window
         self.clock = clock
         self.max_keys = max_keys
@@ -120,7 +128,7 @@ class LoginBackoff:
     def delay(self, client: str) -> float:
         """Seconds this client's next attempt waits before its password is checked."""
         over = self._recent(client_key(client)) - self.free
-        return 0.0 if over < 0 else min(self.base_s * 2 ** over, self.cap_s)
+        return 0.0 if over < 0 else min(self.base_s * 2**over, self.cap_s)
 
     def begin(self, client: str) -> bool:
         """Start an attempt; False when this client is being slowed down and already has one waiting

@@ -84,10 +84,7 @@ def check_support_url(app_url: str, support_url: str) -> None:
     if _is_ip(support_host):
         raise QwcError(f"the support URL must use a host name, not an IP address ({support_host})")
     if support_host != app_host:
-        raise QwcError(
-            f"the support URL must be on the same host as the service URL ({support_host} is not "
-            f"{app_host}; QBWC1000)"
-        )
+        raise QwcError(f"the support URL must be on the same host as the service URL ({support_host} is not {app_host}; QBWC1000)")
 
 
 def _check_guid(name: str, value: str) -> str:

@@ -82,6 +82,8 @@ async def callback() -> Response:
     ctx = context()
     ctx.metrics.qbwc_calls.labels(method).inc()
     started = time.perf_counter()
-    value = await svc.call(Call(method, params, client_address(request.remote_addr or "", request.headers.get("X-Forwarded-For", ""), ctx.config.worker.trusted_proxies)))
+    value = await svc.call(
+        Call(method, params, client_address(request.remote_addr or "", request.headers.get("X-Forwarded-For", ""), ctx.config.worker.trusted_proxies))
+    )
     ctx.metrics.soap_seconds.labels(method).observe(time.perf_counter() - started)
     return _xml(soap.response_envelope(method, value))

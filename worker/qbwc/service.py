@@ -57,7 +57,9 @@ class Call:
 
 
 class QbwcService:
-    def __init__(self, ctx: WorkerContext, batch: outbox.BatchLimits | None = None, clock: Callable[[], float] = time.time, busy_window_s: float = BUSY_WINDOW_S) -> None:
+    def __init__(
+        self, ctx: WorkerContext, batch: outbox.BatchLimits | None = None, clock: Callable[[], float] = time.time, busy_window_s: float = BUSY_WINDOW_S
+    ) -> None:
         self.ctx = ctx
         self.busy_window_s = busy_window_s
         self.batch = batch or outbox.BatchLimits()
@@ -100,7 +102,13 @@ class QbwcService:
             if session is not None:
                 session.last_error = "ml-connector hit an internal error; details are in its log. Nothing was lost: the next run continues."
                 self.noop_pending.discard(ticket)
-            return -1 if call.method == "receiveResponseXML" else auth_result("", "nvu") if call.method == "authenticate" else ("done" if call.method == "connectionError" else "")
+            return (
+                -1
+                if call.method == "receiveResponseXML"
+                else auth_result("", "nvu")
+                if call.method == "authenticate"
+                else ("done" if call.method == "connectionError" else "")
+            )
 
     # -- simple callbacks ------------------------------------------------------------------
 
@@ -185,8 +193,7 @@ class QbwcService:
         if generation != self._hashes_generation:
             # A plain password from the environment is hashed here, off the event loop (argon2).
             config = self.ctx.config
-            self._configured_hashes = await trio.to_thread.run_sync(
-                lambda: {c.id: h for c in config.companies if (h := passwords.configured_hash(c))})
+            self._configured_hashes = await trio.to_thread.run_sync(lambda: {c.id: h for c in config.companies if (h := passwords.configured_hash(c))})
             self._hashes_generation = generation
         return self._configured_hashes.get(company_id)
 
@@ -233,8 +240,9 @@ class QbwcService:
             session.last_error = "Nothing more to send."
         return ""
 
-    def _check_company_file(self, session: Session, company: CompanyConfig, hcp: str, path: str,
-                            recorded: CompanyFile | None) -> tuple[HostCompanyPrefs | None, FileCheck | None]:
+    def _check_company_file(
+        self, session: Session, company: CompanyConfig, hcp: str, path: str, recorded: CompanyFile | None
+    ) -> tuple[HostCompanyPrefs | None, FileCheck | None]:
         """The wrong-company guards and the qbXML version, from the session's first call: the
         configured FileID, then the file recorded on the company's first contact."""
         try:
@@ -243,8 +251,11 @@ class QbwcService:
             refuse(session, f"could not read the company file information from the Web Connector ({exc}); nothing was sent")
             return None, None
         if facts.file_id is not None and not same_file_id(facts.file_id, company.qbwc.file_id):
-            refuse(session, f"QuickBooks has a different company file open ({facts.company_name or 'unnamed'}: FileID {facts.file_id}, expected {company.qbwc.file_id}); nothing was sent to it. "
-                            f"Open the company's own file in QuickBooks (or set company_file to its path).")
+            refuse(
+                session,
+                f"QuickBooks has a different company file open ({facts.company_name or 'unnamed'}: FileID {facts.file_id}, expected {company.qbwc.file_id}); nothing was sent to it. "
+                f"Open the company's own file in QuickBooks (or set company_file to its path).",
+            )
             return None, None
         seen = CompanyFile(facts.file_id, facts.company_name, path)
         verdict = on_company_file(session, recorded, seen)
@@ -252,7 +263,10 @@ class QbwcService:
             return None, (verdict, seen)
         version = choose_version(company.qbwc.qbxml_version, list(facts.supported_versions))
         if version is None:
-            refuse(session, f"this QuickBooks supports qbXML {', '.join(facts.supported_versions) or 'none'}; ml-connector needs {company.qbwc.qbxml_version} or an older version it speaks")
+            refuse(
+                session,
+                f"this QuickBooks supports qbXML {', '.join(facts.supported_versions) or 'none'}; ml-connector needs {company.qbwc.qbxml_version} or an older version it speaks",
+            )
             return None, None
         session.qbxml_version = version
         session.phase = Phase.READY
@@ -355,13 +369,23 @@ def _planner_busy(conn: sqlite3.Connection, company: str) -> bool:
         return True
     # Documents waiting for another document's vendor write can be planned only once that write is
     # answered; while it is still in the outbox (perhaps backed off), waiting for them is no use.
-    if conn.execute("SELECT 1 FROM postings WHERE company = ? AND op IN ('VendorAdd', 'VendorMod') AND state IN ('queued', 'sent', 'unknown') LIMIT 1", (company,)).fetchone():
+    if conn.execute(
+        "SELECT 1 FROM postings WHERE company = ? AND op IN ('VendorAdd', 'VendorMod') AND state IN ('queued', 'sent', 'unknown') LIMIT 1", (company,)
+    ).fetchone():
         return False
     return conn.execute(f"SELECT 1 FROM documents WHERE {due} LIMIT 1", (company, now_iso())).fetchone() is not None
 
 
-def _next_request_set(conn: sqlite3.Connection, session: Session, company: CompanyConfig, batch: outbox.BatchLimits, lost: list[int], first_call: bool, facts: HostCompanyPrefs | None,
-                      file_check: FileCheck | None = None) -> str:
+def _next_request_set(
+    conn: sqlite3.Connection,
+    session: Session,
+    company: CompanyConfig,
+    batch: outbox.BatchLimits,
+    lost: list[int],
+    first_call: bool,
+    facts: HostCompanyPrefs | None,
+    file_check: FileCheck | None = None,
+) -> str:
     if lost:
         outbox.mark_uncertain(conn, lost, "the Web Connector asked for more before answering; QuickBooks may have applied these")
         audit.append(conn, session.company, None, Actor.QBWC, "uncertain", {"postings": lost, "why": "answer lost"})
@@ -440,10 +464,12 @@ def _apply_answers(conn: sqlite3.Connection, session: Session, answered: list[st
     for rid in answered:
         response = matched.by_request_id.get(rid)
         if rid.startswith(lists.PREFIX):
-            lists.apply_page(conn, session, rid[len(lists.PREFIX):], response)
+            lists.apply_page(conn, session, rid[len(lists.PREFIX) :], response)
         else:
             outbox.apply_answer(conn, rid, response, summary)
-    conn.execute("UPDATE qb_company SET last_contact_at = ?, last_reached_at = ?, last_result = 'ok' WHERE company = ?", (now_iso(), now_iso(), session.company))
+    conn.execute(
+        "UPDATE qb_company SET last_contact_at = ?, last_reached_at = ?, last_result = 'ok' WHERE company = ?", (now_iso(), now_iso(), session.company)
+    )
     _persist(conn, session)
     return outbox.pending_count(conn, session.company) + len(session.iterators)
 
@@ -451,7 +477,7 @@ def _apply_answers(conn: sqlite3.Connection, session: Session, answered: list[st
 def _failed_set(conn: sqlite3.Connection, session: Session, answered: list[str], outcome: HresultOutcome, text: str) -> int | None:
     """QuickBooks could not process the request set at all (receiveResponseXML with an hresult)."""
     writes = [int(rid) for rid in answered if rid.isdigit()]
-    list_types = [rid[len(lists.PREFIX):] for rid in answered if rid.startswith(lists.PREFIX)]
+    list_types = [rid[len(lists.PREFIX) :] for rid in answered if rid.startswith(lists.PREFIX)]
     if outcome is HresultOutcome.QUARANTINE:
         # A parse error means nothing in the set was applied. Alone, a write is the culprit; in
         # company, each write is sent by itself to find which one it was. Queries in the set (list

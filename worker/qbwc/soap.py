@@ -199,7 +199,5 @@ def fault_envelope(code: str, text: str) -> bytes:
 def wsdl_text(url: str) -> str:
     """Our WSDL with ``soap:address location`` set to ``url`` (XML-escaped)."""
     template = resources.files("worker.qbwc").joinpath("wsdl.xml").read_text(encoding="utf-8")
-    escaped = (
-        xml_safe(url).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
-    )
+    escaped = xml_safe(url).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
     return template.replace("{{URL}}", escaped)

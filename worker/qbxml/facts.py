@@ -5,9 +5,16 @@ from __future__ import annotations
 
 # QuickBooks names currencies by their full name ("US Dollar"); Concur by ISO 4217 code.
 QUICKBOOKS_CURRENCY_CODES = {
-    "US DOLLAR": "USD", "CANADIAN DOLLAR": "CAD", "BRITISH POUND STERLING": "GBP", "EURO": "EUR",
-    "AUSTRALIAN DOLLAR": "AUD", "JAPANESE YEN": "JPY", "SWISS FRANC": "CHF", "MEXICAN PESO": "MXN",
-    "NEW ZEALAND DOLLAR": "NZD", "INDIAN RUPEE": "INR",
+    "US DOLLAR": "USD",
+    "CANADIAN DOLLAR": "CAD",
+    "BRITISH POUND STERLING": "GBP",
+    "EURO": "EUR",
+    "AUSTRALIAN DOLLAR": "AUD",
+    "JAPANESE YEN": "JPY",
+    "SWISS FRANC": "CHF",
+    "MEXICAN PESO": "MXN",
+    "NEW ZEALAND DOLLAR": "NZD",
+    "INDIAN RUPEE": "INR",
 }
 _NAMES = {code: name.title().replace("Us ", "US ") for name, code in QUICKBOOKS_CURRENCY_CODES.items()}
 # Without multicurrency QuickBooks names no home currency (HomeCurrencyRef comes with the

@@ -272,9 +272,7 @@ def parse_hcp(text: str | bytes, owner_id: str = "") -> HostCompanyPrefs:
 
     versions: tuple[str, ...] = ()
     if host is not None:
-        versions = tuple(
-            (c.text or "").strip() for c in elements(host) if local_name(c) == "SupportedQBXMLVersion"
-        )
+        versions = tuple((c.text or "").strip() for c in elements(host) if local_name(c) == "SupportedQBXMLVersion")
 
     file_id = None
     if company is not None and owner_id:
@@ -311,13 +309,9 @@ def parse_hcp(text: str | bytes, owner_id: str = "") -> HostCompanyPrefs:
         is_multi_currency_on=_bool_at(prefs, "MultiCurrencyPreferences", "IsMultiCurrencyOn"),
         home_currency=_text_at(prefs, "MultiCurrencyPreferences", "HomeCurrencyRef", "FullName") or "",
         closing_date=closing_date,
-        is_assigning_journal_entry_numbers=_bool_at(
-            prefs, "AccountingPreferences", "IsAssigningJournalEntryNumbers"
-        ),
+        is_assigning_journal_entry_numbers=_bool_at(prefs, "AccountingPreferences", "IsAssigningJournalEntryNumbers"),
         is_automatic_login_allowed=_bool_at(prefs, "CurrentAppAccessRights", "IsAutomaticLoginAllowed"),
-        is_personal_data_access_allowed=_bool_at(
-            prefs, "CurrentAppAccessRights", "IsPersonalDataAccessAllowed"
-        ),
+        is_personal_data_access_allowed=_bool_at(prefs, "CurrentAppAccessRights", "IsPersonalDataAccessAllowed"),
         statuses=statuses,
     )
 
@@ -469,8 +463,14 @@ class BillToPay:
 def bills_to_pay(record: dict[str, object]) -> list[BillToPay]:
     """A BillToPayRet holds a BillToPay (what is owed) or a CreditToApply (skipped here)."""
     return [
-        BillToPay(_str(item, "TxnID"), _str(item, "TxnType"), _str(item, "APAccountRef.FullName"), _str(item, "TxnDate"),
-                  _str(item, "RefNumber"), decimal_of(item, "AmountDue"))
+        BillToPay(
+            _str(item, "TxnID"),
+            _str(item, "TxnType"),
+            _str(item, "APAccountRef.FullName"),
+            _str(item, "TxnDate"),
+            _str(item, "RefNumber"),
+            decimal_of(item, "AmountDue"),
+        )
         for item in _nested(record, "BillToPay")
     ]
 
@@ -499,8 +499,7 @@ class BillPayment:
 
 def bill_payment(record: dict[str, object]) -> BillPayment:
     applied = tuple(
-        AppliedPayment(_str(row, "TxnID"), decimal_of(row, "Amount"), decimal_of(row, "BalanceRemaining"))
-        for row in _nested(record, "AppliedToTxnRet")
+        AppliedPayment(_str(row, "TxnID"), decimal_of(row, "Amount"), decimal_of(row, "BalanceRemaining")) for row in _nested(record, "AppliedToTxnRet")
     )
     return BillPayment(
         txn_id=_str(record, "TxnID"),

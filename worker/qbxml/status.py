@@ -57,9 +57,9 @@ class Classification:
         """A sentence for a held/failed document's reason."""
         if self.outcome is Outcome.MISSING_REFERENCE and self.ref_name:
             what = self.ref_type if self.ref_type not in ("", "object") else "record"
-            return f"QuickBooks has no usable {what} \"{self.ref_name}\" (missing or inactive; status {self.code})"
+            return f'QuickBooks has no usable {what} "{self.ref_name}" (missing or inactive; status {self.code})'
         if self.outcome is Outcome.NAME_IN_USE and self.ref_name:
-            return f"the name \"{self.ref_name}\" is already used in QuickBooks (status 3100)"
+            return f'the name "{self.ref_name}" is already used in QuickBooks (status 3100)'
         return f"QuickBooks status {self.code}: {self.message}".strip()
 
 
@@ -79,9 +79,7 @@ _LOCK_TAILS = (
 )
 
 # 'There is an invalid reference to QuickBooks Account "Travel:Airfare" in the Bill.'
-_INVALID_REF = re.compile(
-    r'invalid reference to (?:QuickBooks )?(?P<type>.+?) "(?P<name>.*)" in the (?P<txn>[^.]+)', re.IGNORECASE | re.DOTALL
-)
+_INVALID_REF = re.compile(r'invalid reference to (?:QuickBooks )?(?P<type>.+?) "(?P<name>.*)" in the (?P<txn>[^.]+)', re.IGNORECASE | re.DOTALL)
 # 'There is an invalid reference to a parent "X" in the Customers list.'
 _INVALID_PARENT = re.compile(r'invalid reference to a parent "(?P<name>.*)" in the (?P<txn>[^.]+)', re.IGNORECASE | re.DOTALL)
 # 'Object "8000001B-1405768916" specified in the request cannot be found.'

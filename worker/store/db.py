@@ -74,8 +74,7 @@ def _migrate(conn: sqlite3.Connection, path: Path) -> None:
     known = migrations()
     if current > len(known):
         raise StoreError(
-            f"{path}: database is at schema version {current}, newer than this mlc supports "
-            f"({len(known)}); upgrade ml-connector or point data_dir elsewhere"
+            f"{path}: database is at schema version {current}, newer than this mlc supports ({len(known)}); upgrade ml-connector or point data_dir elsewhere"
         )
     for version, name, sql in known[current:]:
         try:

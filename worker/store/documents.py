@@ -104,7 +104,9 @@ def set_wait(conn: sqlite3.Connection, document_id: int, wait: Wait, reason: str
 
 def wait_for_lists(conn: sqlite3.Connection, company: str, reason: str) -> None:
     """Every fetched document of ``company`` waits for the QuickBooks lists."""
-    conn.execute("UPDATE documents SET wait = ?, reason = ? WHERE company = ? AND state = 'fetched' AND wait != ?", (str(Wait.LISTS), reason, company, str(Wait.LISTS)))
+    conn.execute(
+        "UPDATE documents SET wait = ?, reason = ? WHERE company = ? AND state = 'fetched' AND wait != ?", (str(Wait.LISTS), reason, company, str(Wait.LISTS))
+    )
 
 
 def mark_recheck(conn: sqlite3.Connection, document_id: int, why: str) -> None:

@@ -14,8 +14,9 @@ from shared.clock import now_iso
 from shared.types import DuplicateSource
 
 
-def record(conn: sqlite3.Connection, company: str, source: DuplicateSource, identity: str, why: str,
-           document_id: int | None = None, concur_id: str = "") -> None:
+def record(
+    conn: sqlite3.Connection, company: str, source: DuplicateSource, identity: str, why: str, document_id: int | None = None, concur_id: str = ""
+) -> None:
     """Count one skipped duplicate; call inside the transaction that skipped it."""
     now = now_iso()
     conn.execute(

@@ -8,8 +8,18 @@ import sqlite3
 from shared.clock import now_iso
 
 
-def store_webhook(conn: sqlite3.Connection, company: str, event_id: str, topic: str, event_type: str,
-                  kind: str | None, object_id: str | None, href: str | None, body: str, needs_work: bool) -> bool:
+def store_webhook(
+    conn: sqlite3.Connection,
+    company: str,
+    event_id: str,
+    topic: str,
+    event_type: str,
+    kind: str | None,
+    object_id: str | None,
+    href: str | None,
+    body: str,
+    needs_work: bool,
+) -> bool:
     """Keep one delivered event; False when the same event was stored before (a re-delivery)."""
     cur = conn.execute(
         """INSERT INTO events (company, event_id, source, topic, event_type, object_kind, object_id, href, received_at, processed_at, body)

@@ -57,10 +57,17 @@ def success_item(fis_id: str, company: str, docs: list[PostingDoc]) -> dict[str,
     return {
         "docId": fis_id,
         "overallPostingStatusCode": "success",
-        "postingDocs": [{"companyId": company, "documentNumber": d.number, "fiscalYear": d.posting_date[:4],
-                         "paymentRelevantLineItems": [], "postingDate": d.posting_date} for d in docs],
-        "systemMessages": [{"messageId": "SUCCESS", "messageLanguage": "EN",
-                            "messageShortText": f"Posted to QuickBooks as {', '.join(d.number for d in docs)}"[:SHORT_TEXT_MAX]}],
+        "postingDocs": [
+            {"companyId": company, "documentNumber": d.number, "fiscalYear": d.posting_date[:4], "paymentRelevantLineItems": [], "postingDate": d.posting_date}
+            for d in docs
+        ],
+        "systemMessages": [
+            {
+                "messageId": "SUCCESS",
+                "messageLanguage": "EN",
+                "messageShortText": f"Posted to QuickBooks as {', '.join(d.number for d in docs)}"[:SHORT_TEXT_MAX],
+            }
+        ],
     }
 
 
@@ -70,8 +77,14 @@ def error_item(fis_id: str, reason: str) -> dict[str, Any]:
         "docId": fis_id,
         "overallPostingStatusCode": "error",
         "postingDocs": [],
-        "systemMessages": [{"messageId": REJECT_MESSAGE_ID, "messageLanguage": "EN",
-                            "messageShortText": reason[:SHORT_TEXT_MAX], "messageLongText": [reason] if len(reason) > SHORT_TEXT_MAX else []}],
+        "systemMessages": [
+            {
+                "messageId": REJECT_MESSAGE_ID,
+                "messageLanguage": "EN",
+                "messageShortText": reason[:SHORT_TEXT_MAX],
+                "messageLongText": [reason] if len(reason) > SHORT_TEXT_MAX else [],
+            }
+        ],
     }
 
 
@@ -119,13 +132,17 @@ def record_received(conn: sqlite3.Connection, company: str, fis_id: str, doc_typ
 
 
 def mark_acknowledged(conn: sqlite3.Connection, row_id: int, document_id: int, code: int) -> None:
-    conn.execute("UPDATE fis_documents SET state = ?, document_id = ?, code = ?, problem = '', acknowledged_at = COALESCE(acknowledged_at, ?), updated_at = ? WHERE id = ?",
-                 (str(FisState.ACKNOWLEDGED), document_id, code, now_iso(), now_iso(), row_id))
+    conn.execute(
+        "UPDATE fis_documents SET state = ?, document_id = ?, code = ?, problem = '', acknowledged_at = COALESCE(acknowledged_at, ?), updated_at = ? WHERE id = ?",
+        (str(FisState.ACKNOWLEDGED), document_id, code, now_iso(), now_iso(), row_id),
+    )
 
 
 def mark_recalled(conn: sqlite3.Connection, row_id: int, code: int, message: str) -> None:
-    conn.execute("UPDATE fis_documents SET state = ?, code = ?, problem = ?, updated_at = ? WHERE id = ?",
-                 (str(FisState.RECALLED), code, (message or "recalled in Concur before it was acknowledged")[:500], now_iso(), row_id))
+    conn.execute(
+        "UPDATE fis_documents SET state = ?, code = ?, problem = ?, updated_at = ? WHERE id = ?",
+        (str(FisState.RECALLED), code, (message or "recalled in Concur before it was acknowledged")[:500], now_iso(), row_id),
+    )
     row = conn.execute("SELECT company, fis_id, concur_id FROM fis_documents WHERE id = ?", (row_id,)).fetchone()
     audit.append(conn, row["company"], None, Actor.CONCUR, "fis_recalled", {"fis_id": row["fis_id"], "concur_id": row["concur_id"], "code": code})
 
@@ -163,12 +180,27 @@ def enqueue(conn: sqlite3.Connection, version: sqlite3.Row, status: str, item: d
     cur = conn.execute(
         """INSERT OR IGNORE INTO fis_confirmations (company, fis_document, document_id, fis_id, doc_type, status, body, state, created_at)
            VALUES (?,?,?,?,?,?,?,?,?)""",
-        (version["company"], version["id"], version["document_id"], version["fis_id"], version["doc_type"], status,
-         json.dumps(item), str(ConfirmState.PENDING), now_iso()),
+        (
+            version["company"],
+            version["id"],
+            version["document_id"],
+            version["fis_id"],
+            version["doc_type"],
+            status,
+            json.dumps(item),
+            str(ConfirmState.PENDING),
+            now_iso(),
+        ),
     )
     if cur.rowcount:
-        audit.append(conn, version["company"], version["document_id"], actor, "fis_confirmation_queued",
-                     {"fis_id": version["fis_id"], "status": status, "messages": [m.get("messageShortText") for m in item.get("systemMessages", [])]})
+        audit.append(
+            conn,
+            version["company"],
+            version["document_id"],
+            actor,
+            "fis_confirmation_queued",
+            {"fis_id": version["fis_id"], "status": status, "messages": [m.get("messageShortText") for m in item.get("systemMessages", [])]},
+        )
     return bool(cur.rowcount)
 
 
@@ -181,10 +213,18 @@ def due(conn: sqlite3.Connection, limit: int = 100) -> list[sqlite3.Row]:
 
 def settle(conn: sqlite3.Connection, confirmation_id: int, state: ConfirmState, code: int | None, message: str = "") -> None:
     row = conn.execute("SELECT * FROM fis_confirmations WHERE id = ?", (confirmation_id,)).fetchone()
-    conn.execute("UPDATE fis_confirmations SET state = ?, code = ?, last_error = ?, attempts = attempts + 1, next_attempt_at = NULL, confirmed_at = ? WHERE id = ?",
-                 (str(state), code, message[:500], now_iso() if state is ConfirmState.DONE else None, confirmation_id))
-    audit.append(conn, row["company"], row["document_id"], Actor.CONCUR, f"fis_confirmation_{state}",
-                 {"fis_id": row["fis_id"], "status": row["status"], "code": code, "message": message[:200]})
+    conn.execute(
+        "UPDATE fis_confirmations SET state = ?, code = ?, last_error = ?, attempts = attempts + 1, next_attempt_at = NULL, confirmed_at = ? WHERE id = ?",
+        (str(state), code, message[:500], now_iso() if state is ConfirmState.DONE else None, confirmation_id),
+    )
+    audit.append(
+        conn,
+        row["company"],
+        row["document_id"],
+        Actor.CONCUR,
+        f"fis_confirmation_{state}",
+        {"fis_id": row["fis_id"], "status": row["status"], "code": code, "message": message[:200]},
+    )
 
 
 def retry_later(conn: sqlite3.Connection, confirmation_id: int, code: int | None, error: str) -> None:
@@ -196,8 +236,10 @@ def retry_later(conn: sqlite3.Connection, confirmation_id: int, code: int | None
         settle(conn, confirmation_id, ConfirmState.FAILED, code, f"gave up after {attempts} attempts: {error}")
         return
     delay = CONFIRM_BACKOFF_S[min(attempts - 1, len(CONFIRM_BACKOFF_S) - 1)]
-    conn.execute("UPDATE fis_confirmations SET attempts = ?, code = ?, last_error = ?, next_attempt_at = ? WHERE id = ?",
-                 (attempts, code, error[:500], iso(utc_now() + dt.timedelta(seconds=delay)), confirmation_id))
+    conn.execute(
+        "UPDATE fis_confirmations SET attempts = ?, code = ?, last_error = ?, next_attempt_at = ? WHERE id = ?",
+        (attempts, code, error[:500], iso(utc_now() + dt.timedelta(seconds=delay)), confirmation_id),
+    )
 
 
 def send_now(conn: sqlite3.Connection, company: str) -> None:
@@ -221,15 +263,26 @@ def for_document(conn: sqlite3.Connection, document_id: int) -> list[dict[str, A
     result = []
     for row in rows:
         body = json.loads(row["body"]) if row["body"] else {}
-        result.append({
-            "fis_id": row["fis_id"], "doc_type": row["doc_type"], "state": row["fis_state"], "received_at": row["received_at"],
-            "acknowledged_at": row["acknowledged_at"],
-            "confirmation": None if row["status"] is None else {
-                "status": row["status"], "state": row["confirmation_state"], "code": row["confirmation_code"],
-                "attempts": row["attempts"], "last_error": row["last_error"], "queued_at": row["queued_at"],
-                "confirmed_at": row["confirmed_at"],
-                "document_numbers": [d.get("documentNumber") for d in body.get("postingDocs", [])],
-                "messages": [m.get("messageShortText") for m in body.get("systemMessages", [])],
-            },
-        })
+        result.append(
+            {
+                "fis_id": row["fis_id"],
+                "doc_type": row["doc_type"],
+                "state": row["fis_state"],
+                "received_at": row["received_at"],
+                "acknowledged_at": row["acknowledged_at"],
+                "confirmation": None
+                if row["status"] is None
+                else {
+                    "status": row["status"],
+                    "state": row["confirmation_state"],
+                    "code": row["confirmation_code"],
+                    "attempts": row["attempts"],
+                    "last_error": row["last_error"],
+                    "queued_at": row["queued_at"],
+                    "confirmed_at": row["confirmed_at"],
+                    "document_numbers": [d.get("documentNumber") for d in body.get("postingDocs", [])],
+                    "messages": [m.get("messageShortText") for m in body.get("systemMessages", [])],
+                },
+            }
+        )
     return result

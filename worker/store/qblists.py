@@ -48,10 +48,19 @@ def store_record(conn: sqlite3.Connection, company: str, list_type: str, record:
              name_key = excluded.name_key, is_active = excluded.is_active,
              edit_sequence = excluded.edit_sequence, data = excluded.data, seen_at = excluded.seen_at,
              account_number = excluded.account_number, currency = excluded.currency""",
-        (company, list_type, list_id, full_name, name_key(full_name), int(record.get("IsActive", True) is not False),
-         str(record.get("EditSequence") or ""), json.dumps(extra), now_iso(),
-         number.strip() if isinstance(number, str) and number.strip() else None,
-         currency if isinstance(currency, str) and currency else None),
+        (
+            company,
+            list_type,
+            list_id,
+            full_name,
+            name_key(full_name),
+            int(record.get("IsActive", True) is not False),
+            str(record.get("EditSequence") or ""),
+            json.dumps(extra),
+            now_iso(),
+            number.strip() if isinstance(number, str) and number.strip() else None,
+            currency if isinstance(currency, str) and currency else None,
+        ),
     )
 
 
