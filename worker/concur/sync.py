@@ -285,6 +285,12 @@ def store_fetched(conn: sqlite3.Connection, document_id: int, doc: Document) -> 
         documents.set_fields(conn, document_id, flag="changed_after_posting")
         documents.note(conn, document_id, Actor.CONCUR, "changed_after_posting", {"new_hash": digest[:12], "new_amount": amount})
         return "flagged"
+    if state in (DocState.HELD, DocState.SKIPPED) and row["hold_kind"] == HoldKind.OPERATOR:
+        # A person held (or skipped) it: the new content is kept for when they release it, but
+        # only the person moves it on (a hold placed before the first fetch included).
+        documents.set_fields(conn, document_id, **columns)
+        documents.note(conn, document_id, Actor.CONCUR, "changed_while_held", {"hash": digest[:12], "amount": amount})
+        return "kept_held"
     if state in (DocState.HELD, DocState.FAILED):
         documents.set_state(conn, document_id, DocState.FETCHED, "", Actor.CONCUR, "changed", {"hash": digest[:12]}, **columns)
         return "replanned"
