@@ -114,24 +114,31 @@ def _port_free(host: str, port: int) -> bool:
     return True
 
 
+async def _start(
+    nursery: trio.Nursery, config: Config, run_dir: Path, ports: Ports, reports: int, invoices: int, seed: int, accounts_by_code: bool, fis: bool
+) -> harness.Harness:
+    """The demo's simulated world and worker, the same with or without the console."""
+    return await harness.start(
+        nursery,
+        config,
+        run_dir,
+        seed=seed,
+        reports=reports,
+        invoices=invoices,
+        worker_port=ports.worker,
+        concur_port=ports.concur,
+        accounts_by_code=accounts_by_code,
+        fis=fis,
+        concur_profile=DEMO_PROFILE,
+    )
+
+
 async def _headless(
     config: Config, run_dir: Path, ports: Ports, reports: int, invoices: int, seed: int, accounts_by_code: bool = False, fis: bool = False
 ) -> int:
     started = time.monotonic()
     async with trio.open_nursery() as nursery:
-        h = await harness.start(
-            nursery,
-            config,
-            run_dir,
-            seed=seed,
-            reports=reports,
-            invoices=invoices,
-            worker_port=ports.worker,
-            concur_port=ports.concur,
-            accounts_by_code=accounts_by_code,
-            fis=fis,
-            concur_profile=DEMO_PROFILE,
-        )
+        h = await _start(nursery, config, run_dir, ports, reports, invoices, seed, accounts_by_code, fis)
         print(f"demo: worker on {h.worker.url}, simulated Concur on {h.concur.base_url}, QuickBooks file {h.company_path}", file=sys.stderr)
         expected = harness.approve_everything(h)
         await harness.deliver(h, duplicates=1, shuffle=True)
@@ -162,19 +169,7 @@ def _with_console(
 
     async def world() -> None:
         async with trio.open_nursery() as nursery:
-            h = await harness.start(
-                nursery,
-                config,
-                run_dir,
-                seed=seed,
-                reports=reports,
-                invoices=invoices,
-                worker_port=ports.worker,
-                concur_port=ports.concur,
-                accounts_by_code=accounts_by_code,
-                fis=fis,
-                concur_profile=DEMO_PROFILE,
-            )
+            h = await _start(nursery, config, run_dir, ports, reports, invoices, seed, accounts_by_code, fis)
             state["url"] = h.worker.url
             state["token_file"] = h.config.operator.token_file
             ready.set()
