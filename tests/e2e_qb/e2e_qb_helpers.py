@@ -306,12 +306,13 @@ async def manual_session(
 
 
 async def planned(h: harness.Harness, k: int, company: str | None = None) -> None:
-    """Wait until the planner has dealt with all ``k`` documents: each is past ``fetched``, or
-    waits on purpose (for a vendor another document of the same employee is creating)."""
+    """Wait until the planner has dealt with all ``k`` documents: each is fetched from Concur and
+    past ``fetched``, or waits on purpose (for a vendor another document of the same employee is
+    creating). A document still ``received`` is not settled: its fetch has not run yet."""
 
     async def done():
-        rows = await query(h, "SELECT state, reason FROM documents WHERE company = COALESCE(?, company)", company)
-        settled = [r for r in rows if r["state"] != "fetched" or "waiting for" in (r["reason"] or "")]
+        rows = await query(h, "SELECT state, wait FROM documents WHERE company = COALESCE(?, company)", company)
+        settled = [r for r in rows if r["state"] not in ("received", "fetched") or (r["state"] == "fetched" and r["wait"] != "none")]
         return len(rows) >= k and len(settled) == len(rows)
 
     await wait_for(done)
