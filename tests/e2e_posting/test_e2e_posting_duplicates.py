@@ -8,7 +8,6 @@ from collections import Counter
 from decimal import Decimal
 
 import pytest
-import trio
 
 from mlc import harness
 from worker.concur.sync import sweep_company
@@ -65,6 +64,11 @@ async def test_each_webhook_three_times_shuffled_posts_each_document_once(tmp_pa
         assert by_account(qb_totals(h)) == concur_account_totals(h)
 
 
+# Nothing left for the fetcher: no unprocessed event, no document waiting for a fetch or a recheck.
+SETTLED_SQL = """SELECT (SELECT COUNT(*) FROM events WHERE processed_at IS NULL)
+                      + (SELECT COUNT(*) FROM documents WHERE state = 'received' OR recheck IS NOT NULL) AS n"""
+
+
 @pytest.mark.trio
 async def test_reapproval_and_sweep_overlap_never_post_twice(tmp_path):
     async with running(tmp_path, reports=3, invoices=1) as h:
@@ -96,7 +100,7 @@ async def test_reapproval_and_sweep_overlap_never_post_twice(tmp_path):
 
         async with make_client(h.worker.ctx) as client:
             await sweep_company(h.worker.ctx, client, h.config.companies[0])
-        await trio.sleep(0.3)
+        await wait_for(h, SETTLED_SQL, check=lambda rows: rows[0]["n"] == 0, what="the sweep's rechecks fetched")
         await harness.drain(h, expected=expected, timeout_s=20)
 
         after = await document(h, target.id)
@@ -112,7 +116,7 @@ async def test_reapproval_and_sweep_overlap_never_post_twice(tmp_path):
         await h.worker.ctx.store.run(lambda conn: conn.execute("DELETE FROM checkpoints WHERE name = 'concur_sweep'"))
         async with make_client(h.worker.ctx) as client:
             noted = await sweep_company(h.worker.ctx, client, h.config.companies[0])
-        await trio.sleep(0.3)
+        await wait_for(h, SETTLED_SQL, check=lambda rows: rows[0]["n"] == 0, what="the sweep's rechecks fetched")
         assert noted == 0
         assert await audit_count(h, "duplicate_skipped") == duplicates
 
