@@ -3,6 +3,9 @@
 - Tokens come from a ``TokenStore``; a refresh's new refresh token and geolocation are saved
   BEFORE the new access token is used (Concur may rotate the refresh token; the old one is dead).
 - Every call goes to the geolocation of the company's current token (hrefs are re-based there).
+- At most ``max_calls_in_flight`` API calls per company at once, fewer for a while after a 429
+  (``AdaptiveLimit``: halve on 429, grow back one call per window of answers; token requests are
+  outside it). A 429 waits its Retry-After when positive, else our own backoff with jitter.
 - 401/403 -> one forced refresh, then retry; 429 -> Retry-After (if > 0) else exponential backoff
   with jitter; 503 -> wait ``unavailable_wait`` (minutes in production); other 5xx, network
   errors and timeouts -> backoff and retry; after ``max_attempts`` -> ``ConcurUnavailable``.
@@ -20,7 +23,8 @@ import logging
 import random
 import re
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -39,6 +43,7 @@ from worker.concur.errors import (
     TokenError,
     UserLivesElsewhere,
 )
+from worker.concur.limiter import AdaptiveLimit
 from worker.concur.normalise import loads
 from worker.concur.oauth import Tokens
 from worker.concur.tokens import TokenStore
@@ -60,6 +65,7 @@ class CompanyCredentials:
     client_secret: str = field(repr=False)
     company_uuid: str
     request_token: str | None = field(default=None, repr=False)
+    max_calls_in_flight: int = 8  # [companies.concur] max_calls_in_flight
 
 
 @dataclass(frozen=True)
@@ -106,6 +112,11 @@ def _error_detail(response: httpx.Response) -> str:
     return ""
 
 
+@asynccontextmanager
+async def _no_slot() -> AsyncIterator[None]:
+    yield None
+
+
 def _retry_after(response: httpx.Response) -> float | None:
     value = response.headers.get("retry-after")
     if value is None:
@@ -139,6 +150,7 @@ class ConcurClient:
         self.sleep = sleep
         self.rng = rng or random.Random()
         self._locks: dict[str, trio.Lock] = {}
+        self._limits: dict[str, AdaptiveLimit] = {}
         self._app_tokens: dict[tuple[str, str], Tokens] = {}
 
     async def aclose(self) -> None:
@@ -160,6 +172,12 @@ class ConcurClient:
     def _lock(self, company: str) -> trio.Lock:
         return self._locks.setdefault(company, trio.Lock())
 
+    def limit(self, company: str) -> AdaptiveLimit:
+        """The company's window of API calls in flight (shared by every task using this client)."""
+        if company not in self._limits:
+            self._limits[company] = AdaptiveLimit(self._creds(company).max_calls_in_flight)
+        return self._limits[company]
+
     # ---------------------------------------------------------------- transport with retries
 
     async def _send(
@@ -172,22 +190,29 @@ class ConcurClient:
         json_body: Any = None,
         params: Mapping[str, str] | None = None,
         what: str,
+        limit: AdaptiveLimit | None = None,
     ) -> httpx.Response:
-        """One logical request: retries transport errors, 429, 5xx. Returns any other response."""
+        """One logical request: retries transport errors, 429, 5xx. Returns any other response.
+        With ``limit``, each attempt holds a place in the company's window only while on the wire
+        (never while waiting to retry) and tells it about a 429."""
         policy = self.policy
         attempt = 0
         while True:
             correlation = str(uuid.uuid4())
             try:
-                response = await self.http.request(
-                    method,
-                    url,
-                    headers={**headers, "concur-correlationid": correlation},
-                    data=data,
-                    json=json_body,
-                    params=params,
-                    timeout=policy.timeout,
-                )
+                async with limit.slot() if limit is not None else _no_slot() as slot:
+                    response = await self.http.request(
+                        method,
+                        url,
+                        headers={**headers, "concur-correlationid": correlation},
+                        data=data,
+                        json=json_body,
+                        params=params,
+                        timeout=policy.timeout,
+                    )
+                    if response.status_code == 429 and slot is not None:
+                        slot.throttled = True
+                        slot.retry_after = min(_retry_after(response) or 0.0, policy.retry_after_max)
             except httpx.TransportError as exc:  # connect errors, resets, timeouts
                 reason = f"{type(exc).__name__}"
                 wait = policy.backoff(attempt, self.rng)
@@ -335,6 +360,7 @@ class ConcurClient:
                 json_body=json_body,
                 headers={"Authorization": f"Bearer {tokens.access_token}", "Accept": "application/json"},
                 what=_safe_path(url),
+                limit=self.limit(company),
             )
             status = response.status_code
             if status in (401, 403) and not refreshed:

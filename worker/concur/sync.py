@@ -23,6 +23,7 @@ from shared.config import CompanyConfig
 from shared.domain import Document, ExpenseReport, from_json, to_json
 from shared.types import CONCUR_PAID, Actor, DocKind, DocState, DuplicateSource, HoldKind, PaymentState
 from worker import outbox
+from worker.bus import Pulse
 from worker.concur.client import CompanyCredentials, ConcurClient
 from worker.concur.errors import ConcurError, ConcurNotFound, NeedsReconnect
 from worker.concur.fetch import ListItem, fetch_document
@@ -33,14 +34,15 @@ from worker.store import audit, checkpoints, documents, duplicates, events
 
 log = logging.getLogger(__name__)
 
-FETCH_CONCURRENCY = 4
 FETCH_BACKOFF_S = (5, 30, 120, 600, 1800)
 SWEEP_CHECKPOINT = "concur_sweep"
 
 
 def credentials(company: CompanyConfig) -> CompanyCredentials:
     c = company.concur
-    return CompanyCredentials(company.id, c.base_url, c.client_id, c.client_secret.reveal(), c.company_uuid, c.request_token.reveal() or None)
+    return CompanyCredentials(
+        company.id, c.base_url, c.client_id, c.client_secret.reveal(), c.company_uuid, c.request_token.reveal() or None, c.max_calls_in_flight
+    )
 
 
 # Extra ConcurClient options for every client the worker makes (e.g. a RetryPolicy with short
@@ -227,16 +229,33 @@ def _payment_news(conn: sqlite3.Connection, row: sqlite3.Row, doc: Document, dig
     return "paid"
 
 
-def _due(conn: sqlite3.Connection, limit: int) -> list[sqlite3.Row]:
+def _due(conn: sqlite3.Connection, company: str, limit: int, busy: tuple[int, ...] = ()) -> list[sqlite3.Row]:
+    """Up to ``limit`` of the company's documents due for a fetch (oldest first), leaving out the
+    ``busy`` ones a fetcher already has."""
     now = now_iso()
+    skip = f" AND id NOT IN ({','.join('?' * len(busy))})" if busy else ""
     received = conn.execute(
-        "SELECT * FROM documents WHERE state = 'received' AND (next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY id LIMIT ?", (now, limit)
+        f"SELECT * FROM documents WHERE company = ? AND state = 'received' AND (next_attempt_at IS NULL OR next_attempt_at <= ?){skip} ORDER BY id LIMIT ?",
+        (company, now, *busy, limit),
     ).fetchall()
     rechecks = conn.execute(
-        "SELECT * FROM documents WHERE recheck IS NOT NULL AND state != 'received' AND (next_attempt_at IS NULL OR next_attempt_at <= ?) LIMIT ?",
-        (now, limit),
+        f"""SELECT * FROM documents WHERE company = ? AND recheck IS NOT NULL AND state != 'received'
+            AND (next_attempt_at IS NULL OR next_attempt_at <= ?){skip} ORDER BY id LIMIT ?""",
+        (company, now, *busy, limit),
     ).fetchall()
-    return list(received) + list(rechecks)
+    return (list(received) + list(rechecks))[:limit]
+
+
+def _due_elsewhere(conn: sqlite3.Connection, companies: tuple[str, ...], limit: int) -> list[sqlite3.Row]:
+    """Documents due for a fetch whose company is no longer configured (each fetch fails at once
+    with a clear reason and backs off, as any failed fetch does)."""
+    now = now_iso()
+    marks = ",".join("?" * len(companies))
+    return conn.execute(
+        f"""SELECT * FROM documents WHERE (state = 'received' OR recheck IS NOT NULL) AND company NOT IN ({marks})
+            AND (next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY id LIMIT ?""",
+        (*companies, now, limit),
+    ).fetchall()
 
 
 def store_fetched(conn: sqlite3.Connection, document_id: int, doc: Document) -> str:
@@ -330,26 +349,60 @@ async def fetch_one(ctx: WorkerContext, client: ConcurClient, cache: SqliteListI
 
 
 async def fetcher(ctx: WorkerContext, client: ConcurClient, idle_s: float = 2.0) -> None:
+    """Turns stored events into documents to fetch and runs one ``fetch_company`` per configured
+    company (the companies of the client, fixed when it was made), waking them when there may be
+    new work: events processed, the sweep's news, or every ``idle_s`` for fetches whose backoff ended."""
     cache = SqliteListItemCache(ctx)
-    limiter = trio.CapacityLimiter(FETCH_CONCURRENCY)
-    seen = ctx.inbox.count
+    configured = tuple(ctx.config.companies)
+    wakes = {company.id: Pulse() for company in configured}
+    async with trio.open_nursery() as nursery:
+        for company in configured:
+            nursery.start_soon(fetch_company, ctx, client, cache, company, wakes[company.id], idle_s)
+        seen = ctx.inbox.count
+        while True:
+            fis_companies = frozenset(c.id for c in ctx.config.companies if c.concur.source == "fis")
+            processed = await ctx.store.run(process_events, 200, fis_companies)
+            for wake in wakes.values():
+                wake.notify()
+            if processed:
+                continue
+            for row in await ctx.store.run(_due_elsewhere, tuple(wakes), 50):
+                await fetch_one(ctx, client, cache, row)
+            seen = await ctx.inbox.wait(seen, timeout=idle_s)
 
-    async def one(row: sqlite3.Row) -> None:
-        async with limiter:
-            await fetch_one(ctx, client, cache, row)
 
-    while True:
-        fis_companies = frozenset(c.id for c in ctx.config.companies if c.concur.source == "fis")
-        processed = await ctx.store.run(process_events, 200, fis_companies)
-        rows = await ctx.store.run(_due, 50)
-        if rows:
-            async with trio.open_nursery() as nursery:
-                for row in rows:
-                    nursery.start_soon(one, row)
-            continue
-        if processed:
-            continue
-        seen = await ctx.inbox.wait(seen, timeout=idle_s)
+async def fetch_company(ctx: WorkerContext, client: ConcurClient, cache: SqliteListItemCache, company: CompanyConfig, wake: Pulse, idle_s: float = 2.0) -> None:
+    """Fetch one company's due documents with a pool of ``max_calls_in_flight`` fetchers pulling
+    from one queue: a slow document holds up only its own fetcher, never a batch. A document's
+    calls run one after another, so the pool keeps at most that many calls in flight, and the
+    client's window (worker/concur/limiter.py) keeps fewer while Concur answers 429.
+
+    The queue is refilled from the store whenever half of it has drained (up to two documents per
+    fetcher: one being fetched, one waiting), so the fetchers never wait for a query."""
+    fetchers = company.concur.max_calls_in_flight
+    busy: set[int] = set()  # queued or being fetched
+    send, receive = trio.open_memory_channel[sqlite3.Row](2 * fetchers)
+
+    async def fetch_queued() -> None:
+        async for row in receive:
+            try:
+                await fetch_one(ctx, client, cache, row)
+            finally:
+                busy.discard(row["id"])
+                if len(busy) <= fetchers:
+                    wake.notify()
+
+    async with trio.open_nursery() as nursery:
+        for _ in range(fetchers):
+            nursery.start_soon(fetch_queued)
+        seen = wake.count
+        while True:
+            if len(busy) <= fetchers:
+                seen = wake.count
+                for row in await ctx.store.run(_due, company.id, 2 * fetchers - len(busy), tuple(busy)):
+                    busy.add(row["id"])
+                    await send.send(row)
+            seen = await wake.wait(seen, timeout=idle_s)
 
 
 # --- sweep and tokens -----------------------------------------------------------------------------
