@@ -151,6 +151,7 @@ class ConcurClient:
         self.rng = rng or random.Random()
         self._locks: dict[str, trio.Lock] = {}
         self._limits: dict[str, AdaptiveLimit] = {}
+        self._usable: dict[str, Tokens] = {}  # per company: the tokens last loaded or saved, while usable
         self._app_tokens: dict[tuple[str, str], Tokens] = {}
 
     async def aclose(self) -> None:
@@ -277,6 +278,7 @@ class ConcurClient:
                 await self.tokens.mark_needs_reconnect(company, f"connect failed: {exc.reason}")
                 raise
             await self.tokens.save(company, tokens)
+            self._usable[company] = tokens
             log.info("concur %s: connected, geolocation %s", company, tokens.geolocation)
             return tokens
 
@@ -299,8 +301,23 @@ class ConcurClient:
 
     async def access(self, company: str, *, force_refresh: bool = False, stale: Tokens | None = None) -> Tokens:
         """Current usable tokens, refreshing ahead of expiry (or when ``force_refresh``). A company
-        with nothing stored is connected with its request token when one is configured."""
+        with nothing stored is connected with its request token when one is configured.
+
+        Tokens this client last loaded or saved are used from memory while their access token is
+        good for longer than the refresh margin: a call then costs no store round trip and no wait
+        for the company's lock (at several calls in flight those serialised every call). Anything
+        else (a refresh, a 401, a reconnect) goes through the store under the lock, so a refresh
+        token rotated by another process (``mlc concur connect``) is read before it is used."""
         margin = dt.timedelta(seconds=self.policy.refresh_margin)
+        cached = self._usable.get(company)
+        if not force_refresh and cached is not None and not cached.expires_within(self.now(), margin):
+            return cached
+        self._usable.pop(company, None)
+        tokens = await self._access_locked(company, margin, force_refresh, stale)
+        self._usable[company] = tokens
+        return tokens
+
+    async def _access_locked(self, company: str, margin: dt.timedelta, force_refresh: bool, stale: Tokens | None) -> Tokens:
         async with self._lock(company):
             current = await self.tokens.load(company)
             if current is None or (not current.refresh_token and not current.access_token):

@@ -123,16 +123,27 @@ def _needs_reconnect(conn: sqlite3.Connection, company: str, reason: str) -> Non
 
 
 class SqliteListItemCache:
+    """``concur_list_items``, with the items read so far also kept in memory: a report names the
+    same few cost centres and projects again and again, and a store round trip per item would
+    queue behind every other write of the single store thread."""
+
     def __init__(self, ctx: WorkerContext) -> None:
         self.ctx = ctx
+        self.known: dict[tuple[str, str], ListItem] = {}
 
     async def get(self, company: str, item_id: str) -> ListItem | None:
+        if (company, item_id) in self.known:
+            return self.known[(company, item_id)]
         row = await self.ctx.store.run(
             lambda conn: conn.execute("SELECT code, value FROM concur_list_items WHERE company = ? AND item_id = ?", (company, item_id)).fetchone()
         )
-        return ListItem(item_id, row["code"], row["value"]) if row else None
+        if row is None:
+            return None
+        item = self.known[(company, item_id)] = ListItem(item_id, row["code"], row["value"])
+        return item
 
     async def put(self, company: str, item: ListItem) -> None:
+        self.known[(company, item.item_id)] = item
         await self.ctx.store.run(
             lambda conn: conn.execute(
                 "INSERT OR REPLACE INTO concur_list_items (company, item_id, code, value, fetched_at) VALUES (?,?,?,?,?)",
