@@ -147,7 +147,14 @@ def bench(quick: bool, *, size: int | None = None, baseline_size: int | None = N
             speedup >= TARGET,
             f"pooled {run.documents} docs in {run.wall_s:.1f}s; baseline {base.documents} docs in {base.wall_s:.1f}s",
         ),
-        Figure("fetch: Concur calls in flight (max seen by Concur)", run.max_in_flight, base.max_in_flight, "", f"<= {default_bound}", run.max_in_flight <= default_bound),
+        Figure(
+            "fetch: Concur calls in flight (max seen by Concur)",
+            run.max_in_flight,
+            base.max_in_flight,
+            "",
+            f"<= {default_bound}",
+            run.max_in_flight <= default_bound,
+        ),
         Figure("fetch: 429s from Concur", run.refused, base.refused, "", "no storm", None, f"{run.calls} calls in all"),
         Figure(
             "fetch: 429s with the limit below the bound",
