@@ -11,9 +11,11 @@ import pytest
 import trio
 
 from shared.config import load_config
+from shared.types import Actor, DocKind
 from sim.concur.latency import LatencyModel, RateLimit
 from worker.concur import sync as concur_sync
 from worker.main import serve_worker
+from worker.store import documents
 
 from concur_helpers import PATIENT, company_params, fetched_counts, running, write_config
 
@@ -57,3 +59,21 @@ async def test_429s_slow_the_fetchers_down_and_every_document_is_fetched_once(tm
     # ... and the worker slowed down: a fixed window of five against a limit of three would have
     # been refused on about every other call; halving on 429 keeps refusals the exception.
     assert traffic.refused <= 3 + traffic.admitted // 4
+
+
+@pytest.mark.trio
+async def test_a_document_of_a_company_no_longer_configured_gets_a_clear_reason_and_backs_off(tmp_path):
+    params = company_params(reports=1, invoices=0)
+    async with running([params]) as env:
+        config = load_config(write_config(tmp_path, env.sim, params), environ={})
+        shutdown = trio.Event()
+        worker = await env.nursery.start(partial(serve_worker, config, shutdown, port=0, stderr_log=False))
+        document_id = await worker.ctx.store.run(documents.create, "gone", DocKind.INVOICE, "INV-1", None, Actor.CONCUR, "test")
+        worker.ctx.inbox.notify()
+        with trio.fail_after(20):
+            while not (row := await worker.ctx.store.run(documents.get, document_id))["attempts"]:
+                await trio.sleep(0.05)
+        shutdown.set()
+        await worker.stopped.wait()
+    assert row["state"] == "received" and row["next_attempt_at"]
+    assert "company 'gone' has no Concur configuration" in row["reason"]
