@@ -35,6 +35,7 @@ from worker.store import audit, checkpoints, documents, duplicates, events
 log = logging.getLogger(__name__)
 
 FETCH_BACKOFF_S = (5, 30, 120, 600, 1800)
+SPARE_FETCHERS = 2  # fetchers beyond a company's max_calls_in_flight (see fetch_company)
 SWEEP_CHECKPOINT = "concur_sweep"
 
 
@@ -384,14 +385,16 @@ async def fetcher(ctx: WorkerContext, client: ConcurClient, idle_s: float = 2.0)
 
 
 async def fetch_company(ctx: WorkerContext, client: ConcurClient, cache: SqliteListItemCache, company: CompanyConfig, wake: Pulse, idle_s: float = 2.0) -> None:
-    """Fetch one company's due documents with a pool of ``max_calls_in_flight`` fetchers pulling
-    from one queue: a slow document holds up only its own fetcher, never a batch. A document's
-    calls run one after another, so the pool keeps at most that many calls in flight, and the
-    client's window (worker/concur/limiter.py) keeps fewer while Concur answers 429.
+    """Fetch one company's due documents with a pool of fetchers pulling from one queue: a slow
+    document holds up only its own fetcher, never a batch. A document's calls run one after
+    another; the client's window (worker/concur/limiter.py) keeps the company's calls in flight
+    within ``max_calls_in_flight``, fewer while Concur answers 429. The pool has a few more
+    fetchers than that bound, so that while some store what they fetched (or wait for the store
+    thread) others keep every call slot busy.
 
     The queue is refilled from the store whenever half of it has drained (up to two documents per
     fetcher: one being fetched, one waiting), so the fetchers never wait for a query."""
-    fetchers = company.concur.max_calls_in_flight
+    fetchers = company.concur.max_calls_in_flight + SPARE_FETCHERS
     busy: set[int] = set()  # queued or being fetched
     send, receive = trio.open_memory_channel[sqlite3.Row](2 * fetchers)
 
