@@ -35,7 +35,6 @@ from worker.store import audit, checkpoints, documents, duplicates, events
 log = logging.getLogger(__name__)
 
 FETCH_BACKOFF_S = (5, 30, 120, 600, 1800)
-SPARE_FETCHERS = 2  # fetchers beyond a company's max_calls_in_flight (see fetch_company)
 SWEEP_CHECKPOINT = "concur_sweep"
 
 
@@ -388,13 +387,13 @@ async def fetch_company(ctx: WorkerContext, client: ConcurClient, cache: SqliteL
     """Fetch one company's due documents with a pool of fetchers pulling from one queue: a slow
     document holds up only its own fetcher, never a batch. A document's calls run one after
     another; the client's window (worker/concur/limiter.py) keeps the company's calls in flight
-    within ``max_calls_in_flight``, fewer while Concur answers 429. The pool has a few more
-    fetchers than that bound, so that while some store what they fetched (or wait for the store
-    thread) others keep every call slot busy.
+    within ``max_calls_in_flight``, fewer while Concur answers 429. The pool has twice as many
+    fetchers as that bound, so that while some store what they fetched (or wait for the store
+    thread, behind durable webhook intake) others keep every call slot busy.
 
     The queue is refilled from the store whenever half of it has drained (up to two documents per
     fetcher: one being fetched, one waiting), so the fetchers never wait for a query."""
-    fetchers = company.concur.max_calls_in_flight + SPARE_FETCHERS
+    fetchers = 2 * company.concur.max_calls_in_flight
     busy: set[int] = set()  # queued or being fetched
     send, receive = trio.open_memory_channel[sqlite3.Row](2 * fetchers)
 
