@@ -27,7 +27,9 @@ class Figure:
 def fmt(value: float | None, unit: str = "") -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
-    if abs(value) >= 1000:
+    if value == 0:
+        text = "0"
+    elif abs(value) >= 1000:
         text = f"{value:,.0f}"
     elif abs(value) >= 10:
         text = f"{value:.1f}"

@@ -89,6 +89,8 @@ class ConcurConfig:
     webhook_public_keys: tuple[Path, ...]
     verify_webhook_signature: bool = True
     sweep_interval_s: float = 900.0
+    # Concur calls one company may have in flight at once (fewer after a 429: worker/concur/limiter.py).
+    max_calls_in_flight: int = 8
     source: str = "expense_api"  # or "fis": documents from the Financial Integration Service (README "FIS")
 
 
@@ -334,6 +336,9 @@ def _company_file(value: str) -> str | None:
     return None
 
 
+MAX_CALLS_IN_FLIGHT = 64  # more would be a burst no tenant is known to accept
+
+
 def _positive(value: int | float) -> str | None:
     return None if value > 0 else "must be greater than 0"
 
@@ -519,6 +524,7 @@ def _company(r: _Reader, c: dict[str, Any], p: str, base: Path) -> CompanyConfig
             "webhook_public_key",
             "verify_webhook_signature",
             "sweep_interval_s",
+            "max_calls_in_flight",
             "source",
         },
     )
@@ -540,6 +546,9 @@ def _company(r: _Reader, c: dict[str, Any], p: str, base: Path) -> CompanyConfig
         webhook_public_keys=keys,
         verify_webhook_signature=bool(verify),
         sweep_interval_s=float(r.get(cc, cp, "sweep_interval_s", (int, float), 900, _positive) or 900),
+        max_calls_in_flight=int(
+            r.get(cc, cp, "max_calls_in_flight", int, 8, lambda v: None if 1 <= v <= MAX_CALLS_IN_FLIGHT else f"expected 1 to {MAX_CALLS_IN_FLIGHT}") or 8
+        ),
         source=r.get(cc, cp, "source", str, "expense_api", lambda v: None if v in CONCUR_SOURCES else f"expected one of {', '.join(CONCUR_SOURCES)}")
         or "expense_api",
     )

@@ -9,6 +9,7 @@ import click
 import trio
 
 from sim.concur.data import Report
+from sim.concur.latency import LatencyModel, RateLimit
 from sim.concur.server import PRIMARY, SECONDARY, CompanyParams, ConcurSim
 
 
@@ -34,6 +35,10 @@ from sim.concur.server import PRIMARY, SECONDARY, CompanyParams, ConcurSim
 @click.option("--request-token", default="sim-request-token", show_default=True)
 @click.option("--webhook-url", default=None, help="deliver signed events here")
 @click.option("--approve-every", default=2.0, show_default=True, type=float, help="with --webhook-url: approve one pending document every N seconds")
+@click.option("--latency-ms", default=0.0, show_default=True, type=float, help="every call takes this long (0 = answer at once; Concur: ~100)")
+@click.option("--jitter-ms", default=0.0, show_default=True, type=float, help="plus up to this much more, uniformly (Concur: ~300)")
+@click.option("--max-in-flight", default=None, type=int, help="rate limit: 429 (Retry-After: 0) beyond this many calls in flight per company")
+@click.option("--max-per-second", default=None, type=int, help="rate limit: 429 (Retry-After: 0) beyond this many calls per second per company")
 @click.option(
     "--key-out", type=click.Path(dir_okay=False, writable=True), default=None, help="write the webhook signing public key (PEM) here, for webhook_public_key"
 )
@@ -53,11 +58,17 @@ def concur(
     request_token: str,
     webhook_url: str | None,
     approve_every: float,
+    latency_ms: float,
+    jitter_ms: float,
+    max_in_flight: int | None,
+    max_per_second: int | None,
     key_out: str | None,
 ) -> None:
     """Imitate SAP Concur (OAuth, v4/v3 reads, ESS, signed webhooks) for one company."""
     params = CompanyParams(company_id, company_uuid, client_id, client_secret, request_token, reports=reports, invoices=invoices, profile=profile, fis=fis)
-    sim = ConcurSim(seed, [params])
+    latency = LatencyModel(fixed_s=latency_ms / 1000, jitter_s=jitter_ms / 1000) if latency_ms or jitter_ms else None
+    limit = RateLimit(max_in_flight=max_in_flight, max_per_second=max_per_second) if max_in_flight or max_per_second else None
+    sim = ConcurSim(seed, [params], latency=latency, rate_limit=limit)
     if key_out:
         sim.write_public_key(key_out)
 

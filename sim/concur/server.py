@@ -36,6 +36,7 @@ from hypercorn.trio import serve as hypercorn_serve
 
 from sim.concur import fis, render
 from sim.concur.data import CompanyData, Generator, Invoice, Report, cents, generate, split_amount
+from sim.concur.latency import LatencyModel, RateLimit, RateLimiter
 
 PRIMARY, SECONDARY = "primary", "secondary"
 EXPENSE_TOPIC = "public.concur.expense.report"
@@ -127,8 +128,14 @@ class ConcurSim:
         access_ttl: int = 3600,
         rotate_refresh: bool = True,
         now: Callable[[], dt.datetime] = _utcnow,
+        latency: LatencyModel | None = None,
+        rate_limit: RateLimit | None = None,
     ):
         self.seed = seed
+        # Off by default (answers in microseconds, never 429): see sim/concur/latency.py.
+        self.latency = latency
+        self.traffic = RateLimiter(rate_limit)  # counts every company's calls in flight, limit or not
+        self._latency_rng = random.Random(f"latency:{seed}")
         self.now = now
         self.access_ttl = access_ttl
         self.rotate_refresh = rotate_refresh
@@ -221,6 +228,16 @@ class ConcurSim:
         sim_company.params.request_token = secrets.token_urlsafe(24)
         sim_company.request_token_valid = True
         return sim_company.params.request_token
+
+    def set_latency(self, latency: LatencyModel | None, rate_limit: RateLimit | None = None) -> None:
+        """Switch the latency model and the rate limit (None: off) for the calls that follow."""
+        self.latency = latency
+        self.traffic.limit = rate_limit
+
+    async def answer_delay(self, dc: str, refused: bool = False) -> None:
+        """Wait as long as the latency model says a call at ``dc`` takes."""
+        if self.latency is not None:
+            await trio.sleep(self.latency.refusal_delay(dc) if refused else self.latency.delay(dc, self._latency_rng))
 
     def calls(self, company: str | None = None, prefix: str = "") -> list[RequestRecord]:
         return [r for r in self.requests if (company is None or r.company == company) and r.path.startswith(prefix)]
@@ -619,6 +636,16 @@ def _v4_error(status: int, message: str, path: str) -> dict[str, Any]:
     return {"errorId": str(uuid.uuid4()), "errorMessage": message, "httpStatus": str(status), "path": path, "timestamp": render.iso_z(_utcnow())}
 
 
+def _rate_limited(path: str) -> dict[str, Any]:
+    """Concur's published 429 body (concur/errors/http429.rate_limit.list_v4_bulk.json)."""
+    return {
+        "timestamp": render.iso_z(_utcnow()),
+        "httpStatus": "429 - Too Many Requests",
+        "error": {"id": "security.rate.limit.reached", "message": "Too many requests"},
+        "path": path,
+    }
+
+
 def _parse_after(value: str | None) -> dt.datetime | None:
     """``YYYY-MM-DD`` (or a datetime): items modified strictly after that instant (UTC)."""
     if not value:
@@ -677,25 +704,33 @@ class _App:
                 await trio.sleep(fault.delay)
             if fault.status is not None:
                 extra = {"retry-after": fault.retry_after} if fault.retry_after is not None else {}
-                if fault.status == 429:
-                    payload: Any = {
-                        "timestamp": render.iso_z(_utcnow()),
-                        "httpStatus": "429 - Too Many Requests",
-                        "error": {"id": "security.rate.limit.reached", "message": "Too many requests"},
-                        "path": path,
-                    }
-                else:
-                    payload = _v4_error(fault.status, "simulated fault", path)
+                payload = _rate_limited(path) if fault.status == 429 else _v4_error(fault.status, "simulated fault", path)
                 return fault.status, payload, extra, None
         if path == "/oauth2/v0/token" and method == "POST":
+            await sim.answer_delay(self.dc)
             form = {k: v[0] for k, v in parse_qs(body.decode("utf-8")).items()}
             status, payload, company = sim.token_endpoint(self.dc, form)
             return status, payload, {}, company
         app = path.startswith("/events/")
         token = sim.authorise(self.dc, headers.get("authorization"), app=app)
         if token is None:
+            await sim.answer_delay(self.dc)
             known = self.sim.access_tokens.get((headers.get("authorization") or "")[7:].strip())
             return 401, _v4_error(401, "The Oauth token has expired or been revoked", path), {}, known.company if known else None
+        admitted = sim.traffic.arrive(token.company, trio.current_time())
+        try:
+            await sim.answer_delay(self.dc, refused=not admitted)
+            if not admitted:
+                return 429, _rate_limited(path), {"retry-after": sim.traffic.limit.retry_after if sim.traffic.limit else "0"}, token.company
+            return self.answer(token, method, path, query, headers, body)
+        finally:
+            sim.traffic.leave(token.company, admitted)
+
+    def answer(
+        self, token: AccessToken, method: str, path: str, query: dict[str, str], headers: dict[str, str], body: bytes
+    ) -> tuple[int, Any, dict[str, str], str | None]:
+        """An authorised call admitted by the rate limit."""
+        sim = self.sim
         company = sim.companies[token.company]
         if path.startswith(fis.BASE):
             status, payload = fis.route(sim, company, sim.urls[self.dc], method, path, query, headers, body)

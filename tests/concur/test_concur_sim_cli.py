@@ -15,7 +15,7 @@ from worker.concur.webhooks import load_public_keys
 def test_help_lists_the_options():
     result = CliRunner().invoke(concur, ["--help"])
     assert result.exit_code == 0
-    for option in ("--host", "--port", "--seed", "--reports", "--invoices", "--webhook-url", "--key-out"):
+    for option in ("--host", "--port", "--seed", "--reports", "--invoices", "--webhook-url", "--key-out", "--latency-ms", "--max-in-flight"):
         assert option in result.output
 
 

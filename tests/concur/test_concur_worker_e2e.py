@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections import Counter
 from functools import partial
-from pathlib import Path
 
 import pytest
 import trio
@@ -19,56 +18,7 @@ from shared.config import load_config
 from sim.concur.server import SECONDARY, Fault
 from worker.main import serve_worker
 
-from concur_helpers import company_params, running
-
-QBWC = """
-[companies.qbwc]
-username = "acme-sync"
-password_hash = "$argon2id$v=19$m=65536,t=3,p=4$EFmZ4XO7ywSTiYyHiPQ9xA$VQLDIE1HC99TOh4Ia/nQaQcSAtdSkLnoqTsPGRgtd6c"
-file_id = "{FAF95B0C-891A-4578-9057-7CAF0389A2A1}"
-owner_id = "{A73CF5ED-0325-46C2-9A26-DB13B6268201}"
-"""
-
-
-def write_config(directory: Path, sim, params) -> Path:
-    sim.write_public_key(directory / "concur.pem")
-    (directory / "operator.token").write_text("admin admin-token-0123456789abcdef\n", encoding="utf-8")
-    text = (
-        f"""[worker]
-listen = "127.0.0.1:0"
-data_dir = "var"
-log_level = "warning"
-
-[operator]
-token_file = "operator.token"
-
-[[companies]]
-id = "{params.id}"
-name = "Acme"
-
-[companies.concur]
-base_url = "{sim.base_url}"
-client_id = "{params.client_id}"
-client_secret = "{params.client_secret}"
-company_uuid = "{params.uuid}"
-request_token = "{params.request_token}"
-webhook_public_key = "concur.pem"
-sweep_interval_s = 0.3
-"""
-        + QBWC
-    )
-    path = directory / "mlc.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def fetched_counts(conn):
-    rows = conn.execute(
-        """SELECT d.kind, d.concur_id, d.amount,
-                  (SELECT COUNT(*) FROM audit a WHERE a.document_id = d.id AND a.action = 'fetched') AS fetches
-           FROM documents d WHERE d.company = 'acme'"""
-    ).fetchall()
-    return {(r["kind"], r["concur_id"]): (r["amount"], r["fetches"]) for r in rows}
+from concur_helpers import company_params, fetched_counts, running, write_config
 
 
 async def wait_for(ctx, wanted: set, seconds: float = 20.0) -> dict:

@@ -3,6 +3,9 @@
 - Tokens come from a ``TokenStore``; a refresh's new refresh token and geolocation are saved
   BEFORE the new access token is used (Concur may rotate the refresh token; the old one is dead).
 - Every call goes to the geolocation of the company's current token (hrefs are re-based there).
+- At most ``max_calls_in_flight`` API calls per company at once, fewer for a while after a 429
+  (``AdaptiveLimit``: halve on 429, grow back one call per window of answers; token requests are
+  outside it). A 429 waits its Retry-After when positive, else our own backoff with jitter.
 - 401/403 -> one forced refresh, then retry; 429 -> Retry-After (if > 0) else exponential backoff
   with jitter; 503 -> wait ``unavailable_wait`` (minutes in production); other 5xx, network
   errors and timeouts -> backoff and retry; after ``max_attempts`` -> ``ConcurUnavailable``.
@@ -20,7 +23,8 @@ import logging
 import random
 import re
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -39,6 +43,7 @@ from worker.concur.errors import (
     TokenError,
     UserLivesElsewhere,
 )
+from worker.concur.limiter import AdaptiveLimit
 from worker.concur.normalise import loads
 from worker.concur.oauth import Tokens
 from worker.concur.tokens import TokenStore
@@ -60,6 +65,7 @@ class CompanyCredentials:
     client_secret: str = field(repr=False)
     company_uuid: str
     request_token: str | None = field(default=None, repr=False)
+    max_calls_in_flight: int = 8  # [companies.concur] max_calls_in_flight
 
 
 @dataclass(frozen=True)
@@ -106,6 +112,11 @@ def _error_detail(response: httpx.Response) -> str:
     return ""
 
 
+@asynccontextmanager
+async def _no_slot() -> AsyncIterator[None]:
+    yield None
+
+
 def _retry_after(response: httpx.Response) -> float | None:
     value = response.headers.get("retry-after")
     if value is None:
@@ -139,6 +150,8 @@ class ConcurClient:
         self.sleep = sleep
         self.rng = rng or random.Random()
         self._locks: dict[str, trio.Lock] = {}
+        self._limits: dict[str, AdaptiveLimit] = {}
+        self._usable: dict[str, Tokens] = {}  # per company: the tokens last loaded or saved, while usable
         self._app_tokens: dict[tuple[str, str], Tokens] = {}
 
     async def aclose(self) -> None:
@@ -160,6 +173,12 @@ class ConcurClient:
     def _lock(self, company: str) -> trio.Lock:
         return self._locks.setdefault(company, trio.Lock())
 
+    def limit(self, company: str) -> AdaptiveLimit:
+        """The company's window of API calls in flight (shared by every task using this client)."""
+        if company not in self._limits:
+            self._limits[company] = AdaptiveLimit(self._creds(company).max_calls_in_flight)
+        return self._limits[company]
+
     # ---------------------------------------------------------------- transport with retries
 
     async def _send(
@@ -172,22 +191,29 @@ class ConcurClient:
         json_body: Any = None,
         params: Mapping[str, str] | None = None,
         what: str,
+        limit: AdaptiveLimit | None = None,
     ) -> httpx.Response:
-        """One logical request: retries transport errors, 429, 5xx. Returns any other response."""
+        """One logical request: retries transport errors, 429, 5xx. Returns any other response.
+        With ``limit``, each attempt holds a place in the company's window only while on the wire
+        (never while waiting to retry) and tells it about a 429."""
         policy = self.policy
         attempt = 0
         while True:
             correlation = str(uuid.uuid4())
             try:
-                response = await self.http.request(
-                    method,
-                    url,
-                    headers={**headers, "concur-correlationid": correlation},
-                    data=data,
-                    json=json_body,
-                    params=params,
-                    timeout=policy.timeout,
-                )
+                async with limit.slot() if limit is not None else _no_slot() as slot:
+                    response = await self.http.request(
+                        method,
+                        url,
+                        headers={**headers, "concur-correlationid": correlation},
+                        data=data,
+                        json=json_body,
+                        params=params,
+                        timeout=policy.timeout,
+                    )
+                    if response.status_code == 429 and slot is not None:
+                        slot.throttled = True
+                        slot.retry_after = min(_retry_after(response) or 0.0, policy.retry_after_max)
             except httpx.TransportError as exc:  # connect errors, resets, timeouts
                 reason = f"{type(exc).__name__}"
                 wait = policy.backoff(attempt, self.rng)
@@ -252,6 +278,7 @@ class ConcurClient:
                 await self.tokens.mark_needs_reconnect(company, f"connect failed: {exc.reason}")
                 raise
             await self.tokens.save(company, tokens)
+            self._usable[company] = tokens
             log.info("concur %s: connected, geolocation %s", company, tokens.geolocation)
             return tokens
 
@@ -274,8 +301,23 @@ class ConcurClient:
 
     async def access(self, company: str, *, force_refresh: bool = False, stale: Tokens | None = None) -> Tokens:
         """Current usable tokens, refreshing ahead of expiry (or when ``force_refresh``). A company
-        with nothing stored is connected with its request token when one is configured."""
+        with nothing stored is connected with its request token when one is configured.
+
+        Tokens this client last loaded or saved are used from memory while their access token is
+        good for longer than the refresh margin: a call then costs no store round trip and no wait
+        for the company's lock (at several calls in flight those serialised every call). Anything
+        else (a refresh, a 401, a reconnect) goes through the store under the lock, so a refresh
+        token rotated by another process (``mlc concur connect``) is read before it is used."""
         margin = dt.timedelta(seconds=self.policy.refresh_margin)
+        cached = self._usable.get(company)
+        if not force_refresh and cached is not None and not cached.expires_within(self.now(), margin):
+            return cached
+        self._usable.pop(company, None)
+        tokens = await self._access_locked(company, margin, force_refresh, stale)
+        self._usable[company] = tokens
+        return tokens
+
+    async def _access_locked(self, company: str, margin: dt.timedelta, force_refresh: bool, stale: Tokens | None) -> Tokens:
         async with self._lock(company):
             current = await self.tokens.load(company)
             if current is None or (not current.refresh_token and not current.access_token):
@@ -335,6 +377,7 @@ class ConcurClient:
                 json_body=json_body,
                 headers={"Authorization": f"Bearer {tokens.access_token}", "Accept": "application/json"},
                 what=_safe_path(url),
+                limit=self.limit(company),
             )
             status = response.status_code
             if status in (401, 403) and not refreshed:

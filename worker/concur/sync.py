@@ -23,6 +23,7 @@ from shared.config import CompanyConfig
 from shared.domain import Document, ExpenseReport, from_json, to_json
 from shared.types import CONCUR_PAID, Actor, DocKind, DocState, DuplicateSource, HoldKind, PaymentState
 from worker import outbox
+from worker.bus import Pulse
 from worker.concur.client import CompanyCredentials, ConcurClient
 from worker.concur.errors import ConcurError, ConcurNotFound, NeedsReconnect
 from worker.concur.fetch import ListItem, fetch_document
@@ -33,14 +34,15 @@ from worker.store import audit, checkpoints, documents, duplicates, events
 
 log = logging.getLogger(__name__)
 
-FETCH_CONCURRENCY = 4
 FETCH_BACKOFF_S = (5, 30, 120, 600, 1800)
 SWEEP_CHECKPOINT = "concur_sweep"
 
 
 def credentials(company: CompanyConfig) -> CompanyCredentials:
     c = company.concur
-    return CompanyCredentials(company.id, c.base_url, c.client_id, c.client_secret.reveal(), c.company_uuid, c.request_token.reveal() or None)
+    return CompanyCredentials(
+        company.id, c.base_url, c.client_id, c.client_secret.reveal(), c.company_uuid, c.request_token.reveal() or None, c.max_calls_in_flight
+    )
 
 
 # Extra ConcurClient options for every client the worker makes (e.g. a RetryPolicy with short
@@ -121,16 +123,27 @@ def _needs_reconnect(conn: sqlite3.Connection, company: str, reason: str) -> Non
 
 
 class SqliteListItemCache:
+    """``concur_list_items``, with the items read so far also kept in memory: a report names the
+    same few cost centres and projects again and again, and a store round trip per item would
+    queue behind every other write of the single store thread."""
+
     def __init__(self, ctx: WorkerContext) -> None:
         self.ctx = ctx
+        self.known: dict[tuple[str, str], ListItem] = {}
 
     async def get(self, company: str, item_id: str) -> ListItem | None:
+        if (company, item_id) in self.known:
+            return self.known[(company, item_id)]
         row = await self.ctx.store.run(
             lambda conn: conn.execute("SELECT code, value FROM concur_list_items WHERE company = ? AND item_id = ?", (company, item_id)).fetchone()
         )
-        return ListItem(item_id, row["code"], row["value"]) if row else None
+        if row is None:
+            return None
+        item = self.known[(company, item_id)] = ListItem(item_id, row["code"], row["value"])
+        return item
 
     async def put(self, company: str, item: ListItem) -> None:
+        self.known[(company, item.item_id)] = item
         await self.ctx.store.run(
             lambda conn: conn.execute(
                 "INSERT OR REPLACE INTO concur_list_items (company, item_id, code, value, fetched_at) VALUES (?,?,?,?,?)",
@@ -227,16 +240,34 @@ def _payment_news(conn: sqlite3.Connection, row: sqlite3.Row, doc: Document, dig
     return "paid"
 
 
-def _due(conn: sqlite3.Connection, limit: int) -> list[sqlite3.Row]:
+def _due(conn: sqlite3.Connection, company: str, limit: int, busy: tuple[int, ...] = ()) -> list[sqlite3.Row]:
+    """Up to ``limit`` of the company's documents due for a fetch (oldest first), leaving out the
+    ``busy`` ones a fetcher already has."""
     now = now_iso()
+    skip = f" AND id NOT IN ({','.join('?' * len(busy))})" if busy else ""
     received = conn.execute(
-        "SELECT * FROM documents WHERE state = 'received' AND (next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY id LIMIT ?", (now, limit)
+        f"SELECT * FROM documents WHERE company = ? AND state = 'received' AND (next_attempt_at IS NULL OR next_attempt_at <= ?){skip} ORDER BY id LIMIT ?",
+        (company, now, *busy, limit),
     ).fetchall()
     rechecks = conn.execute(
-        "SELECT * FROM documents WHERE recheck IS NOT NULL AND state != 'received' AND (next_attempt_at IS NULL OR next_attempt_at <= ?) LIMIT ?",
-        (now, limit),
+        f"""SELECT * FROM documents WHERE company = ? AND recheck IS NOT NULL AND state != 'received'
+            AND (next_attempt_at IS NULL OR next_attempt_at <= ?){skip} ORDER BY id LIMIT ?""",
+        (company, now, *busy, limit),
     ).fetchall()
-    return list(received) + list(rechecks)
+    return (list(received) + list(rechecks))[:limit]
+
+
+def _due_elsewhere(conn: sqlite3.Connection, companies: tuple[str, ...], limit: int) -> list[sqlite3.Row]:
+    """Documents due for a fetch whose company is no longer configured (each fetch fails at once
+    with a clear reason and backs off, as any failed fetch does)."""
+    now = now_iso()
+    marks = ",".join("?" * len(companies))
+    due = f"company NOT IN ({marks}) AND (next_attempt_at IS NULL OR next_attempt_at <= ?)"
+    return conn.execute(  # two indexed halves (documents_by_state, documents_recheck), not one OR scan
+        f"""SELECT * FROM documents WHERE state = 'received' AND {due}
+            UNION SELECT * FROM documents INDEXED BY documents_recheck WHERE recheck IS NOT NULL AND {due} ORDER BY id LIMIT ?""",
+        (*companies, now, *companies, now, limit),
+    ).fetchall()
 
 
 def store_fetched(conn: sqlite3.Connection, document_id: int, doc: Document) -> str:
@@ -330,26 +361,62 @@ async def fetch_one(ctx: WorkerContext, client: ConcurClient, cache: SqliteListI
 
 
 async def fetcher(ctx: WorkerContext, client: ConcurClient, idle_s: float = 2.0) -> None:
+    """Turns stored events into documents to fetch and runs one ``fetch_company`` per configured
+    company (the companies of the client, fixed when it was made), waking them when there may be
+    new work: events processed, the sweep's news, or every ``idle_s`` for fetches whose backoff ended."""
     cache = SqliteListItemCache(ctx)
-    limiter = trio.CapacityLimiter(FETCH_CONCURRENCY)
-    seen = ctx.inbox.count
+    configured = tuple(ctx.config.companies)
+    wakes = {company.id: Pulse() for company in configured}
+    async with trio.open_nursery() as nursery:
+        for company in configured:
+            nursery.start_soon(fetch_company, ctx, client, cache, company, wakes[company.id], idle_s)
+        seen = ctx.inbox.count
+        while True:
+            fis_companies = frozenset(c.id for c in ctx.config.companies if c.concur.source == "fis")
+            processed = await ctx.store.run(process_events, 200, fis_companies)
+            for wake in wakes.values():
+                wake.notify()
+            if processed:
+                continue
+            for row in await ctx.store.run(_due_elsewhere, tuple(wakes), 50):
+                await fetch_one(ctx, client, cache, row)
+            seen = await ctx.inbox.wait(seen, timeout=idle_s)
 
-    async def one(row: sqlite3.Row) -> None:
-        async with limiter:
-            await fetch_one(ctx, client, cache, row)
 
-    while True:
-        fis_companies = frozenset(c.id for c in ctx.config.companies if c.concur.source == "fis")
-        processed = await ctx.store.run(process_events, 200, fis_companies)
-        rows = await ctx.store.run(_due, 50)
-        if rows:
-            async with trio.open_nursery() as nursery:
-                for row in rows:
-                    nursery.start_soon(one, row)
-            continue
-        if processed:
-            continue
-        seen = await ctx.inbox.wait(seen, timeout=idle_s)
+async def fetch_company(ctx: WorkerContext, client: ConcurClient, cache: SqliteListItemCache, company: CompanyConfig, wake: Pulse, idle_s: float = 2.0) -> None:
+    """Fetch one company's due documents with a pool of fetchers pulling from one queue: a slow
+    document holds up only its own fetcher, never a batch. A document's calls run one after
+    another; the client's window (worker/concur/limiter.py) keeps the company's calls in flight
+    within ``max_calls_in_flight``, fewer while Concur answers 429. The pool has twice as many
+    fetchers as that bound, so that while some store what they fetched (or wait for the store
+    thread, behind durable webhook intake) others keep every call slot busy.
+
+    The queue is refilled from the store whenever half of it has drained (up to two documents per
+    fetcher: one being fetched, one waiting), so the fetchers never wait for a query."""
+    fetchers = 2 * company.concur.max_calls_in_flight
+    busy: set[int] = set()  # queued or being fetched
+    send, receive = trio.open_memory_channel[sqlite3.Row](2 * fetchers)
+
+    async def fetch_queued() -> None:
+        async for row in receive:
+            try:
+                await fetch_one(ctx, client, cache, row)
+            finally:
+                busy.discard(row["id"])
+                if len(busy) <= fetchers:
+                    wake.notify()
+
+    async with trio.open_nursery() as nursery:
+        for _ in range(fetchers):
+            nursery.start_soon(fetch_queued)
+        seen = wake.count
+        while True:
+            if len(busy) <= fetchers:
+                seen = wake.count
+                for row in await ctx.store.run(_due, company.id, 2 * fetchers - len(busy), tuple(busy)):
+                    busy.add(row["id"])
+                    await send.send(row)
+            seen = await wake.wait(seen, timeout=idle_s)
 
 
 # --- sweep and tokens -----------------------------------------------------------------------------
