@@ -18,9 +18,10 @@ import trio
 
 from shared.clock import now_iso, utc_now
 from shared.config import CompanyConfig
-from shared.types import Actor, Wait
+from shared.types import Actor
 from worker import outbox
 from worker.context import WorkerContext
+from worker.posting.engine import VENDOR_WRITE_PENDING
 from worker.qbwc import company_files, lists, passwords
 from worker.qbwc.session import MAX_NOOPS, CompanyFile, FileVerdict, Phase, Session, handed_out, on_company_file, on_receive, on_send, progress, refuse
 from worker.qbwc.soap import SoapValue
@@ -361,19 +362,19 @@ def _start_session(conn: sqlite3.Connection, session: Session) -> bool:
 
 
 def _planner_busy(conn: sqlite3.Connection, company: str) -> bool:
-    """Documents waiting to be planned now that the lists are known."""
+    """Documents waiting to be planned now that the lists are known. One waiting for another
+    document's vendor write can be planned only once that write is answered; while it is still in
+    the outbox (perhaps backed off), waiting for it is no use."""
     if not qblists.ready(conn, company):
         return False
-    due = "company = ? AND state = 'fetched' AND (next_attempt_at IS NULL OR next_attempt_at <= ?)"
-    if conn.execute(f"SELECT 1 FROM documents WHERE {due} AND wait != ? LIMIT 1", (company, now_iso(), str(Wait.VENDOR))).fetchone():
-        return True
-    # Documents waiting for another document's vendor write can be planned only once that write is
-    # answered; while it is still in the outbox (perhaps backed off), waiting for them is no use.
-    if conn.execute(
-        "SELECT 1 FROM postings WHERE company = ? AND op IN ('VendorAdd', 'VendorMod') AND state IN ('queued', 'sent', 'unknown') LIMIT 1", (company,)
-    ).fetchone():
-        return False
-    return conn.execute(f"SELECT 1 FROM documents WHERE {due} LIMIT 1", (company, now_iso())).fetchone() is not None
+    return (
+        conn.execute(
+            f"""SELECT 1 FROM documents d WHERE d.company = ? AND d.state = 'fetched' AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= ?)
+                AND NOT ({VENDOR_WRITE_PENDING}) LIMIT 1""",
+            (company, now_iso()),
+        ).fetchone()
+        is not None
+    )
 
 
 def _next_request_set(

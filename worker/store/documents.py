@@ -97,9 +97,13 @@ def set_fields(conn: sqlite3.Connection, document_id: int, **columns: Any) -> No
     conn.execute(f"UPDATE documents SET {assignments} WHERE id = ?", (*columns.values(), document_id))
 
 
-def set_wait(conn: sqlite3.Connection, document_id: int, wait: Wait, reason: str) -> None:
-    """A fetched document cannot be planned yet; ``reason`` tells people what it waits for."""
-    conn.execute("UPDATE documents SET wait = ?, reason = ? WHERE id = ? AND (wait != ? OR reason != ?)", (str(wait), reason, document_id, str(wait), reason))
+def set_wait(conn: sqlite3.Connection, document_id: int, wait: Wait, reason: str, posting: int | None = None) -> None:
+    """A fetched document cannot be planned yet; ``reason`` tells people what it waits for and
+    ``posting`` names the outbox row it waits on (another document's vendor write)."""
+    conn.execute(
+        "UPDATE documents SET wait = ?, reason = ?, wait_posting = ? WHERE id = ? AND (wait != ? OR reason != ? OR wait_posting IS NOT ?)",
+        (str(wait), reason, posting, document_id, str(wait), reason, posting),
+    )
 
 
 def wait_for_lists(conn: sqlite3.Connection, company: str, reason: str) -> None:
