@@ -195,7 +195,7 @@ def plan_one(conn: sqlite3.Connection, document_id: int, company: CompanyConfig)
         if other is not None:
             # Two reports of the same new (or inactive) employee: writing the vendor twice would
             # fail (3100, or 3200 on the second VendorMod) and cost a retry; plan this one once
-            # QuickBooks has answered the first document's vendor write (``VENDOR_WRITE_PENDING``).
+            # QuickBooks has answered the first document's vendor write (``documents.VENDOR_WRITE_PENDING``).
             other_document, posting = other
             reason = f'{WAIT_FOR_VENDOR} "{result.vendor_action.name}" to be written (document {other_document})'
             documents.set_wait(conn, document_id, Wait.VENDOR, reason, posting=posting)
@@ -301,14 +301,6 @@ def vendor_being_written(
     return (row[0], row[1]) if row else None
 
 
-# A fetched document (alias ``d``) waiting for a vendor write QuickBooks has not answered yet: the
-# one it names (``wait_posting``), or, for a row from before that column, any of its company's.
-# Planning it again before that answer would only find it waiting again.
-VENDOR_WRITE_PENDING = """d.wait = 'vendor' AND EXISTS (SELECT 1 FROM postings p WHERE p.company = d.company
-    AND p.op IN ('VendorAdd', 'VendorMod') AND p.state IN ('queued', 'sent', 'unknown')
-    AND (d.wait_posting IS NULL OR p.id = d.wait_posting))"""
-
-
 def plan_batch(conn: sqlite3.Connection, companies: dict[str, CompanyConfig], limit: int = BATCH, budget_s: float | None = None) -> int:
     """Plan up to ``limit`` fetched documents of companies whose lists are known, stopping early
     once ``budget_s`` seconds are spent (the rest is the next batch's). Returns how many it
@@ -325,7 +317,7 @@ def plan_batch(conn: sqlite3.Connection, companies: dict[str, CompanyConfig], li
         ids = [
             r[0]
             for r in conn.execute(
-                f"SELECT id FROM documents d WHERE company = ? AND state = 'fetched' AND NOT ({VENDOR_WRITE_PENDING}) ORDER BY wait = ?, id LIMIT ?",
+                f"SELECT id FROM documents d WHERE company = ? AND state = 'fetched' AND NOT ({documents.VENDOR_WRITE_PENDING}) ORDER BY wait = ?, id LIMIT ?",
                 (company.id, str(Wait.VENDOR), limit - planned),
             )
         ]

@@ -21,7 +21,6 @@ from shared.config import CompanyConfig
 from shared.types import Actor
 from worker import outbox
 from worker.context import WorkerContext
-from worker.posting.engine import VENDOR_WRITE_PENDING
 from worker.qbwc import company_files, lists, passwords
 from worker.qbwc.session import MAX_NOOPS, CompanyFile, FileVerdict, Phase, Session, handed_out, on_company_file, on_receive, on_send, progress, refuse
 from worker.qbwc.soap import SoapValue
@@ -29,7 +28,7 @@ from worker.qbxml.build import wrap_requests
 from worker.qbxml.hresults import connection_error_message
 from worker.qbxml.parse import HostCompanyPrefs, QbxmlParseError, choose_version, match_responses, parse_hcp, parse_message_set, same_file_id
 from worker.qbxml.status import HresultOutcome, hresult_outcome
-from worker.store import audit, qblists
+from worker.store import audit, documents, qblists
 
 log = logging.getLogger(__name__)
 
@@ -370,7 +369,7 @@ def _planner_busy(conn: sqlite3.Connection, company: str) -> bool:
     return (
         conn.execute(
             f"""SELECT 1 FROM documents d WHERE d.company = ? AND d.state = 'fetched' AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= ?)
-                AND NOT ({VENDOR_WRITE_PENDING}) LIMIT 1""",
+                AND NOT ({documents.VENDOR_WRITE_PENDING}) LIMIT 1""",
             (company, now_iso()),
         ).fetchone()
         is not None

@@ -97,6 +97,14 @@ def set_fields(conn: sqlite3.Connection, document_id: int, **columns: Any) -> No
     conn.execute(f"UPDATE documents SET {assignments} WHERE id = ?", (*columns.values(), document_id))
 
 
+# A fetched document (alias ``d``) waiting for a vendor write QuickBooks has not answered yet: the
+# one it names (``wait_posting``), or, for a row from before that column, any of its company's.
+# Planning it again before that answer would only find it waiting again.
+VENDOR_WRITE_PENDING = """d.wait = 'vendor' AND EXISTS (SELECT 1 FROM postings p WHERE p.company = d.company
+    AND p.op IN ('VendorAdd', 'VendorMod') AND p.state IN ('queued', 'sent', 'unknown')
+    AND (d.wait_posting IS NULL OR p.id = d.wait_posting))"""
+
+
 def set_wait(conn: sqlite3.Connection, document_id: int, wait: Wait, reason: str, posting: int | None = None) -> None:
     """A fetched document cannot be planned yet; ``reason`` tells people what it waits for and
     ``posting`` names the outbox row it waits on (another document's vendor write)."""
