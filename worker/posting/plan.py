@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 from collections.abc import Iterable, Mapping, Sized
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -443,8 +444,13 @@ class _Planner:
 # --- building transactions ------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=1024)  # Refs are immutable; a plan names the same few accounts, classes, customers on every line
+def _named(name: str | None) -> Ref:
+    return Ref(full_name=name)
+
+
 def _ref(name: str | None) -> Ref | None:
-    return Ref(full_name=name) if name else None
+    return _named(name) if name else None
 
 
 def _billable_status(line: _Line) -> BillableStatus | None:
@@ -458,7 +464,7 @@ def _billable_status(line: _Line) -> BillableStatus | None:
 def _expense_lines(lines: list[_Line]) -> tuple[ExpenseLine, ...]:
     return tuple(
         ExpenseLine(
-            account=Ref(full_name=line.account),
+            account=_named(line.account),
             amount=line.amount,
             memo=line.memo,
             customer=_ref(line.dims.customer),
@@ -474,7 +480,7 @@ def _journal_lines(lines: list[_Line]) -> list[JournalLine]:
     return [
         JournalLine(
             side="debit" if line.amount > 0 else "credit",
-            account=Ref(full_name=line.account),
+            account=_named(line.account),
             amount=abs(line.amount),
             memo=line.memo,
             entity=_ref(line.dims.customer),
