@@ -98,11 +98,12 @@ def set_fields(conn: sqlite3.Connection, document_id: int, **columns: Any) -> No
 
 
 # A fetched document (alias ``d``) waiting for a vendor write QuickBooks has not answered yet: the
-# one it names (``wait_posting``), or, for a row from before that column, any of its company's.
-# Planning it again before that answer would only find it waiting again.
-VENDOR_WRITE_PENDING = """d.wait = 'vendor' AND EXISTS (SELECT 1 FROM postings p WHERE p.company = d.company
-    AND p.op IN ('VendorAdd', 'VendorMod') AND p.state IN ('queued', 'sent', 'unknown')
-    AND (d.wait_posting IS NULL OR p.id = d.wait_posting))"""
+# one it names (``wait_posting``, looked up by its key), or, for a row from before that column, any
+# of its company's. Planning it again before that answer would only find it waiting again.
+VENDOR_WRITE_PENDING = """d.wait = 'vendor' AND (
+    (d.wait_posting IS NOT NULL AND EXISTS (SELECT 1 FROM postings p WHERE p.id = d.wait_posting AND p.state IN ('queued', 'sent', 'unknown')))
+    OR (d.wait_posting IS NULL AND EXISTS (SELECT 1 FROM postings p WHERE p.company = d.company
+        AND p.op IN ('VendorAdd', 'VendorMod') AND p.state IN ('queued', 'sent', 'unknown'))))"""
 
 
 def set_wait(conn: sqlite3.Connection, document_id: int, wait: Wait, reason: str, posting: int | None = None) -> None:
