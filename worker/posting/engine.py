@@ -352,8 +352,9 @@ async def planner(ctx: WorkerContext, idle_s: float = 2.0) -> None:
     seen = -1
     while True:
         companies = {c.id: c for c in ctx.config.companies}
-        # Short transactions: a Web Connector callback waiting for the store (QuickBooks idle
-        # meanwhile) gets its turn between two slices of a burst.
+        # None while QuickBooks waits for the worker (from its answer to the next message set),
+        # and short ones: a Web Connector callback that arrives meanwhile waits one slice at most.
+        await ctx.quickbooks_waits.wait_clear()
         planned = await ctx.store.run(plan_batch, companies, BATCH, PLAN_SLICE_S)
         if planned:
             ctx.changed.notify()
