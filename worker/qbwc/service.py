@@ -430,14 +430,11 @@ def _start_session(conn: sqlite3.Connection, session: Session) -> bool:
     return outbox.pending_count(conn, session.company) > 0 or bool(lists.stale(conn, session.company, utc_now())) or _planner_busy(conn, session.company)
 
 
-def _planner_busy(conn: sqlite3.Connection, company: str, short_of: int | None = None) -> bool:
+def _planner_busy(conn: sqlite3.Connection, company: str) -> bool:
     """Documents waiting to be planned now that the lists are known. One waiting for another
     document's vendor write can be planned only once that write is answered; while it is still in
-    the outbox (perhaps backed off), waiting for it is no use. ``short_of``: only while fewer than
-    that many requests are ready to send (a full set is ready otherwise)."""
+    the outbox (perhaps backed off), waiting for it is no use."""
     if not qblists.ready(conn, company):
-        return False
-    if short_of is not None and outbox.pending_count(conn, company) >= short_of:
         return False
     return (
         conn.execute(
@@ -487,7 +484,7 @@ def _next_request_set(
         items = [item for item in items if item[0] == lists.PREFIX + alone]
     else:
         room = _room(session, batch)
-        if fill and not items and _planner_busy(conn, session.company, room):
+        if fill and not items and _fill_state(conn, session.company, room)[1]:
             _persist(conn, session)
             return None
         items += outbox.take_batch(
