@@ -236,7 +236,8 @@ class _Planner:
         self.problems: list[str] = []
         self.decisions: list[str] = []
         # Posting accounts given by number become the full names QuickBooks takes in an AccountRef.
-        self.company = dataclasses.replace(company, posting=self._posting_by_name(company.posting))
+        posting = self._posting_by_name(company.posting)
+        self.company = company if posting is company.posting else dataclasses.replace(company, posting=posting)
         # One list, so decisions read in the order they were made (mapping rules included).
         self.resolver = Resolver(company, decisions=self.decisions)
 
@@ -256,10 +257,14 @@ class _Planner:
         for f in dataclasses.fields(posting):
             value = getattr(posting, f.name)
             if f.name.endswith("_account") and isinstance(value, str) and value:
-                changes[f.name] = named(f.name, value)
+                changed: object = named(f.name, value)
             elif f.name.endswith("_accounts") and isinstance(value, Mapping):
-                changes[f.name] = {k: named(f"{f.name}.{k}", v) if isinstance(v, str) else v for k, v in value.items()}
-        return dataclasses.replace(posting, **changes)
+                changed = {k: named(f"{f.name}.{k}", v) if isinstance(v, str) else v for k, v in value.items()}
+            else:
+                continue
+            if changed != value:
+                changes[f.name] = changed
+        return dataclasses.replace(posting, **changes) if changes else posting  # the same object when every name is a name
 
     def account_name(self, value: str, origin: str = "") -> str:
         """The FullName to send for an account chosen for a line (a full name or a number); an
