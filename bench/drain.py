@@ -35,6 +35,7 @@ REPO = Path(__file__).resolve().parents[1]
 LATENCY = LatencyModel(per_message_set=0.01, per_query=0.01, per_record_returned=0.0005, per_write=0.03, per_line=0.001)
 NETWORK_S = 0.02  # per SOAP call
 MESSAGE_SET_BUDGET_S = 10.0  # QBWC waits about 60 s for QuickBooks; stay well inside it
+BUSY_TARGET = 0.95  # issue 17: QuickBooks never waits
 THREE_WAY = (Decimal("33.33"), Decimal("33.33"), Decimal("33.34"))
 
 
@@ -54,6 +55,7 @@ class DrainRun:
     totals_match: bool
     planning_s: float  # intake + fetch + plan before the drain clock started
     sim_cpu_s: float = 0.0  # the QuickBooks simulator's own Python time (same process, not product time)
+    sim_over_s: float = 0.0  # the part of it beyond the latency model's time for the set (QuickBooks idle meanwhile)
     worker_s: dict[str, float] = field(default_factory=dict)  # worker time answering each callback kind
     set_busy: list[float] = field(default_factory=list)
 
@@ -99,13 +101,15 @@ async def _run(reports: int, invoices: int, batch: BatchLimits | None, run_dir: 
                 nursery, config, run_dir, reports=reports, invoices=invoices, worker_port=0, concur_port=0, latency=LATENCY, clock_scale=1.0
             )
             set_busy: list[float] = []
-            sim_cpu = [0.0]
+            sim_cpu = [0.0, 0.0]
             process = h.company_file.process
 
             def recording_process(text: str):
                 began = time.perf_counter()
                 result = process(text)
-                sim_cpu[0] += time.perf_counter() - began
+                spent = time.perf_counter() - began
+                sim_cpu[0] += spent
+                sim_cpu[1] += max(0.0, spent - result.busy_seconds)  # the simulator sleeps the rest of the model's time
                 set_busy.append(result.busy_seconds)
                 return result
 
@@ -122,7 +126,7 @@ async def _run(reports: int, invoices: int, batch: BatchLimits | None, run_dir: 
                     await trio.sleep(0.1)
             planning_s = time.perf_counter() - started
             before = _callback_seconds(h)
-            sim_cpu[0] = 0.0
+            sim_cpu[:] = [0.0, 0.0]
             t0 = time.perf_counter()
             counts = await harness.drain(h, expected=expected, knobs=FaultKnobs(network_latency_s=NETWORK_S), pause_s=0.0, timeout_s=timeout_s)
             wall = time.perf_counter() - t0
@@ -143,6 +147,7 @@ async def _run(reports: int, invoices: int, batch: BatchLimits | None, run_dir: 
                 planning_s=planning_s,
                 set_busy=set_busy,
                 sim_cpu_s=sim_cpu[0],
+                sim_over_s=sim_cpu[1],
                 worker_s={k: v - before.get(k, 0.0) for k, v in _callback_seconds(h).items()},
             )
             await harness.stop_worker(h)
@@ -194,19 +199,19 @@ def bench(quick: bool, *, size: int | None = None, baseline_size: int | None = N
         f"latency model: {LATENCY}, network {NETWORK_S * 1000:.0f} ms per SOAP call, SimClock(scale=1) (real time)",
     ]
     correct = run.posted == run.documents and run.quickbooks_duplicates == 0 and run.totals_match
-    limits = ""
-    if run.busy_share < 0.85:
-        idle = run.wall_s - run.busy_s
-        worker = sum(run.worker_s.values())
-        top = ", ".join(f"{k} {v:.2f}s" for k, v in sorted(run.worker_s.items(), key=lambda kv: -kv[1])[:3])
-        limits = (
-            f"QuickBooks idle {idle:.1f}s of {run.wall_s:.1f}s: network {run.soap_calls} SOAP calls x {NETWORK_S * 1000:.0f} ms = "
-            f"{run.soap_calls * NETWORK_S:.1f}s; worker answering callbacks {worker:.1f}s ({top}); QuickBooks simulator's own "
-            f"Python time {run.sim_cpu_s:.1f}s (same process, a harness cost); rest (HTTP, scheduling, between sessions) "
-            f"{max(0.0, idle - run.soap_calls * NETWORK_S - worker - run.sim_cpu_s):.1f}s; NoOps: {run.noops}"
-        )
+    idle = run.wall_s - run.busy_s
+    worker = sum(run.worker_s.values())
+    top = ", ".join(f"{k} {v:.2f}s" for k, v in sorted(run.worker_s.items(), key=lambda kv: -kv[1])[:3])
+    breakdown = (
+        f"QuickBooks idle {idle:.1f}s of {run.wall_s:.1f}s: network {run.soap_calls} SOAP calls x {NETWORK_S * 1000:.0f} ms = "
+        f"{run.soap_calls * NETWORK_S:.1f}s; worker answering callbacks {worker:.1f}s ({top}); QuickBooks simulator's own "
+        f"Python time beyond the model's {run.sim_over_s:.1f}s (of {run.sim_cpu_s:.1f}s; same process, a harness cost); rest (HTTP, "
+        f"scheduling, between sessions) {max(0.0, idle - run.soap_calls * NETWORK_S - worker - run.sim_over_s):.1f}s; NoOps: {run.noops}"
+    )
+    notes.append(breakdown)
+    limits = breakdown if run.busy_share < BUSY_TARGET else ""
     figures = [
-        Figure("drain: QuickBooks busy share", run.busy_share, base.busy_share, "", ">= 0.85", run.busy_share >= 0.85, limits),
+        Figure("drain: QuickBooks busy share", run.busy_share, base.busy_share, "", f">= {BUSY_TARGET}", run.busy_share >= BUSY_TARGET, limits),
         Figure("drain: SOAP round trips / document", run.calls_per_doc, base.calls_per_doc, "", "<= baseline/10", run.calls_per_doc * 10 <= base.calls_per_doc),
         Figure(
             "drain: wall time / document",

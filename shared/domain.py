@@ -7,6 +7,7 @@ fetched once can be re-planned (after a mapping change) without calling Concur a
 from __future__ import annotations
 
 import dataclasses
+import functools
 import datetime as dt
 import types
 import typing
@@ -204,32 +205,54 @@ def to_json(doc: Document) -> dict[str, Any]:
     return {"kind": str(doc.kind), **_encode(doc)}
 
 
+@functools.cache
+def _shape(hint: Any) -> tuple[str, Any]:
+    """What decoding a field of type ``hint`` takes: (kind, inner type); worked out once per type."""
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    origin = typing.get_origin(hint)
+    if origin in (types.UnionType, typing.Union):
+        return _shape(args[0])
+    if origin is tuple:
+        return "tuple", args[0]
+    if origin is dict:
+        return "dict", None
+    if hint is Decimal:
+        return "decimal", None
+    if hint is dt.date:
+        return "date", None
+    if dataclasses.is_dataclass(hint):
+        return "dataclass", hint
+    return "plain", None
+
+
 def _decode(hint: Any, value: Any) -> Any:
     """JSON value -> the field's declared type (Decimal, date, nested dataclass, tuple, optional)."""
     if value is None:
         return None
-    args = [a for a in typing.get_args(hint) if a is not type(None)]
-    origin = typing.get_origin(hint)
-    if origin in (types.UnionType, typing.Union):
-        return _decode(args[0], value)
-    if origin is tuple:
-        return tuple(_decode(args[0], v) for v in value)
-    if origin is dict:
-        return dict(value)
-    if hint is Decimal:
+    kind, inner = _shape(hint)
+    if kind == "plain":
+        return value
+    if kind == "tuple":
+        return tuple(_decode(inner, v) for v in value)
+    if kind == "decimal":
         return Decimal(value)
-    if hint is dt.date:
+    if kind == "date":
         return dt.date.fromisoformat(value)
-    if dataclasses.is_dataclass(hint):
-        return _build(hint, value)
-    return value
+    if kind == "dataclass":
+        return _build(inner, value)
+    return dict(value)
+
+
+@functools.cache
+def _declared(cls: Any) -> tuple[tuple[str, Any], ...]:
+    """(field name, declared type) of a dataclass; resolving the hints is slow, so once per class."""
+    hints = typing.get_type_hints(cls)
+    return tuple((f.name, hints[f.name]) for f in dataclasses.fields(cls))
 
 
 def _build(cls: Any, data: dict[str, Any]) -> Any:
     """Keys absent from stored JSON (written before a field existed) take the field's default."""
-    hints = typing.get_type_hints(cls)
-    kwargs = {f.name: _decode(hints[f.name], data[f.name]) for f in dataclasses.fields(cls) if f.name in data}
-    return cls(**kwargs)
+    return cls(**{name: _decode(hint, data[name]) for name, hint in _declared(cls) if name in data})
 
 
 def from_json(data: dict[str, Any]) -> Document:

@@ -8,7 +8,7 @@ import trio
 
 from shared.config import Config
 from shared.tokens import OperatorToken
-from worker.bus import Pulse
+from worker.bus import Pulse, Urgency
 from worker.logs import Scrubber
 from worker.metrics import Metrics
 from worker.store.db import Store
@@ -25,6 +25,8 @@ class WorkerContext:
     changed: Pulse = field(default_factory=Pulse)
     # Rings when new Concur events are stored (the fetcher listens).
     inbox: Pulse = field(default_factory=Pulse)
+    # Held from QuickBooks' answer until its next message set is out: the planner steps aside.
+    quickbooks_waits: Urgency = field(default_factory=Urgency)
     # Set when a graceful stop begins, so long-lived responses (SSE) end instead of being waited for.
     stopping: trio.Event = field(default_factory=trio.Event)
     # Set by a config reload; read by everything that plans or maps.

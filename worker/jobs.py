@@ -26,6 +26,7 @@ def recover_after_restart(conn: sqlite3.Connection) -> int:
         count = outbox.mark_company_uncertain(conn, company, "the worker stopped before QuickBooks' answer arrived")
         audit.append(conn, company, None, Actor.WORKER, "uncertain", {"postings": count, "why": "worker restart"})
         moved += count
+    outbox.refresh_lagging(conn)  # documents whose refresh after QuickBooks' answer the stop cut off
     return moved
 
 

@@ -62,11 +62,15 @@ QUERY_BACKOFF_S = (120, 600, 1800, 3600)
 
 @dataclass(frozen=True)
 class BatchLimits:
-    """How much one sendRequestXML may carry. QuickBooks must answer well inside QBWC's window;
-    ``bench/drain.py`` measures what these numbers cost."""
+    """How much one sendRequestXML may carry. QuickBooks must answer well inside QBWC's window: a
+    set holds about ``target_s`` of QuickBooks' work at the pace the session measured
+    (``first_requests`` before it measured any; ``worker.qbwc.session.set_size``), never more than
+    ``max_requests`` requests or ``max_bytes``. ``bench/drain.py`` measures what these numbers cost."""
 
-    max_requests: int = 40
+    max_requests: int = 100
     max_bytes: int = 400_000
+    target_s: float = 5.0
+    first_requests: int = 40
 
 
 @dataclass(frozen=True)
@@ -160,11 +164,19 @@ def pending_count(conn: sqlite3.Connection, company: str, now: str | None = None
 
 
 def take_batch(
-    conn: sqlite3.Connection, company: str, ticket: str, limits_: BatchLimits, budget: int | None = None, carrying: int = 0
+    conn: sqlite3.Connection,
+    company: str,
+    ticket: str,
+    limits_: BatchLimits,
+    budget: int | None = None,
+    carrying: int = 0,
+    refresh_later: set[int] | None = None,
 ) -> list[tuple[str, str]]:
     """Choose the next requests (settlements first, then refreshes, then writes in dependency
     order) and mark the writes sent. Returns ``(requestID, request element)`` pairs.
-    ``carrying``: requests the set already holds besides these (list queries)."""
+    ``carrying``: requests the set already holds besides these (list queries). ``refresh_later``:
+    collect the documents whose state follows the rows here instead of refreshing them now
+    (``refresh_documents`` later; see ``AnswerSummary.refresh_later``)."""
     now = now_iso()
     room = limits_.max_requests if budget is None else budget
     size = 0
@@ -216,7 +228,7 @@ def take_batch(
             (str(PostingState.SENT), ticket, now, *writes),
         )
         for document_id in _documents_of(conn, writes):
-            refresh_document(conn, document_id)
+            _refresh(conn, document_id, refresh_later)
     return items
 
 
@@ -312,6 +324,12 @@ class AnswerSummary:
     replan: int = 0
     lost: int = 0
     vendor_names_in_use: list[str] | None = None
+    # Set: the documents of rows QuickBooks simply did (done) are collected here instead of being
+    # refreshed now, so receiveResponseXML answers as soon as the rows themselves are recorded. The
+    # rows decide everything that follows (what is sent next); a document's own state is derived
+    # from them (``refresh_documents``; after a crash, ``refresh_lagging``). Every other outcome
+    # (a hold, a retry, a re-plan) still changes its document at once.
+    refresh_later: set[int] | None = None
 
 
 def apply_answer(conn: sqlite3.Connection, request_id: str, response: Response | None, summary: AnswerSummary) -> None:
@@ -350,7 +368,7 @@ def _write_answer(conn: sqlite3.Connection, posting_id: int, response: Response 
     )
     if result.outcome in (Outcome.OK, Outcome.WARN_OK):
         record = response.records[0] if response.records else {}
-        _done(conn, row, record)
+        _done(conn, row, record, summary.refresh_later)
         summary.done += 1
     elif result.outcome is Outcome.TRANSIENT and row["attempts"] >= MAX_WRITE_ATTEMPTS:
         _give_up(conn, row, result.reason)
@@ -406,7 +424,7 @@ def _reason(result: Classification, row: sqlite3.Row) -> str:
     return f"{row['op']}: {result.reason}"
 
 
-def _done(conn: sqlite3.Connection, row: sqlite3.Row, record: dict[str, object]) -> None:
+def _done(conn: sqlite3.Connection, row: sqlite3.Row, record: dict[str, object], refresh_later: set[int] | None = None) -> None:
     txn_id = str(record.get("TxnID") or record.get("ListID") or "")
     _set_state(conn, row["id"], PostingState.DONE, txn_id=txn_id, needs="")
     if row["op"] in ("VendorAdd", "VendorMod") and record.get("ListID"):
@@ -415,7 +433,7 @@ def _done(conn: sqlite3.Connection, row: sqlite3.Row, record: dict[str, object])
     if row["op"] == PAYMENT_OP and row["document_id"] is not None:
         _payment_recorded(conn, row, txn_id)
     if row["document_id"] is not None:
-        refresh_document(conn, row["document_id"])
+        _refresh(conn, row["document_id"], refresh_later)
 
 
 def _settle(conn: sqlite3.Connection, posting_id: int, response: Response | None, summary: AnswerSummary) -> None:
@@ -650,6 +668,38 @@ def refresh_document(conn: sqlite3.Connection, document_id: int, reason: str = "
         documents.set_fields(conn, document_id, reason=reason)
 
 
+def _refresh(conn: sqlite3.Connection, document_id: int | None, later: set[int] | None) -> None:
+    if document_id is None:
+        return
+    if later is None:
+        refresh_document(conn, document_id)
+    else:
+        later.add(document_id)
+
+
+def refresh_documents(conn: sqlite3.Connection, document_ids: Iterable[int]) -> None:
+    """The deferred half of handing out and answering: documents' states follow their rows."""
+    for document_id in sorted(set(document_ids)):
+        refresh_document(conn, document_id)
+
+
+def refresh_lagging(conn: sqlite3.Connection, company: str | None = None) -> int:
+    """Documents in the posting flow whose state lags behind their rows (a deferred refresh lost
+    to a crash): every live row answered, the document not posted yet. Returns how many."""
+    ids = [
+        r[0]
+        for r in conn.execute(
+            """SELECT d.id FROM documents d WHERE d.state IN ('queued', 'sent', 'unknown') AND (? IS NULL OR d.company = ?)
+               AND EXISTS (SELECT 1 FROM postings p WHERE p.document_id = d.id AND p.state = 'done')
+               AND NOT EXISTS (SELECT 1 FROM postings p WHERE p.document_id = d.id AND p.op != ?
+                               AND p.state NOT IN ('done', 'cancelled', 'failed', 'quarantined'))""",
+            (company, company, PAYMENT_OP),
+        )
+    ]
+    refresh_documents(conn, ids)
+    return len(ids)
+
+
 def _missing_from_quickbooks(conn: sqlite3.Connection, document_id: int) -> list[str]:
     """Transactions of the document's current plan (``documents.plan``) with no done row."""
     doc = conn.execute("SELECT plan FROM documents WHERE id = ?", (document_id,)).fetchone()
@@ -733,7 +783,7 @@ def check_answer(conn: sqlite3.Connection, row: sqlite3.Row, response: Response 
     theirs = [r for r in response.records if not _connector_made(row, r)]
     if not theirs:
         _set_state(conn, row["id"], PostingState.DONE)
-        refresh_document(conn, document_id)
+        _refresh(conn, document_id, summary.refresh_later)
         summary.done += 1
         return
     found = theirs[0]

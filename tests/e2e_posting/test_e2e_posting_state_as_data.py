@@ -8,6 +8,7 @@ import pytest
 
 from mlc import harness
 from shared.types import Actor, DocState, Wait
+from worker.posting import engine
 from worker.qbwc.service import _planner_busy
 from worker.store import documents
 
@@ -17,6 +18,7 @@ from e2e_posting_helpers import (
     dumps,
     raw_config,
     running,
+    sql,
     wait_for,
     wait_state,
     write_raw_config,
@@ -103,3 +105,44 @@ async def test_vendor_waits_are_a_column(tmp_path):
         # whatever the text says; a document waiting for nothing does, whatever its text says.
         assert await store.run(fetched_waiting, Wait.VENDOR, "anything at all") is False
         assert await store.run(fetched_waiting, Wait.NONE, GARBAGE) is True
+
+
+@pytest.mark.trio
+async def test_a_vendor_wait_names_the_write_and_is_not_planned_again_before_its_answer(tmp_path, monkeypatch):
+    """Reports of new employees: the first of each creates the vendor; the others wait for that
+    write, named in ``wait_posting``, and the planner leaves them alone (no plan at all) until
+    QuickBooks has answered it. Planning them after every answer only to find them still waiting
+    held the store for hundreds of milliseconds while QuickBooks waited (issue 17)."""
+    plans: list[int] = []
+    plan_one = engine.plan_one
+
+    def counted(conn, document_id, company):
+        plans.append(document_id)
+        return plan_one(conn, document_id, company)
+
+    monkeypatch.setattr(engine, "plan_one", counted)
+    async with running(tmp_path, reports=12, invoices=0) as h:
+        await harness.web_connector_run(h)  # the lists are known; nothing approved yet
+        expected = harness.approve_everything(h)
+        await harness.deliver(h)
+        waiting = "SELECT * FROM documents WHERE state = 'fetched' AND wait = 'vendor'"
+        rows = await wait_for(
+            h,
+            "SELECT * FROM documents",
+            check=lambda rows: len(rows) == expected and all(r["state"] == "queued" or r["wait"] == "vendor" for r in rows),
+            what="every report planned or waiting for its vendor",
+        )
+        waits = [r for r in rows if r["wait"] == "vendor"]
+        assert waits, "12 reports of 6 employees: some share a new vendor"
+        writes = {p["id"]: p for p in await sql(h, "SELECT * FROM postings WHERE op = 'VendorAdd'")}
+        for row in waits:
+            write = writes[row["wait_posting"]]
+            assert write["state"] == "queued" and write["document_id"] != row["id"]
+
+        plans.clear()
+        companies = {c.id: c for c in h.worker.ctx.config.companies}
+        assert await h.worker.ctx.store.run(engine.plan_batch, companies) == 0
+        assert not set(plans) & {r["id"] for r in waits}, "a document waiting for an unanswered vendor write was planned again"
+        assert [r["id"] for r in await sql(h, waiting)] == [r["id"] for r in waits]
+
+        assert await harness.drain(h, expected=expected, timeout_s=30) == {"posted": expected}

@@ -341,3 +341,23 @@ async def test_worker_restarted_in_the_middle_of_a_session(tmp_path):
         assert len(names) == len(set(names)), "no vendor created twice"
         assert_no_duplicates(h)
         assert_totals_match(h)
+
+
+@pytest.mark.trio
+async def test_a_document_whose_state_lags_its_answered_rows_follows_them_at_the_next_session(tmp_path):
+    """receiveResponseXML answers once the rows hold QuickBooks' answers; the documents follow
+    right after. A worker killed in between leaves documents behind their rows: the next session
+    start brings them up to date, and sends nothing again."""
+    async with running(tmp_path, reports=2, invoices=1) as h:
+        await harness.web_connector_run(h)  # lists
+        k = await approve_and_deliver(h)
+        await wait_fetched(h, k)
+        await planned(h, k)
+        assert await harness.drain(h, expected=k, timeout_s=20) == {"posted": k}
+        in_quickbooks = len(harness.quickbooks_transactions(h.company_file))
+        await execute(h, "UPDATE documents SET state = 'sent'")  # as if the refresh never ran
+        report = await harness.web_connector_run(h)
+        assert report.writes == 0
+        assert await doc_states(h) == {"posted": k}
+        assert len(harness.quickbooks_transactions(h.company_file)) == in_quickbooks
+        assert_totals_match(h)

@@ -16,6 +16,7 @@ from worker.qbwc.session import (
     on_send,
     progress,
     refuse,
+    set_size,
 )
 
 
@@ -56,6 +57,28 @@ def test_handing_out_resets_the_noop_count() -> None:
     session.noops = 4
     handed_out(session, ["1"])
     assert session.noops == 0
+
+
+def test_the_pace_of_quickbooks_is_measured_from_hand_out_to_answer() -> None:
+    session = new_session()
+    handed_out(session, ["1", "2", "3", "4"])
+    session.handed_at = 1000.0
+    on_receive(session, 1002.0)
+    assert session.pace_s == 0.5  # 2 s for 4 requests
+    handed_out(session, ["5", "6"])
+    session.handed_at = 1003.0
+    on_receive(session, 1003.5)
+    assert session.pace_s == 0.375  # the new measure counts half
+    on_receive(session, 1010.0)  # nothing outstanding: nothing measured
+    assert session.pace_s == 0.375
+
+
+def test_a_set_holds_about_the_target_time_of_quickbooks_work_within_bounds() -> None:
+    assert set_size(0.0, most=100, target_s=5.0, first=40) == 40  # not measured yet
+    assert set_size(0.05, most=100, target_s=5.0, first=40) == 100  # fast: the cap
+    assert set_size(0.2, most=100, target_s=5.0, first=40) == 25  # slow: 5 s of its work
+    assert set_size(30.0, most=100, target_s=5.0, first=40) == 1  # very slow: one at a time
+    assert set_size(0.0, most=1, target_s=5.0, first=40) == 1  # the cap holds before measuring too
 
 
 def test_progress_is_100_only_when_nothing_remains() -> None:

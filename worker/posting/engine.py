@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import logging
 import sqlite3
+import time
 from collections.abc import Callable
 
 import trio
@@ -30,6 +31,7 @@ from worker.store import audit, documents, duplicates, qblists
 log = logging.getLogger(__name__)
 
 BATCH = 100
+PLAN_SLICE_S = 0.03  # the longest the planner holds the store at a time
 CLOSED_PERIOD_STATUS = 3180  # QuickBooks: the transaction date is on or before the closing date
 WAIT_FOR_LISTS = "waiting for the first Web Connector run to read the QuickBooks lists"
 WAIT_FOR_VENDOR = "waiting for the vendor"
@@ -193,9 +195,10 @@ def plan_one(conn: sqlite3.Connection, document_id: int, company: CompanyConfig)
         if other is not None:
             # Two reports of the same new (or inactive) employee: writing the vendor twice would
             # fail (3100, or 3200 on the second VendorMod) and cost a retry; plan this one once
-            # QuickBooks has answered the first document's vendor write.
-            reason = f'{WAIT_FOR_VENDOR} "{result.vendor_action.name}" to be written (document {other})'
-            documents.set_wait(conn, document_id, Wait.VENDOR, reason)
+            # QuickBooks has answered the first document's vendor write (``documents.VENDOR_WRITE_PENDING``).
+            other_document, posting = other
+            reason = f'{WAIT_FOR_VENDOR} "{result.vendor_action.name}" to be written (document {other_document})'
+            documents.set_wait(conn, document_id, Wait.VENDOR, reason, posting=posting)
             return "waiting"
     if isinstance(result, Plan):
         action = result.vendor_action
@@ -284,36 +287,47 @@ def replan_closed_period(conn: sqlite3.Connection, company: str) -> int:
     return moved
 
 
-def vendor_being_written(conn: sqlite3.Connection, company: str, action: CreateVendor | ReactivateVendor, document_id: int) -> int | None:
-    """Another document whose write of the same vendor QuickBooks has not answered yet, if any."""
+def vendor_being_written(
+    conn: sqlite3.Connection, company: str, action: CreateVendor | ReactivateVendor, document_id: int
+) -> tuple[int, int] | None:
+    """Another document whose write of the same vendor QuickBooks has not answered yet, if any:
+    (that document, the write's outbox row)."""
     op, key = ("VendorAdd", action.add.name) if isinstance(action, CreateVendor) else ("VendorMod", action.mod.list_id)
     row = conn.execute(
-        """SELECT document_id FROM postings WHERE company = ? AND op = ? AND ref_number = ? AND document_id != ?
+        """SELECT document_id, id FROM postings WHERE company = ? AND op = ? AND ref_number = ? AND document_id != ?
            AND state IN ('queued', 'sent', 'unknown') LIMIT 1""",
         (company, op, key, document_id),
     ).fetchone()
-    return row[0] if row else None
+    return (row[0], row[1]) if row else None
 
 
-def plan_batch(conn: sqlite3.Connection, companies: dict[str, CompanyConfig], limit: int = BATCH) -> int:
-    """Plan up to ``limit`` fetched documents of companies whose lists are known."""
+def plan_batch(conn: sqlite3.Connection, companies: dict[str, CompanyConfig], limit: int = BATCH, budget_s: float | None = None) -> int:
+    """Plan up to ``limit`` fetched documents of companies whose lists are known, stopping early
+    once ``budget_s`` seconds are spent (the rest is the next batch's). Returns how many it
+    handled (planned, held, skipped or set waiting for a vendor write)."""
     planned = 0
+    deadline = None if budget_s is None else time.perf_counter() + budget_s
     for company in companies.values():
         if not qblists.ready(conn, company.id):
             documents.wait_for_lists(conn, company.id, WAIT_FOR_LISTS)
             continue
         replan_closed_period(conn, company.id)
-        # Documents waiting for another one's vendor go last, so they never starve the rest.
+        # Documents waiting for another one's vendor go last, so they never starve the rest;
+        # those whose vendor write is still unanswered are left out altogether.
         ids = [
             r[0]
             for r in conn.execute(
-                "SELECT id FROM documents WHERE company = ? AND state = 'fetched' ORDER BY wait = ?, id LIMIT ?",
+                f"SELECT id FROM documents d WHERE company = ? AND state = 'fetched' AND NOT ({documents.VENDOR_WRITE_PENDING}) ORDER BY wait = ?, id LIMIT ?",
                 (company.id, str(Wait.VENDOR), limit - planned),
             )
         ]
         for document_id in ids:
-            if plan_one(conn, document_id, company) != "waiting":
-                planned += 1  # (waiting ones do not count: the planner would spin on them)
+            plan_one(conn, document_id, company)
+            # One that now waits for a vendor write counts too: it is left out of the next
+            # selection until that write is answered, so the planner never spins on it.
+            planned += 1
+            if deadline is not None and time.perf_counter() > deadline:
+                return planned
     return planned
 
 
@@ -338,7 +352,10 @@ async def planner(ctx: WorkerContext, idle_s: float = 2.0) -> None:
     seen = -1
     while True:
         companies = {c.id: c for c in ctx.config.companies}
-        planned = await ctx.store.run(plan_batch, companies)
+        # None while QuickBooks waits for the worker (from its answer to the next message set),
+        # and short ones: a Web Connector callback that arrives meanwhile waits one slice at most.
+        await ctx.quickbooks_waits.wait_clear()
+        planned = await ctx.store.run(plan_batch, companies, BATCH, PLAN_SLICE_S)
         if planned:
             ctx.changed.notify()
             await trio.sleep(0)

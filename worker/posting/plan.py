@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 from collections.abc import Iterable, Mapping, Sized
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -235,7 +236,8 @@ class _Planner:
         self.problems: list[str] = []
         self.decisions: list[str] = []
         # Posting accounts given by number become the full names QuickBooks takes in an AccountRef.
-        self.company = dataclasses.replace(company, posting=self._posting_by_name(company.posting))
+        posting = self._posting_by_name(company.posting)
+        self.company = company if posting is company.posting else dataclasses.replace(company, posting=posting)
         # One list, so decisions read in the order they were made (mapping rules included).
         self.resolver = Resolver(company, decisions=self.decisions)
 
@@ -255,10 +257,14 @@ class _Planner:
         for f in dataclasses.fields(posting):
             value = getattr(posting, f.name)
             if f.name.endswith("_account") and isinstance(value, str) and value:
-                changes[f.name] = named(f.name, value)
+                changed: object = named(f.name, value)
             elif f.name.endswith("_accounts") and isinstance(value, Mapping):
-                changes[f.name] = {k: named(f"{f.name}.{k}", v) if isinstance(v, str) else v for k, v in value.items()}
-        return dataclasses.replace(posting, **changes)
+                changed = {k: named(f"{f.name}.{k}", v) if isinstance(v, str) else v for k, v in value.items()}
+            else:
+                continue
+            if changed != value:
+                changes[f.name] = changed
+        return dataclasses.replace(posting, **changes) if changes else posting  # the same object when every name is a name
 
     def account_name(self, value: str, origin: str = "") -> str:
         """The FullName to send for an account chosen for a line (a full name or a number); an
@@ -443,8 +449,13 @@ class _Planner:
 # --- building transactions ------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=1024)  # Refs are immutable; a plan names the same few accounts, classes, customers on every line
+def _named(name: str | None) -> Ref:
+    return Ref(full_name=name)
+
+
 def _ref(name: str | None) -> Ref | None:
-    return Ref(full_name=name) if name else None
+    return _named(name) if name else None
 
 
 def _billable_status(line: _Line) -> BillableStatus | None:
@@ -458,7 +469,7 @@ def _billable_status(line: _Line) -> BillableStatus | None:
 def _expense_lines(lines: list[_Line]) -> tuple[ExpenseLine, ...]:
     return tuple(
         ExpenseLine(
-            account=Ref(full_name=line.account),
+            account=_named(line.account),
             amount=line.amount,
             memo=line.memo,
             customer=_ref(line.dims.customer),
@@ -474,7 +485,7 @@ def _journal_lines(lines: list[_Line]) -> list[JournalLine]:
     return [
         JournalLine(
             side="debit" if line.amount > 0 else "credit",
-            account=Ref(full_name=line.account),
+            account=_named(line.account),
             amount=abs(line.amount),
             memo=line.memo,
             entity=_ref(line.dims.customer),

@@ -86,4 +86,6 @@ async def callback() -> Response:
         Call(method, params, client_address(request.remote_addr or "", request.headers.get("X-Forwarded-For", ""), ctx.config.worker.trusted_proxies))
     )
     ctx.metrics.soap_seconds.labels(method).observe(time.perf_counter() - started)
+    if svc.unrefreshed:
+        current_app.add_background_task(svc.settle_documents)  # after this answer is out
     return _xml(soap.response_envelope(method, value))

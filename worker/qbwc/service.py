@@ -18,17 +18,17 @@ import trio
 
 from shared.clock import now_iso, utc_now
 from shared.config import CompanyConfig
-from shared.types import Actor, Wait
+from shared.types import Actor
 from worker import outbox
 from worker.context import WorkerContext
 from worker.qbwc import company_files, lists, passwords
-from worker.qbwc.session import MAX_NOOPS, CompanyFile, FileVerdict, Phase, Session, handed_out, on_company_file, on_receive, on_send, progress, refuse
+from worker.qbwc.session import MAX_NOOPS, CompanyFile, FileVerdict, Phase, Session, handed_out, on_company_file, on_receive, on_send, progress, refuse, set_size
 from worker.qbwc.soap import SoapValue
 from worker.qbxml.build import wrap_requests
 from worker.qbxml.hresults import connection_error_message
 from worker.qbxml.parse import HostCompanyPrefs, QbxmlParseError, choose_version, match_responses, parse_hcp, parse_message_set, same_file_id
 from worker.qbxml.status import HresultOutcome, hresult_outcome
-from worker.store import audit, qblists
+from worker.store import audit, documents, qblists
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,9 @@ BUSY_WINDOW_S = 60.0  # another session active this recently means "busy"
 NOOP = "NoOp"
 BUSY_POSTPONE_S = 60  # ask a second Web Connector to come back after the running session
 MIN_RUN_EVERY_S = 60  # QBWC's own smallest interval; we ask for no more
+QUICKBOOKS_WAITS_S = 1.0  # the planner steps aside this long at most for one callback and the next
+FILL_WAIT_S = 0.1  # how long a short set waits for the planner to fill it (see _fill_then_take)
+EMPTY_WAIT_S = 1.0  # how long an empty one does (instead of a 5 s NoOp)
 
 
 def auth_result(ticket: str, status: str, postpone_s: int | None = None) -> list[str]:
@@ -66,6 +69,9 @@ class QbwcService:
         self.clock = clock
         self.sessions: dict[str, Session] = {}
         self.noop_pending: set[str] = set()
+        # Documents whose rows QuickBooks just got or answered: their state follows once QuickBooks
+        # has its next set (``settle_documents``), not while it waits for it.
+        self.unrefreshed: set[int] = set()
         self.backoff = passwords.LoginBackoff()
         # At most this many argon2 checks at once; the rest are told "busy" without hashing anything.
         self.password_checks = trio.CapacityLimiter(passwords.MAX_CONCURRENT_CHECKS)
@@ -91,10 +97,20 @@ class QbwcService:
     # -- dispatch ---------------------------------------------------------------------------
 
     async def call(self, call: Call) -> SoapValue:
-        """Run one callback; an internal error becomes the method's failure value."""
+        """Run one callback; an internal error becomes the method's failure value.
+
+        From QuickBooks' answer (receiveResponseXML) until the next message set is handed out
+        (sendRequestXML) QuickBooks idles: the planner steps aside meanwhile (``quickbooks_waits``).
+        """
         handler = self.handlers[call.method]
+        ticket = call.params.get("ticket", "")
+        exchange = call.method in ("sendRequestXML", "receiveResponseXML") and bool(ticket)
+        if exchange:
+            self.ctx.quickbooks_waits.begin(ticket, QUICKBOOKS_WAITS_S)
+        result: SoapValue = ""
         try:
-            return await handler(call)
+            result = await handler(call)
+            return result
         except Exception:
             log.exception("QBWC %s failed", call.method)
             ticket = call.params.get("ticket") or call.params.get("wcTicket") or ""
@@ -109,6 +125,10 @@ class QbwcService:
                 if call.method == "authenticate"
                 else ("done" if call.method == "connectionError" else "")
             )
+        finally:
+            # A receiveResponseXML asking for more is followed by sendRequestXML: keep holding.
+            if exchange and not (call.method == "receiveResponseXML" and isinstance(result, int) and 0 <= result < 100):
+                self.ctx.quickbooks_waits.end(ticket)
 
     # -- simple callbacks ------------------------------------------------------------------
 
@@ -226,10 +246,15 @@ class QbwcService:
         if decision.first_call and session.phase is Phase.OPEN:
             recorded = await self.ctx.store.run(company_files.recorded, session.company)
             facts, file_check = self._check_company_file(session, company, hcp, call.params.get("strCompanyFileName", ""), recorded)
-        xml = await self.ctx.store.run(_next_request_set, session, company, self.batch, lost, decision.first_call, facts, file_check)
+        later: set[int] = set()
+        xml = await self.ctx.store.run(_next_request_set, session, company, self.batch, lost, decision.first_call, facts, file_check, True, later)
+        self.unrefreshed |= later
         if lost:
             self.ctx.changed.notify()
+        if xml is None:
+            xml = await self._fill_then_take(session, company)
         if xml:
+            session.handed_at = self.clock()
             self.ctx.metrics.qbxml_requests.labels(session.company, "set").inc()
             return xml
         if session.phase is Phase.READY and session.noops < MAX_NOOPS and await self.ctx.store.run(_planner_busy, session.company):
@@ -239,6 +264,30 @@ class QbwcService:
         elif not session.last_error:
             session.last_error = "Nothing more to send."
         return ""
+
+    async def _fill_then_take(self, session: Session, company: CompanyConfig) -> str:
+        """The set would be short while the planner is still turning documents into rows (the
+        first set after a burst, or after the lists were read): let the planner work a moment,
+        until a full set is ready or it has nothing more, then take the set. A short set costs
+        QuickBooks another round trip (~0.1 s), so a short set waits FILL_WAIT_S at most; an empty
+        one would cost a NoOp (QBWC pauses 5 s), so it waits up to EMPTY_WAIT_S."""
+        waits = self.ctx.quickbooks_waits
+        waits.end(session.ticket)  # the planner may run now
+        try:
+            started = trio.current_time()
+            seen = self.ctx.changed.count
+            while True:
+                pending, busy = await self.ctx.store.run(_fill_state, session.company, _room(session, self.batch))
+                left = started + (FILL_WAIT_S if pending else EMPTY_WAIT_S) - trio.current_time()
+                if not busy or left <= 0:
+                    break
+                seen = await self.ctx.changed.wait(seen, timeout=left)
+        finally:
+            waits.begin(session.ticket, QUICKBOOKS_WAITS_S)
+        later: set[int] = set()
+        xml = await self.ctx.store.run(_next_request_set, session, company, self.batch, [], False, None, None, False, later)
+        self.unrefreshed |= later
+        return xml or ""
 
     def _check_company_file(
         self, session: Session, company: CompanyConfig, hcp: str, path: str, recorded: CompanyFile | None
@@ -296,11 +345,30 @@ class QbwcService:
             await self.ctx.store.run(_uncertain, session, answered, session.last_error, durable=True)
             self.ctx.changed.notify()
             return -1
-        remaining = await self.ctx.store.run(_apply_answers, session, answered, responses, durable=True)
-        self.ctx.changed.notify()
+        # Only the rows are recorded before the answer (durably: exactly-once rests on them);
+        # the documents of rows QuickBooks simply did follow once it has its next set.
+        later: set[int] = set()
+        remaining = await self.ctx.store.run(_apply_answers, session, answered, responses, later, durable=True)
+        self.unrefreshed |= later
         if remaining == 0 and session.phase is Phase.READY and session.noops < MAX_NOOPS and await self.ctx.store.run(_planner_busy, session.company):
             remaining = 1  # planning in progress: ask for another round (a NoOp wait follows)
+        if remaining <= 0:
+            await self.settle_now()  # the session ends: nothing for QuickBooks to wait for
+        self.ctx.changed.notify()
         return progress(session.answered, remaining)
+
+    async def settle_documents(self) -> None:
+        """After an answer went out: once QuickBooks has its next set, the documents of the rows
+        handed out and answered meanwhile take the state their rows give them."""
+        await self.ctx.quickbooks_waits.wait_clear()
+        await self.settle_now()
+
+    async def settle_now(self) -> None:
+        if not self.unrefreshed:
+            return
+        ids, self.unrefreshed = self.unrefreshed, set()
+        await self.ctx.store.run(outbox.refresh_documents, ids)
+        self.ctx.changed.notify()
 
     # -- the rest --------------------------------------------------------------------------
 
@@ -331,6 +399,7 @@ class QbwcService:
             return "OK"
         session.phase = Phase.CLOSED
         self.noop_pending.discard(session.ticket)
+        await self.settle_now()
         await self.ctx.store.run(_close_session, session)
         if session.last_error and session.last_error not in ("Nothing more to send.",):
             return f"Finished with a problem: {session.last_error}"
@@ -356,24 +425,31 @@ def _start_session(conn: sqlite3.Connection, session: Session) -> bool:
     moved = outbox.mark_company_uncertain(conn, session.company, "a new Web Connector session began before QuickBooks' answer arrived")
     if moved:
         audit.append(conn, session.company, None, Actor.QBWC, "uncertain", {"postings": moved, "why": "new session"})
+    outbox.refresh_lagging(conn, session.company)  # a deferred document refresh lost to a crash
     _persist(conn, session)
     return outbox.pending_count(conn, session.company) > 0 or bool(lists.stale(conn, session.company, utc_now())) or _planner_busy(conn, session.company)
 
 
 def _planner_busy(conn: sqlite3.Connection, company: str) -> bool:
-    """Documents waiting to be planned now that the lists are known."""
+    """Documents waiting to be planned now that the lists are known. One waiting for another
+    document's vendor write can be planned only once that write is answered; while it is still in
+    the outbox (perhaps backed off), waiting for it is no use."""
     if not qblists.ready(conn, company):
         return False
-    due = "company = ? AND state = 'fetched' AND (next_attempt_at IS NULL OR next_attempt_at <= ?)"
-    if conn.execute(f"SELECT 1 FROM documents WHERE {due} AND wait != ? LIMIT 1", (company, now_iso(), str(Wait.VENDOR))).fetchone():
-        return True
-    # Documents waiting for another document's vendor write can be planned only once that write is
-    # answered; while it is still in the outbox (perhaps backed off), waiting for them is no use.
-    if conn.execute(
-        "SELECT 1 FROM postings WHERE company = ? AND op IN ('VendorAdd', 'VendorMod') AND state IN ('queued', 'sent', 'unknown') LIMIT 1", (company,)
-    ).fetchone():
-        return False
-    return conn.execute(f"SELECT 1 FROM documents WHERE {due} LIMIT 1", (company, now_iso())).fetchone() is not None
+    return (
+        conn.execute(
+            f"""SELECT 1 FROM documents d WHERE d.company = ? AND d.state = 'fetched' AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= ?)
+                AND NOT ({documents.VENDOR_WRITE_PENDING}) LIMIT 1""",
+            (company, now_iso()),
+        ).fetchone()
+        is not None
+    )
+
+
+def _fill_state(conn: sqlite3.Connection, company: str, room: int) -> tuple[int, bool]:
+    """(requests ready to send, whether the planner is still producing rows while fewer than ``room`` are)."""
+    pending = outbox.pending_count(conn, company)
+    return pending, pending < room and _planner_busy(conn, company)
 
 
 def _next_request_set(
@@ -385,7 +461,12 @@ def _next_request_set(
     first_call: bool,
     facts: HostCompanyPrefs | None,
     file_check: FileCheck | None = None,
-) -> str:
+    fill: bool = False,
+    refresh_later: set[int] | None = None,
+) -> str | None:
+    """The next message set ("" for none). ``fill``: None instead, with nothing taken, when the set
+    would be short while the planner is still producing rows (the caller waits and asks again).
+    ``refresh_later``: collects the documents whose state follows later (``outbox.take_batch``)."""
     if lost:
         outbox.mark_uncertain(conn, lost, "the Web Connector asked for more before answering; QuickBooks may have applied these")
         audit.append(conn, session.company, None, Actor.QBWC, "uncertain", {"postings": lost, "why": "answer lost"})
@@ -402,12 +483,22 @@ def _next_request_set(
         # Its query failed last time: alone in the set, it cannot cost other requests a try.
         items = [item for item in items if item[0] == lists.PREFIX + alone]
     else:
-        items += outbox.take_batch(conn, session.company, session.ticket, batch, budget=max(batch.max_requests - len(items), 0), carrying=len(items))
+        room = _room(session, batch)
+        if fill and not items and _fill_state(conn, session.company, room)[1]:
+            _persist(conn, session)
+            return None
+        items += outbox.take_batch(
+            conn, session.company, session.ticket, batch, budget=max(room - len(items), 0), carrying=len(items), refresh_later=refresh_later
+        )
     handed_out(session, [rid for rid, _ in items])
     _persist(conn, session)
     if not items:
         return ""
     return wrap_requests([xml for _, xml in items], session.qbxml_version or company.qbwc.qbxml_version, "continueOnError")
+
+
+def _room(session: Session, batch: outbox.BatchLimits) -> int:
+    return set_size(session.pace_s, batch.max_requests, batch.target_s, batch.first_requests)
 
 
 def _record_contact(conn: sqlite3.Connection, session: Session, facts: HostCompanyPrefs | None, file_check: FileCheck | None) -> None:
@@ -458,9 +549,9 @@ def _record_contact(conn: sqlite3.Connection, session: Session, facts: HostCompa
     )
 
 
-def _apply_answers(conn: sqlite3.Connection, session: Session, answered: list[str], responses: list) -> int:
+def _apply_answers(conn: sqlite3.Connection, session: Session, answered: list[str], responses: list, refresh_later: set[int] | None = None) -> int:
     matched = match_responses(answered, responses)
-    summary = outbox.AnswerSummary()
+    summary = outbox.AnswerSummary(refresh_later=refresh_later)
     for rid in answered:
         response = matched.by_request_id.get(rid)
         if rid.startswith(lists.PREFIX):

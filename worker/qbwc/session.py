@@ -49,6 +49,8 @@ class Session:
     answered: int = 0  # requests answered in this session (for progress)
     client: str = ""  # the Web Connector's address
     noops: int = 0
+    handed_at: float = 0.0  # when the outstanding set left for QuickBooks
+    pace_s: float = 0.0  # seconds per request this QuickBooks took so far (0: not measured yet)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -94,12 +96,25 @@ def handed_out(session: Session, request_ids: list[str]) -> None:
 
 
 def on_receive(session: Session, now: float) -> list[str]:
-    """An answer arrived: the outstanding set is answered. Returns its requestIDs."""
+    """An answer arrived: the outstanding set is answered. Returns its requestIDs. The time since
+    it was handed out (QuickBooks' work, plus the way there and back) sets the session's pace."""
     answered = session.outstanding
     session.outstanding = []
+    if answered and session.handed_at and now > session.handed_at:
+        pace = (now - session.handed_at) / len(answered)
+        session.pace_s = pace if not session.pace_s else (session.pace_s + pace) / 2
     session.answered += len(answered)
     session.last_seen_at = now
     return answered
+
+
+def set_size(pace_s: float, most: int, target_s: float, first: int) -> int:
+    """How many requests the next set may carry: about ``target_s`` of QuickBooks' work at the
+    session's measured pace (``first`` before anything is measured), between 1 and ``most``.
+    Fewer, larger sets leave QuickBooks less time idle between them (each costs two round trips);
+    a slow QuickBooks still answers each set well inside the Web Connector's patience."""
+    wanted = first if pace_s <= 0 else int(target_s / pace_s)
+    return max(1, min(most, wanted))
 
 
 def progress(answered: int, remaining: int) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import hashlib
 import re
 import unicodedata
@@ -158,6 +159,8 @@ def to_latin1(text: str, replacement: str = "") -> str:
     no Latin-1 form (CJK, emoji) become ``replacement`` per run (default: dropped) and the
     spaces left around a dropped run collapse, so names stay tidy.
     """
+    if text.isascii() and text.isprintable():
+        return text  # the common case: nothing to change (no ASCII character is special)
     text = unicodedata.normalize("NFC", text)
     out: list[str] = []
     in_dropped_run = False
@@ -254,6 +257,7 @@ def fit_full_name(full_name: str, *, segment: int = LIST_SEGMENT, total: int = L
     return fit(joined, total).rstrip(": ")
 
 
+@functools.lru_cache(maxsize=4096)  # a few account, class and customer names, referred to on every line
 def reference_name(full_name: str, *, segment: int | None = LIST_SEGMENT, total: int = LIST_FULL_NAME) -> str:
     """The text of a reference to an existing QuickBooks record (AccountRef, ClassRef, ...).
 

@@ -97,9 +97,22 @@ def set_fields(conn: sqlite3.Connection, document_id: int, **columns: Any) -> No
     conn.execute(f"UPDATE documents SET {assignments} WHERE id = ?", (*columns.values(), document_id))
 
 
-def set_wait(conn: sqlite3.Connection, document_id: int, wait: Wait, reason: str) -> None:
-    """A fetched document cannot be planned yet; ``reason`` tells people what it waits for."""
-    conn.execute("UPDATE documents SET wait = ?, reason = ? WHERE id = ? AND (wait != ? OR reason != ?)", (str(wait), reason, document_id, str(wait), reason))
+# A fetched document (alias ``d``) waiting for a vendor write QuickBooks has not answered yet: the
+# one it names (``wait_posting``, looked up by its key), or, for a row from before that column, any
+# of its company's. Planning it again before that answer would only find it waiting again.
+VENDOR_WRITE_PENDING = """d.wait = 'vendor' AND (
+    (d.wait_posting IS NOT NULL AND EXISTS (SELECT 1 FROM postings p WHERE p.id = d.wait_posting AND p.state IN ('queued', 'sent', 'unknown')))
+    OR (d.wait_posting IS NULL AND EXISTS (SELECT 1 FROM postings p WHERE p.company = d.company
+        AND p.op IN ('VendorAdd', 'VendorMod') AND p.state IN ('queued', 'sent', 'unknown'))))"""
+
+
+def set_wait(conn: sqlite3.Connection, document_id: int, wait: Wait, reason: str, posting: int | None = None) -> None:
+    """A fetched document cannot be planned yet; ``reason`` tells people what it waits for and
+    ``posting`` names the outbox row it waits on (another document's vendor write)."""
+    conn.execute(
+        "UPDATE documents SET wait = ?, reason = ?, wait_posting = ? WHERE id = ? AND (wait != ? OR reason != ? OR wait_posting IS NOT ?)",
+        (str(wait), reason, posting, document_id, str(wait), reason, posting),
+    )
 
 
 def wait_for_lists(conn: sqlite3.Connection, company: str, reason: str) -> None:
