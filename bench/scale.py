@@ -288,8 +288,8 @@ def bench(quick: bool, *, count: int = 100_000) -> tuple[list[Figure], list[str]
             big["paint"],
             empty["paint"],
             "s",
-            "< 1 s",
-            None if big["paint_error"] else big["paint"] < 1.0,
+            "< 0.5 s",
+            None if big["paint_error"] else big["paint"] < 0.5,
             big["paint_error"] or empty["paint_error"],
         ),
     ]
