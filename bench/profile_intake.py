@@ -13,6 +13,7 @@ import argparse
 import cProfile
 import pstats
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -23,7 +24,7 @@ from bench.intake import PACED_RATE, REPO, load, signed_events
 from mlc import harness
 from shared.config import load_config
 from sim.concur.server import CompanyParams, ConcurSim
-from worker.main import serve_worker
+from worker.main import SWITCH_INTERVAL_S, serve_worker
 from worker.store import db
 
 
@@ -112,6 +113,7 @@ def main() -> None:
         from pyinstrument import Profiler
 
         profiler = Profiler(interval=0.0005, async_mode="disabled")
+    sys.setswitchinterval(SWITCH_INTERVAL_S)  # as the worker process has it (worker.main.run_forever)
     run_dir = Path(tempfile.mkdtemp(prefix="mlc-profile-intake-"))
     try:
         r = trio.run(_run, run_dir, args.events, args.mode, profiler, args.bare)

@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 BATCH = 100
 # One planning transaction stops after this long: the store has one writer, and a webhook's 200
-# waits behind whatever transaction is running (100 documents in one went to 0.7 s under load).
+# waits behind whatever transaction is running (100 documents in one took up to 0.7 s under load).
 PLAN_BUDGET_S = 0.02
 CLOSED_PERIOD_STATUS = 3180  # QuickBooks: the transaction date is on or before the closing date
 WAIT_FOR_LISTS = "waiting for the first Web Connector run to read the QuickBooks lists"
