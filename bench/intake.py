@@ -40,7 +40,7 @@ import trio
 
 from bench.common import Figure, median, percentile
 from mlc import harness
-from shared.config import load_config
+from shared.config import CompanyConfig, load_config
 from sim.concur.server import CompanyParams, ConcurSim
 from sim.webconnector.client import run_session
 from sim.webconnector.knobs import FaultKnobs
@@ -83,6 +83,20 @@ def signed_events(sim: ConcurSim, company_uuid: str, count: int, path: Path) -> 
             )
             out.write(json.dumps({"body": body, "signature": sim.sign(body.encode("utf-8"))}) + "\n")
     return path
+
+
+def empty_concur(company: CompanyConfig) -> ConcurSim:
+    """A Concur simulator that knows ``company`` and has no documents: it signs the events."""
+    params = CompanyParams(
+        id=company.id,
+        uuid=company.concur.company_uuid,
+        client_id=company.concur.client_id,
+        client_secret=company.concur.client_secret.reveal(),
+        request_token="demo-request-token",
+        reports=0,
+        invoices=0,
+    )
+    return ConcurSim(7, [params])
 
 
 def cpu_seconds(pid: int) -> tuple[float, float] | None:
@@ -159,16 +173,7 @@ async def _intake(run_dir: Path, count: int) -> dict:
     """Bare endpoint and worker, taking turns at full speed, then each paced at 500/s."""
     config = load_config(REPO / "mlc.toml")
     company = config.companies[0]
-    params = CompanyParams(
-        id=company.id,
-        uuid=company.concur.company_uuid,
-        client_id=company.concur.client_id,
-        client_secret=company.concur.client_secret.reveal(),
-        request_token="demo-request-token",
-        reports=0,
-        invoices=0,
-    )
-    sim = ConcurSim(7, [params])
+    sim = empty_concur(company)
     results: dict = {"bare": [], "worker": []}
     run_dir.mkdir(parents=True, exist_ok=True)
     async with trio.open_nursery() as nursery:
@@ -222,7 +227,16 @@ async def _during_drain(run_dir: Path, count: int, documents: int, timeout_s: fl
     result: dict = {}
     async with trio.open_nursery() as nursery:
         h = await harness.start(
-            nursery, config, run_dir, reports=documents // 2, invoices=documents // 2, worker_port=port, concur_port=0, latency=LATENCY, clock_scale=1.0, start_worker=False
+            nursery,
+            config,
+            run_dir,
+            reports=documents // 2,
+            invoices=documents // 2,
+            worker_port=port,
+            concur_port=0,
+            latency=LATENCY,
+            clock_scale=1.0,
+            start_worker=False,
         )
         company = h.config.companies[0]
         events = signed_events(h.concur, company.concur.company_uuid, count, run_dir / "paced-drain.jsonl")
@@ -232,7 +246,13 @@ async def _during_drain(run_dir: Path, count: int, documents: int, timeout_s: fl
 
         async def session() -> int:
             report = await run_session(
-                url + "/qbwc", company.qbwc.username, h.password, h.company_file, FaultKnobs(network_latency_s=NETWORK_S), h.clock, owner_id=company.qbwc.owner_id
+                url + "/qbwc",
+                company.qbwc.username,
+                h.password,
+                h.company_file,
+                FaultKnobs(network_latency_s=NETWORK_S),
+                h.clock,
+                owner_id=company.qbwc.owner_id,
             )
             return report.qbxml_requests
 

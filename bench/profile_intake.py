@@ -20,10 +20,9 @@ from pathlib import Path
 
 import trio
 
-from bench.intake import PACED_RATE, REPO, load, signed_events
+from bench.intake import PACED_RATE, REPO, empty_concur, load, signed_events
 from mlc import harness
 from shared.config import load_config
-from sim.concur.server import CompanyParams, ConcurSim
 from worker.main import SWITCH_INTERVAL_S, serve_worker
 from worker.store import db
 
@@ -62,16 +61,7 @@ async def _serve_bare(nursery: trio.Nursery) -> str:
 async def _run(run_dir: Path, count: int, mode: str, profiler, bare: bool = False) -> dict:
     config = load_config(REPO / "mlc.toml")
     company = config.companies[0]
-    params = CompanyParams(
-        id=company.id,
-        uuid=company.concur.company_uuid,
-        client_id=company.concur.client_id,
-        client_secret=company.concur.client_secret.reveal(),
-        request_token="demo-request-token",
-        reports=0,
-        invoices=0,
-    )
-    sim = ConcurSim(7, [params])
+    sim = empty_concur(company)
     async with trio.open_nursery() as nursery:
         concur_url = await sim.serve(nursery, "127.0.0.1", 0)
         sim.write_public_key(run_dir / "concur-webhook.pem")
