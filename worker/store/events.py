@@ -15,27 +15,6 @@ _ROWS_PER_INSERT = 80
 _IDS_PER_SELECT = 500
 
 
-def store_webhook(
-    conn: sqlite3.Connection,
-    company: str,
-    event_id: str,
-    topic: str,
-    event_type: str,
-    kind: str | None,
-    object_id: str | None,
-    href: str | None,
-    body: str,
-    needs_work: bool,
-) -> bool:
-    """Keep one delivered event; False when the same event was stored before (a re-delivery)."""
-    cur = conn.execute(
-        """INSERT INTO events (company, event_id, source, topic, event_type, object_kind, object_id, href, received_at, processed_at, body)
-           VALUES (?, ?, 'webhook', ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (company, event_id) DO NOTHING""",
-        (company, event_id, topic, event_type, kind, object_id, href, now_iso(), None if needs_work else now_iso(), body),
-    )
-    return bool(cur.rowcount)
-
-
 @dataclass(frozen=True)
 class Webhook:
     """One delivered event as ``events`` keeps it."""
