@@ -114,29 +114,25 @@ async def test_pending_view_pages_newest_first_across_its_states(admin):
     keys = [(d["updated_at"], d["id"]) for d in whole]
     assert len(whole) >= 5 and keys == sorted(keys, reverse=True)
     assert {d["state"] for d in whole} >= {"received", "fetched", "queued", "sent", "unknown"}
+    assert await page_through(admin, {"state": "pending"}, 2) == [d["id"] for d in whole]
+
+
+async def page_through(admin, params: dict, limit: int) -> list[int]:
+    """The ids of every page of ``limit`` documents, following next_cursor to the end."""
     seen, cursor = [], None
     while True:
-        params = {"state": "pending", "limit": "2", **({"cursor": cursor} if cursor else {})}
-        page = DocumentPage.from_dict((await admin.get("/api/v1/documents", params=params)).json())
-        assert len(page.items) <= 2
+        query = {**params, "limit": str(limit), **({"cursor": cursor} if cursor else {})}
+        page = DocumentPage.from_dict((await admin.get("/api/v1/documents", params=query)).json())
+        assert len(page.items) <= limit
         seen += [d.id for d in page.items]
         cursor = page.next_cursor
         if cursor is None:
-            break
-    assert seen == [d["id"] for d in whole]
+            return seen
 
 
 @pytest.mark.trio
 async def test_paging_small_pages_has_no_duplicates_or_gaps(admin):
-    seen, cursor = [], None
-    while True:
-        params = {"limit": "3", **({"cursor": cursor} if cursor else {})}
-        page = DocumentPage.from_dict((await admin.get("/api/v1/documents", params=params)).json())
-        assert len(page.items) <= 3
-        seen += [d.id for d in page.items]
-        cursor = page.next_cursor
-        if cursor is None:
-            break
+    seen = await page_through(admin, {}, 3)
     assert sorted(seen) == sorted(set(seen)) and len(seen) == len(DOCS)
 
 
