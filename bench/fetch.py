@@ -80,11 +80,13 @@ async def _run(reports: int, invoices: int, bound: int | None, limit: RateLimit,
         h.concur.set_latency(LATENCY, limit)
         await harness.start_worker_in(nursery, h)
         company = h.company
+        assert h.worker is not None
+        store = h.worker.ctx.store
         await harness.web_connector_run(h)  # the planner waits for QuickBooks' lists; read them first
         # The sweep at start lists what Concur has; one still listing while the approvals come in
         # would mention some of them again (a harmless second read, but not what is measured).
         with trio.fail_after(timeout_s):
-            while not await h.worker.ctx.store.run(checkpoints.get, company, SWEEP_CHECKPOINT):
+            while not await store.run(checkpoints.get, company, SWEEP_CHECKPOINT):
                 await trio.sleep(0.05)
         expected = harness.approve_everything(h)
         before = len(h.concur.requests)
@@ -94,7 +96,7 @@ async def _run(reports: int, invoices: int, bound: int | None, limit: RateLimit,
         with trio.move_on_after(timeout_s):
             while planned < expected:
                 await trio.sleep(0.05)
-                planned = await h.worker.ctx.store.run(_planned)
+                planned = await store.run(_planned)
         wall = time.perf_counter() - t0
         calls = [r for r in h.concur.requests[before:] if r.company == company and not r.path.startswith("/oauth2/")]
         run = FetchRun(

@@ -7,8 +7,8 @@ fetched once can be re-planned (after a mapping change) without calling Concur a
 from __future__ import annotations
 
 import dataclasses
-import functools
 import datetime as dt
+import functools
 import types
 import typing
 from dataclasses import dataclass, field

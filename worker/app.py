@@ -7,12 +7,12 @@ import logging
 from importlib import resources
 from urllib.parse import urlsplit
 
-from quart import Response, jsonify, request
+from quart import Response, current_app, jsonify, request
 from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
 from worker.context import WorkerContext
-from worker.web import context, json_error
+from worker.web import HOST_REFUSED, context, json_error
 
 log = logging.getLogger(__name__)
 
@@ -26,14 +26,17 @@ def create_app(ctx: WorkerContext) -> QuartTrio:
     app.config["PROVIDE_AUTOMATIC_OPTIONS"] = True
 
     from worker.api.operator import blueprint as operator_api
-    from worker.concur.intake import blueprint as intake
+    from worker.concur.intake import Intake
+    from worker.concur.intake_http import WebhookEndpoint
     from worker.qbwc.routes import blueprint as qbwc
     from worker.qbwc.service import QbwcService
 
     app.extensions["qbwc"] = QbwcService(ctx)
+    app.extensions["hosts"] = HostCheck(ctx)
     app.register_blueprint(qbwc)
-    app.register_blueprint(intake)
     app.register_blueprint(operator_api)
+    # Concur's webhooks, by the thousand, skip Quart's per-request machinery (see intake_http).
+    app.asgi_app = WebhookEndpoint(app.asgi_app, Intake(ctx), app.extensions["hosts"])  # type: ignore[method-assign, assignment, arg-type]
 
     app.before_request(check_host)
     app.after_request(drain_request_body)
@@ -118,9 +121,24 @@ def allowed_hosts(ctx: WorkerContext) -> frozenset[str]:
     return frozenset({(urlsplit(w.public_url).hostname or "").lower(), w.listen_host.lower(), *w.allowed_hosts})
 
 
+class HostCheck:
+    """``allowed_host`` against this worker's names, worked out once per config (a reload replaces
+    ``ctx.config``) rather than per request."""
+
+    def __init__(self, ctx: WorkerContext) -> None:
+        self.ctx = ctx
+        self._config: object = None
+        self._hosts: frozenset[str] = frozenset()
+
+    def __call__(self, host_header: str) -> bool:
+        if self._config is not self.ctx.config:
+            self._hosts, self._config = allowed_hosts(self.ctx), self.ctx.config
+        return allowed_host(host_header, self._hosts)
+
+
 async def check_host():
-    if not allowed_host(request.headers.get("Host", ""), allowed_hosts(context())):
-        return json_error(421, "unknown Host header: add it to worker.allowed_hosts if this worker is reached under that name")
+    if not current_app.extensions["hosts"](request.headers.get("Host", "")):
+        return json_error(421, HOST_REFUSED)
     return None
 
 

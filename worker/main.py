@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import sys
 from dataclasses import dataclass
 
 import trio
@@ -32,6 +33,11 @@ GRACEFUL_SECONDS = 1.0
 KEEP_ALIVE_SECONDS = 15
 # Longest wait for the next bytes of a request (a slow body) before the connection is dropped.
 READ_TIMEOUT_SECONDS = 30
+# How long a thread may hold the GIL while another waits for it (Python's default: 5 ms). Every
+# SQLite call on the store's writer thread gives the GIL up and must win it back from the event
+# loop; under load each of those waits cost up to the full interval, so one durable webhook
+# commit took tens of milliseconds (bench/RESULTS.md, "Intake profile").
+SWITCH_INTERVAL_S = 0.0005
 
 
 @dataclass(frozen=True)
@@ -136,6 +142,7 @@ async def watch_signals(shutdown: trio.Event) -> None:
 
 
 async def run_forever(config: Config) -> None:
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     shutdown = trio.Event()
     async with trio.open_nursery() as nursery:
         nursery.start_soon(watch_signals, shutdown)

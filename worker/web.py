@@ -8,6 +8,8 @@ from quart import Response, current_app, jsonify
 
 from worker.context import WorkerContext
 
+HOST_REFUSED = "unknown Host header: add it to worker.allowed_hosts if this worker is reached under that name"
+
 
 def context() -> WorkerContext:
     return current_app.extensions["mlc"]

@@ -107,16 +107,32 @@ async def test_bad_list_parameters_are_400(admin, params):
 
 
 @pytest.mark.trio
-async def test_paging_small_pages_has_no_duplicates_or_gaps(admin):
+async def test_pending_view_pages_newest_first_across_its_states(admin):
+    # The pending view is read one state at a time and merged (worker/api/queries.py: _list_pending):
+    # pages of 2 give the same documents in the same order as the whole view at once.
+    whole = (await admin.get("/api/v1/documents", params={"state": "pending"})).json()["items"]
+    keys = [(d["updated_at"], d["id"]) for d in whole]
+    assert len(whole) >= 5 and keys == sorted(keys, reverse=True)
+    assert {d["state"] for d in whole} >= {"received", "fetched", "queued", "sent", "unknown"}
+    assert await page_through(admin, {"state": "pending"}, 2) == [d["id"] for d in whole]
+
+
+async def page_through(admin, params: dict, limit: int) -> list[int]:
+    """The ids of every page of ``limit`` documents, following next_cursor to the end."""
     seen, cursor = [], None
     while True:
-        params = {"limit": "3", **({"cursor": cursor} if cursor else {})}
-        page = DocumentPage.from_dict((await admin.get("/api/v1/documents", params=params)).json())
-        assert len(page.items) <= 3
+        query = {**params, "limit": str(limit), **({"cursor": cursor} if cursor else {})}
+        page = DocumentPage.from_dict((await admin.get("/api/v1/documents", params=query)).json())
+        assert len(page.items) <= limit
         seen += [d.id for d in page.items]
         cursor = page.next_cursor
         if cursor is None:
-            break
+            return seen
+
+
+@pytest.mark.trio
+async def test_paging_small_pages_has_no_duplicates_or_gaps(admin):
+    seen = await page_through(admin, {}, 3)
     assert sorted(seen) == sorted(set(seen)) and len(seen) == len(DOCS)
 
 

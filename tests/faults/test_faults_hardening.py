@@ -265,6 +265,10 @@ async def test_unknown_host_header_is_refused(tmp_path):
             assert (await http.get("/metrics", headers={"Host": host})).status_code == 421, host
             reply = await http.post("/qbwc", content=auth_body("demo-sync", "x"), headers=wc_soap.headers("authenticate") | {"Host": host})
             assert reply.status_code == 421, host
+            # The webhook path is served in front of Quart (worker/concur/intake_http.py): the same check.
+            reply = await http.post("/webhooks/concur", content=b"{}", headers={"Host": host, "Concur-Signature": "AAAA"})
+            assert reply.status_code == 421, host
+        assert (await http.get("/webhooks/concur")).status_code == 405
 
 
 # --- issue 14 section 4: stopping --------------------------------------------------------------

@@ -135,3 +135,26 @@ def test_audit_chain_detects_edits_and_removals(tmp_path: Path) -> None:
     messages = [p.message for p in problems]
     assert "entry 2 was edited after it was written" in messages
     assert "entry 5 does not follow entry 3 (an entry was removed or reordered)" in messages
+
+
+def test_a_batch_of_webhooks_is_kept_once_each(tmp_path: Path) -> None:
+    # The intake's group commit hands whole batches over: events known before, and the second copy
+    # of an event twice in the same batch, are re-deliveries; the others are kept once, in order.
+    from worker.store import events
+
+    def hook(event_id: str, company: str = "acme", needs_work: bool = True) -> events.Webhook:
+        return events.Webhook(company, event_id, "public.concur.expense.report", "statusChanged", "expense_report", "R" + event_id, None, "{}", needs_work)
+
+    store = Store.in_dir(tmp_path)
+    try:
+        assert store.run_sync(events.store_webhooks, [hook("old")]) == [True]
+        many = [hook(f"e{i}") for i in range(200)]  # more than one multi-row insert holds
+        batch = [hook("a"), hook("old"), hook("a"), hook("b", needs_work=False), hook("a", company="other"), *many]
+        assert store.run_sync(events.store_webhooks, batch) == [True, False, False, True, True] + [True] * 200
+        rows = store.run_sync(lambda conn: conn.execute("SELECT company, event_id, processed_at IS NULL AS open FROM events ORDER BY id").fetchall())
+        assert [(r["company"], r["event_id"]) for r in rows] == [("acme", "old"), ("acme", "a"), ("acme", "b"), ("other", "a")] + [
+            ("acme", f"e{i}") for i in range(200)
+        ]
+        assert [r["open"] for r in rows[:4]] == [1, 1, 0, 1]  # an event needing no work is kept as processed
+    finally:
+        store.close()

@@ -11,7 +11,7 @@ import binascii
 import datetime as dt
 import json
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from shared.api import (
@@ -190,6 +190,8 @@ def _where(f: DocumentFilter) -> tuple[list[str], list[Any]]:
 
 
 def list_documents(conn: sqlite3.Connection, f: DocumentFilter, limit: int, cursor: str | None) -> DocumentPage:
+    if f.state == VIEW_PENDING and not f.q.strip():
+        return _list_pending(conn, f, limit, cursor)
     clauses, params = _where(f)
     if cursor:
         updated_at, last_id = decode_cursor(cursor, (str, int))
@@ -216,6 +218,17 @@ def list_documents(conn: sqlite3.Connection, f: DocumentFilter, limit: int, curs
     items = [document_from_row(r) for r in rows[:limit]]
     next_cursor = encode_cursor([items[-1].updated_at, items[-1].id]) if len(rows) > limit else None
     return DocumentPage(items, next_cursor)
+
+
+def _list_pending(conn: sqlite3.Connection, f: DocumentFilter, limit: int, cursor: str | None) -> DocumentPage:
+    """The pending view (the console's first page) one state at a time: ``state IN (...)`` made
+    SQLite read and sort every pending row (80 ms at 100,000 documents), while each state alone
+    reads its newest rows straight from the (state, updated_at, id) indexes; the pages merge here."""
+    pages = [list_documents(conn, replace(f, state=str(state)), limit, cursor) for state in PENDING_STATES]
+    merged = sorted((d for page in pages for d in page.items), key=lambda d: (d.updated_at, d.id), reverse=True)
+    items = merged[:limit]
+    more = len(merged) > limit or any(page.next_cursor for page in pages)
+    return DocumentPage(items, encode_cursor([items[-1].updated_at, items[-1].id]) if more and items else None)
 
 
 def get_document(conn: sqlite3.Connection, document_id: int) -> Document | None:

@@ -1,37 +1,35 @@
-"""``POST /webhooks/concur``: verify, store durably (deduplicated on the event id), answer 200.
+"""Concur webhooks: verify, store durably (deduplicated on the event id), answer 200.
 
 Concur waits 60 s and retries on 5xx and 429 but drops an event on any other 4xx, so a body we
 cannot read is refused with a 4xx only when resending it would not help (bad signature, not an
-event), and a store failure answers 503 so Concur retries.
+event), and a store failure answers 503 so Concur retries. The HTTP side (``POST
+/webhooks/concur``, body limits) is ``worker.concur.intake_http``.
 """
 
 from __future__ import annotations
 
 import logging
 import sqlite3
+import time
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import trio
-from quart import Blueprint, Response, current_app, jsonify, request
 
 from shared.config import Config
 from shared.types import Actor, DocKind, DuplicateSource
 from worker.concur.webhooks import FIS_TOPIC, BadEvent, Event, load_public_keys, object_of, parse_event, verify_signature
+from worker.context import WorkerContext
 from worker.store import audit, duplicates, events
 from worker.store.db import StoreError
-from worker.web import context, json_error
 
 log = logging.getLogger(__name__)
 
-blueprint = Blueprint("intake", __name__)
-
 MAX_WEBHOOK_BYTES = 1024 * 1024
-DISCARD_LIMIT_BYTES = 8 * MAX_WEBHOOK_BYTES
-SIGNATURE_HEADER = "Concur-Signature"
 UNKNOWN_COMPANY = "unknown"
 UNKNOWN_COMPANY_REASON = "unknown_company"  # webhook_rejections.reason for events of companies not served here
+KEY_RECHECK_S = 1.0  # a rotated key file is picked up within this long
 
 
 @lru_cache(maxsize=8)
@@ -46,10 +44,34 @@ def _keys(paths: tuple[Path, ...], stamps: tuple[float, ...]) -> list:
     return load_public_keys(pems) if pems else []
 
 
+def _stamp(path: Path) -> int:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return 0
+
+
+@dataclass
+class _CheckedKeys:
+    config: Config
+    keys: list
+    checked_at: float
+
+
+_checked: _CheckedKeys | None = None
+
+
 def public_keys(config: Config) -> list:
+    """The webhook keys of ``config``; the key files are looked at again at most every
+    ``KEY_RECHECK_S`` (two ``stat`` calls a webhook were a measurable part of intake)."""
+    global _checked
+    now = time.monotonic()
+    if _checked is not None and _checked.config is config and now - _checked.checked_at < KEY_RECHECK_S:
+        return _checked.keys
     paths = tuple(dict.fromkeys(k for c in config.companies if c.concur.verify_webhook_signature for k in c.concur.webhook_public_keys))
-    stamps = tuple(p.stat().st_mtime_ns if p.exists() else 0 for p in paths)
-    return _keys(paths, stamps)
+    keys = _keys(paths, tuple(_stamp(p) for p in paths))
+    _checked = _CheckedKeys(config, keys, now)
+    return keys
 
 
 def company_of(config: Config, event: Event) -> str:
@@ -63,77 +85,70 @@ def company_of(config: Config, event: Event) -> str:
     return UNKNOWN_COMPANY
 
 
-@blueprint.post("/webhooks/concur")
-async def concur_webhook() -> Response:
-    ctx = context()
-    source = request.remote_addr or ""
-    if (request.content_length or 0) > MAX_WEBHOOK_BYTES:
-        await _discard_body()
-        return await _reject(413, "too_large", "body too large", source)
-    body = await request.get_data(cache=False)
-    if len(body) > MAX_WEBHOOK_BYTES:
-        return await _reject(413, "too_large", "body too large", source)
-    if any(c.concur.verify_webhook_signature for c in ctx.config.companies):
-        keys = public_keys(ctx.config)
-        if not keys or not verify_signature(keys, body, request.headers.get(SIGNATURE_HEADER)):
-            return await _reject(401, "signature", "missing or invalid Concur-Signature", source)
-    try:
-        event = parse_event(body)
-    except BadEvent as exc:
-        return await _reject(400, "malformed", str(exc), source)
-    company = company_of(ctx.config, event)
-    if company == UNKNOWN_COMPANY:
-        return await _not_ours(event, source)
-    target = object_of(event)
-    try:
-        stored = await group_commit().submit(Pending(company, event, target, body.decode("utf-8", "replace")))
-    except (sqlite3.Error, StoreError):
-        log.exception("could not store Concur event %s", event.id)
-        return json_error(503, "could not store the event; retry later")
-    if stored:
-        ctx.metrics.webhooks_received.labels(company).inc()
-        if (target is not None or event.topic == FIS_TOPIC) and company != UNKNOWN_COMPANY:
-            ctx.inbox.notify()  # only events about documents give the fetcher (or the FIS poll) work
-    else:
-        ctx.metrics.webhooks_duplicate.labels(company).inc()
-    return jsonify({"stored": stored, "event": event.id})
+@dataclass(frozen=True)
+class Answer:
+    """What a delivery gets back: an HTTP status and a JSON body."""
+
+    status: int
+    body: dict
 
 
-async def _discard_body() -> None:
-    """Read and drop (up to a bound) a body we refuse for its size: a client still sending it
-    then reads our 413 instead of a connection reset mid-upload."""
-    seen = 0
-    try:
-        async for chunk in request.body:
-            seen += len(chunk)
-            if seen > DISCARD_LIMIT_BYTES:
-                break
-    except Exception:  # the server's own size limit, a dropped connection: the 413 still goes out
-        pass
+class Intake:
+    """The webhook intake of one worker, whatever carries the HTTP (``intake_http.WebhookEndpoint``)."""
 
+    def __init__(self, ctx: WorkerContext) -> None:
+        self.ctx = ctx
+        self.commit = GroupCommit(ctx.store)
 
-async def _reject(status: int, reason: str, message: str, source: str):
-    """Refuse a webhook: counted under ``reason`` (one of a few codes) and its source, the details logged."""
-    ctx = context()
-    ctx.metrics.webhooks_rejected.labels(reason).inc()
-    await _count(reason, source)
-    log.warning("Concur webhook from %s refused: %s", source, message[:200])
-    return json_error(status, message)
+    async def accept(self, body: bytes, signature: str | None, source: str) -> Answer:
+        """Verify, parse and store one delivery; the answer is sent only after the event is on disk."""
+        ctx = self.ctx
+        if len(body) > MAX_WEBHOOK_BYTES:
+            return await self.refuse(413, "too_large", "body too large", source)
+        if any(c.concur.verify_webhook_signature for c in ctx.config.companies):
+            keys = public_keys(ctx.config)
+            if not keys or not verify_signature(keys, body, signature):
+                return await self.refuse(401, "signature", "missing or invalid Concur-Signature", source)
+        try:
+            event = parse_event(body)
+        except BadEvent as exc:
+            return await self.refuse(400, "malformed", str(exc), source)
+        company = company_of(ctx.config, event)
+        if company == UNKNOWN_COMPANY:
+            return await self._not_ours(event, source)
+        target = object_of(event)
+        try:
+            stored = await self.commit.submit(Pending(company, event, target, body.decode("utf-8", "replace")))
+        except (sqlite3.Error, StoreError):
+            log.exception("could not store Concur event %s", event.id)
+            return Answer(503, {"error": "could not store the event; retry later"})
+        if stored:
+            ctx.metrics.webhooks_received.labels(company).inc()
+            if target is not None or event.topic == FIS_TOPIC:
+                ctx.inbox.notify()  # only events about documents give the fetcher (or the FIS poll) work
+        else:
+            ctx.metrics.webhooks_duplicate.labels(company).inc()
+        return Answer(200, {"stored": stored, "event": event.id})
 
+    async def refuse(self, status: int, reason: str, message: str, source: str) -> Answer:
+        """Refuse a webhook: counted under ``reason`` (one of a few codes) and its source, the details logged."""
+        self.ctx.metrics.webhooks_rejected.labels(reason).inc()
+        await self._count(reason, source)
+        log.warning("Concur webhook from %s refused: %s", source, message[:200])
+        return Answer(status, {"error": message})
 
-async def _not_ours(event: Event, source: str) -> Response:
-    """An event for a company this installation does not serve: acknowledged (Concur would only
-    retry it) and counted; its body is not kept."""
-    await _count(UNKNOWN_COMPANY_REASON, source)
-    log.info("Concur event %s for a company not configured here (%s): counted, not stored", event.id[:80], event.company_id[:80])
-    return jsonify({"stored": False, "event": event.id, "ignored": "company not served by this installation"})
+    async def _not_ours(self, event: Event, source: str) -> Answer:
+        """An event for a company this installation does not serve: acknowledged (Concur would only
+        retry it) and counted; its body is not kept."""
+        await self._count(UNKNOWN_COMPANY_REASON, source)
+        log.info("Concur event %s for a company not configured here (%s): counted, not stored", event.id[:80], event.company_id[:80])
+        return Answer(200, {"stored": False, "event": event.id, "ignored": "company not served by this installation"})
 
-
-async def _count(reason: str, source: str) -> None:
-    try:
-        await context().store.run(_record_rejection, reason, source)
-    except sqlite3.Error:
-        log.exception("could not count a webhook rejection")
+    async def _count(self, reason: str, source: str) -> None:
+        try:
+            await self.ctx.store.run(_record_rejection, reason, source)
+        except sqlite3.Error:
+            log.exception("could not count a webhook rejection")
 
 
 def _record_rejection(conn: sqlite3.Connection, reason: str, source: str) -> None:
@@ -189,24 +204,25 @@ class GroupCommit:
         return bool(item.stored)
 
 
-def group_commit() -> GroupCommit:
-    extensions = current_app.extensions
-    if "intake" not in extensions:
-        extensions["intake"] = GroupCommit(context().store)
-    return extensions["intake"]
-
-
 def _store_events(conn: sqlite3.Connection, batch: list[Pending]) -> list[bool]:
-    return [_store_event(conn, p.company, p.event, p.target, p.body) for p in batch]
+    stored = events.store_webhooks(conn, [_webhook(p) for p in batch])
+    for pending, new in zip(batch, stored, strict=True):
+        if not new:
+            _count_duplicate(conn, pending.company, pending.event, pending.target)
+    return stored
 
 
-def _store_event(conn: sqlite3.Connection, company: str, event: Event, target, body: str) -> bool:
-    kind, object_id = target if target else (None, None)
+def _webhook(pending: Pending) -> events.Webhook:
+    kind, object_id = pending.target if pending.target else (None, None)
     # Events about nothing we post (other topics, other companies) are kept but need no work.
-    needs_work = target is not None and company != UNKNOWN_COMPANY
-    if events.store_webhook(conn, company, event.id, event.topic, event.event_type, kind, object_id, event.href, body, needs_work):
-        return True
-    # The same event again: Concur delivers at least once. Count it where operators look.
+    needs_work = pending.target is not None and pending.company != UNKNOWN_COMPANY
+    e = pending.event
+    return events.Webhook(pending.company, e.id, e.topic, e.event_type, kind, object_id, e.href, pending.body, needs_work)
+
+
+def _count_duplicate(conn: sqlite3.Connection, company: str, event: Event, target) -> None:
+    """The same event again: Concur delivers at least once. Count it where operators look."""
+    kind, object_id = target if target else (None, None)
     document = (
         conn.execute("SELECT id FROM documents WHERE company = ? AND kind = ? AND concur_id = ?", (company, kind, object_id)).fetchone() if target else None
     )
@@ -214,4 +230,3 @@ def _store_event(conn: sqlite3.Connection, company: str, event: Event, target, b
     why = "event delivered again"
     audit.append(conn, company, document_id, Actor.CONCUR, "duplicate_skipped", {"event": event.id, "why": why})
     duplicates.record(conn, company, DuplicateSource.WEBHOOK, f"event:{event.id}", why, document_id, object_id or "")
-    return False

@@ -34,6 +34,10 @@ def _pss() -> padding.PSS:
     return padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=padding.PSS.AUTO)
 
 
+_VERIFY_PADDING = _pss()  # immutable: made once, not per webhook
+_SHA256 = hashes.SHA256()
+
+
 SIGNATURE_SCHEME = "RSASSA-PSS/SHA-256/MGF1-SHA-256/salt=auto over the raw body, base64"
 
 
@@ -67,7 +71,7 @@ def verify_signature(public_keys: list[bytes] | list[rsa.RSAPublicKey], raw_body
     keys = [k if isinstance(k, rsa.RSAPublicKey) else load_public_keys([k])[0] for k in public_keys]
     for key in keys:
         try:
-            key.verify(signature, raw_body, _pss(), hashes.SHA256())
+            key.verify(signature, raw_body, _VERIFY_PADDING, _SHA256)
             return True
         except (InvalidSignature, ValueError):
             continue

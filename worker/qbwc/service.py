@@ -22,7 +22,20 @@ from shared.types import Actor
 from worker import outbox
 from worker.context import WorkerContext
 from worker.qbwc import company_files, lists, passwords
-from worker.qbwc.session import MAX_NOOPS, CompanyFile, FileVerdict, Phase, Session, handed_out, on_company_file, on_receive, on_send, progress, refuse, set_size
+from worker.qbwc.session import (
+    MAX_NOOPS,
+    CompanyFile,
+    FileVerdict,
+    Phase,
+    Session,
+    handed_out,
+    on_company_file,
+    on_receive,
+    on_send,
+    progress,
+    refuse,
+    set_size,
+)
 from worker.qbwc.soap import SoapValue
 from worker.qbxml.build import wrap_requests
 from worker.qbxml.hresults import connection_error_message
