@@ -99,11 +99,11 @@ def worker(ctx: Context) -> None:
     import trio
 
     from worker.main import run_forever
-    from worker.store.db import Store, StoreError
+    from worker.store.db import StoreError, open_store
 
     config = ctx.config
     try:
-        Store.in_dir(config.worker.data_dir).close()  # refuse an unusable database before starting anything
+        open_store(config).close()  # refuse an unusable database before starting anything
     except StoreError as exc:
         fail(f"mlc worker: {exc}")
     with contextlib.suppress(KeyboardInterrupt):

@@ -12,6 +12,7 @@ import getpass
 import json
 import sqlite3
 import sys
+from typing import TYPE_CHECKING
 
 import click
 from lxml import etree
@@ -24,16 +25,19 @@ from worker.posting.reconciling import reconcile_company
 from worker.qbwc.qwc import QwcError, build_qwc
 from worker.qbxml.build import wrap_requests
 from worker.store import audit
-from worker.store.db import Store, StoreError
+from worker.store.db import Store, StoreError, open_store
 from worker.store.documents import InvalidTransition, NotFound, find
+
+if TYPE_CHECKING:
+    from worker.store.pg import PgStore
 
 EXIT_PROBLEM = 1
 EXIT_USAGE = 2
 
 
-def _store(config: Config) -> Store:
+def _store(config: Config) -> Store | PgStore:
     try:
-        return Store.in_dir(config.worker.data_dir)
+        return open_store(config)
     except StoreError as exc:
         click.echo(f"mlc: {exc}", err=True)
         sys.exit(EXIT_USAGE)
