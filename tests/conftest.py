@@ -41,3 +41,20 @@ def store_url(request: pytest.FixtureRequest) -> str:
     if request.param == "sqlite":
         return ""
     return request.getfixturevalue("postgres_url")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--store",
+        choices=("sqlite", "postgres"),
+        default="sqlite",
+        help="backend of every harness run that names none (mlc.harness.RUN_STORE_URL): postgres runs the whole suite on PostgreSQL",
+    )
+
+
+@pytest.fixture(autouse=True)
+def _harness_store(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    if request.config.getoption("--store") == "postgres":
+        from mlc import harness
+
+        monkeypatch.setattr(harness, "RUN_STORE_URL", request.getfixturevalue("postgres_url"))
