@@ -86,10 +86,13 @@ def version() -> None:
 def check_config(ctx: Context) -> None:
     """Validate the config and print what it found."""
     config = ctx.config
-    from mlc.tools import accounts_report
+    from mlc.tools import accounts_report, store_report
     from shared.checks import describe
 
-    click.echo(describe(config, accounts_report(config)))
+    store, usable = store_report(config)
+    click.echo(describe(config, accounts_report(config) if usable else (), store, usable))
+    if not usable:
+        sys.exit(1)
 
 
 @main.command()

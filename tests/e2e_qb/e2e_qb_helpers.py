@@ -142,7 +142,6 @@ async def query(h: harness.Harness, sql: str, *args: Any) -> list[sqlite3.Row]:
     assert h.worker is not None
 
     def run(conn: sqlite3.Connection) -> list[sqlite3.Row]:
-        conn.row_factory = sqlite3.Row
         return list(conn.execute(sql, args))
 
     return await h.worker.ctx.store.run(run)

@@ -3,7 +3,8 @@
 Every call runs ``fn(conn, *args)`` in one transaction on a worker thread, with a connection taken
 from a small pool. Transactions are SERIALIZABLE, so what a call reads and writes behaves as if no
 other call ran beside it — the guarantee SQLite's one writer gives — and a call PostgreSQL had to
-abort for a conflict (40001) or a deadlock (40P01) runs again, a bounded number of times. A call's
+abort for a conflict (40001), a deadlock (40P01) or a unique key a concurrent call inserted first
+(23505) runs again, a bounded number of times. A call's
 ``fn`` must therefore only touch the database (what every store function does).
 
 ``fn`` is written once for both backends: it gets a ``PgConnection`` that speaks the SQLite dialect
@@ -36,7 +37,9 @@ T = TypeVar("T")
 POOL_SIZE = 4  # connections per worker: a few reads beside a write; the server is shared by all workers
 MAX_TRIES = 8  # a transaction aborted for a conflict runs again at most this often
 CONNECT_TIMEOUT_S = 10
-RETRYABLE = (pg_errors.SerializationFailure, pg_errors.DeadlockDetected)
+# A unique key another transaction inserted after this one looked for it: run again, and the call
+# sees the row this time (SQLite's single writer never lets the look and the insert be split).
+RETRYABLE = (pg_errors.SerializationFailure, pg_errors.DeadlockDetected, pg_errors.UniqueViolation)
 
 
 def migrations() -> list[tuple[int, str, str]]:
@@ -148,7 +151,8 @@ class PgConnection:
         return PgCursor(cursor)
 
 
-def _connect(url: str) -> psycopg.Connection:
+def connect(url: str) -> psycopg.Connection:
+    """One autocommit connection (the pool's, or a reader's outside any worker)."""
     try:
         return psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S, application_name="mlc-worker")
     except psycopg.Error as exc:
@@ -180,7 +184,7 @@ class _Pool:
                 if not conn.closed:
                     return conn
                 self._all.discard(conn)
-        conn = _connect(self.url)
+        conn = connect(self.url)
         with self._lock:
             self._all.add(conn)
         return conn
