@@ -80,9 +80,7 @@ class Harness:
         return self.worker.url + "/webhooks/concur"
 
 
-def write_run_config(
-    config: Config, run_dir: Path, concur_url: str, worker_port: int | None = None, fis: bool = False, store_url: str | None = None
-) -> Config:
+def write_run_config(config: Config, run_dir: Path, concur_url: str, worker_port: int | None = None, fis: bool = False, store_url: str | None = None) -> Config:
     """The config as a real file in ``run_dir``: data there, Concur pointing at the simulator.
 
     A file (not an in-memory copy) so that the worker's config reload, ``mlc`` commands and the
@@ -152,11 +150,11 @@ async def start(
     store_url: str | None = None,
 ) -> Harness:
     """Start Concur (with generated data) and the worker; seed the QuickBooks company file.
-    ``concur_profile="realistic"`` generates the shapes of issues 12/13/19/20 (sim/concur/data.py);
-    ``accounts_by_code``: the file uses account numbers and the first company posts by Concur's
-    account codes into them (``use_concur_account_codes``); ``fis`` switches every company to
-    Concur's Financial Integration Service (``source = "fis"``); ``store_url``: the run's ``[store] url``
-("" = SQLite in ``run_dir``; None = ``RUN_STORE_URL``)."""
+        ``concur_profile="realistic"`` generates the shapes of issues 12/13/19/20 (sim/concur/data.py);
+        ``accounts_by_code``: the file uses account numbers and the first company posts by Concur's
+        account codes into them (``use_concur_account_codes``); ``fis`` switches every company to
+        Concur's Financial Integration Service (``source = "fis"``); ``store_url``: the run's ``[store] url``
+    ("" = SQLite in ``run_dir``; None = ``RUN_STORE_URL``)."""
     run_dir.mkdir(parents=True, exist_ok=True)
     company = config.companies[0]
     concur = ConcurSim(

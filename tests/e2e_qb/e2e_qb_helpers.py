@@ -8,6 +8,7 @@ be validated against the 13.0 XSD at the end of each test.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -147,6 +148,14 @@ async def query(h: harness.Harness, sql: str, *args: Any) -> list[sqlite3.Row]:
     return await h.worker.ctx.store.run(run)
 
 
+async def settled_found_ops(h: harness.Harness) -> list[sqlite3.Row]:
+    """The outbox rows a settlement query found in QuickBooks (their ids are in the audit detail)."""
+    ids = [json.loads(r["detail"])["posting"] for r in await query(h, "SELECT detail FROM audit WHERE action = 'settled_found'")]
+    if not ids:
+        return []
+    return await query(h, f"SELECT op FROM postings WHERE id IN ({','.join('?' * len(ids))})", *ids)
+
+
 async def execute(h: harness.Harness, sql: str, *args: Any) -> int:
     assert h.worker is not None
     return await h.worker.ctx.store.run(lambda conn: conn.execute(sql, args).rowcount)
@@ -157,7 +166,7 @@ async def doc_states(h: harness.Harness) -> dict[str, int]:
 
 
 async def audit_actions(h: harness.Harness) -> list[str]:
-    return [r["action"] for r in await query(h, "SELECT action FROM audit ORDER BY rowid")]
+    return [r["action"] for r in await query(h, "SELECT action FROM audit ORDER BY id")]
 
 
 def external_guids(h: harness.Harness) -> list[str]:
@@ -305,12 +314,12 @@ async def manual_session(
 
 
 async def planned(h: harness.Harness, k: int, company: str | None = None) -> None:
-    """Wait until the planner has dealt with all ``k`` documents: each is past ``fetched``, or
-    waits on purpose (for a vendor another document of the same employee is creating)."""
+    """Wait until the planner has dealt with all ``k`` documents: each is fetched and past
+    ``fetched``, or waits on purpose (for a vendor another document of the same employee is creating)."""
 
     async def done():
         rows = await query(h, "SELECT state, reason FROM documents WHERE company = COALESCE(?, company)", company)
-        settled = [r for r in rows if r["state"] != "fetched" or "waiting for" in (r["reason"] or "")]
+        settled = [r for r in rows if r["state"] not in ("received", "fetched") or "waiting for" in (r["reason"] or "")]
         return len(rows) >= k and len(settled) == len(rows)
 
     await wait_for(done)

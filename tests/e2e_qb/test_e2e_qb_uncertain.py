@@ -21,6 +21,7 @@ from e2e_qb_helpers import (
     query,
     restart_worker,
     running,
+    settled_found_ops,
     soap_int,
     soap_string,
     soap_strings,
@@ -64,7 +65,7 @@ async def test_lost_answer_after_bill_and_journal_entry_adds_is_settled_once(tmp
         tags = h.recorder.request_tags()
         for kind in kinds:
             assert f"{kind}QueryRq" in tags
-        settle_rows = await query(h, "SELECT op FROM postings WHERE id IN (SELECT json_extract(detail, '$.posting') FROM audit WHERE action = 'settled_found')")
+        settle_rows = await settled_found_ops(h)
         assert {r["op"] for r in settle_rows} & {"BillAdd", "JournalEntryAdd"}
         # ...and never written a second time.
         assert_no_duplicates(h)
@@ -94,7 +95,7 @@ async def test_random_lost_answers_never_duplicate(tmp_path):
 
 
 async def settled_ops(h) -> set[str]:
-    rows = await query(h, "SELECT op FROM postings WHERE id IN (SELECT json_extract(detail, '$.posting') FROM audit WHERE action = 'settled_found')")
+    rows = await settled_found_ops(h)
     return {r["op"] for r in rows}
 
 

@@ -51,7 +51,8 @@ async def test_concurrent_read_modify_writes_lose_no_update(tmp_path: Path, stor
         row = conn.execute("SELECT value FROM checkpoints WHERE company = 'c' AND name = 'n'").fetchone()
         value = int(row[0]) + 1 if row else 1
         conn.execute(
-            "INSERT INTO checkpoints (company, name, value) VALUES ('c', 'n', ?) ON CONFLICT (company, name) DO UPDATE SET value = excluded.value", (str(value),)
+            "INSERT INTO checkpoints (company, name, value) VALUES ('c', 'n', ?) ON CONFLICT (company, name) DO UPDATE SET value = excluded.value",
+            (str(value),),
         )
 
     try:
@@ -138,7 +139,9 @@ def test_both_migration_sets_end_with_the_same_tables_columns_and_indexes(tmp_pa
                 columns.setdefault(r["table_name"], set()).add((r["column_name"], kind(r["data_type"]), r["is_nullable"] == "NO"))
             indexes = {
                 r[0]
-                for r in conn.execute("SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND indexname NOT LIKE '%_pkey' AND indexname NOT LIKE '%_key'")
+                for r in conn.execute(
+                    "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND indexname NOT LIKE '%_pkey' AND indexname NOT LIKE '%_key'"
+                )
             }
             return columns, indexes
 
