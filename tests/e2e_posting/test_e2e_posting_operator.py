@@ -26,8 +26,8 @@ from e2e_posting_helpers import (
 
 
 @pytest.mark.trio
-async def test_operator_actions_plan_reconcile_and_audit_verify_through_the_cli(tmp_path):
-    async with running(tmp_path, reports=4, invoices=1) as h:
+async def test_operator_actions_plan_reconcile_and_audit_verify_through_the_cli(tmp_path, store_url):
+    async with running(tmp_path, store_url=store_url, reports=4, invoices=1) as h:
         await harness.web_connector_run(h)  # lists known: documents get planned as soon as fetched
         expected = harness.approve_everything(h)
         await harness.deliver(h)

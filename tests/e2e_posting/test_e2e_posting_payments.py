@@ -131,8 +131,8 @@ async def test_paid_report_and_invoice_each_get_one_payment_and_nothing_stays_op
 
 
 @pytest.mark.trio
-async def test_lost_answer_to_the_payment_is_settled_and_pays_once(tmp_path):
-    async with running(tmp_path, reports=2, invoices=1, change=concur_pays()) as h:
+async def test_lost_answer_to_the_payment_is_settled_and_pays_once(tmp_path, store_url):
+    async with running(tmp_path, store_url=store_url, reports=2, invoices=1, change=concur_pays()) as h:
         expected = await posted(h)
         report = paid_report(h)
         h.concur.pay(report.id)

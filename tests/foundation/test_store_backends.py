@@ -66,6 +66,34 @@ async def test_concurrent_read_modify_writes_lose_no_update(tmp_path: Path, stor
     assert value == "30"
 
 
+def test_transactions_from_many_threads_at_once_lose_no_update(tmp_path: Path, store_url: str) -> None:
+    """Synchronous callers on threads of their own (and, on PostgreSQL, other workers) run beside
+    each other: a conflicting transaction is run again, never half-applied or lost."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    store = _open(tmp_path, store_url)
+
+    def bump(conn) -> None:
+        row = conn.execute("SELECT value FROM checkpoints WHERE company = 'c' AND name = 'n'").fetchone()
+        value = int(row[0]) + 1 if row else 1
+        conn.execute(
+            "INSERT INTO checkpoints (company, name, value) VALUES ('c', 'n', ?) ON CONFLICT (company, name) DO UPDATE SET value = excluded.value",
+            (str(value),),
+        )
+        audit.append(conn, "c", None, "test", "bump", {"value": value})
+
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            for done in [pool.submit(store.run_sync, bump) for _ in range(40)]:
+                done.result()
+        value = store.run_sync(lambda conn: conn.execute("SELECT value FROM checkpoints").fetchone()[0])
+        problems = store.run_sync(audit.verify)
+    finally:
+        store.close()
+    assert value == "40"
+    assert problems == []  # one unbroken chain
+
+
 def test_rows_read_by_index_and_by_name_and_the_sqlite_dialect_works(tmp_path: Path, store_url: str) -> None:
     store = _open(tmp_path, store_url)
 

@@ -132,7 +132,7 @@ async def _not_ours(event: Event, source: str) -> Response:
 async def _count(reason: str, source: str) -> None:
     try:
         await context().store.run(_record_rejection, reason, source)
-    except sqlite3.Error:
+    except (sqlite3.Error, StoreError):
         log.exception("could not count a webhook rejection")
 
 

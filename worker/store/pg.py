@@ -1,7 +1,8 @@
 """The PostgreSQL store: the same ``await store.run(fn)`` as SQLite, on a database many workers share.
 
 Every call runs ``fn(conn, *args)`` in one transaction on a worker thread, with a connection taken
-from a small pool. Transactions are SERIALIZABLE, so what a call reads and writes behaves as if no
+from a small pool; a worker's async calls run one at a time (``CONCURRENCY``), as on SQLite, and
+workers run beside each other. Transactions are SERIALIZABLE, so what a call reads and writes behaves as if no
 other call ran beside it — the guarantee SQLite's one writer gives — and a call PostgreSQL had to
 abort for a conflict (40001), a deadlock (40P01) or a unique key a concurrent call inserted first
 (23505) runs again, a bounded number of times. A call's
@@ -18,6 +19,7 @@ Errors leave as ``StoreError`` with the URL's password redacted; the original is
 from __future__ import annotations
 
 import functools
+import random
 import re
 import threading
 import time
@@ -34,8 +36,13 @@ from worker.store.db import StoreError, numbered
 
 T = TypeVar("T")
 
-POOL_SIZE = 4  # connections per worker: a few reads beside a write; the server is shared by all workers
-MAX_TRIES = 8  # a transaction aborted for a conflict runs again at most this often
+POOL_SIZE = 4  # connections kept per worker (async calls, and synchronous callers beside them)
+# Async calls of one worker run one at a time, as on SQLite: every state change appends to the one
+# audit chain, so two transactions of the same worker would mostly abort each other; a worker's
+# calls are short, and parallelism comes from more workers (whose conflicts the retries absorb).
+CONCURRENCY = 1
+MAX_TRIES = 20  # a transaction aborted for a conflict runs again at most this often
+RETRY_PAUSE_S = (0.002, 0.2)  # first pause, longest pause (doubling, with jitter)
 CONNECT_TIMEOUT_S = 10
 # A unique key another transaction inserted after this one looked for it: run again, and the call
 # sees the row this time (SQLite's single writer never lets the look and the insert be split).
@@ -249,11 +256,11 @@ def schema_version(conn: psycopg.Connection) -> int:
 class PgStore:
     """The store on PostgreSQL: ``run``/``run_sync``/``healthy``/``close`` as ``Store`` has them."""
 
-    def __init__(self, url: str, pool_size: int = POOL_SIZE) -> None:
+    def __init__(self, url: str, pool_size: int = POOL_SIZE, concurrency: int = CONCURRENCY) -> None:
         self.where = redact_url(url)
         self._url = url
         self._pool = _Pool(url, pool_size)
-        self._limiter = trio.CapacityLimiter(pool_size)
+        self._limiter = trio.CapacityLimiter(concurrency)
         self._closed = False
         conn = self._pool.take()
         try:
@@ -276,7 +283,10 @@ class PgStore:
             except RETRYABLE as exc:
                 if attempt == MAX_TRIES:
                     raise StoreError(f"{self.where}: transaction kept conflicting with others ({attempt} tries): {_scrub(str(exc), self._url)}") from exc
-                time.sleep(0.002 * 2**attempt)  # a short, growing pause lets the other transaction finish
+                # A short, growing, jittered pause lets the other transaction finish (and two
+                # workers that collided not collide again in step).
+                first, longest = RETRY_PAUSE_S
+                time.sleep(random.uniform(0.5, 1.0) * min(longest, first * 2**attempt))
             except psycopg.Error as exc:
                 raise StoreError(f"{self.where}: {type(exc).__name__}: {_scrub(str(exc), self._url)}") from exc
             finally:
