@@ -118,7 +118,7 @@ class PgCursor:
 
     __slots__ = ("_cursor",)
 
-    def __init__(self, cursor: psycopg.Cursor) -> None:
+    def __init__(self, cursor: psycopg.Cursor[Row]) -> None:
         self._cursor = cursor
 
     def fetchone(self) -> Row | None:
