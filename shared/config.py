@@ -251,7 +251,9 @@ class Config:
         values: list[str] = []
         for c in self.companies:
             values += [c.concur.client_secret.reveal(), c.concur.request_token.reveal(), c.qbwc.password.reveal()]
-        values += [self.alerts.webhook_url.reveal(), self.alerts.smtp_password.reveal(), self.store.url.reveal(), self.store.password]
+        values += [self.alerts.webhook_url.reveal(), self.alerts.smtp_password.reveal()]
+        if self.store.password:  # the URL as written (password perhaps %-encoded) and the password itself
+            values += [self.store.url.reveal(), self.store.password]
         return [v for v in values if v]
 
 

@@ -111,7 +111,7 @@ async def serve_worker(
             binds = await nursery.start(run_http)
             nursery.start_soon(run_background)
             url = binds[0]
-            log.info("worker listening on %s", url)
+            log.info("worker listening on %s; store: %s", url, ctx.store.where)
             task_status.started(RunningWorker(ctx=ctx, url=url, app=app, stopped=stopped))
     finally:
         ctx.store.close()

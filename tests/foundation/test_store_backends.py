@@ -263,3 +263,27 @@ def test_check_config_reports_the_connection_and_schema_version(postgres_server:
     assert "hunter2-secret" not in gone.output
     assert "store: postgresql://postgres:***@127.0.0.1" in gone.output and "cannot connect" in gone.output
     assert gone.output.rstrip().endswith("not ok: the store cannot be used as configured (see store: above)")
+
+
+@postgres
+@pytest.mark.trio
+async def test_a_worker_on_postgres_never_shows_the_password(postgres_server: PostgresServer, tmp_path: Path, nursery) -> None:
+    import httpx
+
+    from tests.helpers.config import ADMIN_TOKEN, auth
+    from worker.main import serve_worker
+
+    # Loopback is trusted by the test server, so any password is accepted: it only has to stay hidden.
+    database = postgres_server.fresh_database().rsplit("/", 1)[-1]
+    url = f"postgresql://postgres:pg-Pass%40word-9@127.0.0.1:{postgres_server.port}/{database}"
+    config = test_config(tmp_path, url)
+    shutdown = trio.Event()
+    running = await nursery.start(lambda task_status: serve_worker(config, shutdown, port=0, background=False, stderr_log=False, task_status=task_status))
+    async with httpx.AsyncClient(base_url=running.url, headers=auth(ADMIN_TOKEN), timeout=20) as http:
+        answers = [(await http.get(path)).text for path in ("/healthz", "/metrics", "/api/v1/summary", "/api/v1/documents")]
+    assert running.ctx.store.where == f"postgresql://postgres:***@127.0.0.1:{postgres_server.port}/{database}"
+    shutdown.set()
+    await running.stopped.wait()
+    logs = "".join(p.read_text(encoding="utf-8") for p in (tmp_path / "var" / "logs").glob("*"))  # warnings and errors (log_level)
+    for text in [*answers, logs]:
+        assert "pg-Pass" not in text

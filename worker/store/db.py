@@ -119,6 +119,7 @@ class Store:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.where = str(path)  # what logs may say about the store (PgStore: the URL without its password)
         self._conn = _connect(path)
         self._limiter = trio.CapacityLimiter(1)
         self._lock = threading.Lock()  # guards run_sync against a concurrent async call
