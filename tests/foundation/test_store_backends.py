@@ -216,6 +216,14 @@ def test_errors_and_descriptions_never_show_the_password(postgres_server: Postgr
     assert redact_url(url) == f"postgresql://postgres:***@127.0.0.1:{postgres_server.port}/no_such_database"
 
 
+def test_the_sqlite_dialect_is_translated_outside_quotes_and_comments() -> None:
+    from worker.store.pg import translate
+
+    sql = "SELECT id FROM documents INDEXED BY documents_search WHERE a LIKE ? AND b = '50% ?' AND \"c?\" = ? -- 100%?\nLIMIT ?"
+    assert translate(sql) == "SELECT id FROM documents  WHERE a ILIKE %s AND b = '50%% ?' AND \"c?\" = %s -- 100%%?\nLIMIT %s"
+    assert translate("SELECT 'it''s ?', ?") == "SELECT 'it''s ?', %s"
+
+
 def test_store_url_config_keys(tmp_path: Path) -> None:
     base = test_config(tmp_path).path.read_text(encoding="utf-8")
     path = tmp_path / "mlc.toml"

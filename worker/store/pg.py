@@ -2,11 +2,11 @@
 
 Every call runs ``fn(conn, *args)`` in one transaction on a worker thread, with a connection taken
 from a small pool; a worker's async calls run one at a time (``CONCURRENCY``), as on SQLite, and
-workers run beside each other. Transactions are SERIALIZABLE, so what a call reads and writes behaves as if no
-other call ran beside it — the guarantee SQLite's one writer gives — and a call PostgreSQL had to
-abort for a conflict (40001), a deadlock (40P01) or a unique key a concurrent call inserted first
-(23505) runs again, a bounded number of times. A call's
-``fn`` must therefore only touch the database (what every store function does).
+workers run beside each other. Transactions are SERIALIZABLE, so what a call reads and writes
+behaves as if no other call ran beside it — the guarantee SQLite's one writer gives — and a call
+PostgreSQL had to abort for a conflict (40001), a deadlock (40P01) or a unique key a concurrent call
+inserted first (23505) runs again, a bounded number of times. A call's ``fn`` must therefore only
+touch the database (what every store function does).
 
 ``fn`` is written once for both backends: it gets a ``PgConnection`` that speaks the SQLite dialect
 the call sites use (``?`` parameters, rows readable by index and by name, ``LIKE`` without regard
@@ -103,7 +103,7 @@ def translate(sql: str) -> str:
             return "ILIKE"
         if upper.startswith("INDEXED"):
             return ""
-        return token.replace("%", "%%") if token[0] in "'\"" else token
+        return token.replace("%", "%%") if token[0] in "'\"-" else token  # psycopg reads % even in quotes and comments
 
     return _TOKENS.sub(one, sql)
 
