@@ -30,9 +30,11 @@ def postgres_server() -> Iterator[PostgresServer]:
 
 
 @pytest.fixture
-def postgres_url(postgres_server: PostgresServer) -> str:
-    """A fresh PostgreSQL database holding the current schema."""
-    return postgres_server.fresh_database()
+def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """A fresh PostgreSQL database holding the current schema (dropped after the test)."""
+    url = postgres_server.fresh_database()
+    yield url
+    postgres_server.drop(url)
 
 
 @pytest.fixture(params=BACKENDS)

@@ -121,6 +121,12 @@ class PostgresServer:
         self._admin.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}")
         return self.url(name)
 
+    def drop(self, url: str) -> None:
+        """Drop a test's database once it is done (keeps the session's disk use to a few databases)."""
+        assert self._admin is not None
+        name = url.rsplit("/", 1)[-1]
+        self._admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
     def empty_database(self) -> str:
         """A new database without any schema (for migration tests)."""
         name = f"mlc_empty_{next(self._numbers)}"
