@@ -86,10 +86,13 @@ def version() -> None:
 def check_config(ctx: Context) -> None:
     """Validate the config and print what it found."""
     config = ctx.config
-    from mlc.tools import accounts_report
+    from mlc.tools import accounts_report, store_report
     from shared.checks import describe
 
-    click.echo(describe(config, accounts_report(config)))
+    store, usable = store_report(config)
+    click.echo(describe(config, accounts_report(config) if usable else (), store, usable))
+    if not usable:
+        sys.exit(1)
 
 
 @main.command()
@@ -99,11 +102,11 @@ def worker(ctx: Context) -> None:
     import trio
 
     from worker.main import run_forever
-    from worker.store.db import Store, StoreError
+    from worker.store.db import StoreError, open_store
 
     config = ctx.config
     try:
-        Store.in_dir(config.worker.data_dir).close()  # refuse an unusable database before starting anything
+        open_store(config).close()  # refuse an unusable database before starting anything
     except StoreError as exc:
         fail(f"mlc worker: {exc}")
     with contextlib.suppress(KeyboardInterrupt):

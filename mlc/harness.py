@@ -48,6 +48,9 @@ DEMO_ACCOUNT_CODES = {
     "6320": "68100",
 }
 FINAL_STATES = ("posted", "held", "failed", "skipped")
+# ``[store] url`` of a run when its caller names none: "" keeps the config's own (SQLite in the run
+# directory by default). The test suite's ``--store=postgres`` points it at a fresh database per test.
+RUN_STORE_URL = ""
 
 
 @dataclass
@@ -77,7 +80,7 @@ class Harness:
         return self.worker.url + "/webhooks/concur"
 
 
-def write_run_config(config: Config, run_dir: Path, concur_url: str, worker_port: int | None = None, fis: bool = False) -> Config:
+def write_run_config(config: Config, run_dir: Path, concur_url: str, worker_port: int | None = None, fis: bool = False, store_url: str | None = None) -> Config:
     """The config as a real file in ``run_dir``: data there, Concur pointing at the simulator.
 
     A file (not an in-memory copy) so that the worker's config reload, ``mlc`` commands and the
@@ -89,6 +92,9 @@ def write_run_config(config: Config, run_dir: Path, concur_url: str, worker_port
         worker["listen"] = f"{config.worker.listen_host}:{worker_port}"
         worker["public_url"] = f"http://localhost:{worker_port}" if worker_port else worker.get("public_url", "http://localhost:8750")
     raw.setdefault("operator", {})["token_file"] = str(run_dir / "operator.token")
+    store_url = RUN_STORE_URL if store_url is None else store_url
+    if store_url:
+        raw["store"] = {"url": store_url}
     for company in raw.get("companies", []):
         concur = company.setdefault("concur", {})
         concur["base_url"] = concur_url
@@ -141,12 +147,14 @@ async def start(
     concur_profile: str = "simple",
     accounts_by_code: bool = False,
     fis: bool = False,
+    store_url: str | None = None,
 ) -> Harness:
     """Start Concur (with generated data) and the worker; seed the QuickBooks company file.
-    ``concur_profile="realistic"`` generates the shapes of issues 12/13/19/20 (sim/concur/data.py);
-    ``accounts_by_code``: the file uses account numbers and the first company posts by Concur's
-    account codes into them (``use_concur_account_codes``); ``fis`` switches every company to
-    Concur's Financial Integration Service (``source = "fis"``)."""
+        ``concur_profile="realistic"`` generates the shapes of issues 12/13/19/20 (sim/concur/data.py);
+        ``accounts_by_code``: the file uses account numbers and the first company posts by Concur's
+        account codes into them (``use_concur_account_codes``); ``fis`` switches every company to
+        Concur's Financial Integration Service (``source = "fis"``); ``store_url``: the run's ``[store] url``
+    ("" = SQLite in ``run_dir``; None = ``RUN_STORE_URL``)."""
     run_dir.mkdir(parents=True, exist_ok=True)
     company = config.companies[0]
     concur = ConcurSim(
@@ -168,7 +176,7 @@ async def start(
     )
     concur_url = await concur.serve(nursery, "127.0.0.1", _port(company.concur.base_url) if concur_port is None else concur_port)
     concur.write_public_key(run_dir / "concur-webhook.pem")
-    config = write_run_config(config, run_dir, concur_url, worker_port, fis)
+    config = write_run_config(config, run_dir, concur_url, worker_port, fis, store_url)
     company_path = run_dir / f"{company.id}.qbsim"
     company_file = seed_company(
         company.qbwc.file_id, company.qbwc.owner_id, company_name=company.name, account_numbers=accounts_by_code, latency=latency or LatencyModel(0, 0, 0, 0, 0)

@@ -6,12 +6,15 @@ changes within its polling interval.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import getpass
 import json
 import sqlite3
 import sys
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 import click
 from lxml import etree
@@ -24,16 +27,19 @@ from worker.posting.reconciling import reconcile_company
 from worker.qbwc.qwc import QwcError, build_qwc
 from worker.qbxml.build import wrap_requests
 from worker.store import audit
-from worker.store.db import Store, StoreError
+from worker.store.db import Store, StoreError, open_store
 from worker.store.documents import InvalidTransition, NotFound, find
+
+if TYPE_CHECKING:
+    from worker.store.pg import PgStore
 
 EXIT_PROBLEM = 1
 EXIT_USAGE = 2
 
 
-def _store(config: Config) -> Store:
+def _store(config: Config) -> Store | PgStore:
     try:
-        return Store.in_dir(config.worker.data_dir)
+        return open_store(config)
     except StoreError as exc:
         click.echo(f"mlc: {exc}", err=True)
         sys.exit(EXIT_USAGE)
@@ -123,16 +129,64 @@ def configured_accounts(company: CompanyConfig) -> dict[str, str]:
     return named
 
 
+def store_report(config: Config) -> tuple[list[str], bool]:
+    """For ``mlc check-config`` on PostgreSQL: can the worker reach the database, and at which
+    schema version is it (the worker migrates an older one on start; a newer one it refuses).
+    Returns the lines and whether the store is usable. SQLite needs no check: the file is made on start."""
+    if not config.store.postgres:
+        return [f"store: SQLite in {config.worker.data_dir / 'mlc.sqlite3'}"], True
+    from worker.store import pg
+
+    where = config.store.redacted
+    try:
+        with pg.connect(config.store.url.reveal()) as conn:
+            version = pg.schema_version(conn)
+            server = conn.info.server_version
+    except StoreError as exc:
+        return [f"store: {exc}"], False
+    except Exception as exc:  # psycopg's own, already without the password (the URL is not in its text)
+        return [f"store: {where}: {type(exc).__name__}"], False
+    latest = len(pg.migrations())
+    line = f"store: PostgreSQL {server // 10000}.{server % 10000} at {where}, schema version {version} of {latest}"
+    if version > latest:
+        return [line + ": newer than this mlc supports; upgrade ml-connector"], False
+    if version < latest:
+        line += " (brought up to date when a worker starts)"
+    return [line], True
+
+
+@contextlib.contextmanager
+def _read_store(config: Config) -> Iterator[Any]:
+    """A read-only connection to an existing, current store (None when there is none yet):
+    check-config creates nothing and migrates nothing."""
+    if config.store.postgres:
+        from worker.store import pg
+
+        try:
+            conn = pg.connect(config.store.url.reveal())
+        except StoreError:
+            yield None
+            return
+        with conn:
+            current = pg.schema_version(conn) == len(pg.migrations())
+            with conn.transaction():
+                conn.execute("SET TRANSACTION READ ONLY")
+                yield pg.PgConnection(conn) if current else None
+        return
+    path = config.worker.data_dir / "mlc.sqlite3"
+    if not path.exists():
+        yield None
+        return
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as lite:
+        lite.row_factory = sqlite3.Row
+        yield lite
+
+
 def accounts_report(config: Config) -> list[str]:
     """For ``mlc check-config``: each configured account with its number and full name side by
     side, as the stored list cache knows them (read-only; no QuickBooks connection)."""
-    path = config.worker.data_dir / "mlc.sqlite3"
-    conn: sqlite3.Connection | None = None
-    if path.exists():
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        conn.row_factory = sqlite3.Row
     lines: list[str] = []
-    try:
+    with _read_store(config) as conn:
         for company in config.companies:
             named = configured_accounts(company)
             lists = None
@@ -155,9 +209,6 @@ def accounts_report(config: Config) -> list[str]:
                     continue
                 number = lists.number_of(match.full_name)
                 lines.append(f"  {key} = {value!r}: " + (f"{number} · {match.full_name}" if number else match.full_name))
-    finally:
-        if conn is not None:
-            conn.close()
     return lines
 
 

@@ -7,9 +7,11 @@ from collections.abc import Sequence
 from shared.config import Config
 
 
-def describe(config: Config, accounts: Sequence[str] = ()) -> str:
+def describe(config: Config, accounts: Sequence[str] = (), store: Sequence[str] = (), usable: bool = True) -> str:
     """``accounts``: the configured accounts as the stored QuickBooks lists know them (numbers and
-    full names side by side), from the worker's store; printed before the final "ok"."""
+    full names side by side), from the worker's store; printed before the final "ok". ``store``:
+    what was found of the store (PostgreSQL: connection and schema version); ``usable`` False ends
+    with "not ok" instead."""
     w = config.worker
     lines = [
         f"config: {config.path}",
@@ -53,6 +55,7 @@ def describe(config: Config, accounts: Sequence[str] = ()) -> str:
         lines.append(f"alerts: {'; '.join(where)}; QuickBooks silent after {a.quickbooks_silent_hours:g} h")
     else:
         lines.append("alerts: none configured (see [alerts])")
+    lines += store
     lines += accounts
-    lines.append("ok")
+    lines.append("ok" if usable else "not ok: the store cannot be used as configured (see store: above)")
     return "\n".join(lines)

@@ -76,6 +76,57 @@ class OperatorConfig:
     token_file: Path = Path("var/operator.token")
 
 
+@dataclass(frozen=True)
+class StoreConfig:
+    """``[store]``: where the worker keeps its state. ``url`` empty = SQLite in ``data_dir``;
+    ``postgresql://...`` = a PostgreSQL database any number of workers share. The URL may carry a
+    password, so it is a Secret; ``redacted`` is what may be shown."""
+
+    url: Secret = field(default_factory=lambda: Secret(""))
+
+    @property
+    def postgres(self) -> bool:
+        return bool(self.url)
+
+    @property
+    def redacted(self) -> str:
+        return redact_url(self.url.reveal()) if self.url else "SQLite in data_dir"
+
+    @property
+    def password(self) -> str:
+        return _url_password(self.url.reveal())
+
+
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password replaced by ``***`` (``postgresql://user:***@host/db``), and any
+    ``password=`` query parameter too: what logs, errors and check-config may print."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    authority, slash, tail = rest.partition("/")
+    if "@" in authority:
+        userinfo, _, host = authority.rpartition("@")
+        user, colon, _ = userinfo.partition(":")
+        authority = f"{user}:***@{host}" if colon else f"{user}@{host}"
+    tail = re.sub(r"(?i)(password=)[^&]*", r"\1***", tail)
+    return f"{scheme}{sep}{authority}{slash}{tail}"
+
+
+def _url_password(url: str) -> str:
+    from urllib.parse import parse_qs, unquote, urlsplit
+
+    try:
+        parts = urlsplit(url)
+        found = parts.password or ""
+        query = parse_qs(parts.query).get("password", [""])[0]
+    except ValueError:
+        return ""
+    return unquote(found) if found else query
+
+
 CONCUR_SOURCES = ("expense_api", "fis")
 
 
@@ -189,6 +240,7 @@ class Config:
     operator: OperatorConfig
     companies: tuple[CompanyConfig, ...]
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
+    store: StoreConfig = field(default_factory=StoreConfig)
 
     def company(self, company_id: str) -> CompanyConfig:
         for company in self.companies:
@@ -202,6 +254,8 @@ class Config:
         for c in self.companies:
             values += [c.concur.client_secret.reveal(), c.concur.request_token.reveal(), c.qbwc.password.reveal()]
         values += [self.alerts.webhook_url.reveal(), self.alerts.smtp_password.reveal()]
+        if self.store.password:  # the URL as written (password perhaps %-encoded) and the password itself
+            values += [self.store.url.reveal(), self.store.password]
         return [v for v in values if v]
 
 
@@ -384,7 +438,7 @@ def load_config(path: Path | str | None = None, environ: dict[str, str] | None =
 def parse_config(raw: dict[str, Any], path: Path, environ: dict[str, str]) -> Config:
     r = _Reader(path.name, environ)
     base = path.resolve().parent
-    r.unknown_keys(raw, "", {"worker", "operator", "companies", "alerts"})
+    r.unknown_keys(raw, "", {"worker", "operator", "companies", "alerts", "store"})
 
     w = r.table(raw, "", "worker", required=False)
     r.unknown_keys(w, "worker.", {"listen", "public_url", "data_dir", "tls_certfile", "tls_keyfile", "log_level", "trusted_proxies", "allowed_hosts"})
@@ -442,9 +496,33 @@ def parse_config(raw: dict[str, Any], path: Path, environ: dict[str, str]) -> Co
     if r.problems:
         raise ConfigError(r.problems)
     alerts = _alerts(r, r.table(raw, "", "alerts", required=False), base)
+    store = _store(r, r.table(raw, "", "store", required=False))
     if r.problems:
         raise ConfigError(r.problems)
-    return Config(path=path, worker=worker, operator=operator, companies=tuple(companies), alerts=alerts)
+    return Config(path=path, worker=worker, operator=operator, companies=tuple(companies), alerts=alerts, store=store)
+
+
+def _store(r: _Reader, s: dict[str, Any]) -> StoreConfig:
+    """``[store] url`` or ``url_env``: empty = SQLite; else a PostgreSQL URL. A problem names the key
+    but never shows the URL (it may hold the password)."""
+    p = "store."
+    r.unknown_keys(s, p, {"url", "url_env"})
+    url = r.get(s, p, "url", str, "") or ""
+    url_env = r.get(s, p, "url_env", str, None)
+    key = "url"
+    if url and url_env:
+        r.problem(f"{p}url", "give either url or url_env, not both")
+        return StoreConfig()
+    if url_env:
+        key, url = "url_env", r.environ.get(url_env, "")
+        if not url:
+            r.problem(f"{p}url_env", f"environment variable {url_env} is not set")
+            return StoreConfig()
+    url = url.strip()
+    if url and not url.startswith(POSTGRES_SCHEMES):
+        r.problem(f"{p}{key}", 'expected "" (SQLite in data_dir) or a postgresql:// URL')
+        return StoreConfig()
+    return StoreConfig(url=Secret(url))
 
 
 def _alerts(r: _Reader, a: dict[str, Any], base: Path) -> AlertsConfig:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import trio
 
@@ -13,11 +14,14 @@ from worker.logs import Scrubber
 from worker.metrics import Metrics
 from worker.store.db import Store
 
+if TYPE_CHECKING:
+    from worker.store.pg import PgStore
+
 
 @dataclass
 class WorkerContext:
     config: Config
-    store: Store
+    store: Store | PgStore
     operator_tokens: list[OperatorToken]
     scrub: Scrubber = field(default_factory=Scrubber)
     metrics: Metrics = field(default_factory=Metrics)

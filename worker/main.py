@@ -19,7 +19,7 @@ from worker.app import create_app
 from worker.context import WorkerContext
 from worker.logs import setup_logging
 from worker.process_limits import make_private, raise_descriptor_limit
-from worker.store.db import Store
+from worker.store.db import open_store
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ def open_context(config: Config, stderr_log: bool = True) -> WorkerContext:
     make_private(config.worker.data_dir, config.operator.token_file)
     raise_descriptor_limit()
     scrub = setup_logging(config.worker.data_dir, config.worker.log_level, config.secrets(), stderr=stderr_log)
-    store = Store.in_dir(config.worker.data_dir)
+    store = open_store(config)
     tokens = ensure_token_file(config.operator.token_file)
     for token in tokens:
         scrub.add(token.token)
@@ -117,7 +117,7 @@ async def serve_worker(
             binds = await nursery.start(run_http)
             nursery.start_soon(run_background)
             url = binds[0]
-            log.info("worker listening on %s", url)
+            log.info("worker listening on %s; store: %s", url, ctx.store.where)
             task_status.started(RunningWorker(ctx=ctx, url=url, app=app, stopped=stopped))
     finally:
         ctx.store.close()

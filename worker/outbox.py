@@ -88,11 +88,12 @@ def _insert(conn: sqlite3.Connection, company: str, document_id: int, writes: Se
     ids = []
     created = now_iso()
     for seq, write in writes:
-        cur = conn.execute(
-            "INSERT INTO postings (company, document_id, seq, op, ref_number, external_guid, request_xml, state, created_at) VALUES (?,?,?,?,?,?,'', ?, ?)",
-            (company, document_id, seq, write.op, write.key, write.external_guid, str(PostingState.QUEUED), created),
+        row_id = int(
+            conn.execute(
+                "INSERT INTO postings (company, document_id, seq, op, ref_number, external_guid, request_xml, state, created_at) VALUES (?,?,?,?,?,?,'', ?, ?) RETURNING id",
+                (company, document_id, seq, write.op, write.key, write.external_guid, str(PostingState.QUEUED), created),
+            ).fetchone()[0]
         )
-        row_id = int(cur.lastrowid or 0)
         xml = build_request(Tagged(str(row_id), write.request))
         conn.execute("UPDATE postings SET request_xml = ?, request_bytes = ? WHERE id = ?", (xml, len(xml.encode("utf-8")), row_id))
         ids.append(row_id)
@@ -825,9 +826,9 @@ def queue_payment(
     """A bill payment row, after the document's transactions; it first asks QuickBooks (``check``)
     whether the item is still open (``needs = 'balance'``)."""
     seq = conn.execute("SELECT COALESCE(MAX(seq), -1) + 1 FROM postings WHERE document_id = ?", (document_id,)).fetchone()[0]
-    cur = conn.execute(
+    row = conn.execute(
         """INSERT INTO postings (company, document_id, seq, op, ref_number, external_guid, request_xml, state, needs, created_at, pays_txn_id, amount, expected_open)
-           VALUES (?,?,?,?,?,?,'',?,'balance',?,?,?,?)""",
+           VALUES (?,?,?,?,?,?,'',?,'balance',?,?,?,?) RETURNING id""",
         (
             company,
             document_id,
@@ -841,8 +842,8 @@ def queue_payment(
             f"{amount:.2f}",
             f"{expected_open:.2f}",
         ),
-    )
-    row_id = int(cur.lastrowid or 0)
+    ).fetchone()
+    row_id = int(row[0])
     xml = build_request(Tagged(str(row_id), write.request))
     check_xml = build_request(Tagged(f"{BALANCE}{row_id}", check))
     conn.execute("UPDATE postings SET request_xml = ?, request_bytes = ?, check_xml = ? WHERE id = ?", (xml, len(xml.encode("utf-8")), check_xml, row_id))

@@ -1,4 +1,4 @@
-"""A real worker on a loopback port with a seeded SQLite store, and HTTP clients for it."""
+"""A real worker on a loopback port with a seeded store (SQLite, then PostgreSQL), and HTTP clients for it."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import trio
 from tests.helpers.config import ADMIN_TOKEN, READER_TOKEN, auth, test_config
 from tests.helpers.seed import seed
 from worker.main import RunningWorker, serve_worker
-from worker.store.db import Store
+from worker.store.db import open_store
 
 
 @dataclass
@@ -27,9 +27,9 @@ class Seeded:
 
 
 @pytest.fixture
-async def worker(tmp_path, nursery) -> AsyncIterator[Seeded]:
-    config = test_config(tmp_path)
-    store = Store.in_dir(config.worker.data_dir)
+async def worker(tmp_path, nursery, store_url) -> AsyncIterator[Seeded]:
+    config = test_config(tmp_path, store_url)
+    store = open_store(config)
     try:
         ids = store.run_sync(seed)
     finally:

@@ -37,6 +37,7 @@ async def running(
     change: Callable[[dict], None] | None = None,
     before_worker: Callable[[harness.Harness], None] | None = None,
     concur_profile: str = "simple",
+    store_url: str | None = None,
 ) -> AsyncIterator[harness.Harness]:
     """The harness with the repo's demo config; ``change`` edits the run config before the worker
     starts (so the worker starts with it, no reload involved)."""
@@ -53,6 +54,7 @@ async def running(
             concur_port=0,
             start_worker=False,
             concur_profile=concur_profile,
+            store_url=store_url,
         )
         if change is not None:
             harness.edit_run_config(h, change)

@@ -6,7 +6,6 @@ refusals. Every approved document is fetched exactly once, posted exactly once, 
 from __future__ import annotations
 
 import json
-import sqlite3
 
 import httpx
 import pytest
@@ -16,6 +15,7 @@ from mlc import concur_admin, harness
 from sim.concur.server import Fault
 from worker.concur import sync as concur_sync
 from worker.concur.client import RetryPolicy
+from worker.store.db import open_store
 
 from e2e_posting_helpers import (
     COMPANY,
@@ -215,11 +215,11 @@ async def test_webhook_intake_refusals_and_events_stored_before_the_answer(tmp_p
         delivered = await harness.deliver(h)
         assert delivered.delivered == expected + 1
         await harness.stop_worker(h)  # returns once its store is closed
-        conn = sqlite3.connect(h.config.worker.data_dir / "mlc.sqlite3")
+        store = open_store(h.config)  # the stopped worker's store, read from outside
         try:
-            stored = conn.execute("SELECT COUNT(*) FROM events WHERE object_kind = 'expense_report'").fetchone()[0]
+            stored = store.run_sync(lambda conn: conn.execute("SELECT COUNT(*) FROM events WHERE object_kind = 'expense_report'").fetchone()[0])
         finally:
-            conn.close()
+            store.close()
         assert stored == expected + 1
         h.concur.faults.clear()
         await restart_worker(h)

@@ -37,8 +37,8 @@ def _one_per_document(h) -> None:
 
 
 @pytest.mark.trio
-async def test_each_webhook_three_times_shuffled_posts_each_document_once(tmp_path):
-    async with running(tmp_path, reports=5, invoices=2) as h:
+async def test_each_webhook_three_times_shuffled_posts_each_document_once(tmp_path, store_url):
+    async with running(tmp_path, store_url=store_url, reports=5, invoices=2) as h:
         expected = harness.approve_everything(h)
         report = await harness.deliver(h, duplicates=2, shuffle=True)
         assert report.delivered == expected

@@ -55,8 +55,8 @@ def _assert_uneven_splits_to_the_cent(h, report, lines: list[dict]) -> int:
 
 
 @pytest.mark.trio
-async def test_journal_entry_mode_posts_every_document_once_to_the_cent(tmp_path):
-    async with running(tmp_path, reports=8, invoices=3) as h:
+async def test_journal_entry_mode_posts_every_document_once_to_the_cent(tmp_path, store_url):
+    async with running(tmp_path, store_url=store_url, reports=8, invoices=3) as h:
         expected = harness.approve_everything(h)
         await harness.deliver(h)
         counts = await harness.drain(h, expected=expected)

@@ -5,11 +5,10 @@ thread, as if typed in another terminal): hold / release / replay / skip, ``mlc 
 
 from __future__ import annotations
 
-import sqlite3
-
 import pytest
 
 from mlc import harness
+from worker.store.db import open_store
 
 from e2e_posting_helpers import (
     COMPANY,
@@ -27,8 +26,8 @@ from e2e_posting_helpers import (
 
 
 @pytest.mark.trio
-async def test_operator_actions_plan_reconcile_and_audit_verify_through_the_cli(tmp_path):
-    async with running(tmp_path, reports=4, invoices=1) as h:
+async def test_operator_actions_plan_reconcile_and_audit_verify_through_the_cli(tmp_path, store_url):
+    async with running(tmp_path, store_url=store_url, reports=4, invoices=1) as h:
         await harness.web_connector_run(h)  # lists known: documents get planned as soon as fetched
         expected = harness.approve_everything(h)
         await harness.deliver(h)
@@ -86,14 +85,16 @@ async def test_operator_actions_plan_reconcile_and_audit_verify_through_the_cli(
         assert code == 0 and "intact" in out, out
 
         # Someone edits one audit row behind the worker's back (dropping the guard first).
-        conn = sqlite3.connect(h.config.worker.data_dir / "mlc.sqlite3")
-        try:
-            conn.execute("DROP TRIGGER audit_no_update")
+        def tamper(conn) -> None:
+            conn.execute("ALTER TABLE audit DISABLE TRIGGER audit_no_update" if h.config.store.postgres else "DROP TRIGGER audit_no_update")
             row_id = conn.execute("SELECT id FROM audit WHERE action = 'hold'").fetchone()[0]
             conn.execute("UPDATE audit SET detail = '{}' WHERE id = ?", (row_id,))
-            conn.commit()
+
+        store = open_store(h.config)  # a connection of its own, beside the worker's
+        try:
+            store.run_sync(tamper)
         finally:
-            conn.close()
+            store.close()
         code, out = await mlc(h, "audit", "verify")
         assert code == 1, out
 

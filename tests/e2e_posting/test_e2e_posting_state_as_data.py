@@ -93,9 +93,9 @@ async def test_vendor_waits_are_a_column(tmp_path):
             documents.set_wait(conn, document_id, wait, reason)
             # Another document's vendor write, still in the outbox (rolled back below).
             vendor = conn.execute(
-                "INSERT INTO postings (company, op, ref_number, request_xml, state, created_at) VALUES (?, 'VendorAdd', 'New Vendor', '', 'queued', '')",
+                "INSERT INTO postings (company, op, ref_number, request_xml, state, created_at) VALUES (?, 'VendorAdd', 'New Vendor', '', 'queued', '') RETURNING id",
                 (COMPANY,),
-            ).lastrowid
+            ).fetchone()[0]
             busy = _planner_busy(conn, COMPANY)
             conn.execute("DELETE FROM documents WHERE id = ?", (document_id,))
             conn.execute("DELETE FROM postings WHERE id = ?", (vendor,))

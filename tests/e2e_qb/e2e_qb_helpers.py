@@ -8,6 +8,7 @@ be validated against the 13.0 XSD at the end of each test.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -142,10 +143,17 @@ async def query(h: harness.Harness, sql: str, *args: Any) -> list[sqlite3.Row]:
     assert h.worker is not None
 
     def run(conn: sqlite3.Connection) -> list[sqlite3.Row]:
-        conn.row_factory = sqlite3.Row
         return list(conn.execute(sql, args))
 
     return await h.worker.ctx.store.run(run)
+
+
+async def settled_found_ops(h: harness.Harness) -> list[sqlite3.Row]:
+    """The outbox rows a settlement query found in QuickBooks (their ids are in the audit detail)."""
+    ids = [json.loads(r["detail"])["posting"] for r in await query(h, "SELECT detail FROM audit WHERE action = 'settled_found'")]
+    if not ids:
+        return []
+    return await query(h, f"SELECT op FROM postings WHERE id IN ({','.join('?' * len(ids))})", *ids)
 
 
 async def execute(h: harness.Harness, sql: str, *args: Any) -> int:
@@ -158,7 +166,7 @@ async def doc_states(h: harness.Harness) -> dict[str, int]:
 
 
 async def audit_actions(h: harness.Harness) -> list[str]:
-    return [r["action"] for r in await query(h, "SELECT action FROM audit ORDER BY rowid")]
+    return [r["action"] for r in await query(h, "SELECT action FROM audit ORDER BY id")]
 
 
 def external_guids(h: harness.Harness) -> list[str]:

@@ -18,6 +18,7 @@ from worker.alerts import core, job
 from worker.alerts import store as alert_store
 from worker.alerts.core import Finding, HeldNews, Kind, Observations, decide
 from worker.posting.actions import apply_action
+from worker.store.pg import PgConnection
 
 from e2e_qb_helpers import DEMO_CONFIG, approve_and_deliver, doc_states, query, running, wait_fetched
 
@@ -102,7 +103,8 @@ async def wait_all_fetched(h) -> None:
 
 
 def _tamper_audit(conn) -> None:
-    conn.execute("DROP TRIGGER audit_no_update")  # what someone editing the database by hand can do
+    # What someone editing the database by hand can do.
+    conn.execute("DROP TRIGGER audit_no_update ON audit" if isinstance(conn, PgConnection) else "DROP TRIGGER audit_no_update")
     conn.execute("UPDATE audit SET detail = '{\"edited\":true}' WHERE id = 1")
 
 

@@ -35,8 +35,8 @@ LIST_QUERIES = ["AccountQueryRq", "ClassQueryRq", "CustomerQueryRq", "VendorQuer
 
 
 @pytest.mark.trio
-async def test_full_call_flow_progress_noop_and_close(tmp_path):
-    async with running(tmp_path) as h:
+async def test_full_call_flow_progress_noop_and_close(tmp_path, store_url):
+    async with running(tmp_path, store_url=store_url) as h:
         # No documents yet, lists never read: there is work (the list sync).
         first = await harness.web_connector_run(h)
         assert first.auth_status == ""

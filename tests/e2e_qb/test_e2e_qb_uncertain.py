@@ -21,6 +21,7 @@ from e2e_qb_helpers import (
     query,
     restart_worker,
     running,
+    settled_found_ops,
     soap_int,
     soap_string,
     soap_strings,
@@ -64,7 +65,7 @@ async def test_lost_answer_after_bill_and_journal_entry_adds_is_settled_once(tmp
         tags = h.recorder.request_tags()
         for kind in kinds:
             assert f"{kind}QueryRq" in tags
-        settle_rows = await query(h, "SELECT op FROM postings WHERE id IN (SELECT json_extract(detail, '$.posting') FROM audit WHERE action = 'settled_found')")
+        settle_rows = await settled_found_ops(h)
         assert {r["op"] for r in settle_rows} & {"BillAdd", "JournalEntryAdd"}
         # ...and never written a second time.
         assert_no_duplicates(h)
@@ -76,8 +77,8 @@ async def test_lost_answer_after_bill_and_journal_entry_adds_is_settled_once(tmp
 
 
 @pytest.mark.trio
-async def test_random_lost_answers_never_duplicate(tmp_path):
-    async with running(tmp_path, reports=8, invoices=4, seed=11) as h:
+async def test_random_lost_answers_never_duplicate(tmp_path, store_url):
+    async with running(tmp_path, store_url=store_url, reports=8, invoices=4, seed=11) as h:
         k = await approve_and_deliver(h)
         await wait_fetched(h, k)
         for session in range(40):  # QBWC's scheduled runs, each losing about half of the answers
@@ -98,7 +99,7 @@ async def test_random_lost_answers_never_duplicate(tmp_path):
 
 
 async def settled_ops(h) -> set[str]:
-    rows = await query(h, "SELECT op FROM postings WHERE id IN (SELECT json_extract(detail, '$.posting') FROM audit WHERE action = 'settled_found')")
+    rows = await settled_found_ops(h)
     return {r["op"] for r in rows}
 
 
@@ -305,11 +306,11 @@ async def test_settlement_set_quickbooks_cannot_parse_does_not_loop(tmp_path):
 
 
 @pytest.mark.trio
-async def test_worker_restarted_in_the_middle_of_a_session(tmp_path):
+async def test_worker_restarted_in_the_middle_of_a_session(tmp_path, store_url):
     """The Web Connector keeps going with its ticket while the worker restarts under it: the answer
     arrives at a worker that never issued that ticket. It is refused (-1, getLastError says why),
     and the writes QuickBooks applied are settled, not sent again."""
-    async with running(tmp_path, reports=3, invoices=2) as h:
+    async with running(tmp_path, store_url=store_url, reports=3, invoices=2) as h:
         await harness.web_connector_run(h)  # lists
         k = await approve_and_deliver(h)
         await wait_fetched(h, k)

@@ -25,6 +25,7 @@ import trio
 from mlc import harness
 from shared.config import load_config
 from sim.webconnector import soap as wc_soap
+from worker.store.db import open_store
 
 from faults_helpers import DEMO_CONFIG, SOAK, WorkerProcess, free_port, read_db, rss_mb
 
@@ -244,7 +245,7 @@ async def test_data_dir_and_its_files_are_private(tmp_path):
             data = h.config.worker.data_dir
             assert stat.S_IMODE(data.stat().st_mode) == 0o700, oct(data.stat().st_mode)
             files = [p for p in data.rglob("*") if p.is_file()] + [h.config.operator.token_file]
-            assert any(p.name == "mlc.sqlite3-wal" for p in files)
+            assert h.config.store.postgres or any(p.name == "mlc.sqlite3-wal" for p in files)
             loose = {str(p.relative_to(tmp_path)): oct(stat.S_IMODE(p.stat().st_mode)) for p in files if stat.S_IMODE(p.stat().st_mode) & 0o077}
             assert not loose, loose
             for directory in [p for p in data.rglob("*") if p.is_dir()]:
@@ -394,26 +395,26 @@ async def test_ten_thousand_refused_or_foreign_webhooks_leave_a_few_rows(tmp_pat
 
 @pytest.mark.trio
 async def test_document_detail_pages_its_audit_trail(tmp_path):
-    import sqlite3
-
-    from faults_helpers import db_path
-
     async with real_worker(tmp_path) as (h, _worker, url):
         token = h.config.operator.token_file.read_text(encoding="utf-8").split()[-1]
         auth = {"Authorization": f"Bearer {token}"}
-        conn = sqlite3.connect(db_path(h), timeout=10)
+
+        def many_entries(conn) -> int:
+            doc = conn.execute(
+                "INSERT INTO documents (company, kind, concur_id, state, created_at, updated_at) VALUES"
+                " ('demo', 'expense_report', 'R-AUDIT', 'received', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z') RETURNING id"
+            ).fetchone()[0]
+            conn.executemany(
+                "INSERT INTO audit (company, document_id, at, actor, action, detail, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?)",
+                [("demo", doc, "2026-01-01T00:00:00Z", "concur", "duplicate_skipped", "{}", "", f"h{i}") for i in range(500)],
+            )
+            return doc
+
+        store = open_store(h.config)  # beside the running worker, as another process would
         try:
-            with conn:
-                doc = conn.execute(
-                    "INSERT INTO documents (company, kind, concur_id, state, created_at, updated_at) VALUES"
-                    " ('demo', 'expense_report', 'R-AUDIT', 'received', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')"
-                ).lastrowid
-                conn.executemany(
-                    "INSERT INTO audit (company, document_id, at, actor, action, detail, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?)",
-                    [("demo", doc, "2026-01-01T00:00:00Z", "concur", "duplicate_skipped", "{}", "", f"h{i}") for i in range(500)],
-                )
+            doc = store.run_sync(many_entries)
         finally:
-            conn.close()
+            store.close()
         async with httpx.AsyncClient(base_url=url, timeout=30) as http:
             reply = await http.get(f"/api/v1/documents/{doc}", headers=auth)
             assert reply.status_code == 200

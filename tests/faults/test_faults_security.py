@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import secrets as pysecrets
-import sqlite3
 
 import httpx
 import pytest
@@ -144,11 +143,7 @@ async def test_tokens_passwords_and_no_secret_anywhere(tmp_path, monkeypatch):
                 await until(lambda: bool(read_db(h, "SELECT needs_reconnect FROM concur_tokens")[0][0]), 30, "the worker noticing the revoked token")
                 keep(await http.get("/healthz"))
                 keep(await http.get("/api/v1/summary", headers={"Authorization": f"Bearer {admin}"}))
-            conn = sqlite3.connect(h.config.worker.data_dir / "mlc.sqlite3")
-            try:
-                access, refresh = conn.execute("SELECT access_token, refresh_token FROM concur_tokens").fetchone()
-            finally:
-                conn.close()
+            access, refresh = read_db(h, "SELECT access_token, refresh_token FROM concur_tokens")[0]
         finally:
             worker.stop()
             nursery.cancel_scope.cancel()

@@ -37,7 +37,7 @@ pytestmark = [
 ]
 
 
-async def kill_and_restart_while_draining(tmp_path, *, reports: int, invoices: int, kills: int, seed: int, deadline_s: float) -> dict:
+async def kill_and_restart_while_draining(tmp_path, *, reports: int, invoices: int, kills: int, seed: int, deadline_s: float, store_url: str = "") -> dict:
     rng = random.Random(seed)
     port = free_port()
     config = load_config(DEMO_CONFIG)
@@ -56,6 +56,7 @@ async def kill_and_restart_while_draining(tmp_path, *, reports: int, invoices: i
             clock_scale=1.0,
             start_worker=False,
             concur_profile="mixed",
+            store_url=store_url,
         )
         url = f"http://127.0.0.1:{port}"
         worker = WorkerProcess(h.config.path, url, tmp_path / "worker.log")
@@ -139,9 +140,9 @@ async def kill_and_restart_while_draining(tmp_path, *, reports: int, invoices: i
 
 
 @pytest.mark.trio
-async def test_sigkill_at_random_moments_keeps_exactly_once(tmp_path):
+async def test_sigkill_at_random_moments_keeps_exactly_once(tmp_path, store_url):
     started = time.monotonic()
-    stats = await kill_and_restart_while_draining(tmp_path, reports=28, invoices=12, kills=6, seed=3, deadline_s=60)
+    stats = await kill_and_restart_while_draining(tmp_path, reports=28, invoices=12, kills=6, seed=3, deadline_s=60, store_url=store_url)
     print(f"sigkill short: {stats}, {time.monotonic() - started:.1f}s")
     assert stats["kills"] >= 5 and stats["documents"] == 40
     assert stats["kills_after_quickbooks_applied"] >= 1, "at least one kill landed between QuickBooks applying a set and its answer"

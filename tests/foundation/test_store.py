@@ -79,22 +79,6 @@ def test_not_a_database_is_refused_and_leaves_no_connection_open(tmp_path: Path)
     assert open_handles(path.resolve()) == []
 
 
-def test_a_failing_call_rolls_back_everything_it_did(tmp_path: Path) -> None:
-    store = Store.in_dir(tmp_path)
-
-    def half_then_fail(conn: sqlite3.Connection) -> None:
-        conn.execute("INSERT INTO checkpoints (company, name, value) VALUES ('c', 'n', 'v')")
-        raise RuntimeError("boom")
-
-    try:
-        with pytest.raises(RuntimeError):
-            store.run_sync(half_then_fail)
-        count = store.run_sync(lambda conn: conn.execute("SELECT COUNT(*) FROM checkpoints").fetchone()[0])
-    finally:
-        store.close()
-    assert count == 0
-
-
 @pytest.mark.trio
 async def test_async_calls_are_serialised_and_durable(tmp_path: Path) -> None:
     store = Store.in_dir(tmp_path)

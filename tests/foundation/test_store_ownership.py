@@ -38,6 +38,8 @@ OWNERS = {
     "alert_deliveries": "worker/alerts/store.py",
     "fis_documents": "worker/store/fis.py",
     "fis_confirmations": "worker/store/fis.py",
+    # PostgreSQL's schema version (SQLite keeps it in PRAGMA user_version).
+    "mlc_schema": "worker/store/pg.py",
 }
 
 WRITE = re.compile(

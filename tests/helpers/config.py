@@ -29,12 +29,14 @@ owner_id = "{{A73CF5ED-0325-46C2-9A26-DB13B626820{n}}}"
 """
 
 
-def write_config(directory: Path) -> Path:
+def write_config(directory: Path, store_url: str = "") -> Path:
     """Write ``mlc.toml`` and ``operator.token`` (an admin and a read-only reader) into ``directory``."""
     directory.mkdir(parents=True, exist_ok=True)
     token_file = directory / "operator.token"
     token_file.write_text(f"admin {ADMIN_TOKEN}\nreader {READER_TOKEN} read-only\n", encoding="utf-8")
     text = '[worker]\nlisten = "127.0.0.1:0"\ndata_dir = "var"\nlog_level = "warning"\n\n[operator]\ntoken_file = "operator.token"\n'
+    if store_url:
+        text += f'\n[store]\nurl = "{store_url}"\n'
     for n, (cid, name) in enumerate(COMPANIES, 1):
         text += _COMPANY.format(id=cid, name=name, n=n)
     path = directory / "mlc.toml"
@@ -42,8 +44,8 @@ def write_config(directory: Path) -> Path:
     return path
 
 
-def test_config(directory: Path) -> Config:
-    return load_config(write_config(directory), environ={})
+def test_config(directory: Path, store_url: str = "") -> Config:
+    return load_config(write_config(directory, store_url), environ={})
 
 
 test_config.__test__ = False  # type: ignore[attr-defined]  # not a pytest test

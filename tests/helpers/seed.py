@@ -178,7 +178,7 @@ def seed(conn: sqlite3.Connection) -> dict[str, int]:
             has_content = doc.state != "received"
             cur = conn.execute(
                 "INSERT INTO documents (company, kind, concur_id, state, reason, amount, currency, employee, vendor, approval_status,"
-                " content, plan, quickbooks_txn_id, created_at, updated_at, hold_kind) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " content, plan, quickbooks_txn_id, created_at, updated_at, hold_kind) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id",
                 (
                     doc.company,
                     doc.kind,
@@ -198,7 +198,7 @@ def seed(conn: sqlite3.Connection) -> dict[str, int]:
                     "duplicate" if doc.reason.startswith("duplicate") else "none",
                 ),
             )
-            doc_id = int(cur.lastrowid or 0)
+            doc_id = int(cur.fetchone()[0])
             ids[doc.concur_id] = doc_id
             audit.append(conn, doc.company, doc_id, "concur", "received", {"source": "webhook"})
             # No posting in state "sent": the worker's restart recovery would settle it (and change the data).
@@ -298,7 +298,7 @@ def seed_hostile(conn: sqlite3.Connection) -> int:
     with fixed_audit_clock(100):
         cur = conn.execute(
             "INSERT INTO documents (company, kind, concur_id, state, reason, amount, currency, employee, vendor, approval_status,"
-            " content, plan, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " content, plan, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id",
             (
                 "acme",
                 doc.kind,
@@ -316,6 +316,6 @@ def seed_hostile(conn: sqlite3.Connection) -> int:
                 at(200),
             ),
         )
-        doc_id = int(cur.lastrowid or 0)
+        doc_id = int(cur.fetchone()[0])
         audit.append(conn, "acme", doc_id, "operator " + HOSTILE, "held", {"reason": "operator reason " + HOSTILE, "description": HOSTILE})
     return doc_id

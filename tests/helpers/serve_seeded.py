@@ -17,12 +17,12 @@ import trio
 from tests.helpers.config import test_config
 from tests.helpers.seed import seed, seed_bulk, seed_hostile
 from worker.main import serve_worker, watch_signals
-from worker.store.db import Store
+from worker.store.db import open_store
 
 
 async def main(directory: Path, port: int = 0, bulk: int = 0, hostile: bool = False) -> None:
     config = test_config(directory)
-    store = Store.in_dir(config.worker.data_dir)
+    store = open_store(config)
     try:
         if store.run_sync(lambda conn: conn.execute("SELECT COUNT(*) FROM documents").fetchone()[0]) == 0:
             store.run_sync(seed)

@@ -153,7 +153,7 @@ def record(conn: sqlite3.Connection, decision: Decision, channels: tuple[str, ..
     """Store what the core decided and queue its alerts on every channel; returns alerts queued."""
     for finding in decision.opened:
         conn.execute(
-            "INSERT OR IGNORE INTO alert_conditions (kind, company, opened_at, summary) VALUES (?,?,?,?)",
+            "INSERT INTO alert_conditions (kind, company, opened_at, summary) VALUES (?,?,?,?) ON CONFLICT DO NOTHING",
             (finding.kind.value, finding.company, iso(now), scrub(finding.summary)),
         )
     for kind, company in decision.cleared:

@@ -147,7 +147,7 @@ class Intake:
     async def _count(self, reason: str, source: str) -> None:
         try:
             await self.ctx.store.run(_record_rejection, reason, source)
-        except sqlite3.Error:
+        except (sqlite3.Error, StoreError):
             log.exception("could not count a webhook rejection")
 
 

@@ -146,7 +146,8 @@ class SqliteListItemCache:
         self.known[(company, item.item_id)] = item
         await self.ctx.store.run(
             lambda conn: conn.execute(
-                "INSERT OR REPLACE INTO concur_list_items (company, item_id, code, value, fetched_at) VALUES (?,?,?,?,?)",
+                "INSERT INTO concur_list_items (company, item_id, code, value, fetched_at) VALUES (?,?,?,?,?)"
+                " ON CONFLICT (company, item_id) DO UPDATE SET code = excluded.code, value = excluded.value, fetched_at = excluded.fetched_at",
                 (company, item.item_id, item.code, item.value, now_iso()),
             )
         )

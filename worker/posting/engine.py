@@ -89,7 +89,7 @@ def currency_names(conn: sqlite3.Connection, company: str) -> dict[str, str]:
     return {
         r[0].upper(): r[1]
         for r in conn.execute(
-            "SELECT currency, full_name FROM qb_lists WHERE company = ? AND list_type = 'Currency' AND is_active AND currency IS NOT NULL", (company,)
+            "SELECT currency, full_name FROM qb_lists WHERE company = ? AND list_type = 'Currency' AND is_active = 1 AND currency IS NOT NULL", (company,)
         )
     }
 

@@ -13,7 +13,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from shared.clock import now_iso
 from shared.config import CompanyConfig, Config
-from worker.store.db import Store
+from worker.store.db import open_store
 
 _hasher = PasswordHasher()
 # Verified against when the user is unknown, so an unknown user costs the same time as a known one.
@@ -25,7 +25,7 @@ def hash_password(password: str) -> str:
 
 
 def store_password(config: Config, company: str, password: str) -> None:
-    store = Store.in_dir(config.worker.data_dir)
+    store = open_store(config)
     try:
         store.run_sync(_save, company, hash_password(password))
     finally:

@@ -30,11 +30,12 @@ def append(conn: sqlite3.Connection, company: str, document_id: int | None, acto
     at = now_iso()
     detail_text = json.dumps(detail or {}, separators=(",", ":"), ensure_ascii=False, sort_keys=True, default=str)
     digest = _digest(prev_hash, company, document_id, at, actor, action, detail_text)
-    cur = conn.execute(
-        "INSERT INTO audit (company, document_id, at, actor, action, detail, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?)",
-        (company, document_id, at, actor, action, detail_text, prev_hash, digest),
+    return int(
+        conn.execute(
+            "INSERT INTO audit (company, document_id, at, actor, action, detail, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?) RETURNING id",
+            (company, document_id, at, actor, action, detail_text, prev_hash, digest),
+        ).fetchone()[0]
     )
-    return int(cur.lastrowid or 0)
 
 
 @dataclass(frozen=True)

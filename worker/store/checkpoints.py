@@ -11,7 +11,9 @@ def get(conn: sqlite3.Connection, company: str, name: str) -> str | None:
 
 
 def put(conn: sqlite3.Connection, company: str, name: str, value: str) -> None:
-    conn.execute("INSERT OR REPLACE INTO checkpoints (company, name, value) VALUES (?,?,?)", (company, name, value))
+    conn.execute(
+        "INSERT INTO checkpoints (company, name, value) VALUES (?,?,?) ON CONFLICT (company, name) DO UPDATE SET value = excluded.value", (company, name, value)
+    )
 
 
 def forget(conn: sqlite3.Connection, name: str) -> None:

@@ -17,10 +17,15 @@ import sqlite3
 import threading
 from collections.abc import Callable
 from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import trio
+
+if TYPE_CHECKING:
+    from shared.config import Config
+    from worker.store.pg import PgStore
 
 T = TypeVar("T")
 
@@ -32,9 +37,14 @@ class StoreError(Exception):
 
 
 def migrations() -> list[tuple[int, str, str]]:
-    """(version, name, sql) for every bundled migration, in order."""
+    """(version, name, sql) for every bundled SQLite migration, in order."""
+    return numbered(resources.files("worker.store.migrations"))
+
+
+def numbered(folder: Traversable) -> list[tuple[int, str, str]]:
+    """(version, name, sql) of the ``000N_*.sql`` files in a migrations package, checked 1..N."""
     found = []
-    for entry in resources.files("worker.store.migrations").iterdir():
+    for entry in folder.iterdir():
         name = entry.name
         if name.endswith(".sql") and name[:4].isdigit():
             found.append((int(name[:4]), name, entry.read_text(encoding="utf-8")))
@@ -109,6 +119,7 @@ class Store:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.where = str(path)  # what logs may say about the store (PgStore: the URL without its password)
         self._conn = _connect(path)
         self._limiter = trio.CapacityLimiter(1)
         self._lock = threading.Lock()  # guards run_sync against a concurrent async call
@@ -162,3 +173,13 @@ class Store:
             if not self._closed:
                 self._closed = True
                 self._conn.close()
+
+
+def open_store(config: Config) -> Store | PgStore:
+    """The store ``[store] url`` names: SQLite in ``data_dir`` when empty, else PostgreSQL (psycopg
+    is imported only then)."""
+    if config.store.postgres:
+        from worker.store.pg import PgStore
+
+        return PgStore(config.store.url.reveal())
+    return Store.in_dir(config.worker.data_dir)

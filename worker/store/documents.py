@@ -82,11 +82,12 @@ def note(conn: sqlite3.Connection, document_id: int, actor: str, action: str, de
 def create(conn: sqlite3.Connection, company: str, kind: DocKind, concur_id: str, href: str | None, actor: str, why: str) -> int:
     """A document Concur told us about, in state ``received``."""
     now = now_iso()
-    cur = conn.execute(
-        "INSERT INTO documents (company, kind, concur_id, state, href, created_at, updated_at) VALUES (?,?,?,?,?,?,?)",
-        (company, str(kind), concur_id, str(DocState.RECEIVED), href, now, now),
+    document_id = int(
+        conn.execute(
+            "INSERT INTO documents (company, kind, concur_id, state, href, created_at, updated_at) VALUES (?,?,?,?,?,?,?) RETURNING id",
+            (company, str(kind), concur_id, str(DocState.RECEIVED), href, now, now),
+        ).fetchone()[0]
     )
-    document_id = int(cur.lastrowid or 0)
     audit.append(conn, company, document_id, actor, "received", {"why": why})
     return document_id
 

@@ -22,8 +22,8 @@ def record(
     conn.execute(
         """INSERT INTO duplicates (at, last_at, company, document_id, concur_id, source, identity, why, count)
            VALUES (?,?,?,?,?,?,?,?,1)
-           ON CONFLICT (company, source, identity) DO UPDATE SET count = count + 1, last_at = excluded.last_at,
-             document_id = COALESCE(excluded.document_id, document_id), why = excluded.why""",
+           ON CONFLICT (company, source, identity) DO UPDATE SET count = duplicates.count + 1, last_at = excluded.last_at,
+             document_id = COALESCE(excluded.document_id, duplicates.document_id), why = excluded.why""",
         (now, now, company, document_id, concur_id, str(source), identity, why),
     )
 

@@ -72,6 +72,6 @@ def record_rejection(conn: sqlite3.Connection, source: str, reason: str) -> None
     now = now_iso()
     conn.execute(
         "INSERT INTO webhook_rejections (company, received_at, source, reason, count, last_at) VALUES (NULL, ?, ?, ?, 1, ?)"
-        " ON CONFLICT (reason, source) DO UPDATE SET count = count + 1, last_at = excluded.last_at",
+        " ON CONFLICT (reason, source) DO UPDATE SET count = webhook_rejections.count + 1, last_at = excluded.last_at",
         (now, source[:64], reason, now),
     )

@@ -178,8 +178,8 @@ def awaiting_success(conn: sqlite3.Connection, limit: int = 200) -> list[sqlite3
 def enqueue(conn: sqlite3.Connection, version: sqlite3.Row, status: str, item: dict[str, Any], actor: str = Actor.WORKER) -> bool:
     """Queue the confirmation of one FIS version; False when one exists already (exactly once)."""
     cur = conn.execute(
-        """INSERT OR IGNORE INTO fis_confirmations (company, fis_document, document_id, fis_id, doc_type, status, body, state, created_at)
-           VALUES (?,?,?,?,?,?,?,?,?)""",
+        """INSERT INTO fis_confirmations (company, fis_document, document_id, fis_id, doc_type, status, body, state, created_at)
+           VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING""",
         (
             version["company"],
             version["id"],

@@ -67,7 +67,7 @@ def store_record(conn: sqlite3.Connection, company: str, list_type: str, record:
 def remember_taken_name(conn: sqlite3.Connection, company: str, name: str) -> None:
     """A name QuickBooks says is in use outside the vendor list (customer, employee, other name)."""
     conn.execute(
-        "INSERT OR IGNORE INTO qb_lists (company, list_type, list_id, full_name, name_key, is_active, data) VALUES (?, 'Entity', ?, ?, ?, 1, '{}')",
+        "INSERT INTO qb_lists (company, list_type, list_id, full_name, name_key, is_active, data) VALUES (?, 'Entity', ?, ?, ?, 1, '{}') ON CONFLICT DO NOTHING",
         (company, f"name:{name_key(name)}", name, name_key(name)),
     )
 
