@@ -690,11 +690,11 @@ def refresh_lagging(conn: sqlite3.Connection, company: str | None = None) -> int
     ids = [
         r[0]
         for r in conn.execute(
-            """SELECT d.id FROM documents d WHERE d.state IN ('queued', 'sent', 'unknown') AND (? IS NULL OR d.company = ?)
+            """SELECT d.id FROM documents d WHERE d.state IN ('queued', 'sent', 'unknown') AND d.company = COALESCE(?, d.company)
                AND EXISTS (SELECT 1 FROM postings p WHERE p.document_id = d.id AND p.state = 'done')
                AND NOT EXISTS (SELECT 1 FROM postings p WHERE p.document_id = d.id AND p.op != ?
                                AND p.state NOT IN ('done', 'cancelled', 'failed', 'quarantined'))""",
-            (company, company, PAYMENT_OP),
+            (company, PAYMENT_OP),
         )
     ]
     refresh_documents(conn, ids)

@@ -111,7 +111,7 @@ def set_wait(conn: sqlite3.Connection, document_id: int, wait: Wait, reason: str
     """A fetched document cannot be planned yet; ``reason`` tells people what it waits for and
     ``posting`` names the outbox row it waits on (another document's vendor write)."""
     conn.execute(
-        "UPDATE documents SET wait = ?, reason = ?, wait_posting = ? WHERE id = ? AND (wait != ? OR reason != ? OR wait_posting IS NOT ?)",
+        "UPDATE documents SET wait = ?, reason = ?, wait_posting = ? WHERE id = ? AND (wait != ? OR reason != ? OR COALESCE(wait_posting, -1) != COALESCE(?, -1))",
         (str(wait), reason, posting, document_id, str(wait), reason, posting),
     )
 
