@@ -256,6 +256,21 @@ def mark_uncertain(conn: sqlite3.Connection, posting_ids: Iterable[int], why: st
     return changed
 
 
+def sent_outside_live_sessions(conn: sqlite3.Connection, live_s: float) -> dict[str, list[int]]:
+    """Company -> ids of ``sent`` rows whose Web Connector session is closed or silent for ``live_s``."""
+    since = iso(utc_now() - dt.timedelta(seconds=live_s))
+    rows = conn.execute(
+        """SELECT p.company, p.id FROM postings p WHERE p.state = 'sent' AND NOT EXISTS (
+               SELECT 1 FROM qbwc_sessions s WHERE s.ticket = p.ticket AND s.closed_at IS NULL AND s.last_seen_at > ?)
+           ORDER BY p.id""",
+        (since,),
+    )
+    found: dict[str, list[int]] = {}
+    for row in rows:
+        found.setdefault(row[0], []).append(row[1])
+    return found
+
+
 def mark_company_uncertain(conn: sqlite3.Connection, company: str, why: str) -> int:
     ids = [r[0] for r in conn.execute("SELECT id FROM postings WHERE company = ? AND state = 'sent'", (company,))]
     return mark_uncertain(conn, ids, why)

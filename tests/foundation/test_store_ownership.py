@@ -38,6 +38,10 @@ OWNERS = {
     "alert_deliveries": "worker/alerts/store.py",
     "fis_documents": "worker/store/fis.py",
     "fis_confirmations": "worker/store/fis.py",
+    # Several workers on one store (issue 18).
+    "leases": "worker/store/leases.py",
+    "audit_heads": "worker/store/audit.py",
+    "bus_changes": "worker/store/changes.py",
 }
 
 WRITE = re.compile(

@@ -173,10 +173,12 @@ def note_document(conn: sqlite3.Connection, company: str, kind: DocKind, concur_
     return "recheck"
 
 
-def process_events(conn: sqlite3.Connection, limit: int = 200, fis_companies: frozenset[str] = frozenset()) -> int:
+def process_events(conn: sqlite3.Connection, limit: int = 200, fis_companies: frozenset[str] = frozenset(), company: str | None = None) -> int:
     """Events name documents to fetch; for companies whose source is FIS the documents come from
-    FIS instead (worker/concur/fis_sync.py), so their report and invoice events are only recorded."""
-    rows = conn.execute("SELECT * FROM events WHERE processed_at IS NULL ORDER BY id LIMIT ?", (limit,)).fetchall()
+    FIS instead (worker/concur/fis_sync.py), so their report and invoice events are only recorded.
+    ``company``: only that company's events (the fetcher of one company, worker/cluster.py)."""
+    only, args = ("AND company = ?", (company,)) if company is not None else ("", ())
+    rows = conn.execute(f"SELECT * FROM events WHERE processed_at IS NULL {only} ORDER BY id LIMIT ?", (*args, limit)).fetchall()
     for row in rows:
         if row["object_kind"] and row["object_id"] and row["company"] not in fis_companies:
             deleted = row["event_type"] == "reportDeleted"
@@ -227,14 +229,15 @@ def _payment_news(conn: sqlite3.Connection, row: sqlite3.Row, doc: Document, dig
     return "paid"
 
 
-def _due(conn: sqlite3.Connection, limit: int) -> list[sqlite3.Row]:
+def _due(conn: sqlite3.Connection, limit: int, company: str | None = None) -> list[sqlite3.Row]:
     now = now_iso()
+    only, args = ("AND company = ?", (company,)) if company is not None else ("", ())
     received = conn.execute(
-        "SELECT * FROM documents WHERE state = 'received' AND (next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY id LIMIT ?", (now, limit)
+        f"SELECT * FROM documents WHERE state = 'received' {only} AND (next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY id LIMIT ?", (*args, now, limit)
     ).fetchall()
     rechecks = conn.execute(
-        "SELECT * FROM documents WHERE recheck IS NOT NULL AND state != 'received' AND (next_attempt_at IS NULL OR next_attempt_at <= ?) LIMIT ?",
-        (now, limit),
+        f"SELECT * FROM documents WHERE recheck IS NOT NULL AND state != 'received' {only} AND (next_attempt_at IS NULL OR next_attempt_at <= ?) LIMIT ?",
+        (*args, now, limit),
     ).fetchall()
     return list(received) + list(rechecks)
 
@@ -329,7 +332,8 @@ async def fetch_one(ctx: WorkerContext, client: ConcurClient, cache: SqliteListI
     ctx.changed.notify()
 
 
-async def fetcher(ctx: WorkerContext, client: ConcurClient, idle_s: float = 2.0) -> None:
+async def fetcher(ctx: WorkerContext, client: ConcurClient, idle_s: float = 2.0, company: str | None = None) -> None:
+    """``company``: fetch only that company's documents (None: every company's)."""
     cache = SqliteListItemCache(ctx)
     limiter = trio.CapacityLimiter(FETCH_CONCURRENCY)
     seen = ctx.inbox.count
@@ -340,8 +344,8 @@ async def fetcher(ctx: WorkerContext, client: ConcurClient, idle_s: float = 2.0)
 
     while True:
         fis_companies = frozenset(c.id for c in ctx.config.companies if c.concur.source == "fis")
-        processed = await ctx.store.run(process_events, 200, fis_companies)
-        rows = await ctx.store.run(_due, 50)
+        processed = await ctx.store.run(process_events, 200, fis_companies, company)
+        rows = await ctx.store.run(_due, 50, company)
         if rows:
             async with trio.open_nursery() as nursery:
                 for row in rows:
