@@ -210,11 +210,20 @@ def take_batch(
         size += row["request_bytes"]
 
     if writes:
+        # Conditional on the row still being queued, and only what this UPDATE took is handed out:
+        # of two transactions choosing the same rows at once (several workers on PostgreSQL), the
+        # second finds them sent and drops them. On SQLite transactions never overlap anyway.
         marks = ",".join("?" * len(writes))
-        conn.execute(
-            f"UPDATE postings SET state = ?, ticket = ?, sent_at = ?, attempts = attempts + 1 WHERE id IN ({marks})",
-            (str(PostingState.SENT), ticket, now, *writes),
-        )
+        taken = {
+            r[0]
+            for r in conn.execute(
+                f"UPDATE postings SET state = ?, ticket = ?, sent_at = ?, attempts = attempts + 1 WHERE id IN ({marks}) AND state = ? RETURNING id",
+                (str(PostingState.SENT), ticket, now, *writes, str(PostingState.QUEUED)),
+            )
+        }
+        if len(taken) != len(writes):
+            items = [(rid, xml) for rid, xml in items if not rid.isdigit() or int(rid) in taken]
+            writes = [w for w in writes if w in taken]
         for document_id in _documents_of(conn, writes):
             refresh_document(conn, document_id)
     return items

@@ -49,6 +49,9 @@ class Session:
     answered: int = 0  # requests answered in this session (for progress)
     client: str = ""  # the Web Connector's address
     noops: int = 0
+    # sendRequestXML answered "" to wait for the planner: the next getLastError says "NoOp"
+    # (kept in the session, since any worker may answer that getLastError)
+    noop_pending: bool = False
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
