@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import logging
 import sqlite3
+import time
 
 import trio
 
@@ -18,13 +19,13 @@ from shared.config import CompanyConfig
 from shared.types import Actor
 from worker import bus, outbox
 from worker.alerts import job as alerts_job
-from worker.cluster import Job, LeaseKeeper, lease_seconds
+from worker.cluster import Job, LeaseKeeper, holder_gone, lease_seconds
 from worker.concur import fis_sync
 from worker.concur import sync as concur_sync
 from worker.concur.client import ConcurClient
 from worker.context import WorkerContext
 from worker.posting import engine, payer
-from worker.store import audit
+from worker.store import audit, leases
 
 log = logging.getLogger(__name__)
 
@@ -32,10 +33,12 @@ log = logging.getLogger(__name__)
 def recover_after_restart(conn: sqlite3.Connection) -> int:
     """Writes handed to QuickBooks before a stop may or may not have been applied: settle them first.
 
-    Only writes of sessions that are not going on: with several workers, a session another worker
-    (or this one, before a quick restart) is serving continues on any worker, and its answer still
-    comes. A session that did break off is caught by the next authenticate anyway."""
-    stale = outbox.sent_outside_live_sessions(conn, LIVE_SESSION_S)
+    Alone, a worker takes every ``sent`` write as uncertain. Beside other live workers it leaves
+    the writes of sessions that are going on: another worker may be serving that session, and its
+    answer still comes (sessions live in the store). A session that did break off is caught by the
+    next authenticate anyway."""
+    others = [m for m in leases.live_members(conn, int(time.time() * 1000)) if not holder_gone(m)]
+    stale = outbox.sent_outside_live_sessions(conn, LIVE_SESSION_S if others else 0)
     moved = 0
     for company, ids in stale.items():
         count = outbox.mark_uncertain(conn, ids, "the worker stopped before QuickBooks' answer arrived")

@@ -416,7 +416,9 @@ async def token_keeper(
     *,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Connect on first start when a request token is configured; refresh daily to keep it alive."""
+    """Connect on first start when a request token is configured; refresh daily to keep it alive.
+    A start refreshes only a token about to expire: with several workers the job starts again on
+    every lease takeover, and each needless refresh is a rotation that a crash could lose."""
     first = True
     while True:
         try:
@@ -425,7 +427,7 @@ async def token_keeper(
                 if company.concur.request_token:
                     await client.connect(company.id)
             elif not tokens.needs_reconnect:
-                await client.keep_alive(company.id)
+                await (client.access(company.id) if first else client.keep_alive(company.id))
         except NeedsReconnect:
             pass
         except ConcurError as exc:
