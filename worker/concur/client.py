@@ -246,12 +246,12 @@ class ConcurClient:
             raise NotConnected(f"{company}: no Concur request token configured; generate one in Concur and run `mlc concur connect`")
         form = oauth.request_token_form(creds.client_id, creds.client_secret, creds.company_uuid, creds.request_token)
         async with self._lock(company):
+            try:
+                tokens = await self._token_request(creds.base_url, form, None)
+            except NeedsReconnect as exc:
+                await self.tokens.mark_needs_reconnect(company, f"connect failed: {exc.reason}")
+                raise
             with trio.CancelScope(shield=True):  # a request token is good for one exchange: keep what it gave
-                try:
-                    tokens = await self._token_request(creds.base_url, form, None)
-                except NeedsReconnect as exc:
-                    await self.tokens.mark_needs_reconnect(company, f"connect failed: {exc.reason}")
-                    raise
                 await self.tokens.save(company, tokens)
             log.info("concur %s: connected, geolocation %s", company, tokens.geolocation)
             return tokens
@@ -263,16 +263,15 @@ class ConcurClient:
             await self.tokens.mark_needs_reconnect(company, reason)
             raise NeedsReconnect(reason)
         form = oauth.refresh_form(creds.client_id, creds.client_secret, current.refresh_token)
-        # Not cancellable between asking and saving: once Concur has rotated the refresh token,
-        # only the new one works, so a job stopped here (its lease handed to another worker) must
-        # still save it. Bounded by the retry policy's own attempts and timeouts.
+        try:
+            tokens = await self._token_request(current.geolocation, form, current)
+        except NeedsReconnect as exc:
+            await self.tokens.mark_needs_reconnect(company, exc.reason)
+            raise
+        # Persist first: after rotation only the new refresh token works. Not cancellable: a job
+        # stopped now (its lease handed to another worker, a graceful stop) still saves what
+        # Concur answered.
         with trio.CancelScope(shield=True):
-            try:
-                tokens = await self._token_request(current.geolocation, form, current)
-            except NeedsReconnect as exc:
-                await self.tokens.mark_needs_reconnect(company, exc.reason)
-                raise
-            # Persist first: after rotation only the new refresh token works.
             await self.tokens.save(company, tokens)
         log.info("concur %s: access token refreshed (geolocation %s)", company, tokens.geolocation)
         return tokens
