@@ -245,6 +245,7 @@ class QbwcService:
             await self.ctx.store.run(_persist, session)
         elif not session.last_error:
             session.last_error = "Nothing more to send."
+            await self.ctx.store.run(_persist, session)  # getLastError may reach another worker
         return ""
 
     def _check_company_file(
@@ -317,6 +318,7 @@ class QbwcService:
         if session is not None:
             session.last_error = text
             await self.ctx.store.run(_unreachable, session.company, text)
+            await self.ctx.store.run(_persist, session)
             self.ctx.changed.notify()
         return "done"
 
