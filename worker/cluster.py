@@ -148,7 +148,10 @@ class LeaseKeeper:
                     if beat.release:
                         for name in beat.release:
                             await self._stop(name)
-                        await self.store.run(leases.release, self.holder, beat.release)
+                        try:
+                            await self.store.run(leases.release, self.holder, beat.release)
+                        except Exception:
+                            log.exception("could not hand leases back; they expire in %.0f s", self.ttl_s)
                         log.info("handed %s to other workers (%d workers share the jobs)", ", ".join(beat.release), beat.members)
                     self.held = {n: g for n, g in beat.held.items() if n not in beat.release}
                     for name in self.held:
