@@ -10,6 +10,7 @@ import trio
 from shared.config import Config
 from shared.tokens import OperatorToken
 from worker.bus import Pulse, Urgency
+from worker.cluster import new_worker_id
 from worker.logs import Scrubber
 from worker.metrics import Metrics
 from worker.store.db import Store
@@ -37,6 +38,8 @@ class WorkerContext:
     config_generation: int = 0
     # (inode, size, mtime) of the token file when operator_tokens was read from it.
     tokens_signature: tuple[int, int, int] | None = None
+    # This process among the workers sharing the store (leases, cross-worker wake-ups).
+    worker_id: str = field(default_factory=new_worker_id)
 
     def reload(self, config: Config) -> None:
         self.config = config

@@ -223,11 +223,20 @@ def take_batch(
         size += row["request_bytes"]
 
     if writes:
+        # Conditional on the row still being queued, and only what this UPDATE took is handed out:
+        # of two transactions choosing the same rows at once (several workers on PostgreSQL), the
+        # second finds them sent and drops them. On SQLite transactions never overlap anyway.
         marks = ",".join("?" * len(writes))
-        conn.execute(
-            f"UPDATE postings SET state = ?, ticket = ?, sent_at = ?, attempts = attempts + 1 WHERE id IN ({marks})",
-            (str(PostingState.SENT), ticket, now, *writes),
-        )
+        taken = {
+            r[0]
+            for r in conn.execute(
+                f"UPDATE postings SET state = ?, ticket = ?, sent_at = ?, attempts = attempts + 1 WHERE id IN ({marks}) AND state = ? RETURNING id",
+                (str(PostingState.SENT), ticket, now, *writes, str(PostingState.QUEUED)),
+            )
+        }
+        if len(taken) != len(writes):
+            items = [(rid, xml) for rid, xml in items if not rid.isdigit() or int(rid) in taken]
+            writes = [w for w in writes if w in taken]
         for document_id in _documents_of(conn, writes):
             _refresh(conn, document_id, refresh_later)
     return items
@@ -267,6 +276,21 @@ def mark_uncertain(conn: sqlite3.Connection, posting_ids: Iterable[int], why: st
     for document_id in _documents_of(conn, ids):
         refresh_document(conn, document_id, reason=why)
     return changed
+
+
+def sent_outside_live_sessions(conn: sqlite3.Connection, live_s: float) -> dict[str, list[int]]:
+    """Company -> ids of ``sent`` rows whose Web Connector session is closed or silent for ``live_s``."""
+    since = iso(utc_now() - dt.timedelta(seconds=live_s))
+    rows = conn.execute(
+        """SELECT p.company, p.id FROM postings p WHERE p.state = 'sent' AND NOT EXISTS (
+               SELECT 1 FROM qbwc_sessions s WHERE s.ticket = p.ticket AND s.closed_at IS NULL AND s.last_seen_at > ?)
+           ORDER BY p.id""",
+        (since,),
+    )
+    found: dict[str, list[int]] = {}
+    for row in rows:
+        found.setdefault(row[0], []).append(row[1])
+    return found
 
 
 def mark_company_uncertain(conn: sqlite3.Connection, company: str, why: str) -> int:

@@ -4,6 +4,7 @@ previous version keeps every wait, hold, recheck and duplicate it had."""
 from __future__ import annotations
 
 import contextlib
+import json
 import sqlite3
 from pathlib import Path
 
@@ -11,6 +12,18 @@ from worker.store import audit
 from worker.store.db import Store, _statements, migrations
 
 NOW = "2026-12-01T10:00:00Z"
+
+
+def append_single_chain(conn: sqlite3.Connection, company: str, document_id: int | None, actor: str, action: str, detail: dict) -> None:
+    """An audit entry as written before migration 0015: one chain over every company."""
+    row = conn.execute("SELECT hash FROM audit ORDER BY id DESC LIMIT 1").fetchone()
+    prev = row[0] if row else audit.GENESIS
+    text = json.dumps(detail, separators=(",", ":"), sort_keys=True)
+    digest = audit._digest(prev, company, document_id, NOW, actor, action, text)
+    conn.execute(
+        "INSERT INTO audit (company, document_id, at, actor, action, detail, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?)",
+        (company, document_id, NOW, actor, action, text, prev, digest),
+    )
 
 
 def _version_5_store(path: Path) -> None:
@@ -39,11 +52,11 @@ def _version_5_store(path: Path) -> None:
             )
             ids[concur_id] = cur.lastrowid
         for concur_id, action in (("R-MAP", "plan_hold"), ("R-QB", "held"), ("R-HOLD", "hold")):
-            audit.append(conn, "a", ids[concur_id], "worker", action, {})
+            append_single_chain(conn, "a", ids[concur_id], "worker", action, {})
         conn.execute("INSERT INTO checkpoints (company, name, value) VALUES ('a', ?, 'sweep')", (f"recheck:{ids['R-POSTED']}",))
         conn.execute("INSERT INTO checkpoints (company, name, value) VALUES ('a', 'concur_sweep', ?)", (NOW,))
-        audit.append(conn, "a", ids["R-POSTED"], "concur", "duplicate_skipped", {"event": "e1", "why": "event delivered again"})
-        audit.append(conn, "a", ids["R-POSTED"], "worker", "duplicate_skipped", {"why": "already in QuickBooks"})
+        append_single_chain(conn, "a", ids["R-POSTED"], "concur", "duplicate_skipped", {"event": "e1", "why": "event delivered again"})
+        append_single_chain(conn, "a", ids["R-POSTED"], "worker", "duplicate_skipped", {"why": "already in QuickBooks"})
         conn.commit()
 
 

@@ -40,6 +40,10 @@ OWNERS = {
     "fis_confirmations": "worker/store/fis.py",
     # PostgreSQL's schema version (SQLite keeps it in PRAGMA user_version).
     "mlc_schema": "worker/store/pg.py",
+    # Several workers on one store (issue 18).
+    "leases": "worker/store/leases.py",
+    "audit_heads": "worker/store/audit.py",
+    "bus_changes": "worker/store/changes.py",
 }
 
 WRITE = re.compile(

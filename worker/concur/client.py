@@ -277,7 +277,8 @@ class ConcurClient:
             except NeedsReconnect as exc:
                 await self.tokens.mark_needs_reconnect(company, f"connect failed: {exc.reason}")
                 raise
-            await self.tokens.save(company, tokens)
+            with trio.CancelScope(shield=True):  # a request token is good for one exchange: keep what it gave
+                await self.tokens.save(company, tokens)
             self._usable[company] = tokens
             log.info("concur %s: connected, geolocation %s", company, tokens.geolocation)
             return tokens
@@ -294,8 +295,11 @@ class ConcurClient:
         except NeedsReconnect as exc:
             await self.tokens.mark_needs_reconnect(company, exc.reason)
             raise
-        # Persist first: after rotation only the new refresh token works.
-        await self.tokens.save(company, tokens)
+        # Persist first: after rotation only the new refresh token works. Not cancellable: a job
+        # stopped now (its lease handed to another worker, a graceful stop) still saves what
+        # Concur answered.
+        with trio.CancelScope(shield=True):
+            await self.tokens.save(company, tokens)
         log.info("concur %s: access token refreshed (geolocation %s)", company, tokens.geolocation)
         return tokens
 

@@ -187,10 +187,12 @@ def note_document(conn: sqlite3.Connection, company: str, kind: DocKind, concur_
     return "recheck"
 
 
-def process_events(conn: sqlite3.Connection, limit: int = 200, fis_companies: frozenset[str] = frozenset()) -> int:
+def process_events(conn: sqlite3.Connection, limit: int = 200, fis_companies: frozenset[str] = frozenset(), company: str | None = None) -> int:
     """Events name documents to fetch; for companies whose source is FIS the documents come from
-    FIS instead (worker/concur/fis_sync.py), so their report and invoice events are only recorded."""
-    rows = conn.execute("SELECT * FROM events WHERE processed_at IS NULL ORDER BY id LIMIT ?", (limit,)).fetchall()
+    FIS instead (worker/concur/fis_sync.py), so their report and invoice events are only recorded.
+    ``company``: only that company's events (the fetcher of one company, worker/cluster.py)."""
+    only, args = ("AND company = ?", (company,)) if company is not None else ("", ())
+    rows = conn.execute(f"SELECT * FROM events WHERE processed_at IS NULL {only} ORDER BY id LIMIT ?", (*args, limit)).fetchall()
     for row in rows:
         if row["object_kind"] and row["object_id"] and row["company"] not in fis_companies:
             deleted = row["event_type"] == "reportDeleted"
@@ -361,27 +363,46 @@ async def fetch_one(ctx: WorkerContext, client: ConcurClient, cache: SqliteListI
     ctx.changed.notify()
 
 
-async def fetcher(ctx: WorkerContext, client: ConcurClient, idle_s: float = 2.0) -> None:
+async def fetcher(ctx: WorkerContext, client: ConcurClient, idle_s: float = 2.0, company: str | None = None) -> None:
     """Turns stored events into documents to fetch and runs one ``fetch_company`` per configured
-    company (the companies of the client, fixed when it was made), waking them when there may be
-    new work: events processed, the sweep's news, or every ``idle_s`` for fetches whose backoff ended."""
+    company (``company``: only that one, as the lease of one company's Concur side runs it,
+    worker/cluster.py), waking them when there may be new work: events processed, the sweep's news,
+    or every ``idle_s`` for fetches whose backoff ended."""
     cache = SqliteListItemCache(ctx)
-    configured = tuple(ctx.config.companies)
-    wakes = {company.id: Pulse() for company in configured}
+    configured = tuple(c for c in ctx.config.companies if company is None or c.id == company)
+    wakes = {c.id: Pulse() for c in configured}
     async with trio.open_nursery() as nursery:
-        for company in configured:
-            nursery.start_soon(fetch_company, ctx, client, cache, company, wakes[company.id], idle_s)
+        for c in configured:
+            nursery.start_soon(fetch_company, ctx, client, cache, c, wakes[c.id], idle_s)
         seen = ctx.inbox.count
         while True:
             fis_companies = frozenset(c.id for c in ctx.config.companies if c.concur.source == "fis")
-            processed = await ctx.store.run(process_events, 200, fis_companies)
+            processed = await ctx.store.run(process_events, 200, fis_companies, company)
             for wake in wakes.values():
                 wake.notify()
             if processed:
                 continue
-            for row in await ctx.store.run(_due_elsewhere, tuple(wakes), 50):
-                await fetch_one(ctx, client, cache, row)
+            if company is None:
+                await fetch_unconfigured(ctx, client, cache)
             seen = await ctx.inbox.wait(seen, timeout=idle_s)
+
+
+async def fetch_unconfigured(ctx: WorkerContext, client: ConcurClient, cache: SqliteListItemCache | None = None) -> None:
+    """Documents due for a fetch whose company is no longer configured: each fails at once with a
+    clear reason and backs off (people see why it is stuck instead of a silent ``received``)."""
+    cache = cache or SqliteListItemCache(ctx)
+    configured = tuple(c.id for c in ctx.config.companies)
+    for row in await ctx.store.run(_due_elsewhere, configured, 50):
+        await fetch_one(ctx, client, cache, row)
+
+
+async def unconfigured_fetcher(ctx: WorkerContext, client: ConcurClient, idle_s: float = 2.0) -> None:
+    """``fetch_unconfigured`` for a cluster, where each company's fetcher runs under its own lease
+    and this one under the cluster-wide ``concur:*`` lease."""
+    seen = ctx.inbox.count
+    while True:
+        await fetch_unconfigured(ctx, client)
+        seen = await ctx.inbox.wait(seen, timeout=idle_s)
 
 
 async def fetch_company(ctx: WorkerContext, client: ConcurClient, cache: SqliteListItemCache, company: CompanyConfig, wake: Pulse, idle_s: float = 2.0) -> None:
@@ -480,7 +501,9 @@ async def token_keeper(
     *,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Connect on first start when a request token is configured; refresh daily to keep it alive."""
+    """Connect on first start when a request token is configured; refresh daily to keep it alive.
+    A start refreshes only a token about to expire: with several workers the job starts again on
+    every lease takeover, and each needless refresh is a rotation that a crash could lose."""
     first = True
     while True:
         try:
@@ -489,7 +512,7 @@ async def token_keeper(
                 if company.concur.request_token:
                     await client.connect(company.id)
             elif not tokens.needs_reconnect:
-                await client.keep_alive(company.id)
+                await (client.access(company.id) if first else client.keep_alive(company.id))
         except NeedsReconnect:
             pass
         except ConcurError as exc:

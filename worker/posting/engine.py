@@ -348,10 +348,11 @@ def replan_held(conn: sqlite3.Connection, why: str) -> int:
 # --- background jobs ----------------------------------------------------------------------------
 
 
-async def planner(ctx: WorkerContext, idle_s: float = 2.0) -> None:
+async def planner(ctx: WorkerContext, idle_s: float = 2.0, company: str | None = None) -> None:
+    """``company``: plan only that company's documents (None: every company's)."""
     seen = -1
     while True:
-        companies = {c.id: c for c in ctx.config.companies}
+        companies = {c.id: c for c in ctx.config.companies if company is None or c.id == company}
         # None while QuickBooks waits for the worker (from its answer to the next message set),
         # and short ones: a Web Connector callback that arrives meanwhile waits one slice at most.
         await ctx.quickbooks_waits.wait_clear()

@@ -92,10 +92,11 @@ def pay_batch(conn: sqlite3.Connection, companies: dict[str, CompanyConfig], tod
     return done
 
 
-async def payer(ctx: WorkerContext, idle_s: float = 2.0) -> None:
+async def payer(ctx: WorkerContext, idle_s: float = 2.0, company: str | None = None) -> None:
+    """``company``: only that company's payments (None: every company's)."""
     seen = -1
     while True:
-        companies = {c.id: c for c in ctx.config.companies}
+        companies = {c.id: c for c in ctx.config.companies if company is None or c.id == company}
         if await ctx.store.run(pay_batch, companies):
             ctx.changed.notify()
             await trio.sleep(0)

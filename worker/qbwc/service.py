@@ -3,6 +3,9 @@
 Each callback answers from what the store already holds (no Concur call, no planning) and never
 lets an exception escape: on an internal error it answers a valid value ("" or -1) and explains
 through getLastError, because QBWC shows QBWC1041/1042 and stops on anything else.
+
+Sessions live in the store (``qbwc_sessions``): every callback reads its session from there and
+writes it back, so the calls of one session may reach different workers behind a load balancer.
 """
 
 from __future__ import annotations
@@ -80,8 +83,7 @@ class QbwcService:
         self.busy_window_s = busy_window_s
         self.batch = batch or outbox.BatchLimits()
         self.clock = clock
-        self.sessions: dict[str, Session] = {}
-        self.noop_pending: set[str] = set()
+        self.sessions: dict[str, Session] = {}  # the sessions this worker last read (the error path)
         # Documents whose rows QuickBooks just got or answered: their state follows once QuickBooks
         # has its next set (``settle_documents``), not while it waits for it.
         self.unrefreshed: set[int] = set()
@@ -130,7 +132,11 @@ class QbwcService:
             session = self.sessions.get(ticket)
             if session is not None:
                 session.last_error = "ml-connector hit an internal error; details are in its log. Nothing was lost: the next run continues."
-                self.noop_pending.discard(ticket)
+                session.noop_pending = False
+                try:
+                    await self.ctx.store.run(_persist, session)
+                except Exception:
+                    log.exception("could not record the error on QBWC session")
             return (
                 -1
                 if call.method == "receiveResponseXML"
@@ -203,18 +209,11 @@ class QbwcService:
             log.warning("QBWC login refused for user %s from %s", passwords.shortened(username), call.client)
             return auth_result(secrets.token_hex(16), "nvu")
         now = self.clock()
-        for other in list(self.sessions.values()):
-            if other.company == company.id and other.phase is not Phase.CLOSED and not other.expired(now):
-                # One Web Connector never runs two sessions of one application at once: a new
-                # authenticate from the same machine means its last session broke off (its
-                # in-flight writes become uncertain below). Another machine still talking is busy.
-                if other.client != call.client and now - other.last_seen_at < self.busy_window_s:
-                    return auth_result(secrets.token_hex(16), "busy", postpone_s=BUSY_POSTPONE_S)
-                # An abandoned session: whatever it had in flight becomes uncertain below.
-                other.phase = Phase.CLOSED
         ticket = secrets.token_hex(16)
         session = Session(ticket=ticket, company=company.id, created_at=now, last_seen_at=now, client=call.client)
-        has_work = await self.ctx.store.run(_start_session, session)
+        has_work = await self.ctx.store.run(_start_session, session, self.busy_window_s)
+        if has_work is None:
+            return auth_result(secrets.token_hex(16), "busy", postpone_s=BUSY_POSTPONE_S)
         self.sessions[ticket] = session
         self._forget_expired(now)
         # With work, the configured company file lets the Web Connector open QuickBooks in the
@@ -235,8 +234,15 @@ class QbwcService:
             if (session.phase is Phase.CLOSED or session.expired(now)) and now - session.last_seen_at > 3600:
                 del self.sessions[ticket]
 
-    def _session(self, call: Call, key: str = "ticket") -> Session | None:
-        session = self.sessions.get(call.params.get(key, ""))
+    async def _load(self, ticket: str) -> Session | None:
+        """The session as the store holds it: another worker may have served its last call."""
+        session = await self.ctx.store.run(_load_session, ticket) if ticket else None
+        if session is not None:
+            self.sessions[ticket] = session
+        return session
+
+    async def _session(self, call: Call, key: str = "ticket") -> Session | None:
+        session = await self._load(call.params.get(key, ""))
         if session is None or session.phase is Phase.CLOSED:
             return None
         if session.expired(self.clock()):
@@ -247,7 +253,7 @@ class QbwcService:
     # -- sendRequestXML --------------------------------------------------------------------
 
     async def send_request_xml(self, call: Call) -> str:
-        session = self._session(call)
+        session = await self._session(call)
         if session is None:
             return ""  # getLastError explains; QBWC starts a new session next run
         company = self.ctx.config.company(session.company)
@@ -273,9 +279,11 @@ class QbwcService:
         if session.phase is Phase.READY and session.noops < MAX_NOOPS and await self.ctx.store.run(_planner_busy, session.company):
             # Documents are being planned right now: wait a moment (QBWC pauses 5 s) and ask again.
             session.noops += 1
-            self.noop_pending.add(session.ticket)
+            session.noop_pending = True
+            await self.ctx.store.run(_persist, session)
         elif not session.last_error:
             session.last_error = "Nothing more to send."
+            await self.ctx.store.run(_persist, session)  # getLastError may reach another worker
         return ""
 
     async def _fill_then_take(self, session: Session, company: CompanyConfig) -> str:
@@ -337,7 +345,7 @@ class QbwcService:
     # -- receiveResponseXML ----------------------------------------------------------------
 
     async def receive_response_xml(self, call: Call) -> int:
-        session = self._session(call)
+        session = await self._session(call)
         if session is None:
             return -1
         answered = on_receive(session, self.clock())
@@ -386,20 +394,21 @@ class QbwcService:
     # -- the rest --------------------------------------------------------------------------
 
     async def connection_error(self, call: Call) -> str:
-        session = self._session(call)
+        session = await self._session(call)
         text = connection_error_message(call.params.get("hresult"), call.params.get("message"))
         if session is not None:
             session.last_error = text
             await self.ctx.store.run(_unreachable, session.company, text)
+            await self.ctx.store.run(_persist, session)
             self.ctx.changed.notify()
         return "done"
 
     async def get_last_error(self, call: Call) -> str:
-        ticket = call.params.get("ticket", "")
-        if ticket in self.noop_pending:
-            self.noop_pending.discard(ticket)
+        session = await self._load(call.params.get("ticket", ""))
+        if session is not None and session.noop_pending:
+            session.noop_pending = False
+            await self.ctx.store.run(_persist, session)
             return NOOP
-        session = self.sessions.get(ticket)
         if session is None:
             return "The Web Connector session expired or is unknown to ml-connector; the next scheduled run starts a new one."
         if session.expired(self.clock()):
@@ -407,11 +416,11 @@ class QbwcService:
         return session.last_error or "No error."
 
     async def close_connection(self, call: Call) -> str:
-        session = self.sessions.get(call.params.get("ticket", ""))
+        session = await self._load(call.params.get("ticket", ""))
         if session is None:
             return "OK"
         session.phase = Phase.CLOSED
-        self.noop_pending.discard(session.ticket)
+        session.noop_pending = False
         await self.settle_now()
         await self.ctx.store.run(_close_session, session)
         if session.last_error and session.last_error not in ("Nothing more to send.",):
@@ -433,8 +442,32 @@ def _persist(conn: sqlite3.Connection, session: Session) -> None:
     )
 
 
-def _start_session(conn: sqlite3.Connection, session: Session) -> bool:
-    """A new session: whatever an earlier one left in flight is uncertain now. Work to do?"""
+def _load_session(conn: sqlite3.Connection, ticket: str) -> Session | None:
+    row = conn.execute("SELECT state, closed_at FROM qbwc_sessions WHERE ticket = ?", (ticket,)).fetchone()
+    if row is None:
+        return None
+    session = Session.from_json(row["state"])
+    if row["closed_at"] is not None:
+        session.phase = Phase.CLOSED
+    return session
+
+
+def _start_session(conn: sqlite3.Connection, session: Session, busy_window_s: float) -> bool | None:
+    """A new session: whatever an earlier one left in flight is uncertain now. Work to do?
+    None: another Web Connector is running a session of this company (busy)."""
+    for row in conn.execute("SELECT state FROM qbwc_sessions WHERE company = ? AND closed_at IS NULL", (session.company,)).fetchall():
+        other = Session.from_json(row["state"])
+        if other.ticket == session.ticket:
+            continue
+        # One Web Connector never runs two sessions of one application at once: a new authenticate
+        # from the same machine means its last session broke off (its in-flight writes become
+        # uncertain below). Another machine still talking is busy.
+        live = other.phase is not Phase.CLOSED and not other.expired(session.created_at)
+        if live and other.client != session.client and session.created_at - other.last_seen_at < busy_window_s:
+            return None
+        # Abandoned, expired or closed: whatever it had in flight becomes uncertain below.
+        other.phase = Phase.CLOSED
+        _persist(conn, other)
     moved = outbox.mark_company_uncertain(conn, session.company, "a new Web Connector session began before QuickBooks' answer arrived")
     if moved:
         audit.append(conn, session.company, None, Actor.QBWC, "uncertain", {"postings": moved, "why": "new session"})

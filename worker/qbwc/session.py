@@ -51,6 +51,9 @@ class Session:
     noops: int = 0
     handed_at: float = 0.0  # when the outstanding set left for QuickBooks
     pace_s: float = 0.0  # seconds per request this QuickBooks took so far (0: not measured yet)
+    # sendRequestXML answered "" to wait for the planner: the next getLastError says "NoOp"
+    # (kept in the session, since any worker may answer that getLastError)
+    noop_pending: bool = False
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))

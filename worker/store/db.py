@@ -89,6 +89,9 @@ def _migrate(conn: sqlite3.Connection, path: Path) -> None:
     for version, name, sql in known[current:]:
         try:
             conn.execute("BEGIN IMMEDIATE")
+            if conn.execute(SCHEMA_VERSION_TABLE).fetchone()[0] >= version:
+                conn.execute("ROLLBACK")  # another worker starting at the same time applied it
+                continue
             for statement in _statements(sql):
                 conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {version}")
