@@ -188,7 +188,7 @@ class GroupCommit:
             self.writing = True
             batch, self.queue = self.queue, []
             try:
-                for pending, stored in zip(batch, await self.store.run(_store_events, batch, durable=True), strict=True):
+                for pending, stored in zip(batch, await self.store.run(_store_events, batch, durable=True, urgent=True), strict=True):
                     pending.stored = stored
             except Exception as exc:  # every request of the batch answers for it (503 or 500)
                 for pending in batch:

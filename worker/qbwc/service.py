@@ -266,7 +266,7 @@ class QbwcService:
             recorded = await self.ctx.store.run(company_files.recorded, session.company)
             facts, file_check = self._check_company_file(session, company, hcp, call.params.get("strCompanyFileName", ""), recorded)
         later: set[int] = set()
-        xml = await self.ctx.store.run(_next_request_set, session, company, self.batch, lost, decision.first_call, facts, file_check, True, later)
+        xml = await self.ctx.store.run(_next_request_set, session, company, self.batch, lost, decision.first_call, facts, file_check, True, later, urgent=True)
         self.unrefreshed |= later
         if lost:
             self.ctx.changed.notify()
@@ -306,7 +306,7 @@ class QbwcService:
         finally:
             waits.begin(session.ticket, QUICKBOOKS_WAITS_S)
         later: set[int] = set()
-        xml = await self.ctx.store.run(_next_request_set, session, company, self.batch, [], False, None, None, False, later)
+        xml = await self.ctx.store.run(_next_request_set, session, company, self.batch, [], False, None, None, False, later, urgent=True)
         self.unrefreshed |= later
         return xml or ""
 
@@ -369,7 +369,7 @@ class QbwcService:
         # Only the rows are recorded before the answer (durably: exactly-once rests on them);
         # the documents of rows QuickBooks simply did follow once it has its next set.
         later: set[int] = set()
-        remaining = await self.ctx.store.run(_apply_answers, session, answered, responses, later, durable=True)
+        remaining = await self.ctx.store.run(_apply_answers, session, answered, responses, later, durable=True, urgent=True)
         self.unrefreshed |= later
         if remaining == 0 and session.phase is Phase.READY and session.noops < MAX_NOOPS and await self.ctx.store.run(_planner_busy, session.company):
             remaining = 1  # planning in progress: ask for another round (a NoOp wait follows)

@@ -1,7 +1,7 @@
 """The SQLite store: one connection, one writer at a time, one transaction per call.
 
 Every call runs a function ``fn(conn, *args)`` inside ``BEGIN IMMEDIATE ... COMMIT`` on a worker
-thread, serialised by a ``CapacityLimiter(1)``, so trio's event loop never blocks on disk and two
+thread, one at a time (``turns.Turns``: calls someone waits for first), so trio's event loop never blocks on disk and two
 transactions never interleave. Calls are not cancellable once started (trio's default for
 ``to_thread.run_sync``): a transaction always finishes or rolls back, never half-applies.
 
@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import trio
+
+from worker.store.turns import Turns
 
 if TYPE_CHECKING:
     from shared.config import Config
@@ -124,7 +126,7 @@ class Store:
         self.path = path
         self.where = str(path)  # what logs may say about the store (PgStore: the URL without its password)
         self._conn = _connect(path)
-        self._limiter = trio.CapacityLimiter(1)
+        self._turns = Turns()
         self._lock = threading.Lock()  # guards run_sync against a concurrent async call
         self._closed = False
         try:
@@ -157,9 +159,12 @@ class Store:
                 if durable:
                     conn.execute("PRAGMA synchronous=NORMAL")
 
-    async def run(self, fn: Callable[..., T], *args: Any, durable: bool = False) -> T:
-        """Run ``fn(conn, *args)`` in one transaction on the writer thread."""
-        return await trio.to_thread.run_sync(self._transaction, fn, args, durable, limiter=self._limiter)
+    async def run(self, fn: Callable[..., T], *args: Any, durable: bool = False, urgent: bool = False) -> T:
+        """Run ``fn(conn, *args)`` in one transaction on the writer thread. ``urgent``: someone
+        waits for the answer (a webhook's 200, QuickBooks' next set); it goes before background
+        calls already waiting (worker/store/turns.py)."""
+        async with self._turns.turn(urgent):
+            return await trio.to_thread.run_sync(self._transaction, fn, args, durable)
 
     def run_sync(self, fn: Callable[..., T], *args: Any, durable: bool = False) -> T:
         """The same, from synchronous code (CLI commands, tests, start-up)."""

@@ -1,7 +1,7 @@
 """The PostgreSQL store: the same ``await store.run(fn)`` as SQLite, on a database many workers share.
 
 Every call runs ``fn(conn, *args)`` in one transaction on a worker thread, with a connection taken
-from a small pool; a worker's async calls run one at a time (``CONCURRENCY``), as on SQLite, and
+from a small pool; a worker's async calls run one at a time (``turns.Turns``), as on SQLite, and
 workers run beside each other. Transactions are SERIALIZABLE, so what a call reads and writes
 behaves as if no other call ran beside it — the guarantee SQLite's one writer gives — and a call
 PostgreSQL had to abort for a conflict (40001), a deadlock (40P01) or a unique key a concurrent call
@@ -33,14 +33,11 @@ from psycopg import errors as pg_errors
 
 from shared.config import redact_url
 from worker.store.db import StoreError, numbered
+from worker.store.turns import Turns
 
 T = TypeVar("T")
 
 POOL_SIZE = 4  # connections kept per worker (async calls, and synchronous callers beside them)
-# Async calls of one worker run one at a time, as on SQLite: every state change appends to the one
-# audit chain, so two transactions of the same worker would mostly abort each other; a worker's
-# calls are short, and parallelism comes from more workers (whose conflicts the retries absorb).
-CONCURRENCY = 1
 MAX_TRIES = 20  # a transaction aborted for a conflict runs again at most this often
 RETRY_PAUSE_S = (0.002, 0.2)  # first pause, longest pause (doubling, with jitter)
 CONNECT_TIMEOUT_S = 10
@@ -256,11 +253,15 @@ def schema_version(conn: psycopg.Connection) -> int:
 class PgStore:
     """The store on PostgreSQL: ``run``/``run_sync``/``healthy``/``close`` as ``Store`` has them."""
 
-    def __init__(self, url: str, pool_size: int = POOL_SIZE, concurrency: int = CONCURRENCY) -> None:
+    def __init__(self, url: str, pool_size: int = POOL_SIZE) -> None:
         self.where = redact_url(url)
         self._url = url
         self._pool = _Pool(url, pool_size)
-        self._limiter = trio.CapacityLimiter(concurrency)
+        # Async calls of one worker run one at a time, as on SQLite: every state change appends to
+        # the company's audit chain, so two transactions of the same worker would mostly abort each
+        # other; a worker's calls are short, and parallelism comes from more workers (whose
+        # conflicts the retries absorb).
+        self._turns = Turns()
         self._closed = False
         conn = self._pool.take()
         try:
@@ -293,9 +294,10 @@ class PgStore:
                 self._pool.give_back(conn)
         raise AssertionError("unreachable")
 
-    async def run(self, fn: Callable[..., T], *args: Any, durable: bool = False) -> T:
-        """Run ``fn(conn, *args)`` in one transaction on a worker thread."""
-        return await trio.to_thread.run_sync(self._transaction, fn, args, durable, limiter=self._limiter)
+    async def run(self, fn: Callable[..., T], *args: Any, durable: bool = False, urgent: bool = False) -> T:
+        """Run ``fn(conn, *args)`` in one transaction on a worker thread (``urgent`` as ``Store.run``)."""
+        async with self._turns.turn(urgent):
+            return await trio.to_thread.run_sync(self._transaction, fn, args, durable)
 
     def run_sync(self, fn: Callable[..., T], *args: Any, durable: bool = False) -> T:
         """The same, from synchronous code (CLI commands, tests, start-up)."""
