@@ -8,8 +8,8 @@ is about to receive QuickBooks' answer right after QuickBooks applied a message 
 balancer then hands the answer to the next worker, which continues the session from the store).
 Leases are short here (``MLC_LEASE_SECONDS``) so that takeovers happen within the test.
 
-``store_url`` ("" = SQLite in the shared data_dir) is the seam for running the same drill on a
-PostgreSQL server once that backend exists: it goes into every worker's ``[store] url``.
+The short form runs on both backends (``store_url``: SQLite in the shared data_dir, and a
+PostgreSQL database); it goes into every worker's ``[store] url``.
 Short form in ``make test``; ``MLC_SOAK=1`` runs more kills over more documents.
 """
 
@@ -33,9 +33,9 @@ from sim.webconnector.knobs import FaultKnobs
 from tests.helpers.balancer import Balancer
 from worker import cluster
 from worker.store import audit, leases
-from worker.store.db import Store
+from worker.store.db import open_store
 
-from faults_helpers import DEMO_CONFIG, WorkerProcess, all_posted, assert_exactly_once, db_path, free_port, pending_postings, soak_only, states, until
+from faults_helpers import DEMO_CONFIG, WorkerProcess, all_posted, assert_exactly_once, free_port, pending_postings, soak_only, states, until
 
 LATENCY = LatencyModel(per_message_set=0.01, per_query=0.003, per_record_returned=0.0, per_write=0.04, per_line=0.0)
 LEASE_S = "2"
@@ -47,14 +47,12 @@ pytestmark = [
 ]
 
 
-def worker_configs(run_config: Path, ports: list[int], store_url: str) -> list[Path]:
+def worker_configs(run_config: Path, ports: list[int]) -> list[Path]:
     """One config per worker: the same data, companies and store; its own listen address."""
     raw = tomllib.loads(run_config.read_text(encoding="utf-8"))
     paths = []
     for number, port in enumerate(ports):
         raw["worker"]["listen"] = f"127.0.0.1:{port}"
-        if store_url:
-            raw.setdefault("store", {})["url"] = store_url
         path = run_config.with_name(f"worker-{number}.toml")
         path.write_text(tomli_w.dumps(raw), encoding="utf-8")
         load_config(path)  # a worker must accept it
@@ -63,7 +61,7 @@ def worker_configs(run_config: Path, ports: list[int], store_url: str) -> list[P
 
 
 def read_leases(h: harness.Harness) -> list[leases.Lease]:
-    store = Store(db_path(h))
+    store = open_store(h.config)
     try:
         return store.run_sync(leases.all_leases)
     finally:
@@ -79,7 +77,7 @@ def job_leases(all_: list[leases.Lease]) -> list[leases.Lease]:
     return [lease for lease in all_ if not lease.name.startswith(leases.MEMBER_PREFIX)]
 
 
-async def drill(tmp_path: Path, *, reports: int, invoices: int, kills: int, seed: int, deadline_s: float, store_url: str = "") -> dict:
+async def drill(tmp_path: Path, *, reports: int, invoices: int, kills: int, seed: int, deadline_s: float, store_url: str | None = None) -> dict:
     rng = random.Random(seed)
     ports = [free_port() for _ in range(WORKERS)]
     stats = {"kills": 0, "kills_before_answer": 0, "sessions": 0, "failed_sessions": 0, "leases_killed": 0}
@@ -97,11 +95,12 @@ async def drill(tmp_path: Path, *, reports: int, invoices: int, kills: int, seed
             clock_scale=1.0,
             start_worker=False,
             concur_profile="mixed",
+            store_url=store_url,
         )
         urls = [f"http://127.0.0.1:{port}" for port in ports]
         workers = [
             WorkerProcess(path, url, tmp_path / f"worker-{n}.log")
-            for n, (path, url) in enumerate(zip(worker_configs(h.config.path, ports, store_url), urls, strict=True))
+            for n, (path, url) in enumerate(zip(worker_configs(h.config.path, ports), urls, strict=True))
         ]
         balancer = Balancer(urls)
         url = await balancer.serve(nursery)
@@ -181,7 +180,7 @@ async def drill(tmp_path: Path, *, reports: int, invoices: int, kills: int, seed
             await until(taken_over, 15, f"every lease of a killed worker held by a live one ({read_leases(h)}, killed {killed})", pause_s=0.2)
             stop.set()
             assert_exactly_once(h, expected)
-            store = Store(db_path(h))
+            store = open_store(h.config)
             try:
                 assert store.run_sync(audit.verify) == []
             finally:
@@ -207,10 +206,10 @@ async def drill(tmp_path: Path, *, reports: int, invoices: int, kills: int, seed
 
 
 @pytest.mark.trio
-async def test_three_workers_killed_at_random_keep_exactly_once_and_take_over_every_lease(tmp_path, monkeypatch):
+async def test_three_workers_killed_at_random_keep_exactly_once_and_take_over_every_lease(tmp_path, monkeypatch, store_url):
     monkeypatch.setenv(cluster.LEASE_ENV, LEASE_S)
     started = time.monotonic()
-    stats = await drill(tmp_path, reports=20, invoices=10, kills=6, seed=11, deadline_s=45)
+    stats = await drill(tmp_path, reports=20, invoices=10, kills=6, seed=11, deadline_s=45, store_url=store_url)
     print(f"cluster short: {stats}, {time.monotonic() - started:.1f}s")
     assert stats["kills"] == 6 and stats["documents"] == 30
     assert stats["leases_killed"] >= 1 and stats["takeovers"] >= 1, stats
