@@ -99,8 +99,7 @@ async def drill(tmp_path: Path, *, reports: int, invoices: int, kills: int, seed
         )
         urls = [f"http://127.0.0.1:{port}" for port in ports]
         workers = [
-            WorkerProcess(path, url, tmp_path / f"worker-{n}.log")
-            for n, (path, url) in enumerate(zip(worker_configs(h.config.path, ports), urls, strict=True))
+            WorkerProcess(path, url, tmp_path / f"worker-{n}.log") for n, (path, url) in enumerate(zip(worker_configs(h.config.path, ports), urls, strict=True))
         ]
         balancer = Balancer(urls)
         url = await balancer.serve(nursery)
