@@ -54,6 +54,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With ``--store postgres`` a test run once per backend keeps only its PostgreSQL half: the
+    SQLite half is what the plain run is for (CI runs both, on two Pythons)."""
+    if config.getoption("--store") != "postgres":
+        return
+    keep, drop = [], []
+    for item in items:
+        params = getattr(item, "callspec", None)
+        (drop if params is not None and params.params.get("store_url") == "sqlite" else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
 @pytest.fixture(autouse=True)
 def _harness_store(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     if request.config.getoption("--store") == "postgres":
