@@ -28,7 +28,6 @@ per request (as the fault test's does), a cost the single-worker cases pay as we
 
 from __future__ import annotations
 
-import logging
 import os
 import shutil
 import tempfile
@@ -98,6 +97,27 @@ def server_cpu_seconds(server: PostgresServer) -> float | None:
         return None
 
 
+# What PostgreSQL logs when it aborts a transaction the store then runs again (worker/store/pg.py RETRYABLE).
+CONFLICTS = {"serialization": "could not serialize access", "unique key": "duplicate key value", "deadlock": "deadlock detected"}
+
+
+def pg_counters(server: PostgresServer) -> tuple[int, Counter[str]]:
+    """(transaction ids handed out so far: one per writing transaction, aborted ones included; the
+    conflicts the server logged so far, by kind)."""
+    import psycopg
+
+    assert server.root is not None
+    with psycopg.connect(server.url("postgres"), autocommit=True) as conn:
+        row = conn.execute("SELECT txid_current()").fetchone()
+    text = (server.root / "server.log").read_text(errors="replace")
+    return int(row[0]) if row else 0, Counter({kind: text.count(needle) for kind, needle in CONFLICTS.items()})
+
+
+def pg_delta(before: tuple[int, Counter[str]], after: tuple[int, Counter[str]]) -> tuple[int, dict[str, int]]:
+    """Writing transactions (less the probe's own) and conflicts between two ``pg_counters``."""
+    return after[0] - before[0] - 1, {kind: n for kind, n in (after[1] - before[1]).items() if n}
+
+
 def cluster_cpu(pids: list[int], server: PostgresServer) -> tuple[float, float] | None:
     """(workers, PostgreSQL server) CPU seconds so far."""
     workers = [cpu_seconds(pid) for pid in pids]
@@ -152,9 +172,12 @@ async def _intake(run_dir: Path, server: PostgresServer, count: int, rounds: int
         for events in runs:
             for cluster in clusters:
                 load_before = loadavg()
+                counters = pg_counters(server)
                 before = cluster_cpu(cluster.pids, server)
                 run = await load(",".join(cluster.urls), events, "max", CONCURRENCY)
                 after = cluster_cpu(cluster.pids, server)
+                if cluster.case.postgres:
+                    run["pg_transactions"], run["pg_conflicts"] = pg_delta(counters, pg_counters(server))
                 run["load"] = f"{load_before} -> {loadavg()}"
                 if before and after and run["ok"]:
                     run["cpu_ms"] = (after[0] - before[0]) * 1000 / run["ok"]
@@ -181,6 +204,7 @@ class DrainRun:
     planning_s: float
     workers_served: int  # workers that answered Web Connector callbacks
     load: str
+    conflicts: dict[str, int]  # transactions PostgreSQL aborted during the drain (run again by the store)
 
     @property
     def busy_share(self) -> float:
@@ -230,6 +254,7 @@ async def _drain(case: Case, run_dir: Path, server: PostgresServer, documents: i
         planning_s = time.perf_counter() - started
         load_before = loadavg()
         served_before = len(balancer.served)
+        counters = pg_counters(server) if case.postgres else None
         t0 = time.perf_counter()
         with trio.move_on_after(timeout_s):
             while sum(_states(cluster.config).get(s, 0) for s in harness.FINAL_STATES) < expected or _pending(cluster.config):
@@ -261,6 +286,7 @@ async def _drain(case: Case, run_dir: Path, server: PostgresServer, documents: i
             planning_s=planning_s,
             workers_served=len({backend for backend, _ in balancer.served[served_before:]}),
             load=f"{load_before} -> {loadavg()}",
+            conflicts=pg_delta(counters, pg_counters(server))[1] if counters else {},
         )
         nursery.cancel_scope.cancel()
     return run
@@ -273,7 +299,10 @@ def _rate(run: dict) -> float:
 def _cpu(run: dict) -> str:
     if "cpu_ms" not in run:
         return "CPU not measured"
-    return f"CPU per event: workers {run['cpu_ms']:.3f} ms, PostgreSQL server {run['pg_cpu_ms']:.3f} ms"
+    text = f"CPU per event: workers {run['cpu_ms']:.3f} ms, PostgreSQL server {run['pg_cpu_ms']:.3f} ms"
+    if "pg_transactions" in run:
+        text += f"; {run['pg_transactions'] / run['ok']:.3f} writing transactions per event, conflicts (run again) {run['pg_conflicts'] or 'none'}"
+    return text
 
 
 def _describe_drain(case: Case, run: DrainRun) -> str:
@@ -281,7 +310,7 @@ def _describe_drain(case: Case, run: DrainRun) -> str:
         f"{case.label}: {run.documents} docs, {run.posted} posted, wall {run.wall_s:.1f}s, QuickBooks busy {run.busy_s:.1f}s "
         f"({run.busy_share:.3f}), {run.soap_calls} SOAP calls in {run.sessions} session(s) answered by {run.workers_served} worker(s), "
         f"QB transactions {run.transactions} (duplicates {run.duplicates}), totals match {run.totals_match}; "
-        f"before the clock {run.planning_s:.1f}s; load avg {run.load}"
+        f"before the clock {run.planning_s:.1f}s; PostgreSQL conflicts (run again) {run.conflicts or 'none'}; load avg {run.load}"
     )
 
 
@@ -293,7 +322,6 @@ def skipped(reason: str) -> tuple[list[Figure], list[str]]:
 def bench(quick: bool, *, count: int | None = None, documents: int | None = None, timeout_s: float = 900.0) -> tuple[list[Figure], list[str]]:
     n = count or (1000 if quick else 5000)
     docs = documents or (120 if quick else 600)
-    logging.getLogger("hypercorn.error").setLevel(logging.WARNING)  # the balancer's "Running on ..."
     server = PostgresServer(durable=True)
     tmp = Path(tempfile.mkdtemp(prefix="mlc-bench-cluster-"))
     try:

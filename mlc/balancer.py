@@ -74,6 +74,7 @@ class Balancer:
         config = HyperConfig()
         config.bind = ["127.0.0.1:0"]
         config.accesslog = None
+        config.loglevel = "WARNING"  # no "Running on ..." line in test and benchmark output
         config.graceful_timeout = 0.5
         binds = await nursery.start(lambda task_status: serve(self.app, config, task_status=task_status))
         return binds[0]
