@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
+import httpx
 import trio
 
 from bench.common import Figure
@@ -205,6 +206,16 @@ class DrainRun:
     workers_served: int  # workers that answered Web Connector callbacks
     load: str
     conflicts: dict[str, int]  # transactions PostgreSQL aborted during the drain (run again by the store)
+    worker_s: dict[str, float]  # the workers' time answering each callback kind during the drain
+
+    def idle(self) -> str:
+        """Where QuickBooks' idle time went (as bench/drain.py breaks it down)."""
+        idle, network, worker = self.wall_s - self.busy_s, self.soap_calls * NETWORK_S, sum(self.worker_s.values())
+        top = ", ".join(f"{k} {v:.2f}s" for k, v in sorted(self.worker_s.items(), key=lambda kv: -kv[1])[:3])
+        return (
+            f"QuickBooks idle {idle:.1f}s: network {network:.1f}s, workers answering callbacks {worker:.1f}s ({top}), "
+            f"rest (balancer, HTTP, the simulators' own Python time) {max(0.0, idle - network - worker):.1f}s"
+        )
 
     @property
     def busy_share(self) -> float:
@@ -213,6 +224,19 @@ class DrainRun:
     @property
     def correct(self) -> bool:
         return self.posted == self.documents == self.transactions and not self.duplicates and self.totals_match
+
+
+async def callback_seconds(urls: list[str]) -> dict[str, float]:
+    """Seconds the workers spent answering each Web Connector callback kind so far, summed over
+    the workers (their ``/metrics`` histograms)."""
+    totals: dict[str, float] = {}
+    async with httpx.AsyncClient(timeout=10.0) as http:
+        for url in urls:
+            for line in (await http.get(url + "/metrics")).text.splitlines():
+                if line.startswith("mlc_qbwc_callback_seconds_sum{"):
+                    method = line.split('method="', 1)[1].split('"', 1)[0]
+                    totals[method] = totals.get(method, 0.0) + float(line.rsplit(" ", 1)[1])
+    return totals
 
 
 def _states(config: Config) -> dict[str, int]:
@@ -255,6 +279,7 @@ async def _drain(case: Case, run_dir: Path, server: PostgresServer, documents: i
         load_before = loadavg()
         served_before = len(balancer.served)
         counters = pg_counters(server) if case.postgres else None
+        callbacks = await callback_seconds(cluster.urls)
         t0 = time.perf_counter()
         with trio.move_on_after(timeout_s):
             while sum(_states(cluster.config).get(s, 0) for s in harness.FINAL_STATES) < expected or _pending(cluster.config):
@@ -269,6 +294,7 @@ async def _drain(case: Case, run_dir: Path, server: PostgresServer, documents: i
                 )
                 h.sessions.append(report)
         wall = time.perf_counter() - t0
+        callbacks_after = await callback_seconds(cluster.urls)
         txns = harness.quickbooks_transactions(h.company_file)
         guids = Counter(str(t.get("ExternalGUID") or t.get("TxnID")) for _, t in txns)
         aside = harness.settlement_accounts(h.config)
@@ -287,6 +313,7 @@ async def _drain(case: Case, run_dir: Path, server: PostgresServer, documents: i
             workers_served=len({backend for backend, _ in balancer.served[served_before:]}),
             load=f"{load_before} -> {loadavg()}",
             conflicts=pg_delta(counters, pg_counters(server))[1] if counters else {},
+            worker_s={k: v - callbacks.get(k, 0.0) for k, v in callbacks_after.items()},
         )
         nursery.cancel_scope.cancel()
     return run
@@ -376,7 +403,7 @@ def bench(quick: bool, *, count: int | None = None, documents: int | None = None
                 "",
                 f">= {BUSY_TARGET}" if target else "",
                 run.busy_share >= BUSY_TARGET if target else None,
-                f"{run.documents} docs in {run.wall_s:.1f}s; load avg {run.load}",
+                f"{run.documents} docs in {run.wall_s:.1f}s; load avg {run.load}; {run.idle()}",
             )
         )
     correct = all(drains[case].correct for case in CASES)
