@@ -23,6 +23,10 @@ import socket
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import psycopg
 
 TEMPLATE = "mlc_template"
 SERVER_SETTINGS = "-c max_connections=200 -c shared_buffers=32MB -c listen_addresses=127.0.0.1"
@@ -74,7 +78,7 @@ class PostgresServer:
         self.user: str | None = None
         self._pg_ctl: str | None = None
         self._numbers = itertools.count(1)
-        self._admin = None
+        self._admin: psycopg.Connection | None = None
 
     def _as_user(self, argv: list[str]) -> list[str]:
         return ["runuser", "-u", self.user, "--", *argv] if self.user else argv
