@@ -42,7 +42,7 @@ import trio
 
 from bench.common import Figure
 from bench.drain import LATENCY, NETWORK_S, _force_three_way
-from bench.intake import IGNORED_TOPIC, cpu_seconds, empty_concur, free_port, load, serve_process, signed_events, worker_command
+from bench.intake import IGNORED_TOPIC, _rate, cpu_seconds, empty_concur, free_port, load, serve_process, signed_events, worker_command
 from mlc import harness
 from mlc.balancer import Balancer
 from mlc.pgserver import PostgresServer
@@ -317,10 +317,6 @@ async def _drain(case: Case, run_dir: Path, server: PostgresServer, documents: i
         )
         nursery.cancel_scope.cancel()
     return run
-
-
-def _rate(run: dict) -> float:
-    return run["ok"] / run["elapsed_s"]
 
 
 def _cpu(run: dict) -> str:
