@@ -1,4 +1,4 @@
-"""``python -m bench [drain|intake|scale|cpu|fetch ...] [--quick]``: run benchmarks and print their tables.
+"""``python -m bench [drain|intake|scale|cpu|fetch|cluster ...] [--quick]``: run benchmarks and print their tables.
 
 Exit status 0 even when a target is missed: these are measurements, not tests; the table says
 PASS/FAIL per figure and the notes say what limits a missed one."""
@@ -20,6 +20,7 @@ BENCHMARKS = {
     "scale": "Scale: 100,000 documents in the store",
     "cpu": "CPU per document: plan + qbXML build + response parse",
     "fetch": "Fetch: approval to ready-to-post with Concur's latency (200 ms a call)",
+    "cluster": "Cluster: intake and drain, 1 worker on SQLite / 1 on PostgreSQL / 3 on one PostgreSQL",
 }
 
 

@@ -126,12 +126,13 @@ async def wait_healthy(url: str, timeout_s: float = 30.0) -> None:
 
 
 async def load(url: str, events: Path, mode: str, concurrency: int = 16, pid: int | None = None) -> dict:
-    """One load generator run; with ``pid``, the server's CPU seconds per answered event too."""
+    """One load generator run (``url``: a worker, or several separated by commas, round-robin);
+    with ``pid``, the server's CPU seconds per answered event too."""
     command = [
         sys.executable,
         "-m",
         "bench.loadgen",
-        url + "/webhooks/concur",
+        ",".join(base + "/webhooks/concur" for base in url.split(",")),
         str(events),
         "--mode",
         mode,

@@ -1,5 +1,7 @@
 """A webhook load generator, run as its own process so it does not share the server's core:
-``python -m bench.loadgen URL EVENTS.jsonl --mode max|paced [--concurrency C] [--rate R]``.
+``python -m bench.loadgen URL[,URL...] EVENTS.jsonl --mode max|paced [--concurrency C] [--rate R]``.
+Several URLs (workers behind no balancer): connections and paced requests go round-robin across
+them, as a balancer keeping connections alive to each worker would send them.
 
 EVENTS.jsonl: one ``{"body": "...", "signature": "..."}`` a line (signed beforehand). Prints one JSON
 line: sent, ok, statuses, elapsed_s, latencies_ms (per request, from the moment it was sent)."""
@@ -57,58 +59,60 @@ def raw_request(host: str, path: str, event: dict) -> bytes:
 
 
 async def run(url: str, events: list[dict], mode: str, concurrency: int, rate: float) -> dict:
-    parts = urlsplit(url)
-    host, port = parts.hostname or "127.0.0.1", parts.port or 80
-    requests = [raw_request(parts.netloc, parts.path, e) for e in events]
+    targets = [urlsplit(u) for u in url.split(",")]
+    addresses = [(t.hostname or "127.0.0.1", t.port or 80) for t in targets]
+    requests = [[raw_request(t.netloc, t.path, e) for e in events] for t in targets]
     latencies: list[float] = []
     statuses: dict[str, int] = {}
-    idle: list[Connection] = []
+    idle: list[list[Connection]] = [[] for _ in targets]
 
-    async def connection() -> Connection:
-        return idle.pop() if idle else Connection(await trio.open_tcp_stream(host, port))
+    async def connection(target: int) -> Connection:
+        return idle[target].pop() if idle[target] else Connection(await trio.open_tcp_stream(*addresses[target]))
 
-    async def send(raw: bytes) -> None:
-        conn = await connection()
+    async def send(target: int, index: int) -> None:
+        conn = await connection(target)
         began = time.perf_counter()
         try:
-            status = str(await conn.request(raw))
-            idle.append(conn)
+            status = str(await conn.request(requests[target][index]))
+            idle[target].append(conn)
         except (OSError, ConnectionError, trio.BrokenResourceError) as exc:
             status = type(exc).__name__
             await conn.stream.aclose()
         latencies.append((time.perf_counter() - began) * 1000)
         statuses[status] = statuses.get(status, 0) + 1
 
-    for _ in range(concurrency):  # open the connections before the clock starts
-        idle.append(Connection(await trio.open_tcp_stream(host, port)))
+    for number in range(concurrency):  # open the connections before the clock starts
+        target = number % len(targets)
+        idle[target].append(Connection(await trio.open_tcp_stream(*addresses[target])))
     started = time.perf_counter()
     if mode == "max":
-        queue = iter(requests)
+        queue = iter(range(len(events)))
 
-        async def loop() -> None:
-            for raw in queue:
-                await send(raw)
+        async def loop(target: int) -> None:
+            for index in queue:
+                await send(target, index)
 
         async with trio.open_nursery() as nursery:
-            for _ in range(concurrency):
-                nursery.start_soon(loop)
+            for number in range(concurrency):
+                nursery.start_soon(loop, number % len(targets))
     else:
         interval = 1.0 / rate
         async with trio.open_nursery() as nursery:
-            for index, raw in enumerate(requests):
+            for index in range(len(events)):
                 delay = started + index * interval - time.perf_counter()
                 if delay > 0:
                     await trio.sleep(delay)
-                nursery.start_soon(send, raw)
+                nursery.start_soon(send, index % len(targets), index)
     elapsed = time.perf_counter() - started
-    for conn in idle:
-        await conn.stream.aclose()
+    for pool in idle:
+        for conn in pool:
+            await conn.stream.aclose()
     return {"sent": len(events), "ok": statuses.get("200", 0), "statuses": statuses, "elapsed_s": elapsed, "latencies_ms": latencies}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("url")
+    parser.add_argument("url", help="one URL, or several separated by commas (round-robin)")
     parser.add_argument("events")
     parser.add_argument("--mode", choices=["max", "paced"], default="max")
     parser.add_argument("--concurrency", type=int, default=16)

@@ -107,6 +107,38 @@ def write_run_config(config: Config, run_dir: Path, concur_url: str, worker_port
     return load_config(path, environ=dict(os.environ))
 
 
+def worker_configs(run_config: Path, ports: list[int], store_url: str) -> list[Path]:
+    """One config per worker of a cluster: the same data, companies and store (``store_url``, ""
+    keeps the run's); its own listen address. Written beside ``run_config`` as worker-N.toml."""
+    raw = tomllib.loads(run_config.read_text(encoding="utf-8"))
+    paths = []
+    for number, port in enumerate(ports):
+        raw["worker"]["listen"] = f"127.0.0.1:{port}"
+        if store_url:
+            raw.setdefault("store", {})["url"] = store_url
+        path = run_config.with_name(f"worker-{number}.toml")
+        path.write_text(tomli_w.dumps(raw), encoding="utf-8")
+        load_config(path)  # a worker must accept it
+        paths.append(path)
+    return paths
+
+
+def read_store(config: Config, sql: str, *args) -> list:
+    """Read a worker's store from outside, as another process sees it (a connection of its own;
+    SQLite's WAL lets readers in): rows readable by index and by name on both backends."""
+    if config.store.postgres:
+        from worker.store.pg import PgConnection, connect
+
+        with connect(config.store.url.reveal()) as pg:
+            return PgConnection(pg).execute(sql, args).fetchall()
+    conn = sqlite3.connect(config.worker.data_dir / "mlc.sqlite3", timeout=10)
+    conn.row_factory = sqlite3.Row
+    try:
+        return conn.execute(sql, args).fetchall()
+    finally:
+        conn.close()
+
+
 def edit_run_config(harness: Harness, change) -> Config:
     """Apply ``change(raw_dict)`` to the run's config file (the worker picks it up by itself)."""
     path = harness.config.path

@@ -15,9 +15,9 @@ import pytest
 import trio
 
 from mlc import harness
+from mlc.balancer import Balancer
 from shared.config import load_config
 from sim.webconnector.client import run_session
-from tests.helpers.balancer import Balancer
 from worker import cluster
 from worker.main import serve_worker
 from worker.store import audit, leases

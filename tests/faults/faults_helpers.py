@@ -111,17 +111,7 @@ def db_path(h: harness.Harness) -> Path:
 
 def read_db(h: harness.Harness, sql: str, *args) -> list[sqlite3.Row]:
     """Read the worker's store from outside (a separate connection; WAL lets readers in)."""
-    if h.config.store.postgres:
-        from worker.store.pg import PgConnection, connect
-
-        with connect(h.config.store.url.reveal()) as pg:
-            return PgConnection(pg).execute(sql, args).fetchall()
-    conn = sqlite3.connect(db_path(h), timeout=10)
-    conn.row_factory = sqlite3.Row
-    try:
-        return conn.execute(sql, args).fetchall()
-    finally:
-        conn.close()
+    return harness.read_store(h.config, sql, *args)
 
 
 def states(h: harness.Harness) -> dict[str, int]:

@@ -18,19 +18,17 @@ from __future__ import annotations
 import random
 import socket
 import time
-import tomllib
 from pathlib import Path
 
 import pytest
-import tomli_w
 import trio
 
 from mlc import harness
+from mlc.balancer import Balancer
 from shared.config import load_config
 from sim.quickbooks.latency import LatencyModel
 from sim.webconnector.client import run_session
 from sim.webconnector.knobs import FaultKnobs
-from tests.helpers.balancer import Balancer
 from worker import cluster
 from worker.store import audit, leases
 from worker.store.db import open_store
@@ -45,19 +43,6 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:Async generator 'httpx._content.ByteStream.__aiter__':ResourceWarning"),
     pytest.mark.filterwarnings("ignore:Exception ignored in. <async_generator object ByteStream.__aiter__:pytest.PytestUnraisableExceptionWarning"),
 ]
-
-
-def worker_configs(run_config: Path, ports: list[int]) -> list[Path]:
-    """One config per worker: the same data, companies and store; its own listen address."""
-    raw = tomllib.loads(run_config.read_text(encoding="utf-8"))
-    paths = []
-    for number, port in enumerate(ports):
-        raw["worker"]["listen"] = f"127.0.0.1:{port}"
-        path = run_config.with_name(f"worker-{number}.toml")
-        path.write_text(tomli_w.dumps(raw), encoding="utf-8")
-        load_config(path)  # a worker must accept it
-        paths.append(path)
-    return paths
 
 
 def read_leases(h: harness.Harness) -> list[leases.Lease]:
@@ -99,7 +84,8 @@ async def drill(tmp_path: Path, *, reports: int, invoices: int, kills: int, seed
         )
         urls = [f"http://127.0.0.1:{port}" for port in ports]
         workers = [
-            WorkerProcess(path, url, tmp_path / f"worker-{n}.log") for n, (path, url) in enumerate(zip(worker_configs(h.config.path, ports), urls, strict=True))
+            WorkerProcess(path, url, tmp_path / f"worker-{n}.log")
+            for n, (path, url) in enumerate(zip(harness.worker_configs(h.config.path, ports, ""), urls, strict=True))
         ]
         balancer = Balancer(urls)
         url = await balancer.serve(nursery)

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 import trio
 
+from mlc.pgserver import PostgresServer
 from shared.config import Secret, StoreConfig, load_config, redact_url
 from tests.helpers.config import test_config
-from tests.helpers.postgres import PostgresServer
 from worker.store import audit
 from worker.store import db as sqlite_db
 from worker.store.db import Store, StoreError, open_store

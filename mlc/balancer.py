@@ -1,4 +1,4 @@
-"""A round-robin HTTP load balancer for tests: each request goes to the next (or a random) worker.
+"""A round-robin HTTP load balancer for the tests and the cluster benchmark: each request goes to the next (or a random) worker.
 
 What an administrator's nginx/HAProxy in front of several workers does, reduced to its rules:
 no stickiness (the calls of one Web Connector session land on different workers), a request that
@@ -74,6 +74,7 @@ class Balancer:
         config = HyperConfig()
         config.bind = ["127.0.0.1:0"]
         config.accesslog = None
+        config.loglevel = "WARNING"  # no "Running on ..." line in test and benchmark output
         config.graceful_timeout = 0.5
         binds = await nursery.start(lambda task_status: serve(self.app, config, task_status=task_status))
         return binds[0]

@@ -1,4 +1,5 @@
-"""A real PostgreSQL server for the tests, started from the OS binaries on loopback.
+"""A real PostgreSQL server on loopback, started from the OS binaries: the test suite's (one per
+session, ``tests/conftest.py``) and the cluster benchmark's (``bench/cluster.py``).
 
 One server per test session, in a temporary directory, on a free port with its unix socket in that
 directory; every test gets a fresh database copied from a template that already holds the schema
@@ -22,12 +23,17 @@ import socket
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import psycopg
 
 TEMPLATE = "mlc_template"
-SERVER_SETTINGS = (
-    # A throwaway server: durability off (tests never survive a power cut), small footprint.
-    "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 -c shared_buffers=32MB -c listen_addresses=127.0.0.1"
-)
+SERVER_SETTINGS = "-c max_connections=200 -c shared_buffers=32MB -c listen_addresses=127.0.0.1"
+# The tests' server is throwaway: durability off (tests never survive a power cut). The benchmark's
+# keeps PostgreSQL's defaults (fsync, synchronous commit), as a production server would, so that it
+# is compared fairly with SQLite's synchronous=FULL.
+NOT_DURABLE = "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
 
 
 def find_binary(name: str) -> str | None:
@@ -65,13 +71,14 @@ def _unprivileged_user() -> str | None:
 class PostgresServer:
     """The session's server. ``start`` raises ``RuntimeError`` with the reason when it cannot run."""
 
-    def __init__(self) -> None:
+    def __init__(self, durable: bool = False) -> None:
+        self.durable = durable
         self.root: Path | None = None
         self.port = 0
         self.user: str | None = None
         self._pg_ctl: str | None = None
         self._numbers = itertools.count(1)
-        self._admin = None
+        self._admin: psycopg.Connection | None = None
 
     def _as_user(self, argv: list[str]) -> list[str]:
         return ["runuser", "-u", self.user, "--", *argv] if self.user else argv
@@ -93,7 +100,7 @@ class PostgresServer:
             os.chown(sockets, entry.pw_uid, entry.pw_gid)
         self.port = _free_port()
         self._run([initdb, "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C", "--no-sync"], "initdb")
-        options = f"-p {self.port} -k {sockets} {SERVER_SETTINGS}"
+        options = f"-p {self.port} -k {sockets} {SERVER_SETTINGS}" + ("" if self.durable else f" {NOT_DURABLE}")
         self._run([pg_ctl, "-D", str(data), "-o", options, "-l", str(self.root / "server.log"), "-w", "-t", "60", "start"], "pg_ctl start")
         import psycopg
 
