@@ -4,6 +4,7 @@ callbacks."""
 
 from __future__ import annotations
 
+import json
 import time
 
 import httpx
@@ -303,3 +304,19 @@ async def test_password_from_the_environment(tmp_path, monkeypatch):
         report = await harness.web_connector_run(h)
         assert report.auth_status == ""
         assert (await soap_strings(h.qbwc_url, "authenticate", strUserName="demo-sync", strPassword="demo-sync-password"))[1] == "nvu"
+
+
+@pytest.mark.trio
+async def test_the_session_measures_quickbooks_pace_from_the_stored_session(tmp_path, store_url):
+    """Sessions live in the store (any worker may answer the next call), so the time a set left
+    for QuickBooks must be in the stored session; the next set is sized by the pace measured from it."""
+    async with running(tmp_path, store_url=store_url, reports=3, invoices=2) as h:
+        await harness.web_connector_run(h)  # lists
+        k = await approve_and_deliver(h)
+        await wait_fetched(h, k)
+        await planned(h, k)
+        await harness.web_connector_run(h)
+        assert await doc_states(h) == {"posted": k}
+        rows = await query(h, "SELECT state FROM qbwc_sessions ORDER BY created_at")
+        paces = [json.loads(r["state"])["pace_s"] for r in rows]
+        assert paces and paces[-1] > 0, paces

@@ -266,6 +266,9 @@ class QbwcService:
             recorded = await self.ctx.store.run(company_files.recorded, session.company)
             facts, file_check = self._check_company_file(session, company, hcp, call.params.get("strCompanyFileName", ""), recorded)
         later: set[int] = set()
+        # Set before the store call, which saves the session: the answer may reach another worker
+        # (or this one after a restart), and the pace is measured from this time.
+        session.handed_at = self.clock()
         xml = await self.ctx.store.run(_next_request_set, session, company, self.batch, lost, decision.first_call, facts, file_check, True, later, urgent=True)
         self.unrefreshed |= later
         if lost:
@@ -273,7 +276,6 @@ class QbwcService:
         if xml is None:
             xml = await self._fill_then_take(session, company)
         if xml:
-            session.handed_at = self.clock()
             self.ctx.metrics.qbxml_requests.labels(session.company, "set").inc()
             return xml
         if session.phase is Phase.READY and session.noops < MAX_NOOPS and await self.ctx.store.run(_planner_busy, session.company):
@@ -306,6 +308,7 @@ class QbwcService:
         finally:
             waits.begin(session.ticket, QUICKBOOKS_WAITS_S)
         later: set[int] = set()
+        session.handed_at = self.clock()
         xml = await self.ctx.store.run(_next_request_set, session, company, self.batch, [], False, None, None, False, later, urgent=True)
         self.unrefreshed |= later
         return xml or ""

@@ -12,7 +12,6 @@ from shared.clock import now_iso
 # SQLite's smallest build limit.
 _WEBHOOK_COLUMNS = "company, event_id, source, topic, event_type, object_kind, object_id, href, received_at, processed_at, body"
 _ROWS_PER_INSERT = 80
-_IDS_PER_SELECT = 500
 
 
 @dataclass(frozen=True)
@@ -34,32 +33,25 @@ def store_webhooks(conn: sqlite3.Connection, webhooks: list[Webhook]) -> list[bo
     """Keep a batch of delivered events; per event, False when it was stored before (a re-delivery,
     also the second copy of an event twice in the batch).
 
-    A fixed number of statements whatever the batch size (one look-up of the ids already known,
-    one multi-row insert): each statement on the writer thread hands the GIL back and forth with
-    the event loop, which under load costs up to a switch interval every time."""
-    known: set[tuple[str, str]] = set()
-    by_company: dict[str, list[str]] = {}
-    for w in webhooks:
-        by_company.setdefault(w.company, []).append(w.event_id)
-    for company, ids in by_company.items():
-        for start in range(0, len(ids), _IDS_PER_SELECT):
-            chunk = ids[start : start + _IDS_PER_SELECT]
-            sql = f"SELECT event_id FROM events WHERE company = ? AND event_id IN ({','.join('?' * len(chunk))})"
-            known.update((company, row[0]) for row in conn.execute(sql, (company, *chunk)))
+    One multi-row ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` per 80 events, whatever was
+    stored before: each statement on the writer thread hands the GIL back and forth with the event
+    loop (under load up to a switch interval every time), and on PostgreSQL a look-up of the ids
+    first made concurrent intakes of several workers abort each other (serializable predicate
+    reads) where the insert alone does not."""
     now = now_iso()
-    stored: list[bool] = []
+    first: dict[tuple[str, str], int] = {}
     rows: list[tuple[object, ...]] = []
-    for w in webhooks:
-        key = (w.company, w.event_id)
-        stored.append(key not in known)
-        if key not in known:
-            known.add(key)
+    for number, w in enumerate(webhooks):
+        if (w.company, w.event_id) not in first:
+            first[(w.company, w.event_id)] = number
             rows.append((w.company, w.event_id, "webhook", w.topic, w.event_type, w.kind, w.object_id, w.href, now, None if w.needs_work else now, w.body))
+    inserted: set[tuple[str, str]] = set()
     for start in range(0, len(rows), _ROWS_PER_INSERT):
         batch = rows[start : start + _ROWS_PER_INSERT]
         values = ",".join(["(?,?,?,?,?,?,?,?,?,?,?)"] * len(batch))
-        conn.execute(f"INSERT INTO events ({_WEBHOOK_COLUMNS}) VALUES {values}", [value for row in batch for value in row])
-    return stored
+        sql = f"INSERT INTO events ({_WEBHOOK_COLUMNS}) VALUES {values} ON CONFLICT (company, event_id) DO NOTHING RETURNING company, event_id"
+        inserted.update((row[0], row[1]) for row in conn.execute(sql, [value for row in batch for value in row]).fetchall())
+    return [first[(w.company, w.event_id)] == number and (w.company, w.event_id) in inserted for number, w in enumerate(webhooks)]
 
 
 def mark_processed(conn: sqlite3.Connection, event_row_id: int) -> None:
