@@ -70,14 +70,23 @@ async def run(url: str, events: list[dict], mode: str, concurrency: int, rate: f
         return idle[target].pop() if idle[target] else Connection(await trio.open_tcp_stream(*addresses[target]))
 
     async def send(target: int, index: int) -> None:
-        conn = await connection(target)
         began = time.perf_counter()
-        try:
-            status = str(await conn.request(requests[target][index]))
-            idle[target].append(conn)
-        except (OSError, ConnectionError, trio.BrokenResourceError) as exc:
-            status = type(exc).__name__
-            await conn.stream.aclose()
+        reused = bool(idle[target])
+        conn = await connection(target)
+        while True:
+            try:
+                status = str(await conn.request(requests[target][index]))
+                idle[target].append(conn)
+                break
+            except (OSError, ConnectionError, trio.BrokenResourceError) as exc:
+                status = type(exc).__name__
+                await conn.stream.aclose()
+                if not reused:
+                    break
+                # A kept-alive connection the server closed while it sat idle (its keep-alive
+                # timeout): HTTP clients send again on a new connection, and so does this one, once.
+                reused = False
+                conn = Connection(await trio.open_tcp_stream(*addresses[target]))
         latencies.append((time.perf_counter() - began) * 1000)
         statuses[status] = statuses.get(status, 0) + 1
 

@@ -9,6 +9,7 @@ import json
 import os
 import sqlite3
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -49,8 +50,9 @@ DEMO_ACCOUNT_CODES = {
 }
 FINAL_STATES = ("posted", "held", "failed", "skipped")
 # ``[store] url`` of a run when its caller names none: "" keeps the config's own (SQLite in the run
-# directory by default). The test suite's ``--store=postgres`` points it at a fresh database per test.
-RUN_STORE_URL = ""
+# directory by default), or a function giving the URL when a run starts (the test suite's
+# ``--store=postgres``: a fresh database, made only for tests that start a run).
+RUN_STORE_URL: str | Callable[[], str] = ""
 
 
 @dataclass
@@ -92,7 +94,8 @@ def write_run_config(config: Config, run_dir: Path, concur_url: str, worker_port
         worker["listen"] = f"{config.worker.listen_host}:{worker_port}"
         worker["public_url"] = f"http://localhost:{worker_port}" if worker_port else worker.get("public_url", "http://localhost:8750")
     raw.setdefault("operator", {})["token_file"] = str(run_dir / "operator.token")
-    store_url = RUN_STORE_URL if store_url is None else store_url
+    if store_url is None:
+        store_url = RUN_STORE_URL() if callable(RUN_STORE_URL) else RUN_STORE_URL
     if store_url:
         raw["store"] = {"url": store_url}
     for company in raw.get("companies", []):

@@ -73,4 +73,4 @@ def _harness_store(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPat
     if request.config.getoption("--store") == "postgres":
         from mlc import harness
 
-        monkeypatch.setattr(harness, "RUN_STORE_URL", request.getfixturevalue("postgres_url"))
+        monkeypatch.setattr(harness, "RUN_STORE_URL", lambda: request.getfixturevalue("postgres_url"))

@@ -4,6 +4,7 @@ SQLite file stand in for several worker processes (each has its own connection).
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import sqlite3
 from pathlib import Path
@@ -152,7 +153,7 @@ def test_each_company_has_its_own_audit_chain_and_verify_still_catches_tampering
 
 def test_a_chain_written_before_the_switch_still_verifies_and_continues_per_company(tmp_path: Path) -> None:
     path = tmp_path / "mlc.sqlite3"
-    with sqlite3.connect(path) as conn:
+    with contextlib.closing(sqlite3.connect(path)) as conn, conn:
         for version, _, sql in migrations()[:13]:
             for statement in _statements(sql):
                 conn.execute(statement)
