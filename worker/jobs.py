@@ -74,7 +74,7 @@ async def concur_company(ctx: WorkerContext, client: ConcurClient, company: Comp
             nursery.start_soon(fis_sync.poller, ctx, client, company)
         else:
             nursery.start_soon(concur_sync.sweeper, ctx, client, company)
-        nursery.start_soon(functools.partial(concur_sync.fetcher, ctx, client, company=company.id))
+        nursery.start_soon(concur_sync.fetcher, ctx, client, company)
 
 
 async def posting_company(ctx: WorkerContext, company: str) -> None:

@@ -363,45 +363,32 @@ async def fetch_one(ctx: WorkerContext, client: ConcurClient, cache: SqliteListI
     ctx.changed.notify()
 
 
-async def fetcher(ctx: WorkerContext, client: ConcurClient, idle_s: float = 2.0, company: str | None = None) -> None:
-    """Turns stored events into documents to fetch and runs one ``fetch_company`` per configured
-    company (``company``: only that one, as the lease of one company's Concur side runs it,
-    worker/cluster.py), waking them when there may be new work: events processed, the sweep's news,
-    or every ``idle_s`` for fetches whose backoff ended."""
-    cache = SqliteListItemCache(ctx)
-    configured = tuple(c for c in ctx.config.companies if company is None or c.id == company)
-    wakes = {c.id: Pulse() for c in configured}
+async def fetcher(ctx: WorkerContext, client: ConcurClient, company: CompanyConfig, idle_s: float = 2.0) -> None:
+    """One company's fetching, as the lease of its Concur side runs it (worker/cluster.py): turns
+    its stored events into documents to fetch and wakes ``fetch_company`` when there may be new
+    work (events processed, the sweep's news, or every ``idle_s`` for fetches whose backoff ended)."""
+    wake = Pulse()
     async with trio.open_nursery() as nursery:
-        for c in configured:
-            nursery.start_soon(fetch_company, ctx, client, cache, c, wakes[c.id], idle_s)
+        nursery.start_soon(fetch_company, ctx, client, SqliteListItemCache(ctx), company, wake, idle_s)
         seen = ctx.inbox.count
         while True:
             fis_companies = frozenset(c.id for c in ctx.config.companies if c.concur.source == "fis")
-            processed = await ctx.store.run(process_events, 200, fis_companies, company)
-            for wake in wakes.values():
-                wake.notify()
-            if processed:
-                continue
-            if company is None:
-                await fetch_unconfigured(ctx, client, cache)
-            seen = await ctx.inbox.wait(seen, timeout=idle_s)
-
-
-async def fetch_unconfigured(ctx: WorkerContext, client: ConcurClient, cache: SqliteListItemCache | None = None) -> None:
-    """Documents due for a fetch whose company is no longer configured: each fails at once with a
-    clear reason and backs off (people see why it is stuck instead of a silent ``received``)."""
-    cache = cache or SqliteListItemCache(ctx)
-    configured = tuple(c.id for c in ctx.config.companies)
-    for row in await ctx.store.run(_due_elsewhere, configured, 50):
-        await fetch_one(ctx, client, cache, row)
+            processed = await ctx.store.run(process_events, 200, fis_companies, company.id)
+            wake.notify()
+            if not processed:
+                seen = await ctx.inbox.wait(seen, timeout=idle_s)
 
 
 async def unconfigured_fetcher(ctx: WorkerContext, client: ConcurClient, idle_s: float = 2.0) -> None:
-    """``fetch_unconfigured`` for a cluster, where each company's fetcher runs under its own lease
-    and this one under the cluster-wide ``concur:*`` lease."""
+    """Documents due for a fetch whose company is no longer configured (under the cluster-wide
+    ``concur:*`` lease): each fails at once with a clear reason and backs off, so people see why it
+    is stuck instead of a silent ``received``."""
+    cache = SqliteListItemCache(ctx)
     seen = ctx.inbox.count
     while True:
-        await fetch_unconfigured(ctx, client)
+        configured = tuple(c.id for c in ctx.config.companies)
+        for row in await ctx.store.run(_due_elsewhere, configured, 50):
+            await fetch_one(ctx, client, cache, row)
         seen = await ctx.inbox.wait(seen, timeout=idle_s)
 
 
@@ -526,19 +513,3 @@ async def token_keeper(
             task_status.started()
             first = False
         await trio.sleep(every_s)
-
-
-async def run(ctx: WorkerContext) -> None:
-    from worker.concur import fis_sync  # it builds on this module's store_fetched
-
-    client = make_client(ctx)
-    async with client, trio.open_nursery() as nursery:
-        for company in ctx.config.companies:
-            await nursery.start(token_keeper, ctx, client, company)
-            if company.concur.source == "fis":
-                nursery.start_soon(fis_sync.poller, ctx, client, company)
-            else:
-                nursery.start_soon(sweeper, ctx, client, company)
-        if any(c.concur.source == "fis" for c in ctx.config.companies):
-            nursery.start_soon(fis_sync.confirmer, ctx, client)
-        nursery.start_soon(fetcher, ctx, client)

@@ -43,14 +43,19 @@ def migrations() -> list[tuple[int, str, str]]:
     return numbered(resources.files("worker.store.migrations"))
 
 
-def numbered(folder: Traversable) -> list[tuple[int, str, str]]:
-    """(version, name, sql) of the ``000N_*.sql`` files in a migrations package, checked 1..N."""
+def sql_files(folder: Traversable) -> list[tuple[int, str, str]]:
+    """(version, name, sql) of the ``000N_*.sql`` files in a migrations package, in order."""
     found = []
     for entry in folder.iterdir():
         name = entry.name
         if name.endswith(".sql") and name[:4].isdigit():
             found.append((int(name[:4]), name, entry.read_text(encoding="utf-8")))
-    found.sort()
+    return sorted(found)
+
+
+def numbered(folder: Traversable) -> list[tuple[int, str, str]]:
+    """``sql_files`` of a migrations package, checked to be numbered 1..N."""
+    found = sql_files(folder)
     versions = [v for v, _, _ in found]
     if versions != list(range(1, len(found) + 1)):
         raise StoreError(f"migrations are not numbered 1..N without gaps: {versions}")

@@ -32,7 +32,8 @@ import trio
 from psycopg import errors as pg_errors
 
 from shared.config import redact_url
-from worker.store.db import StoreError, numbered
+from worker.store.db import StoreError, sql_files
+from worker.store.db import migrations as sqlite_migrations
 from worker.store.turns import Turns
 
 T = TypeVar("T")
@@ -47,8 +48,15 @@ RETRYABLE = (pg_errors.SerializationFailure, pg_errors.DeadlockDetected, pg_erro
 
 
 def migrations() -> list[tuple[int, str, str]]:
-    """(version, name, sql) of the PostgreSQL migrations, numbered like the SQLite ones."""
-    return numbered(resources.files("worker.store.migrations_pg"))
+    """(version, name, sql) of the PostgreSQL migrations, one per SQLite migration: the file of that
+    number in ``migrations_pg`` where PostgreSQL needs its own dialect, else the SQLite migration
+    itself (its SQL is portable)."""
+    own = {entry[0]: entry for entry in sql_files(resources.files("worker.store.migrations_pg"))}
+    shared = sqlite_migrations()
+    stray = sorted(set(own) - {version for version, _, _ in shared})
+    if stray:
+        raise StoreError(f"PostgreSQL migrations with no SQLite migration of the same number: {stray}")
+    return [own.get(version, (version, name, sql)) for version, name, sql in shared]
 
 
 class Row(tuple):
