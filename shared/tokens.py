@@ -62,12 +62,22 @@ def read_tokens(path: Path) -> list[OperatorToken]:
 
 
 def ensure_token_file(path: Path) -> list[OperatorToken]:
-    """Create the file with one random admin token when missing (0600), then read it."""
+    """Create the file with one random admin token when missing (0600), then read it.
+
+    Several workers sharing a directory may start at once: the file is written whole under a
+    private name and then linked into place, which fails if another got there first, so nobody
+    reads a half-written file and the first one made is the one every worker uses."""
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         token = secrets.token_urlsafe(32)
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
-        fd = os.open(path, flags, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(f"# ml-connector operator tokens: NAME TOKEN [{READ_ONLY}]\nadmin {token}\n")
+        draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(f"# ml-connector operator tokens: NAME TOKEN [{READ_ONLY}]\nadmin {token}\n")
+            os.link(draft, path)
+        except FileExistsError:
+            pass  # another worker made it first: use theirs
+        finally:
+            draft.unlink(missing_ok=True)
     return read_tokens(path)
